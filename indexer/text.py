@@ -1,0 +1,149 @@
+"""Vietnamese text: the one normalisation both indexing and querying use, folding, chunking.
+
+Pure functions only. The index and the query path must agree byte for byte, so every other module
+calls these rather than re-implementing any of it.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# The five Vietnamese tone marks, as combining characters (NFD).
+TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2060\ufeff]")
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\s*\n\s*(?:\n\s*)*")
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Rimes whose tone mark moves between the old (hoà, thuỷ) and new (hòa, thủy) placement.
+_MOVABLE_RIME = re.compile(r"(oa|oe|uy)$")
+
+
+def _place_tone(word: str) -> str:
+    """One canonical tone placement: the mark sits on the first vowel of a final oa/oe/uy."""
+    decomposed = unicodedata.normalize("NFD", word)
+    tones = [c for c in decomposed if c in TONE_MARKS]
+    if len(tones) != 1:
+        return word
+    bare = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in TONE_MARKS))
+    match = _MOVABLE_RIME.search(bare.lower())
+    if not match:
+        return word
+    first = match.start()
+    if bare.lower()[first:] == "uy" and first > 0 and bare.lower()[first - 1] == "q":
+        return word  # "quý": the u belongs to the consonant qu-
+    placed = bare[:first + 1] + tones[0] + bare[first + 1:]
+    return unicodedata.normalize("NFC", placed)
+
+
+def normalize(text: str) -> str:
+    """NFC, canonical tone placement, no control characters, single spaces, paragraphs kept."""
+    text = unicodedata.normalize("NFC", text or "")
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _SPACES.sub(" ", text)
+    text = _BLANK_LINES.sub(lambda m: "\n\n" if m.group(0).count("\n") > 1 else "\n", text)
+    text = _WORD.sub(lambda m: _place_tone(m.group(0)), text)
+    return text.strip()
+
+
+def fold(text: str) -> str:
+    """Lower case without any diacritics, with đ → d: what people type on a plain keyboard."""
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return stripped.replace("đ", "d")
+
+
+def has_diacritics(text: str) -> bool:
+    return fold(text) != text.lower()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def document_text(summary: str, body: str) -> str:
+    """The text passages are cut from: lead then body. Passage offsets index into this string."""
+    return "\n\n".join(part for part in (summary.strip(), body.strip()) if part)
+
+
+# A sentence ends at . ! ? … (optionally closed by a quote or bracket) before a capital letter or
+# a paragraph break. Digits around a dot (25.1.2021, 1.500) and "TP." before a name stay whole
+# because the next character must be whitespace followed by an upper-case letter or quote.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]*\s+(?=[\"“(]?[A-ZÀ-ỸĐ0-9])|\n+")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+def sentence_spans(text: str) -> list[Span]:
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.start()
+        if text[start:end].strip():
+            spans.append(_trimmed(text, start, end))
+        start = match.end()
+    if text[start:].strip():
+        spans.append(_trimmed(text, start, len(text)))
+    return spans
+
+
+def _trimmed(text: str, start: int, end: int) -> Span:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end)
+
+
+def _split_long(text: str, span: Span, max_words: int) -> list[Span]:
+    """A sentence longer than a passage (tables, lists without stops) is cut at word boundaries."""
+    pieces = list(_WORD.finditer(text, span.start, span.end))
+    if len(pieces) <= max_words:
+        return [span]
+    out = []
+    for i in range(0, len(pieces), max_words):
+        group = pieces[i:i + max_words]
+        end = pieces[i + max_words].start() if i + max_words < len(pieces) else span.end
+        out.append(_trimmed(text, group[0].start() if i else span.start, end))
+    return out
+
+
+@dataclass(frozen=True)
+class Chunk:
+    start: int
+    end: int
+    text: str
+
+
+def chunk(text: str, target_words: int = 180, overlap_words: int = 30) -> list[Chunk]:
+    """Sentence-aware passages of about target_words, the last sentences repeated as overlap.
+
+    Passages stay well under the model's 512-token limit: Vietnamese runs at about 1.3–1.6
+    tokens a syllable, so 180 words is ≈ 250–290 tokens, and a passage never exceeds 1.4× target.
+    """
+    max_words = int(target_words * 1.4)
+    sentences = [piece for span in sentence_spans(text) for piece in _split_long(text, span, max_words)]
+    counts = [len(_WORD.findall(text, s.start, s.end)) for s in sentences]
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(sentences):
+        j, total = i, 0
+        while j < len(sentences) and (total < target_words or j == i):
+            if j > i and total + counts[j] > max_words:
+                break
+            total += counts[j]
+            j += 1
+        start, end = sentences[i].start, sentences[j - 1].end
+        chunks.append(Chunk(start, end, text[start:end]))
+        if j >= len(sentences):
+            break
+        # Step back over trailing sentences that fit in the overlap, but always move forward.
+        k, back = j, 0
+        while k - 1 > i and back + counts[k - 1] <= overlap_words:
+            k -= 1
+            back += counts[k]
+        i = k
+    return chunks

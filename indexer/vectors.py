@@ -1,0 +1,183 @@
+"""FAISS index versions on disk: build, manifest, verify, atomic publish, read-only load.
+
+Layout (the contract the service reads)::
+
+    <data_dir>/index/CURRENT                  name of the published version (atomically replaced)
+    <data_dir>/index/versions/<name>/index.faiss
+    <data_dir>/index/versions/<name>/manifest.json
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+INDEX_FILE, MANIFEST_FILE, CURRENT_FILE = "index.faiss", "manifest.json", "CURRENT"
+
+
+class IndexUnavailable(RuntimeError):
+    """An index that must not be served: missing, corrupt, or built with another model."""
+
+
+def versions_dir(index_root: Path) -> Path:
+    return Path(index_root) / "versions"
+
+
+def make_index(vectors: np.ndarray, ids: np.ndarray, factory: str) -> faiss.Index:
+    """An ID-mapped inner-product index (vectors are normalised, so this is cosine)."""
+    dimension = vectors.shape[1]
+    index = faiss.index_factory(dimension, f"IDMap2,{factory}", faiss.METRIC_INNER_PRODUCT)
+    if not index.is_trained:
+        if len(vectors) == 0:
+            raise IndexUnavailable(f"index type {factory!r} needs training vectors, and there are none")
+        index.train(vectors)
+    if len(vectors):
+        index.add_with_ids(vectors, ids.astype(np.int64))
+    return index
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_version(index_root: Path, index: faiss.Index, manifest: dict) -> Path:
+    """Write a complete version directory (fsynced), not yet published."""
+    root = versions_dir(index_root)
+    root.mkdir(parents=True, exist_ok=True)
+    created = datetime.now(timezone.utc)
+    name = created.strftime("%Y%m%dT%H%M%S%fZ")
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
+    try:
+        faiss.write_index(index, str(staging / INDEX_FILE))
+        manifest = {
+            **manifest,
+            "version": name,
+            "created_at": created.replace(microsecond=0).isoformat(),
+            "count": int(index.ntotal),
+            "dimension": int(index.d),
+            "index_sha256": _sha256_file(staging / INDEX_FILE),
+        }
+        with open(staging / MANIFEST_FILE, "w") as handle:
+            json.dump(manifest, handle, indent=2, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with open(staging / INDEX_FILE, "rb") as handle:
+            os.fsync(handle.fileno())
+        final = root / name
+        staging.rename(final)
+        _fsync_dir(root)
+        return final
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def publish(index_root: Path, version_dir: Path) -> None:
+    """Point CURRENT at a version: write a new file, fsync, rename over the old one."""
+    index_root = Path(index_root)
+    tmp = index_root / f".{CURRENT_FILE}.{os.getpid()}"
+    with open(tmp, "w") as handle:
+        handle.write(Path(version_dir).name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_root / CURRENT_FILE)
+    _fsync_dir(index_root)
+
+
+def current_version(index_root: Path) -> str | None:
+    try:
+        return (Path(index_root) / CURRENT_FILE).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def prune(index_root: Path, keep: int) -> list[str]:
+    """Delete all but the newest `keep` versions; the published one always stays."""
+    root = versions_dir(index_root)
+    if not root.exists():
+        return []
+    current = current_version(index_root)
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    doomed = [n for n in names[:-keep] if n != current] if keep > 0 else []
+    for name in doomed:
+        shutil.rmtree(root / name, ignore_errors=True)
+    for leftover in root.glob(".build-*"):  # staging dirs of killed builds
+        shutil.rmtree(leftover, ignore_errors=True)
+    return doomed
+
+
+@dataclass
+class LoadedIndex:
+    version: str
+    manifest: dict
+    index: faiss.Index
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self.index.ntotal == 0 or k <= 0:
+            return []
+        scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), min(k, self.index.ntotal))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def reconstruct(self, passage_id: int) -> np.ndarray | None:
+        try:
+            return self.index.reconstruct(int(passage_id))
+        except RuntimeError:
+            return None
+
+
+def read_manifest(version_dir: Path) -> dict:
+    try:
+        return json.loads((Path(version_dir) / MANIFEST_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexUnavailable(f"unreadable manifest in {version_dir}: {exc}") from exc
+
+
+def load_version(index_root: Path, name: str, expected_model: str, expected_dimension: int,
+                 check_hash: bool = True) -> LoadedIndex:
+    """Load one version read-only, refusing one built for another model or dimension."""
+    version_dir = versions_dir(index_root) / name
+    manifest = read_manifest(version_dir)
+    if manifest.get("model") != expected_model:
+        raise IndexUnavailable(
+            f"index {name} was built with model {manifest.get('model')!r}, but the configured model is "
+            f"{expected_model!r}: rebuild it with `python -m indexer build --full` or set NEWSSEARCH_MODEL")
+    if manifest.get("dimension") != expected_dimension:
+        raise IndexUnavailable(f"index {name} has dimension {manifest.get('dimension')}, "
+                          f"the model gives {expected_dimension}: rebuild the index")
+    path = version_dir / INDEX_FILE
+    if check_hash and manifest.get("index_sha256") != _sha256_file(path):
+        raise IndexUnavailable(f"index {name}: {INDEX_FILE} does not match its manifest (corrupt or truncated)")
+    try:
+        index = faiss.read_index(str(path), faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError as exc:
+        raise IndexUnavailable(f"index {name}: cannot read {INDEX_FILE}: {exc}") from exc
+    if index.ntotal != manifest.get("count"):
+        raise IndexUnavailable(f"index {name}: {index.ntotal} vectors, manifest says {manifest.get('count')}")
+    return LoadedIndex(name, manifest, index)
+
+
+def load_current(index_root: Path, expected_model: str, expected_dimension: int) -> LoadedIndex:
+    name = current_version(index_root)
+    if not name:
+        raise IndexUnavailable(f"no published index under {index_root}: run `python -m indexer build`")
+    return load_version(index_root, name, expected_model, expected_dimension)
