@@ -55,7 +55,9 @@ class Embedder:
         prompts = self.model.prompts or {}
         self.query_prompt = "query" if "query" in prompts else None
         self.passage_prompt = next((p for p in ("document", "passage") if p in prompts), None)
-        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self.dimension = int(dimension())
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -148,3 +150,16 @@ def cached_embeddings(embedder: Embedder, cache: VectorCache, hashes: Sequence[s
     for row, digest in enumerate(hashes):
         out[row] = known[digest]
     return out, len(missing)
+
+
+_EMBEDDERS: dict[str, Embedder] = {}
+_EMBEDDERS_LOCK = threading.Lock()
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """One loaded model per process and model path: loading takes seconds and ~1 GB."""
+    key = settings.model_name_or_path
+    with _EMBEDDERS_LOCK:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = Embedder(settings)
+        return _EMBEDDERS[key]

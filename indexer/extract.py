@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup, Tag
 
 from indexer.dates import parse_datetime
 from indexer.store import Article, now_iso
-from indexer.text import normalize
+from indexer.text import clean
 
 NOISE_TAGS = ("script", "style", "noscript", "iframe", "form", "nav", "footer", "header", "aside",
               "button", "select", "svg", "template")
@@ -57,7 +57,7 @@ class Selectors:
 def _text(node: Tag | None) -> str:
     if node is None:
         return ""
-    return normalize(node.get_text(" ", strip=True))
+    return clean(node.get_text(" ", strip=True))
 
 
 def _meta(soup: BeautifulSoup, *names: str) -> str:
@@ -137,7 +137,7 @@ def _paragraphs(node: Tag) -> list[str]:
     blocks = node.find_all(["p", "h2", "h3", "h4", "li", "figcaption", "blockquote", "td"])
     out: list[str] = []
     if not blocks:
-        return [t for t in (normalize(s) for s in node.get_text("\n").split("\n")) if t]
+        return [t for t in (clean(s) for s in node.get_text("\n").split("\n")) if t]
     for block in blocks:
         if block.find(["p", "li", "td", "blockquote"]):  # a container: its children are listed
             continue
@@ -156,7 +156,7 @@ def _clean_title(title: str, site_name: str) -> str:
     for sep in (" | ", " - ", " – ", " :: "):
         if sep in title:
             head, tail = title.rsplit(sep, 1)
-            if site_name and site_name.lower() in tail.lower() or "cổng thông tin" in tail.lower():
+            if (site_name and site_name.lower() in tail.lower()) or "cổng thông tin" in tail.lower():
                 return head.strip()
     return title.strip()
 
@@ -175,7 +175,7 @@ def extract_article(html: str, url: str, source: str, selectors: Selectors | Non
     title = ""
     if selectors.title:
         title = _text(soup.select_one(selectors.title))
-    title = title or normalize(_meta(soup, "og:title") or str(ld.get("headline") or ""))
+    title = title or clean(_meta(soup, "og:title") or str(ld.get("headline") or ""))
     if not title:
         title = _text(soup.find("h1"))
     if not title and soup.title:
@@ -202,7 +202,7 @@ def extract_article(html: str, url: str, source: str, selectors: Selectors | Non
         ld_author = ld_author[0] if ld_author else None
     if isinstance(ld_author, dict):
         ld_author = ld_author.get("name")
-    author = normalize(str(ld_author or "")) or normalize(_meta(soup, "author", "article:author"))
+    author = clean(str(ld_author or "")) or clean(_meta(soup, "author", "article:author"))
     author_node = soup.select_one(selectors.author) if selectors.author else _select_first(soup, AUTHOR_SELECTORS)
     if author_node is not None:
         author = _text(author_node) if selectors.author else author or _text(author_node)
@@ -215,13 +215,13 @@ def extract_article(html: str, url: str, source: str, selectors: Selectors | Non
         crumbs = soup.select(".breadcrumb a, .breadcrumbs a, .duongdan a, .path a, "
                              "[itemtype$=BreadcrumbList] [itemprop=name]")
         names = [_text(c) for c in crumbs if _text(c) and _text(c).lower() not in ("trang chủ", "home")]
-        category = names[-1] if names else normalize(_meta(soup, "article:section"))
+        category = names[-1] if names else clean(_meta(soup, "article:section"))
 
     lead_node = soup.select_one(selectors.lead) if selectors.lead else _select_first(soup, LEAD_SELECTORS)
     lead = _text(lead_node)
     if lead_node is not None:
         lead_node.decompose()
-    lead = lead or normalize(_meta(soup, "og:description", "description") or str(ld.get("description") or ""))
+    lead = lead or clean(_meta(soup, "og:description", "description") or str(ld.get("description") or ""))
 
     body_node = soup.select_one(selectors.body) if selectors.body else None
     if body_node is None:
@@ -238,7 +238,7 @@ def extract_article(html: str, url: str, source: str, selectors: Selectors | Non
     paragraphs = [p for p in paragraphs if not (len(p) < 60 and parse_datetime(p, tz))]
     body = "\n\n".join(paragraphs)
     if not body and ld.get("articleBody"):
-        body = normalize(str(ld["articleBody"]))
+        body = clean(str(ld["articleBody"]))
     if len(body) < MIN_BODY_CHARS:
         raise ExtractionError(f"article body too short ({len(body)} characters)")
     if not title:

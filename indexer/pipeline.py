@@ -12,7 +12,7 @@ import numpy as np
 
 from indexer import store, vectors
 from indexer.config import Settings
-from indexer.embed import Embedder, VectorCache, cached_embeddings
+from indexer.embed import Embedder, VectorCache, cached_embeddings, get_embedder
 from indexer.extract import ExtractionError, extract_article
 
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".php", ".aspx", ".asp"}
@@ -103,12 +103,13 @@ def verify_version(index: vectors.LoadedIndex, expected_count: int, model: str,
 def build_index(settings: Settings, embedder: Embedder | None = None, progress: bool = False) -> BuildReport:
     """Embed what is not cached, write a new index version, verify it, publish it, prune old ones."""
     started = time.perf_counter()
-    embedder = embedder or Embedder(settings)
+    embedder = embedder or get_embedder(settings)
     conn = store.connect(settings.db_path)
     cache = VectorCache(settings.data_dir / "cache" / "vectors.sqlite3", embedder.model_id, embedder.dimension)
     try:
         with conn:  # one read snapshot of the passages
             rows = list(store.iter_passages_for_index(conn))
+        store.rebuild_vocabulary(conn)
         ids = np.array([r["id"] for r in rows], dtype=np.int64)
         hashes = [r["content_hash"] for r in rows]
         texts = [store.passage_embedding_text(r["title"], r["text"]) for r in rows]

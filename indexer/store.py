@@ -9,7 +9,7 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from indexer import text as vtext
@@ -49,6 +49,13 @@ MIGRATIONS: list[str] = [
         title, text, tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
+    """
+    -- How each folded syllable / syllable pair is written in the archive (diacritics restoration).
+    CREATE TABLE vocab_unigrams (folded TEXT NOT NULL, form TEXT NOT NULL, count INTEGER NOT NULL,
+                                 PRIMARY KEY (folded, form)) WITHOUT ROWID;
+    CREATE TABLE vocab_bigrams (folded TEXT NOT NULL, form TEXT NOT NULL, count INTEGER NOT NULL,
+                                PRIMARY KEY (folded, form)) WITHOUT ROWID;
+    """,
 ]
 
 FTS_TITLE_WEIGHT, FTS_TEXT_WEIGHT = 3.0, 1.0
@@ -68,12 +75,12 @@ class Article:
     category: str = ""
     fetched_at: str = field(default_factory=lambda: now_iso())
 
-    def normalized(self) -> Article:
+    def cleaned(self) -> Article:
         return Article(
-            url=self.url, source=self.source, body=vtext.normalize(self.body),
-            title=vtext.normalize(self.title), summary=vtext.normalize(self.summary),
-            author=vtext.normalize(self.author), published_at=self.published_at,
-            category=vtext.normalize(self.category), fetched_at=self.fetched_at)
+            url=self.url, source=self.source, body=vtext.clean(self.body),
+            title=vtext.clean(self.title), summary=vtext.clean(self.summary),
+            author=vtext.clean(self.author), published_at=self.published_at,
+            category=vtext.clean(self.category), fetched_at=self.fetched_at)
 
     def content_hash(self) -> str:
         return sha256_text("\x1f".join([self.title, self.summary, self.body, self.author,
@@ -81,7 +88,7 @@ class Article:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def sha256_text(value: str) -> str:
@@ -89,8 +96,8 @@ def sha256_text(value: str) -> str:
 
 
 def passage_embedding_text(title: str, passage: str) -> str:
-    """What gets embedded for a passage: the title gives every passage its article's topic."""
-    return f"{title}\n{passage}" if title else passage
+    """What gets embedded for a passage, normalised: the title gives every passage its topic."""
+    return vtext.normalize(f"{title}\n{passage}" if title else passage)
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -134,7 +141,7 @@ def _published_day(published_at: str | None) -> str | None:
 def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int = 180,
                    chunk_overlap: int = 30) -> tuple[int, str]:
     """Store an article and its passages in one transaction. Returns (id, new|updated|unchanged)."""
-    article = article.normalized()
+    article = article.cleaned()
     if not article.body:
         raise ValueError(f"{article.url}: empty body")
     digest = article.content_hash()
@@ -182,6 +189,27 @@ def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article
             (article_id, ordinal, piece.start, piece.end, piece.text, digest)).lastrowid
         conn.execute("INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
                      (passage_id, folded_title, vtext.fold(piece.text)))
+
+
+def rebuild_vocabulary(conn: sqlite3.Connection) -> int:
+    """Recount the archive's syllables and syllable pairs; returns the number of distinct syllables."""
+    from indexer.diacritics import count_ngrams
+
+    texts = (vtext.normalize(r[0]) for r in conn.execute(
+        "SELECT p.text FROM passages p UNION ALL SELECT title FROM articles"))
+    unigrams, bigrams = count_ngrams(texts)
+    with conn:
+        conn.execute("DELETE FROM vocab_unigrams")
+        conn.execute("DELETE FROM vocab_bigrams")
+        conn.executemany("INSERT INTO vocab_unigrams VALUES (?, ?, ?)", ((f, w, c) for (f, w), c in unigrams.items()))
+        conn.executemany("INSERT INTO vocab_bigrams VALUES (?, ?, ?)", ((f, w, c) for (f, w), c in bigrams.items()))
+    return len(unigrams)
+
+
+def vocabulary_forms(conn: sqlite3.Connection, table: str, folded: str) -> dict[str, int]:
+    if table not in ("vocab_unigrams", "vocab_bigrams"):
+        raise ValueError(table)
+    return dict(conn.execute(f"SELECT form, count FROM {table} WHERE folded = ?", (folded,)).fetchall())
 
 
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:

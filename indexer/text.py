@@ -36,14 +36,25 @@ def _place_tone(word: str) -> str:
     return unicodedata.normalize("NFC", placed)
 
 
-def normalize(text: str) -> str:
-    """NFC, canonical tone placement, no control characters, single spaces, paragraphs kept."""
+def clean(text: str) -> str:
+    """NFC, no control characters, single spaces, paragraphs kept: how text is stored and shown.
+
+    Spelling is kept as published (an archive shows ``Văn Hoà`` as the byline was written).
+    """
     text = unicodedata.normalize("NFC", text or "")
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _SPACES.sub(" ", text)
     text = _BLANK_LINES.sub(lambda m: "\n\n" if m.group(0).count("\n") > 1 else "\n", text)
-    text = _WORD.sub(lambda m: _place_tone(m.group(0)), text)
     return text.strip()
+
+
+def normalize(text: str) -> str:
+    """clean() plus one canonical tone placement: the form that is matched and embedded.
+
+    Used identically for passages at index time and for queries, so ``hoà`` meets ``hòa``.
+    Lengths do not change (the mark moves between precomposed letters), so offsets stay valid.
+    """
+    return _WORD.sub(lambda m: _place_tone(m.group(0)), clean(text))
 
 
 def fold(text: str) -> str:
@@ -146,4 +157,9 @@ def chunk(text: str, target_words: int = 180, overlap_words: int = 30) -> list[C
             k -= 1
             back += counts[k]
         i = k
+    if len(chunks) >= 2 and len(_WORD.findall(chunks[-1].text)) < target_words // 2:
+        # A short tail is mostly overlap: fold it into the previous passage when that still fits.
+        merged = Chunk(chunks[-2].start, chunks[-1].end, text[chunks[-2].start:chunks[-1].end])
+        if len(_WORD.findall(merged.text)) <= max_words:
+            chunks[-2:] = [merged]
     return chunks

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import faiss
@@ -64,7 +64,7 @@ def write_version(index_root: Path, index: faiss.Index, manifest: dict) -> Path:
     """Write a complete version directory (fsynced), not yet published."""
     root = versions_dir(index_root)
     root.mkdir(parents=True, exist_ok=True)
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     name = created.strftime("%Y%m%dT%H%M%S%fZ")
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
     try:

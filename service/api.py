@@ -1,0 +1,62 @@
+"""/api/*: JSON in, JSON out. Each view validates, calls one engine function, serialises."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from service.params import parse_search_args
+from service.search import SearchEngine, SearchResult
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def engine() -> SearchEngine:
+    return current_app.extensions["engine"]
+
+
+def article_json(row) -> dict:
+    return {key: row[key] for key in ("id", "url", "source", "title", "summary", "body", "author",
+                                      "published_at", "category")}
+
+
+def search_json(result: SearchResult) -> dict:
+    q = result.query
+    return {
+        "query": q.text,
+        "mode": q.mode,
+        "sort": q.sort,
+        "page": q.page,
+        "per_page": q.per_page,
+        "total": result.total,
+        "took_ms": result.took_ms,
+        "index_version": result.index_version,
+        "date_intent": ({"from": result.parsed.date_intent.start.isoformat(),
+                         "to": result.parsed.date_intent.end.isoformat()}
+                        if result.parsed.date_intent else None),
+        "restored_query": result.parsed.restored,
+        "facets": {"years": result.years},
+        "results": [{
+            "id": h.article_id, "url": h.url, "title": h.title, "published_at": h.published_at,
+            "source": h.source, "category": h.category, "score": h.score,
+            "passage_id": h.passage_id, "snippet": h.snippet,
+        } for h in result.hits],
+    }
+
+
+@bp.get("/search")
+def search():
+    query = parse_search_args(request.args)
+    return jsonify(search_json(engine().search(query)))
+
+
+@bp.get("/articles/<int:article_id>")
+def article(article_id: int):
+    row = engine().article(article_id)
+    if row is None:
+        abort(404, description=f"no article with id {article_id}")
+    return jsonify(article_json(row))
+
+
+@bp.get("/health")
+def health():
+    info = engine().health()
+    return jsonify(info), (503 if info["status"] == "unavailable" else 200)

@@ -1,0 +1,37 @@
+"""HTML pages: the search page and the article page (Jinja, no JavaScript needed)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from indexer import store
+from service.params import BadRequest, parse_search_args
+from service.search import MODES, SORTS, SearchEngine, article_view
+
+bp = Blueprint("pages", __name__)
+
+
+def engine() -> SearchEngine:
+    return current_app.extensions["engine"]
+
+
+@bp.get("/")
+def search_page():
+    sources = store.list_sources(engine().connection())
+    context = {"args": request.args, "sources": sources, "modes": MODES, "sorts": SORTS,
+               "result": None, "error": None}
+    status = 200
+    if (request.args.get("q") or "").strip():
+        try:
+            context["result"] = engine().search(parse_search_args(request.args))
+        except BadRequest as exc:
+            context["error"], status = exc.message, 400
+    return render_template("search.html", **context), status
+
+
+@bp.get("/articles/<int:article_id>")
+def article_page(article_id: int):
+    passage = request.args.get("p", type=int)
+    view = article_view(engine(), article_id, request.args.get("q", ""), passage)
+    if view is None:
+        abort(404, description="Không tìm thấy bài viết này.")
+    return render_template("article.html", view=view, q=request.args.get("q", ""))

@@ -1,0 +1,80 @@
+"""Request parameters → a validated search Query; one definition for the API and the pages."""
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+
+from indexer.dates import parse_date_arg
+from indexer.store import Filters
+from service.search import MAX_RESULTS, MODES, SORTS, Query
+
+MAX_QUERY_CHARS = 300
+MAX_PER_PAGE = 50
+DEFAULT_PER_PAGE = 10
+
+
+class BadRequest(ValueError):
+    """Invalid input; the message is shown to the user as is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name, "")
+    if raw in ("", None):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise BadRequest(f"'{name}' must be a whole number", name) from None
+    if not low <= value <= high:
+        raise BadRequest(f"'{name}' must be between {low} and {high}", name)
+    return value
+
+
+def _choice(args: Mapping, name: str, choices: tuple[str, ...]) -> str:
+    value = (args.get(name) or choices[0]).strip()
+    if value not in choices:
+        raise BadRequest(f"'{name}' must be one of: {', '.join(choices)}", name)
+    return value
+
+
+def _date(args: Mapping, name: str) -> str | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_date_arg(raw).isoformat()
+    except ValueError:
+        raise BadRequest(f"'{name}' is not a valid date: use YYYY-MM-DD", name) from None
+
+
+def check_text(value: str, name: str, limit: int) -> str:
+    """Reject what no person types: control characters, lone surrogates, over-long input."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r" for c in value):
+        raise BadRequest(f"'{name}' contains control characters", name)
+    if len(value) > limit:
+        raise BadRequest(f"'{name}' is longer than {limit} characters", name)
+    return value
+
+
+def parse_search_args(args: Mapping) -> Query:
+    q = check_text((args.get("q") or "").strip(), "q", MAX_QUERY_CHARS)
+    if not q:
+        raise BadRequest("'q' is required: type what to search for", "q")
+    per_page = _int(args, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+    page = _int(args, "page", 1, 1, MAX_RESULTS)
+    if (page - 1) * per_page >= MAX_RESULTS:
+        raise BadRequest(f"results beyond the first {MAX_RESULTS} are not served: narrow the query", "page")
+    date_from, date_to = _date(args, "from"), _date(args, "to")
+    if date_from and date_to and date_from > date_to:
+        raise BadRequest("'from' is after 'to'", "from")
+    raw_sources = args.getlist("source") if hasattr(args, "getlist") else [args.get("source") or ""]
+    sources = tuple(s.strip() for raw in raw_sources for s in (raw or "").split(",") if s.strip())
+    for source in sources:
+        check_text(source, "source", 200)
+    return Query(text=q, page=page, per_page=per_page,
+                 filters=Filters(date_from, date_to, sources),
+                 sort=_choice(args, "sort", SORTS), mode=_choice(args, "mode", MODES))

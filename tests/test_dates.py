@@ -1,0 +1,55 @@
+from datetime import date
+
+import pytest
+
+from indexer.dates import parse_date_arg, parse_datetime, query_date_intent
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("25/1/2021", "2021-01-25T00:00:00+07:00"),
+    ("25/01/2021 14:30", "2021-01-25T14:30:00+07:00"),
+    ("Thứ Hai, 25/01/2021", "2021-01-25T00:00:00+07:00"),
+    ("Chiều 25/1/2021", "2021-01-25T00:00:00+07:00"),
+    ("Ngày đăng: 25-01-2021", "2021-01-25T00:00:00+07:00"),
+    ("Cập nhật lúc 08:00 ngày 25/01/2021", "2021-01-25T08:00:00+07:00"),
+    ("25 tháng 1 năm 2021, 14h30", "2021-01-25T14:30:00+07:00"),
+    ("2021-01-25T14:30:00+07:00", "2021-01-25T14:30:00+07:00"),
+    ("2021-01-25T07:30:00Z", "2021-01-25T07:30:00+00:00"),
+    ("2021-01-25", "2021-01-25T00:00:00+07:00"),
+])
+def test_portal_date_formats(text, expected):
+    assert parse_datetime(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "không có ngày", "31/02/2021", "Lượt xem: 1024"])
+def test_not_a_date(text):
+    assert parse_datetime(text) is None
+
+
+def test_other_time_zone():
+    assert parse_datetime("25/01/2021 14:30", tz="UTC") == "2021-01-25T14:30:00+00:00"
+
+
+@pytest.mark.parametrize(("query", "start", "end", "rest"), [
+    ("phòng chống thiên tai 2021", date(2021, 1, 1), date(2021, 12, 31), "phòng chống thiên tai"),
+    ("năm 2020 tuyển quân", date(2020, 1, 1), date(2020, 12, 31), "tuyển quân"),
+    ("bầu cử tháng 5/2021", date(2021, 5, 1), date(2021, 5, 31), "bầu cử"),
+    ("quý I/2021 nông thôn mới", date(2021, 1, 1), date(2021, 3, 31), "nông thôn mới"),
+    ("quy 4 nam 2022", date(2022, 10, 1), date(2022, 12, 31), ""),
+])
+def test_query_date_intent(query, start, end, rest):
+    intent = query_date_intent(query)
+    assert (intent.start, intent.end, intent.rest) == (start, end, rest)
+
+
+def test_query_without_date():
+    assert query_date_intent("UBND huyện Minh Sơn") is None
+    assert query_date_intent("1250 hộ") is None
+
+
+def test_parse_date_arg():
+    assert parse_date_arg("2021-03-05") == date(2021, 3, 5)
+    assert parse_date_arg("05/03/2021") == date(2021, 3, 5)
+    assert parse_date_arg("2021") == date(2021, 1, 1)
+    with pytest.raises(ValueError):
+        parse_date_arg("hôm qua")

@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+
+from indexer.extract import ExtractionError, Selectors, extract_article
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+
+def test_modern_portal_page_all_fields():
+    page = DEMO / "minhson" / "hoi-nghi-tong-ket-cong-tac-dong-quan-canh-phong-nam-2020.html"
+    a = extract_article(page.read_text(), page.as_uri(), "minhson")
+    assert a.url == "https://minhson.example.gov.vn/tin-tuc/hoi-nghi-tong-ket-cong-tac-dong-quan-canh-phong-nam-2020.html"
+    assert a.title == ("Hội nghị tổng kết công tác đóng quân canh phòng năm 2020, "
+                       "triển khai nhiệm vụ công tác năm 2021")
+    assert a.published_at == "2021-01-25T16:45:00+07:00"
+    assert a.author == "Liên Huyền- Văn Hoà"
+    assert a.category == "Quân sự - Quốc phòng"
+    assert a.summary.startswith("Chiều 25/1/2021, Ban Chỉ huy Quân sự huyện")
+    assert "Toàn cảnh hội nghị" in a.body  # image caption kept
+    assert a.body.endswith("nhiệm vụ QS-QP.")
+    for furniture in ("Tin liên quan", "Chia sẻ", "Trang chủ", "Cơ quan chủ quản", "Lượt xem"):
+        assert furniture not in a.body
+
+
+def test_legacy_table_portal_page():
+    page = DEMO / "phulam" / "phu-lam-chu-dong-ung-pho-bao-so-5.html"
+    a = extract_article(page.read_text(), page.as_uri(), "phulam")
+    assert a.url.startswith("http://phulam.example.gov.vn/index.php?option=com_content")
+    assert a.title == "Phú Lâm chủ động ứng phó với bão số 5, bảo đảm an toàn cho người dân"
+    assert a.published_at == "2021-09-10T07:45:00+07:00"
+    assert a.author == "Thanh Tâm" and a.category == "Phòng chống thiên tai"
+    assert a.summary.startswith("Trước diễn biến phức tạp của bão số 5")
+    assert "Các tin khác" not in a.body and "Bản quyền" not in a.body and "Thanh Tâm" not in a.body
+
+
+def test_every_demo_page_extracts_completely():
+    pages = sorted(DEMO.rglob("*.html"))
+    assert len(pages) == 40
+    for page in pages:
+        a = extract_article(page.read_text(), page.as_uri(), "demo")
+        assert a.title and a.published_at and a.author and a.category and a.summary and len(a.body) > 200
+
+
+def test_per_source_selectors_override_generic_rules():
+    html = """<html><head><title>Trang</title></head><body><div id="tieude">Tiêu đề thật</div>
+    <span class="ngay">Cập nhật lúc 08:00 ngày 25/01/2021</span>
+    <div id="bai"><p>Đoạn một của bài viết có đủ độ dài để được xem là nội dung chính của bài.</p>
+    <p>Đoạn hai cũng vậy, với nhiều chữ hơn nữa để vượt ngưỡng tối thiểu.</p></div></body></html>"""
+    a = extract_article(html, "http://x.example/1", "x", Selectors(title="#tieude", date=".ngay", body="#bai"))
+    assert a.title == "Tiêu đề thật" and a.published_at == "2021-01-25T08:00:00+07:00"
+    assert a.body.startswith("Đoạn một")
+
+
+def test_page_without_body_is_an_error_not_an_empty_article():
+    with pytest.raises(ExtractionError, match="body"):
+        extract_article("<html><head><title>Danh mục</title></head><body><nav>menu</nav></body></html>",
+                        "http://x.example/list", "x")

@@ -1,0 +1,81 @@
+"""ingest → build → search over the demo corpus, through the engine the service uses."""
+import pytest
+
+from indexer.store import Filters
+from service.search import Query, highlight, parse_query
+
+DISASTER = "Phòng chống thiên tai"
+
+
+@pytest.fixture(scope="module")
+def engine(app):
+    return app.extensions["engine"]
+
+
+def top(engine, text, n=3, **kw):
+    return engine.search(Query(text=text, per_page=n, **kw)).hits
+
+
+def test_disaster_prevention_2021_comes_first(engine):
+    hits = top(engine, "phòng chống thiên tai 2021")
+    assert [h.category for h in hits] == [DISASTER] * 3
+    assert all(h.published_at.startswith("2021") for h in hits)
+    assert all("<mark>thiên</mark> <mark>tai</mark>" in h.snippet for h in hits)
+
+
+@pytest.mark.parametrize("text", ["phong chong thien tai", "phòng, chống thiên tai", "PHÒNG CHỐNG THIÊN TAI"])
+def test_variants_of_the_query_rank_disaster_articles_first(engine, text):
+    hits = top(engine, text, n=2)
+    assert [h.category for h in hits] == [DISASTER] * 2
+
+
+@pytest.mark.parametrize("mode", ["lexical", "semantic", "hybrid"])
+def test_every_mode_finds_the_topic(engine, mode):
+    assert top(engine, "phòng chống thiên tai", n=1, mode=mode)[0].category == DISASTER
+
+
+def test_name_typed_without_diacritics_finds_the_person(engine):
+    hit = top(engine, "dang van quang", n=1, mode="lexical")[0]
+    assert "Đặng Văn Quang" in engine.article(hit.article_id)["body"]
+    assert "<mark>Đặng</mark> <mark>Văn</mark> <mark>Quang</mark>" in hit.snippet
+
+
+def test_old_tone_placement_query_matches(engine):
+    assert top(engine, "xã Sơn Thuỷ", n=1)[0].title == top(engine, "xã Sơn Thủy", n=1)[0].title
+
+
+def test_filters_sort_and_pagination(engine):
+    text = "bầu cử đại biểu"
+    everything = engine.search(Query(text=text, per_page=50))
+    in_2019 = engine.search(Query(text=text, per_page=50, filters=Filters("2019-01-01", "2019-12-31")))
+    assert in_2019.total < everything.total and all(h.published_at.startswith("2019") for h in in_2019.hits)
+    one_source = engine.search(Query(text=text, filters=Filters(sources=("phulam.example.gov.vn",))))
+    assert one_source.hits and {h.source for h in one_source.hits} == {"phulam.example.gov.vn"}
+    newest = engine.search(Query(text=text, per_page=50, sort="date")).hits
+    dates = [h.published_at for h in newest]
+    assert dates == sorted(dates, reverse=True)
+    page1 = engine.search(Query(text=text, per_page=5)).hits
+    page2 = engine.search(Query(text=text, per_page=5, page=2)).hits
+    assert not {h.article_id for h in page1} & {h.article_id for h in page2}
+    assert sum(everything.years.values()) == everything.total
+
+
+def test_quoted_phrase_must_match_as_phrase(engine):
+    hits = engine.search(Query(text='"tìm kiếm cứu nạn"', mode="lexical", per_page=50)).hits
+    assert hits
+    for h in hits:
+        assert "tìm kiếm cứu nạn" in engine.article(h.article_id)["body"].lower() + \
+            engine.article(h.article_id)["summary"].lower()
+
+
+def test_parse_query():
+    p = parse_query('"thiên tai" bão năm 2021')
+    assert p.phrases == ("thien tai",) and p.terms == ("bao",)
+    assert p.date_intent.start.year == 2021
+    assert p.fts_match() == '"thien tai" AND ("bao")'
+
+
+def test_highlight_escapes_html_and_marks_folded_matches():
+    out = highlight('<script>alert(1)</script> Đặng "onerror=x', {"dang", "script"})
+    assert "<script>" not in out and "&lt;<mark>script</mark>&gt;" in out
+    assert "<mark>Đặng</mark>" in out and "&quot;onerror=x" in out

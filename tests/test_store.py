@@ -1,0 +1,89 @@
+import sqlite3
+
+import pytest
+
+from indexer import store
+
+
+@pytest.fixture()
+def conn(tmp_path):
+    c = store.connect(tmp_path / "a.sqlite3")
+    yield c
+    c.close()
+
+
+def article(**kw):
+    base = dict(url="https://x.example/a1", source="x", title="Phòng chống thiên tai năm 2021",
+                summary="Huyện tổng kết công tác phòng chống thiên tai.",
+                body="Đồng chí Đặng Văn Quang phát biểu. " * 5, published_at="2021-03-12T15:20:00+07:00")
+    base.update(kw)
+    return store.Article(**base)
+
+
+def test_schema_is_versioned_and_wal(conn, tmp_path):
+    assert store.schema_version(conn) == len(store.MIGRATIONS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    again = store.connect(tmp_path / "a.sqlite3")  # migrating twice is a no-op
+    assert store.schema_version(again) == len(store.MIGRATIONS)
+
+
+def test_upsert_new_unchanged_updated(conn):
+    aid, status = store.upsert_article(conn, article())
+    assert status == "new"
+    assert store.upsert_article(conn, article()) == (aid, "unchanged")
+    old_passages = store.article_passage_ids(conn, aid)
+    assert store.upsert_article(conn, article(body="Nội dung mới về bầu cử. " * 5)) == (aid, "updated")
+    new_passages = store.article_passage_ids(conn, aid)
+    assert new_passages and not set(old_passages) & set(new_passages)  # ids never reused
+    assert conn.execute("SELECT count(*) FROM passages_fts").fetchone()[0] == len(new_passages)
+
+
+def test_text_is_kept_as_published_and_matched_canonically(conn):
+    import unicodedata
+
+    title = unicodedata.normalize("NFD", "Xã Sơn Thuỷ")
+    aid, _ = store.upsert_article(conn, article(title=title, body="Thuỷ lợi.\u200b " * 20))
+    row = store.get_article(conn, aid)
+    assert row["title"] == "Xã Sơn Thuỷ"  # NFC, spelling as published
+    assert "\u200b" not in row["body"]
+    assert row["published_day"] == "2021-03-12"
+    same_text_new_spelling = store.passage_embedding_text("Xã Sơn Thủy", "Thủy lợi.")
+    assert store.passage_embedding_text(row["title"], "Thuỷ lợi.") == same_text_new_spelling
+
+
+def test_passage_offsets_index_document_text(conn):
+    from indexer.text import document_text
+
+    aid, _ = store.upsert_article(conn, article())
+    row = store.get_article(conn, aid)
+    doc = document_text(row["summary"], row["body"])
+    for p in store.get_passages(conn, store.article_passage_ids(conn, aid)).values():
+        assert doc[p["start"]:p["end"]] == p["text"]
+
+
+def test_folded_fts_finds_d_bar_and_missing_diacritics(conn):
+    store.upsert_article(conn, article())
+    store.upsert_article(conn, article(url="https://x.example/a2", title="Bầu cử", body="Cử tri đi bầu cử. " * 10))
+    found = store.lexical_candidates(conn, '"dang" AND "van" AND "quang"', store.Filters(), 10)
+    assert {aid for _, aid, _ in found} == {1}
+
+
+def test_filters(conn):
+    store.upsert_article(conn, article())
+    store.upsert_article(conn, article(url="https://y.example/2", source="y", published_at="2019-05-01T00:00:00+07:00"))
+    match = '"thien"'
+    assert len(store.lexical_candidates(conn, match, store.Filters(date_from="2020-01-01"), 10)) == 1
+    assert len(store.lexical_candidates(conn, match, store.Filters(sources=("y",)), 10)) == 1
+    assert len(store.lexical_candidates(conn, match, store.Filters(), 10)) == 2
+
+
+def test_empty_body_is_refused(conn):
+    with pytest.raises(ValueError):
+        store.upsert_article(conn, article(body="   "))
+
+
+def test_readonly_connection_cannot_write(conn, tmp_path):
+    store.upsert_article(conn, article())
+    ro = store.connect(tmp_path / "a.sqlite3", readonly=True)
+    with pytest.raises(sqlite3.OperationalError):
+        ro.execute("DELETE FROM articles")

@@ -1,0 +1,80 @@
+import itertools
+
+import pytest
+
+from indexer.text import chunk, clean, document_text, fold, has_diacritics, normalize, sentence_spans, words
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("hoà", "hòa"), ("Hoà Bình", "Hòa Bình"), ("thuỷ", "thủy"), ("THUỶ LỢI", "THỦY LỢI"), ("khoẻ", "khỏe"),
+    ("tuỳ", "tùy"), ("hoá học", "hóa học"), ("xoè", "xòe"),
+])
+def test_old_and_new_tone_placement_normalise_to_one_form(old, new):
+    assert normalize(old) == normalize(new) == new
+
+
+@pytest.mark.parametrize("word", ["quý", "quỳ", "hoàng", "thuyền", "hoạch", "ngoài", "quyết", "của"])
+def test_tone_placement_leaves_other_rimes_alone(word):
+    assert normalize(word) == word
+
+
+def test_nfd_input_becomes_nfc():
+    decomposed = "Đặng Văn Quang".encode().decode()
+    import unicodedata
+    nfd = unicodedata.normalize("NFD", decomposed)
+    assert nfd != decomposed
+    assert normalize(nfd) == "Đặng Văn Quang"
+
+
+def test_clean_whitespace_and_control_characters_but_keep_spelling():
+    assert clean("  Hội\u00a0nghị \u200b tổng\tkết\r\n\r\n\r\nNăm 2021 ") == "Hội nghị tổng kết\n\nNăm 2021"
+    assert clean("Văn Hoà") == "Văn Hoà" and normalize("Văn Hoà") == "Văn Hòa"
+
+
+def test_normalize_keeps_lengths_so_offsets_survive():
+    text = "Xã Sơn Thuỷ hoà nhập, khoẻ mạnh, tuỳ ý"
+    assert len(normalize(text)) == len(text)
+
+
+def test_fold_removes_all_diacritics_including_d_bar():
+    assert fold("Đặng Văn Quang") == "dang van quang"
+    assert fold("ĐỒNG THUẬN, phòng chống thiên tai") == "dong thuan, phong chong thien tai"
+    assert has_diacritics("thiên tai") and not has_diacritics("thien tai")
+
+
+def test_sentence_spans_keep_dates_and_abbreviations_whole():
+    text = "Chiều 25/1/2021, Ban Chỉ huy họp. Đ/c Quang phát biểu! Năm 2021 có 1.250 hộ sơ tán."
+    sentences = [text[s.start:s.end] for s in sentence_spans(text)]
+    assert sentences == ["Chiều 25/1/2021, Ban Chỉ huy họp.", "Đ/c Quang phát biểu!", "Năm 2021 có 1.250 hộ sơ tán."]
+
+
+def test_chunk_offsets_point_into_the_text_and_cover_it():
+    sentence = "Huyện tổ chức hội nghị tổng kết công tác phòng chống thiên tai năm 2021 tại hội trường. "
+    text = normalize(sentence * 60)
+    chunks = chunk(text, target_words=50, overlap_words=20)
+    assert len(chunks) > 5
+    for c in chunks:
+        assert text[c.start:c.end] == c.text
+        assert len(words(c.text)) <= 70
+    assert all(len(words(c.text)) >= 40 for c in chunks[:-1])
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    # consecutive passages overlap by at least one sentence
+    assert all(b.start < a.end for a, b in itertools.pairwise(chunks))
+
+
+def test_chunk_folds_a_short_tail_into_the_previous_passage():
+    text = normalize("Một hai ba bốn năm sáu bảy tám chín mười. " * 5 + "Hết.")
+    chunks = chunk(text, target_words=40, overlap_words=5)
+    assert len(chunks) == 1 and chunks[0].end == len(text)
+
+
+def test_chunk_splits_a_sentence_longer_than_a_passage():
+    text = " ".join(["từ"] * 500)
+    chunks = chunk(text, target_words=100, overlap_words=10)
+    assert max(len(words(c.text)) for c in chunks) <= 140
+    assert sum(len(words(c.text)) for c in chunks) >= 500
+
+
+def test_document_text_joins_lead_and_body():
+    assert document_text("Tóm tắt.", "Nội dung.") == "Tóm tắt.\n\nNội dung."
+    assert document_text("", "Nội dung.") == "Nội dung."

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from indexer import vectors
+
+
+def unit_vectors(n, d=8, seed=0):
+    v = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def publish(root, vecs, ids, model="m", factory="Flat"):
+    index = vectors.make_index(vecs, ids, factory)
+    version = vectors.write_version(root, index, {"model": model, "index_factory": factory})
+    vectors.publish(root, version)
+    return version
+
+
+def test_publish_and_load_current(tmp_path):
+    vecs, ids = unit_vectors(50), np.arange(100, 150)
+    version = publish(tmp_path, vecs, ids)
+    loaded = vectors.load_current(tmp_path, "m", 8)
+    assert loaded.version == version.name and loaded.manifest["count"] == 50
+    assert loaded.search(vecs[7], 1)[0][0] == 107  # ID-mapped
+    assert np.allclose(loaded.reconstruct(107), vecs[7])
+
+
+@pytest.mark.parametrize("factory", ["HNSW16,Flat", "IVF4,Flat", "IVF4,PQ4"])
+def test_other_index_types_train_and_search(tmp_path, factory):
+    vecs, ids = unit_vectors(400), np.arange(400)
+    publish(tmp_path, vecs, ids, factory=factory)
+    loaded = vectors.load_current(tmp_path, "m", 8)
+    assert loaded.index.ntotal == 400 and loaded.search(vecs[3], 5)
+
+
+def test_refuses_other_model_or_dimension(tmp_path):
+    publish(tmp_path, unit_vectors(10), np.arange(10), model="other-model")
+    with pytest.raises(vectors.IndexUnavailable, match="other-model"):
+        vectors.load_current(tmp_path, "m", 8)
+    with pytest.raises(vectors.IndexUnavailable, match="dimension"):
+        vectors.load_current(tmp_path, "other-model", 384)
+
+
+def test_truncated_index_file_is_refused(tmp_path):
+    version = publish(tmp_path, unit_vectors(10), np.arange(10))
+    path = version / vectors.INDEX_FILE
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(vectors.IndexUnavailable, match="corrupt or truncated"):
+        vectors.load_current(tmp_path, "m", 8)
+
+
+def test_no_index_published(tmp_path):
+    with pytest.raises(vectors.IndexUnavailable, match="indexer build"):
+        vectors.load_current(tmp_path, "m", 8)
+
+
+def test_prune_keeps_newest_and_current(tmp_path):
+    names = [publish(tmp_path, unit_vectors(5, seed=i), np.arange(5)).name for i in range(5)]
+    vectors.publish(tmp_path, vectors.versions_dir(tmp_path) / names[0])  # roll back to the oldest
+    removed = vectors.prune(tmp_path, keep=2)
+    left = sorted(p.name for p in vectors.versions_dir(tmp_path).iterdir())
+    assert left == sorted([names[0], names[3], names[4]]) and set(removed) == set(names[1:3])
