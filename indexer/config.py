@@ -27,6 +27,7 @@ class Settings:
     chunk_words: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_WORDS", "180")))
     chunk_overlap: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_OVERLAP", "30")))
     embed_batch_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_EMBED_BATCH", "32")))
+    query_cache_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_QUERY_CACHE", "512")))
     keep_index_versions: int = field(default_factory=lambda: int(_env("NEWSSEARCH_KEEP_VERSIONS", "3")))
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 # The five Vietnamese tone marks, as combining characters (NFD).
 TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
@@ -62,6 +63,12 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.lower())
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return stripped.replace("đ", "d")
+
+
+@lru_cache(maxsize=100_000)
+def fold_word(word: str) -> str:
+    """fold() for one word, cached: snippets fold every word of every passage they show."""
+    return fold(word)
 
 
 def has_diacritics(text: str) -> bool:

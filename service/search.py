@@ -118,27 +118,27 @@ class SearchResult:
 def highlight(text: str, terms: set[str], max_words: int | None = SNIPPET_WORDS) -> str:
     """Escaped text with matched words in <mark>; cut to the densest window of max_words."""
     tokens = list(re.finditer(r"\w+", text))
-    hits = [i for i, t in enumerate(tokens) if vtext.fold(t.group(0)) in terms]
+    hit_flags = [vtext.fold_word(t.group(0)) in terms for t in tokens]
     start_char, end_char = 0, len(text)
     prefix = suffix = ""
     if max_words and len(tokens) > max_words:
-        best_start, best_count = 0, -1
-        for first in range(0, len(tokens) - max_words + 1):
-            count = sum(1 for h in hits if first <= h < first + max_words)
-            if count > best_count:
-                best_start, best_count = first, count
+        # The window of max_words tokens holding the most matches (prefix sums; first one wins).
+        running = [0]
+        for flag in hit_flags:
+            running.append(running[-1] + flag)
+        counts = [running[i + max_words] - running[i] for i in range(len(tokens) - max_words + 1)]
+        best_start = counts.index(max(counts))
         start_char = tokens[best_start].start()
         end_char = tokens[min(best_start + max_words, len(tokens)) - 1].end()
         prefix = "… " if best_start > 0 else ""
         suffix = " …" if best_start + max_words < len(tokens) else ""
     out, cursor = [prefix], start_char
-    hit_set = set(hits)
-    for i, token in enumerate(tokens):
+    for token, is_hit in zip(tokens, hit_flags):
         if token.start() < start_char or token.end() > end_char:
             continue
         out.append(html.escape(text[cursor:token.start()]))
         word = html.escape(token.group(0))
-        out.append(f"<mark>{word}</mark>" if i in hit_set else word)
+        out.append(f"<mark>{word}</mark>" if is_hit else word)
         cursor = token.end()
     out.append(html.escape(text[cursor:end_char]))
     out.append(suffix)

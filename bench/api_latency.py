@@ -1,0 +1,87 @@
+"""Latency of /api/search over HTTP on loopback, against the configured data dir.
+
+    python -m bench.api_latency [--runs 50] [--mode hybrid]
+
+Starts the service in its own process on 127.0.0.1 (query-vector cache off, so every request
+embeds its query), times N sequential requests per query after one warm-up each, and reports
+the median and p90 per mode, plus the server's own `took_ms`. Not a test: nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+QUERIES = ["phòng chống thiên tai 2021", "phong chong thien tai", "bầu cử đại biểu HĐND",
+           "tiêm vắc xin Covid-19", "dang van quang", "nông thôn mới nâng cao"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
+    """The Flask app in a child process; returns once /api/health answers."""
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "service:create_app", "run",
+                             "--host", "127.0.0.1", "--port", str(port), "--with-threads"],
+                            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2).read()
+            return proc
+        except (urllib.error.URLError, ConnectionError):
+            if proc.poll() is not None:
+                raise RuntimeError("the service exited during start-up") from None
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the service did not start within 120 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=50, help="timed requests per query and mode")
+    parser.add_argument("--mode", action="append", choices=["hybrid", "semantic", "lexical"])
+    args = parser.parse_args()
+    port = free_port()
+    server = start_server(port, {"NEWSSEARCH_QUERY_CACHE": "0"})
+    base = f"http://127.0.0.1:{port}/api/search?"
+    rows = []
+    try:
+        for mode in args.mode or ["hybrid", "lexical", "semantic"]:
+            wall, server_ms = [], []
+            for query in QUERIES:
+                url = base + urllib.parse.urlencode({"q": query, "mode": mode})
+                urllib.request.urlopen(url).read()  # warm-up
+                for _ in range(args.runs):
+                    started = time.perf_counter()
+                    body = json.loads(urllib.request.urlopen(url).read())
+                    wall.append((time.perf_counter() - started) * 1000)
+                    server_ms.append(body["took_ms"])
+            rows.append((mode, len(wall), statistics.median(wall), percentile(wall, 0.9),
+                         statistics.median(server_ms)))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"{'mode':<9} {'requests':>8} {'p50 ms':>8} {'p90 ms':>8} {'server p50 ms':>14}")
+    for mode, n, p50, p90, took in rows:
+        print(f"{mode:<9} {n:>8} {p50:>8.1f} {p90:>8.1f} {took:>14.1f}")
+
+
+if __name__ == "__main__":
+    main()
