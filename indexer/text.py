@@ -71,6 +71,12 @@ def fold_word(word: str) -> str:
     return fold(word)
 
 
+@lru_cache(maxsize=100_000)
+def canonical_word(word: str) -> str:
+    """Lower case with canonical tone placement: how a word typed with diacritics is compared."""
+    return _place_tone(unicodedata.normalize("NFC", word).lower())
+
+
 def has_diacritics(text: str) -> bool:
     return fold(text) != text.lower()
 

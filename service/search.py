@@ -60,7 +60,17 @@ class ParsedQuery:
         return " AND ".join(parts) or None
 
     @property
+    def exact(self) -> bool:
+        """Typed with diacritics: highlight only words spelled that way (not "Tại" for "tai")."""
+        return vtext.has_diacritics(self.normalized)
+
+    @property
     def highlight_terms(self) -> set[str]:
+        if self.exact:
+            outside = _PHRASE.sub(" ", self.normalized)
+            rest = self.date_intent.rest if self.date_intent else outside
+            words = vtext.words(rest) + [w for p in _PHRASE.findall(self.normalized) for w in vtext.words(p)]
+            return {vtext.canonical_word(w) for w in words}
         return set(self.terms) | {w for p in self.phrases for w in p.split()}
 
 
@@ -115,10 +125,14 @@ class SearchResult:
     index_version: str | None
 
 
-def highlight(text: str, terms: set[str], max_words: int | None = SNIPPET_WORDS) -> str:
-    """Escaped text with matched words in <mark>; cut to the densest window of max_words."""
+def highlight(text: str, terms: set[str], max_words: int | None = SNIPPET_WORDS, exact: bool = False) -> str:
+    """Escaped text with matched words in <mark>; cut to the densest window of max_words.
+
+    `terms` are canonical words when `exact`, folded words otherwise.
+    """
+    key = vtext.canonical_word if exact else vtext.fold_word
     tokens = list(re.finditer(r"\w+", text))
-    hit_flags = [vtext.fold_word(t.group(0)) in terms for t in tokens]
+    hit_flags = [key(t.group(0)) in terms for t in tokens]
     start_char, end_char = 0, len(text)
     prefix = suffix = ""
     if max_words and len(tokens) > max_words:
@@ -261,12 +275,12 @@ class SearchEngine:
         begin = (query.page - 1) * query.per_page
         page_ids = order[begin:begin + query.per_page]
         passages = store.get_passages(conn, [fused[aid][1] for aid in page_ids])
-        terms = parsed.highlight_terms
+        terms, exact = parsed.highlight_terms, parsed.exact
         hits = []
         for aid in page_ids:
             a, (score, pid) = articles[aid], fused[aid]
             hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"], a["category"],
-                            round(score, 6), pid, highlight(passages[pid]["text"], terms)))
+                            round(score, 6), pid, highlight(passages[pid]["text"], terms, exact=exact)))
         years = store.year_counts(conn, order)
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query, parsed, len(order), round(took, 2), hits, years,
@@ -303,7 +317,8 @@ def article_view(engine: SearchEngine, article_id: int, query_text: str = "",
     row = engine.article(article_id)
     if row is None:
         return None
-    terms = parse_query(query_text).highlight_terms if query_text.strip() else set()
+    parsed = parse_query(query_text) if query_text.strip() else None
+    terms = parsed.highlight_terms if parsed else set()
     span = None
     if passage_id is not None:
         passage = store.get_passages(engine.connection(), [passage_id]).get(passage_id)
@@ -315,5 +330,5 @@ def article_view(engine: SearchEngine, article_id: int, query_text: str = "",
         start = doc.index(part, offset)
         end = offset = start + len(part)
         in_match = bool(span and start < span[1] and end > span[0])
-        paragraphs.append((highlight(part, terms, max_words=None), in_match))
+        paragraphs.append((highlight(part, terms, max_words=None, exact=bool(parsed and parsed.exact)), in_match))
     return ArticleView(row, paragraphs)

@@ -75,6 +75,16 @@ def test_parse_query():
     assert p.fts_match() == '"thien tai" AND ("bao")'
 
 
+def test_highlight_respects_diacritics_typed_by_the_user(engine):
+    typed = parse_query("thiên tai hoà")
+    assert typed.exact and typed.highlight_terms == {"thiên", "tai", "hòa"}
+    out = highlight("Tại hội nghị về thiên tai, xã Hoà Bình", typed.highlight_terms, exact=True)
+    assert out == "Tại hội nghị về <mark>thiên</mark> <mark>tai</mark>, xã <mark>Hoà</mark> Bình"
+    plain = parse_query("thien tai")
+    assert highlight("Tại hội nghị về thiên tai", plain.highlight_terms) == \
+        "<mark>Tại</mark> hội nghị về <mark>thiên</mark> <mark>tai</mark>"
+
+
 def test_highlight_escapes_html_and_marks_folded_matches():
     out = highlight('<script>alert(1)</script> Đặng "onerror=x', {"dang", "script"})
     assert "<script>" not in out and "&lt;<mark>script</mark>&gt;" in out
