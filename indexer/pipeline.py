@@ -105,7 +105,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     started = time.perf_counter()
     embedder = embedder or get_embedder(settings)
     conn = store.connect(settings.db_path)
-    cache = VectorCache(settings.data_dir / "cache" / "vectors.sqlite3", embedder.model_id, embedder.dimension)
+    cache = VectorCache(settings.cache_dir / "vectors.sqlite3", embedder.model_id, embedder.dimension)
     try:
         with conn:  # one read snapshot of the passages
             rows = list(store.iter_passages_for_index(conn))

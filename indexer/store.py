@@ -56,6 +56,21 @@ MIGRATIONS: list[str] = [
     CREATE TABLE vocab_bigrams (folded TEXT NOT NULL, form TEXT NOT NULL, count INTEGER NOT NULL,
                                 PRIMARY KEY (folded, form)) WITHOUT ROWID;
     """,
+    """
+    -- What the crawler knows of each URL: validators for conditional GET and the last outcome.
+    CREATE TABLE crawl_pages (
+        url           TEXT PRIMARY KEY,
+        source        TEXT NOT NULL,
+        etag          TEXT,
+        last_modified TEXT,
+        content_hash  TEXT,
+        status        TEXT NOT NULL,   -- stored | unchanged | not_modified | failed | robots | not_article
+        reason        TEXT,
+        article_url   TEXT,
+        fetched_at    TEXT NOT NULL
+    );
+    CREATE INDEX crawl_pages_source ON crawl_pages(source);
+    """,
 ]
 
 FTS_TITLE_WEIGHT, FTS_TEXT_WEIGHT = 3.0, 1.0

@@ -1,0 +1,102 @@
+"""Crawler figures on the fixture website (loopback only): extraction accuracy and throughput.
+
+    python -m bench.crawl [--extra 200] [--runs 3]
+
+Serves tests/fixture_site.py on 127.0.0.1, crawls its three sources into a temporary archive, and
+compares every stored field (title, date, author, category, lead, body) with the fixture's ground
+truth. Throughput: pages fetched per second over a crawl with `--extra` generated CMS articles and
+no politeness delay, median of `--runs` crawls (each into a fresh archive).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from indexer import store
+from indexer.crawl import Crawler, Fetcher, load_sources
+from tests import fixture_site as fx
+
+
+def expected_articles(base: str) -> dict[str, dict]:
+    """Ground truth keyed by title: the fields an archivist would check."""
+    def local(date: str, clock: str) -> str:
+        return datetime.strptime(f"{date} {clock}", "%d/%m/%Y %H:%M").isoformat() + "+07:00"
+
+    truth = {}
+    for slug, a in fx.CMS_ARTICLES.items():
+        if slug == "mat-noi-bo" or slug.startswith("extra-"):
+            continue
+        truth[a["title"]] = dict(published_at=a["date"], author=a["author"], category=a["category"],
+                                 summary=a["lead"], body="\n\n".join(a["paras"]))
+    for a in fx.WP_ARTICLES.values():
+        if "treo" in a["title"]:
+            continue
+        date, clock = a["date"].split()
+        truth[a["title"]] = dict(published_at=local(date, clock), author=a["author"], category=a["category"],
+                                 summary=a["lead"], body="\n\n".join(a["paras"]))
+    for a in fx.OLD_ARTICLES.values():
+        truth[a["title"]] = dict(published_at=local(a["date"], a["time"]), author=a["author"],
+                                 category=a["category"], summary=a["lead"], body="\n\n".join(a["paras"]))
+    return truth
+
+
+def crawl_once(site: fx.FixtureSite, workdir: Path) -> tuple[object, dict, float, int]:
+    sources_file = workdir / "sources.toml"
+    no_delay = fx.SOURCES_TOML.replace('name = "wp"', 'name = "wp"\ndelay_seconds = 0')
+    sources_file.write_text(no_delay.format(base=site.base))
+    conn = store.connect(workdir / "archive.sqlite3")
+    crawler = Crawler(conn, Fetcher(timeout=1.0, retries=3, backoff=0.01, delay=0))
+    started = time.perf_counter()
+    reports = {s.name: crawler.crawl(s) for s in load_sources(sources_file)}
+    elapsed = time.perf_counter() - started
+    fetched = sum(r.counts["fetched"] for r in reports.values())
+    return conn, reports, elapsed, fetched
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--extra", type=int, default=200, help="generated CMS articles for the throughput run")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    site = fx.FixtureSite(hang_seconds=1.5)
+    server = site.serve()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            conn, _, _, _ = crawl_once(site, Path(tmp))
+            stored = {r["title"]: r for r in conn.execute("SELECT * FROM articles")}
+            truth = expected_articles(site.base)
+            correct = total = 0
+            wrong = []
+            for title, fields in truth.items():
+                row = stored.get(title)
+                total += 1 + len(fields)
+                correct += row is not None
+                for name, value in fields.items():
+                    ok = row is not None and row[name] == value
+                    correct += ok
+                    if not ok:
+                        wrong.append(f"{title[:40]}… {name}: {row[name] if row else 'missing'!r}")
+            print(f"extraction: {correct}/{total} fields correct over {len(truth)} fixture articles "
+                  f"(title + 5 fields each)")
+            for line in wrong:
+                print("  wrong:", line)
+        site.extra_cms = args.extra
+        rates = []
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                _, _reports, elapsed, fetched = crawl_once(site, Path(tmp))
+                rates.append(fetched / elapsed)
+        print(f"throughput: median {statistics.median(rates):.1f} pages/s over {args.runs} crawls of "
+              f"{fetched} fetches each ({args.extra} extra articles, no delay, includes one page that "
+              f"hangs past the 1 s timeout three times)")
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
