@@ -1,7 +1,8 @@
 """Command line: ``python -m indexer model|ingest|build|crawl|update|stats``.
 
 Exit codes: 0 success; 2 bad input or configuration (message on stderr); 3 a whole source failed
-to crawl (the others were still crawled and stored).
+to crawl (the others were still crawled and stored, the index still built); 4 another nightly run
+holds the lock; 5 the index build failed (nothing was published; the served index is unchanged).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from indexer.pipeline import build_index
 
-    report = build_index(load_settings(), progress=True)
+    report = build_index(load_settings(), progress=True, full=args.full)
     print(report.summary())
     return 0
 
@@ -85,6 +86,18 @@ def cmd_update(args: argparse.Namespace) -> int:
     return 3 if source_failed else 0
 
 
+def cmd_nightly(args: argparse.Namespace) -> int:
+    from indexer.nightly import EXIT_LOCKED, Locked, run_nightly
+
+    try:
+        report = run_nightly(load_settings(), args.sources, full=args.full, progress=sys.stderr.isatty())
+    except Locked as exc:
+        print(f"nightly: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    print(report.summary())
+    return report.exit_code
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.db_path.exists():
@@ -116,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--source", help="source name (default: the host of each page's URL)")
     p.set_defaults(func=cmd_ingest)
-    sub.add_parser("build", help="embed new passages and publish a new index version").set_defaults(func=cmd_build)
+    p = sub.add_parser("build", help="embed new passages and publish a new index version")
+    p.add_argument("--full", action="store_true", help="rebuild from the archive instead of patching")
+    p.set_defaults(func=cmd_build)
+    p = sub.add_parser("nightly", help="lock, crawl every source, index incrementally, publish, report")
+    p.add_argument("--sources", type=Path, help="sources file (default: <data dir>/sources.toml)")
+    p.add_argument("--full", action="store_true", help="rebuild the index from the archive (cached vectors reused)")
+    p.set_defaults(func=cmd_nightly)
     for name, func, text in (("crawl", cmd_crawl, "fetch new and changed articles from the sources"),
                              ("update", cmd_update, "crawl every source, then index what is new")):
         p = sub.add_parser(name, help=text)

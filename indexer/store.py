@@ -14,7 +14,8 @@ from pathlib import Path
 
 from indexer import text as vtext
 
-# Each entry upgrades the schema by one version (PRAGMA user_version). Append, never edit.
+# Each entry upgrades the schema by one version (PRAGMA user_version): SQL, or the name of a
+# function below that fills what a previous step created. Append, never edit.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE articles (
@@ -71,6 +72,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX crawl_pages_source ON crawl_pages(source);
     """,
+    """
+    -- Passages with their diacritics (canonical tone placement, lower case): exact matches
+    -- outrank folded ones, and "tai" no longer matches "tài", "tại", "tái".
+    CREATE VIRTUAL TABLE passages_exact USING fts5(
+        title, text, tokenize = 'unicode61 remove_diacritics 0'
+    );
+    """,
+    "populate_passages_exact",
 ]
 
 FTS_TITLE_WEIGHT, FTS_TEXT_WEIGHT = 3.0, 1.0
@@ -144,9 +153,29 @@ def migrate(conn: sqlite3.Connection) -> int:
     if current > len(MIGRATIONS):
         raise RuntimeError(f"database schema v{current} is newer than this code (v{len(MIGRATIONS)})")
     for version in range(current, len(MIGRATIONS)):
-        with conn:
-            conn.executescript("BEGIN;" + MIGRATIONS[version] + f"PRAGMA user_version = {version + 1};")
+        step = MIGRATIONS[version]
+        if step in _PYTHON_STEPS:
+            with conn:
+                _PYTHON_STEPS[step](conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+        else:
+            with conn:
+                conn.executescript("BEGIN;" + step + f"PRAGMA user_version = {version + 1};")
     return schema_version(conn)
+
+
+def exact_text(text: str) -> str:
+    """The exact-match form: canonical lower-case words, diacritics kept."""
+    return " ".join(vtext.canonical_word(w) for w in vtext.words(text))
+
+
+def _populate_passages_exact(conn: sqlite3.Connection) -> None:
+    rows = conn.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id")
+    conn.executemany("INSERT INTO passages_exact (rowid, title, text) VALUES (?, ?, ?)",
+                     ((pid, exact_text(title), exact_text(text)) for pid, title, text in rows))
+
+
+_PYTHON_STEPS = {"populate_passages_exact": _populate_passages_exact}
 
 
 def _published_day(published_at: str | None) -> str | None:
@@ -188,15 +217,16 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
 
 
 def _delete_passages(conn: sqlite3.Connection, article_id: int) -> None:
-    conn.execute("DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE article_id = ?)",
-                 (article_id,))
+    for table in ("passages_fts", "passages_exact"):
+        conn.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT id FROM passages WHERE article_id = ?)",
+                     (article_id,))
     conn.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
 
 
 def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article,
                      chunk_words: int, chunk_overlap: int) -> None:
     doc = vtext.document_text(article.summary, article.body)
-    folded_title = vtext.fold(article.title)
+    folded_title, exact_title = vtext.fold(article.title), exact_text(article.title)
     for ordinal, piece in enumerate(vtext.chunk(doc, chunk_words, chunk_overlap)):
         digest = sha256_text(passage_embedding_text(article.title, piece.text))
         passage_id = conn.execute(
@@ -204,6 +234,8 @@ def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article
             (article_id, ordinal, piece.start, piece.end, piece.text, digest)).lastrowid
         conn.execute("INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
                      (passage_id, folded_title, vtext.fold(piece.text)))
+        conn.execute("INSERT INTO passages_exact (rowid, title, text) VALUES (?, ?, ?)",
+                     (passage_id, exact_title, exact_text(piece.text)))
 
 
 def rebuild_vocabulary(conn: sqlite3.Connection) -> int:
@@ -242,9 +274,15 @@ class Filters:
     date_from: str | None = None  # YYYY-MM-DD inclusive
     date_to: str | None = None
     sources: tuple[str, ...] = ()
+    # Passages newer than the served index version stay unseen until it is published (ids only grow).
+    max_passage_id: int | None = None
 
     def sql(self, alias: str = "a") -> tuple[str, list]:
+        """WHERE clauses over articles (`alias`) and passages (`p`)."""
         clauses, params = [], []
+        if self.max_passage_id is not None:
+            clauses.append("p.id <= ?")
+            params.append(self.max_passage_id)
         if self.date_from:
             clauses.append(f"{alias}.published_day >= ?")
             params.append(self.date_from)
@@ -275,15 +313,18 @@ def count_rows(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def lexical_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
-                       limit: int) -> list[tuple[int, int, float]]:
-    """(passage_id, article_id, bm25 score; higher is better) for an FTS5 MATCH expression."""
+                       limit: int, exact: bool = False) -> list[tuple[int, int, float]]:
+    """(passage_id, article_id, bm25 score; higher is better) for an FTS5 MATCH expression,
+    on folded text, or with `exact` on text that keeps its diacritics."""
+    table = "passages_exact" if exact else "passages_fts"
     where, params = filters.sql()
+    bm25 = f"bm25({table}, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT})"
     rows = conn.execute(
-        f"""SELECT p.id, p.article_id, -bm25(passages_fts, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT}) AS score
-            FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid
+        f"""SELECT p.id, p.article_id, -{bm25} AS score
+            FROM {table} JOIN passages p ON p.id = {table}.rowid
             JOIN articles a ON a.id = p.article_id
-            WHERE passages_fts MATCH ? AND {where}
-            ORDER BY bm25(passages_fts, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT}) LIMIT ?""",
+            WHERE {table} MATCH ? AND {where}
+            ORDER BY {bm25} LIMIT ?""",
         [match, *params, limit]).fetchall()
     return [(r[0], r[1], r[2]) for r in rows]
 

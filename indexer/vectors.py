@@ -138,6 +138,10 @@ class LoadedIndex:
         scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), min(k, self.index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
+    def ids(self) -> np.ndarray:
+        """The passage ids it holds (ID-mapped indexes)."""
+        return faiss.vector_to_array(faiss.downcast_index(self.index).id_map).astype(np.int64)
+
     def reconstruct(self, passage_id: int) -> np.ndarray | None:
         try:
             return self.index.reconstruct(int(passage_id))
@@ -153,7 +157,7 @@ def read_manifest(version_dir: Path) -> dict:
 
 
 def load_version(index_root: Path, name: str, expected_model: str, expected_dimension: int,
-                 check_hash: bool = True) -> LoadedIndex:
+                 check_hash: bool = True, writable: bool = False) -> LoadedIndex:
     """Load one version read-only, refusing one built for another model or dimension."""
     version_dir = versions_dir(index_root) / name
     manifest = read_manifest(version_dir)
@@ -168,7 +172,7 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
     if check_hash and manifest.get("index_sha256") != _sha256_file(path):
         raise IndexUnavailable(f"index {name}: {INDEX_FILE} does not match its manifest (corrupt or truncated)")
     try:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_READ_ONLY)
+        index = faiss.read_index(str(path), 0 if writable else faiss.IO_FLAG_READ_ONLY)
     except RuntimeError as exc:
         raise IndexUnavailable(f"index {name}: cannot read {INDEX_FILE}: {exc}") from exc
     if index.ntotal != manifest.get("count"):

@@ -12,9 +12,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from indexer import diacritics, store, vectors
+from indexer import abbreviations, diacritics, store, vectors
 from indexer import text as vtext
 from indexer.config import Settings
 from indexer.dates import DateIntent, query_date_intent
@@ -22,8 +22,10 @@ from indexer.embed import Embedder, get_embedder
 
 MODES = ("hybrid", "semantic", "lexical")
 SORTS = ("relevance", "date")
-RRF_K = 60
-DENSE_DEPTH = 100          # passages taken from FAISS before fusion
+# Fusion weights of the min-max normalised scores, tuned on eval-dev (bench/quality.py): exact
+# (diacritics kept) lexical matches, folded lexical matches, and dense similarity.
+WEIGHTS = {"exact": 0.2, "lexical": 0.1, "dense": 0.7}
+DENSE_DEPTH = 300          # passages taken from FAISS before fusion
 DENSE_DEPTH_FILTERED = 2000  # deeper when filters will discard many of them
 LEXICAL_DEPTH = 300
 DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
@@ -52,11 +54,23 @@ class ParsedQuery:
     phrases: tuple[str, ...]   # folded phrases
     date_intent: DateIntent | None
     restored: str | None = None  # the query with diacritics restored, when typed without them
+    alternatives: tuple[str, ...] = ()  # folded phrases an abbreviation in the query stands for, or back
+    exact_words: tuple[str, ...] = ()    # canonical words with diacritics, typed or restored
+    exact_phrases: tuple[str, ...] = ()
+
+    def fts_match_exact(self) -> str | None:
+        if not self.exact_words and not self.exact_phrases:
+            return None
+        parts = [f'"{p}"' for p in self.exact_phrases]
+        if self.exact_words:
+            parts.append("(" + " OR ".join(f'"{w}"' for w in self.exact_words) + ")")
+        return " AND ".join(parts)
 
     def fts_match(self) -> str | None:
         parts = [f'"{p}"' for p in self.phrases]
         if self.terms:
-            parts.append("(" + " OR ".join(f'"{t}"' for t in self.terms) + ")")
+            options = [f'"{t}"' for t in self.terms] + [f'"{a}"' for a in self.alternatives]
+            parts.append("(" + " OR ".join(options) + ")")
         return " AND ".join(parts) or None
 
     @property
@@ -90,7 +104,17 @@ def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] |
     if restore_diacritics and not vtext.has_diacritics(semantic) and vtext.words(semantic):
         restored = _restore_text(semantic, restore_diacritics)
         semantic = restored
-    return ParsedQuery(normalized, semantic, terms, phrases, intent, restored)
+    exact_source = rest if vtext.has_diacritics(normalized) else (restored or "")
+    exact_words = tuple(dict.fromkeys(vtext.canonical_word(w) for w in vtext.words(exact_source)))
+    exact_phrases = tuple(" ".join(vtext.canonical_word(w) for w in vtext.words(p))
+                          for p in _PHRASE.findall(normalized)) if vtext.has_diacritics(normalized) else ()
+    found = abbreviations.alternatives(list(terms))
+    alternatives = tuple(dict.fromkeys(" ".join(a) for _, options in found for a in options))
+    readings = [r for span, _ in found for r in abbreviations.spelled_out(" ".join(span))]
+    if readings:  # the model reads "ủy ban nhân dân" better than "UBND"
+        semantic = f"{semantic} ({', '.join(readings)})"
+    return ParsedQuery(normalized, semantic, terms, phrases, intent, restored, alternatives,
+                       exact_words, tuple(p for p in exact_phrases if p))
 
 
 def _restore_text(text: str, restore_words: Callable[[list[str]], list[str]]) -> str:
@@ -187,8 +211,23 @@ class IndexHolder:
             self.loaded = vectors.load_version(self.root, name, self.model_id, self.dimension)
             self.error = None
         except vectors.IndexUnavailable as exc:
-            kept = f"; still serving {self.loaded.version}" if self.loaded else ""
+            if self.loaded is None:  # at start-up: the newest older version that passes its checks
+                self.loaded = self._last_good(exclude=name)
+            kept = f"; serving {self.loaded.version} instead" if self.loaded else "; nothing to serve"
             self.error = f"{exc}{kept}"
+
+    def _last_good(self, exclude: str) -> vectors.LoadedIndex | None:
+        folder = vectors.versions_dir(self.root)
+        names = sorted((p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                       reverse=True) if folder.exists() else []
+        for name in names:
+            if name == exclude:
+                continue
+            try:
+                return vectors.load_version(self.root, name, self.model_id, self.dimension)
+            except vectors.IndexUnavailable:
+                continue
+        return None
 
 
 class SearchEngine:
@@ -209,38 +248,54 @@ class SearchEngine:
 
     # --- retrieval -----------------------------------------------------------------------
     def _dense(self, parsed: ParsedQuery, filters: store.Filters,
-               index: vectors.LoadedIndex | None) -> list[tuple[int, int]]:
-        """(passage_id, article_id) by descending cosine, filters applied."""
+               index: vectors.LoadedIndex | None) -> list[tuple[int, int, float]]:
+        """(passage_id, article_id, cosine) by descending cosine, filters applied."""
         if index is None:
             return []
         depth = DENSE_DEPTH_FILTERED if filters.active else DENSE_DEPTH
         found = index.search(self.embedder.encode_query(parsed.semantic_text), depth)
         rows = store.passages_with_articles(self.connection(), [pid for pid, _ in found], filters)
-        return [(pid, rows[pid]["article_id"]) for pid, _ in found if pid in rows]
+        return [(pid, rows[pid]["article_id"], score) for pid, score in found if pid in rows]
 
-    def _lexical(self, parsed: ParsedQuery, filters: store.Filters) -> list[tuple[int, int]]:
-        match = parsed.fts_match()
+    def _lexical(self, match: str | None, filters: store.Filters, exact: bool) -> list[tuple[int, int, float]]:
         if not match:
             return []
-        found = store.lexical_candidates(self.connection(), match, filters, LEXICAL_DEPTH)
-        return [(pid, aid) for pid, aid, _ in found]
+        return store.lexical_candidates(self.connection(), match, filters, LEXICAL_DEPTH, exact=exact)
 
     @staticmethod
-    def _fuse(rankings: list[list[tuple[int, int]]]) -> dict[int, tuple[float, int]]:
-        """Reciprocal-rank fusion at article level: article → (score, best passage)."""
-        fused: dict[int, list] = {}
-        for ranking in rankings:
-            seen: set[int] = set()
-            for pid, aid in ranking:
-                if aid in seen:
-                    continue
-                seen.add(aid)
-                rank = len(seen)
-                entry = fused.setdefault(aid, [0.0, pid, rank])
-                entry[0] += 1.0 / (RRF_K + rank)
-                if rank < entry[2]:
-                    entry[1], entry[2] = pid, rank
-        return {aid: (score, pid) for aid, (score, pid, _) in fused.items()}
+    def _fuse(rankings: list[tuple[float, list[tuple[int, int, float]]]]) -> dict[int, tuple[float, int]]:
+        """Weighted sum of min-max normalised scores, per article: article → (score, passage).
+
+        Each ranking counts an article once, by its best passage. The passage shown is the one
+        from the first ranking that has the article (lexical rankings come first: their passage
+        holds the query's words).
+        """
+        fused: dict[int, tuple[float, int]] = {}
+        for weight, ranking in rankings:
+            best: dict[int, tuple[float, int]] = {}
+            for pid, aid, score in ranking:
+                best.setdefault(aid, (score, pid))
+            if not best:
+                continue
+            low, high = min(v for v, _ in best.values()), max(v for v, _ in best.values())
+            for aid, (score, pid) in best.items():
+                norm = (score - low) / (high - low) if high > low else 1.0
+                total, passage = fused.get(aid, (0.0, pid))
+                fused[aid] = (total + weight * norm, passage)
+        return fused
+
+    def rankings(self, parsed: ParsedQuery, mode: str, filters: store.Filters,
+                 index: vectors.LoadedIndex | None) -> list[tuple[float, list[tuple[int, int, float]]]]:
+        """The weighted candidate lists a mode fuses; an empty exact list lends its weight to folded."""
+        out = []
+        if mode in ("hybrid", "lexical"):
+            exact = self._lexical(parsed.fts_match_exact(), filters, exact=True)
+            folded = self._lexical(parsed.fts_match(), filters, exact=False)
+            exact_weight = WEIGHTS["exact"] if exact else 0.0
+            out += [(exact_weight, exact), (WEIGHTS["lexical"] + WEIGHTS["exact"] - exact_weight, folded)]
+        if mode in ("hybrid", "semantic"):
+            out.append((WEIGHTS["dense"], self._dense(parsed, filters, index)))
+        return out
 
     def restore_diacritics(self, words: list[str]) -> list[str]:
         conn = self.connection()
@@ -251,18 +306,16 @@ class SearchEngine:
     def search_parse(self, text: str) -> ParsedQuery:
         return parse_query(text, self.restore_diacritics)
 
-    def search(self, query: Query) -> SearchResult:
-        started = time.perf_counter()
+    def rank(self, query: Query) -> tuple[ParsedQuery, list[int], dict[int, tuple[float, int]], dict,
+                                          vectors.LoadedIndex | None]:
+        """Every matching article in result order, before paging and snippets."""
         parsed = self.search_parse(query.text)
         index = self.index.get()
-        rankings = []
-        if query.mode in ("hybrid", "lexical"):
-            rankings.append(self._lexical(parsed, query.filters))
-        if query.mode in ("hybrid", "semantic"):
-            rankings.append(self._dense(parsed, query.filters, index))
-        fused = self._fuse(rankings)
-        conn = self.connection()
-        articles = store.get_articles(conn, fused)
+        filters = query.filters
+        if index is not None and index.manifest.get("max_passage_id") is not None:
+            filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
+        fused = self._fuse(self.rankings(parsed, query.mode, filters, index))
+        articles = store.get_articles(self.connection(), fused)
         if parsed.date_intent:
             first, last = parsed.date_intent.start.isoformat(), parsed.date_intent.end.isoformat()
             for aid, (score, pid) in fused.items():
@@ -272,6 +325,12 @@ class SearchEngine:
         order = sorted(fused, key=lambda aid: (-fused[aid][0], aid))[:MAX_RESULTS]
         if query.sort == "date":
             order.sort(key=lambda aid: articles[aid]["published_at"] or "", reverse=True)
+        return parsed, order, fused, articles, index
+
+    def search(self, query: Query) -> SearchResult:
+        started = time.perf_counter()
+        parsed, order, fused, articles, index = self.rank(query)
+        conn = self.connection()
         begin = (query.page - 1) * query.per_page
         page_ids = order[begin:begin + query.per_page]
         passages = store.get_passages(conn, [fused[aid][1] for aid in page_ids])

@@ -194,3 +194,19 @@ def test_crawl_state_is_kept(site, sources, tmp_path):
     assert flaky["status"] == "stored" and flaky["etag"] and flaky["content_hash"]
     assert rows[f"{site.base}/cms/bai/khong-ton-tai.html"]["reason"] == "HTTP 404"
     assert isinstance(conn, sqlite3.Connection)
+
+
+def test_cli_exit_code_is_nonzero_only_when_a_whole_source_fails(site, tmp_path, monkeypatch, capsys):
+    from indexer.__main__ import main
+
+    monkeypatch.setenv("NEWSSEARCH_DATA_DIR", str(tmp_path))
+    good = tmp_path / "good.toml"
+    good.write_text(SOURCES_TOML.format(base=site.base).split('[[source]]\nname = "wp"')[0])  # the CMS only
+    assert main(["crawl", "--sources", str(good)]) == 0
+    assert "cms: fetched" in capsys.readouterr().out
+    mixed = tmp_path / "mixed.toml"
+    mixed.write_text(good.read_text() + f'\n[[source]]\nname = "down"\nbase_url = "{site.base}/x/"\n'
+                                        f'start_urls = ["{site.base}/x/list"]\ndelay_seconds = 0\n')
+    assert main(["crawl", "--sources", str(mixed)]) == 3
+    assert "SOURCE FAILED" in capsys.readouterr().out
+    assert main(["crawl", "--sources", str(mixed), "--source", "nope"]) == 2

@@ -1,0 +1,125 @@
+"""The nightly job: lock, crawl every source, index incrementally, publish, report.
+
+Crash-safe by construction: articles are stored one transaction each; vectors are cached as soon as
+they are computed; a new index version is written beside the served one and published by an
+atomic rename only after it is verified. A run killed at any point leaves the archive and the
+served index as they were, and the next run picks up from the cache.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from indexer import store
+from indexer.config import Settings
+from indexer.faults import checkpoint
+
+EXIT_OK, EXIT_SOURCE_FAILED, EXIT_LOCKED, EXIT_BUILD_FAILED = 0, 3, 4, 5
+
+
+class Locked(RuntimeError):
+    pass
+
+
+@contextmanager
+def job_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock: the kernel releases it when the holder dies, so no lock goes stale."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise Locked(f"another nightly run holds {path} (pid {holder}); exiting") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+@dataclass
+class NightlyReport:
+    started: str
+    finished: str | None = None
+    duration_s: float | None = None
+    sources: dict[str, dict] = field(default_factory=dict)
+    index_version: str | None = None
+    build: str | None = None
+    passages: int | None = None
+    passages_embedded: int = 0
+    passages_reused: int = 0
+    passages_removed: int = 0
+    errors: list[str] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+
+    def summary(self) -> str:
+        new = sum(s["counts"].get("new", 0) + s["counts"].get("updated", 0) for s in self.sources.values())
+        failed = [name for name, s in self.sources.items() if s["source_failed"]]
+        return (f"nightly: exit {self.exit_code}, {len(self.sources)} sources ({', '.join(failed) or 'none'} failed), "
+                f"{new} new or updated articles, index {self.index_version or 'unchanged'} "
+                f"({self.passages_embedded} embedded, {self.passages_reused} reused, {self.passages_removed} removed), "
+                f"{self.duration_s:.1f} s" + (f"; errors: {'; '.join(self.errors)}" if self.errors else ""))
+
+
+def write_report(settings: Settings, report: NightlyReport) -> Path:
+    folder = settings.data_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"nightly-{report.started.replace(':', '').replace('+', 'Z')}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool = False,
+                progress: bool = False) -> NightlyReport:
+    """One run; raises Locked when another run is in progress."""
+    from indexer.crawl import Crawler, Fetcher, load_sources
+    from indexer.pipeline import build_index
+
+    with job_lock(settings.data_dir / "nightly.lock"):
+        report = NightlyReport(started=store.now_iso())
+        began = time.perf_counter()
+        sources_path = sources_file or settings.data_dir / "sources.toml"
+        try:
+            sources = load_sources(sources_path) if sources_path.exists() else []
+            conn = store.connect(settings.db_path)
+            try:
+                crawler = Crawler(conn, Fetcher(), settings.chunk_words, settings.chunk_overlap, settings.timezone,
+                                  progress=progress)
+                for source in sources:
+                    crawled = crawler.crawl(source)
+                    report.sources[source.name] = {"counts": dict(crawled.counts), "failures": crawled.failures[:50],
+                                                   "source_failed": crawled.source_failed}
+                    if crawled.source_failed:
+                        report.errors.append(f"{source.name}: {crawled.source_failed}")
+                        report.exit_code = EXIT_SOURCE_FAILED
+                    checkpoint("crawl")
+            finally:
+                conn.close()
+        except Exception as exc:  # a broken sources file or archive: still try to index what is stored
+            report.errors.append(f"crawl: {type(exc).__name__}: {exc}")
+            report.exit_code = EXIT_SOURCE_FAILED
+        try:
+            built = build_index(settings, progress=progress, full=full)
+            report.index_version, report.build, report.passages = built.version, built.method, built.passages
+            report.passages_embedded, report.passages_reused = built.embedded, built.reused
+            report.passages_removed = built.removed
+        except Exception as exc:  # nothing was published: the served index stays as it was
+            report.errors.append(f"build: {type(exc).__name__}: {exc} (nothing published)")
+            report.exit_code = EXIT_BUILD_FAILED
+        report.finished = store.now_iso()
+        report.duration_s = round(time.perf_counter() - began, 2)
+        try:
+            write_report(settings, report)
+        except OSError as exc:
+            report.errors.append(f"report not written: {exc}")
+        return report

@@ -1,0 +1,51 @@
+"""The evaluation harness on a tiny evaluation set made here (the real one is not needed)."""
+import json
+
+from bench.quality import main, query_metrics
+
+DOCS = [
+    ("d1", "Huyện tổ chức hội nghị tổng kết công tác phòng chống thiên tai năm 2020, triển khai nhiệm vụ năm 2021. Các xã rà soát phương án ứng phó bão lũ."),
+    ("d2", "Lễ giao nhận quân năm 2021 diễn ra nhanh gọn, an toàn; 168 thanh niên lên đường nhập ngũ."),
+    ("d3", "Cử tri nô nức đi bầu cử đại biểu Quốc hội và Hội đồng nhân dân các cấp nhiệm kỳ 2021-2026."),
+    ("d4", "Trung tâm Y tế huyện tiêm vắc xin phòng Covid-19 cho người dân thuộc nhóm ưu tiên."),
+    ("d5", "Nông dân thu hoạch lúa đông xuân, năng suất bình quân đạt 68 tạ mỗi héc-ta."),
+]
+QUERIES = [
+    ("q1", "title", "phòng chống thiên tai", ["d1"]),
+    ("q2", "title_folded", "phong chong thien tai", ["d1"]),
+    ("q3", "title", "giao nhận quân", ["d2"]),
+    ("q4", "title_folded", "bau cu dai bieu quoc hoi", ["d3"]),
+    ("q5", "sapo", "tiêm vắc xin Covid-19 cho người dân", ["d4"]),
+    ("q6", "sapo", "thu hoạch lúa đông xuân năng suất cao", ["d5"]),
+]
+
+
+def test_metrics():
+    assert query_metrics(["a", "b", "c"], {"a"})["mrr@10"] == 1.0
+    m = query_metrics(["x", "a"], {"a"})
+    assert m["mrr@10"] == 0.5 and m["recall@1"] == 0.0 and m["recall@10"] == 1.0
+    assert round(m["ndcg@10"], 4) == round(1 / __import__("math").log2(3), 4)
+    assert query_metrics(["x"] * 20, {"a"}) == {"mrr@10": 0.0, "recall@1": 0.0, "recall@10": 0.0,
+                                                  "recall@100": 0.0, "ndcg@10": 0.0}
+
+
+def test_harness_runs_every_mode_and_writes_json(tmp_path, model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("NEWSSEARCH_MODEL", str(model_dir))
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    (eval_dir / "docs.jsonl").write_text("\n".join(json.dumps({"id": i, "title": "", "body": b}, ensure_ascii=False)
+                                                   for i, b in DOCS))
+    (eval_dir / "queries.jsonl").write_text("\n".join(
+        json.dumps({"qid": q, "kind": k, "text": t, "relevant": r}, ensure_ascii=False) for q, k, t, r in QUERIES))
+    out = tmp_path / "r.json"
+    assert main(["--eval", str(eval_dir), "--json", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["mode"], r["kind"]) for r in rows} == {(m, k) for m in ("lexical", "semantic", "hybrid")
+                                                      for k in ("all", "title", "title_folded", "sapo")}
+    for r in rows:
+        assert set(r) >= {"mode", "kind", "mrr@10", "recall@1", "recall@10", "recall@100", "ndcg@10",
+                          "latency_p50_ms", "latency_p99_ms"}
+        assert 0 <= r["mrr@10"] <= 1 and r["latency_p50_ms"] > 0
+    best = {r["mode"]: r["mrr@10"] for r in rows if r["kind"] == "all"}
+    assert best["hybrid"] == 1.0 and best["lexical"] == 1.0  # five distinct topics: every query finds its article
+    assert "hybrid" in capsys.readouterr().out
