@@ -7,7 +7,7 @@ PORT   ?= 8000
 DEMO   ?= data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo run test lint clean-data
+.PHONY: help install demo run nightly test lint clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ demo: install ## ingest the demo corpus and build its index
 
 run: demo ## build the demo index and serve it on http://$(HOST):$(PORT)
 	$(PY) -m flask --app service:create_app run --host $(HOST) --port $(PORT)
+
+nightly: install ## crawl every source, index what is new, publish (see deploy/ to schedule it)
+	$(PY) -m indexer nightly
 
 test: install ## run the test suite
 	$(PY) -m pytest
