@@ -7,7 +7,7 @@ PORT   ?= 8000
 DEMO   ?= data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo run nightly test lint clean-data
+.PHONY: help install browser demo run serve nightly test lint clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,10 +28,22 @@ demo: install ## ingest the demo corpus and build its index
 run: demo ## build the demo index and serve it on http://$(HOST):$(PORT)
 	$(PY) -m flask --app service:create_app run --host $(HOST) --port $(PORT)
 
+WORKERS ?= 2
+THREADS ?= 4
+CORES  := $(shell nproc 2>/dev/null || echo 2)
+serve: install ## production server (gunicorn) on $(HOST):$(PORT), serving the data dir as it is
+	NEWSSEARCH_TORCH_THREADS=$$(( $(CORES) / $(WORKERS) > 0 ? $(CORES) / $(WORKERS) : 1 )) $(VENV)/bin/gunicorn --workers $(WORKERS) --threads $(THREADS) --bind $(HOST):$(PORT) \
+		--access-logfile - --timeout 60 'service:create_app()'
+
 nightly: install ## crawl every source, index what is new, publish (see deploy/ to schedule it)
 	$(PY) -m indexer nightly
 
-test: install ## run the test suite
+browser: ## install Debian's chromium for the browser tests when it is absent (needs root)
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else echo "chromium is missing and this is not root: the browser tests will be skipped"; fi; }
+
+test: install browser ## run the test suite
 	$(PY) -m pytest
 
 lint: install ## ruff

@@ -35,17 +35,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
-    """The Flask app in a child process; returns once /api/health answers."""
-    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "service:create_app", "run",
-                             "--host", "127.0.0.1", "--port", str(port), "--with-threads"],
-                            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_server(port: int, env: dict[str, str], command: list[str] | None = None) -> subprocess.Popen:
+    """The service in a child process (Flask's server unless `command`); returns once /api/health answers."""
+    command = command or [sys.executable, "-m", "flask", "--app", "service:create_app", "run",
+                          "--host", "127.0.0.1", "--port", str(port), "--with-threads"]
+    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2).read()
             return proc
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # still starting
             if proc.poll() is not None:
                 raise RuntimeError("the service exited during start-up") from None
             time.sleep(0.5)

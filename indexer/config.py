@@ -28,8 +28,12 @@ class Settings:
     timezone: str = field(default_factory=lambda: _env("NEWSSEARCH_TIMEZONE", "Asia/Ho_Chi_Minh"))
     chunk_words: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_WORDS", "180")))
     chunk_overlap: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_OVERLAP", "30")))
+    # Threads torch may use per process; 0 = every core. Several server workers should share the cores.
+    torch_threads: int = field(default_factory=lambda: int(_env("NEWSSEARCH_TORCH_THREADS", "0")))
     embed_batch_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_EMBED_BATCH", "32")))
     query_cache_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_QUERY_CACHE", "512")))
+    # Origins allowed to call /api from a browser: empty = CORS off, "*" = any, else comma-separated.
+    cors_origins: str = field(default_factory=lambda: _env("NEWSSEARCH_CORS_ORIGINS", ""))
     keep_index_versions: int = field(default_factory=lambda: int(_env("NEWSSEARCH_KEEP_VERSIONS", "3")))
 
     def __post_init__(self) -> None:

@@ -50,7 +50,7 @@ class Embedder:
             raise ModelMissing(f"no model at {settings.default_model_path}: run `python -m indexer model`")
         import torch
 
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        torch.set_num_threads(settings.torch_threads or max(1, os.cpu_count() or 1))
         self.model = SentenceTransformer(settings.model_name_or_path, device="cpu")
         self.model_id = model_id(settings)
         self.batch_size = settings.embed_batch_size

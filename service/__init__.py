@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -39,7 +40,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["engine"] = SearchEngine(settings)
 
-    from service import api, pages
+    from service import api, metrics, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
@@ -80,10 +81,28 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
         return {"url_with": url_with}
 
+    @app.before_request
+    def reject_invalid_utf8():
+        """Werkzeug leaves undecodable bytes percent-encoded; refuse them instead of searching "%FF"."""
+        for pair in request.query_string.split(b"&"):
+            try:
+                unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                name = unquote_to_bytes(pair.split(b"=", 1)[0]).decode("utf-8", "replace")
+                raise BadRequest(f"'{name}' is not valid UTF-8", name) from None
+
+    allowed_origins = {o.strip() for o in settings.cors_origins.split(",") if o.strip()}
+
     @app.after_request
     def headers(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        origin = request.headers.get("Origin")
+        if origin and request.path.startswith("/api/") and ("*" in allowed_origins or origin in allowed_origins):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers.add("Vary", "Origin")
         return response
+
+    metrics.install(app, lambda: app.extensions["engine"].health()["index_version"])
 
     return app

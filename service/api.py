@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from service.params import parse_search_args
+from service.params import BadRequest, parse_search_args
 from service.search import SearchEngine, SearchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -54,6 +54,36 @@ def article(article_id: int):
     if row is None:
         abort(404, description=f"no article with id {article_id}")
     return jsonify(article_json(row))
+
+
+@bp.get("/articles/<int:article_id>/similar")
+def similar(article_id: int):
+    limit = _limit(request.args.get("limit"))
+    if engine().article(article_id) is None:
+        abort(404, description=f"no article with id {article_id}")
+    return jsonify({"id": article_id, "results": [
+        {**{key: row[key] for key in ("id", "url", "title", "published_at", "source", "category")}, "score": score}
+        for row, score in engine().similar(article_id, limit)]})
+
+
+def _limit(raw: str | None) -> int:
+    if raw in (None, ""):
+        return 5
+    if not raw.isdigit() or not 1 <= int(raw) <= 20:
+        raise BadRequest("'limit' must be a whole number between 1 and 20", "limit")
+    return int(raw)
+
+
+@bp.get("/sources")
+def sources():
+    return jsonify({"sources": engine().sources()})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    from service.openapi import document
+
+    return jsonify(document())
 
 
 @bp.get("/health")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 
 from indexer import store
+from indexer.text import fold, has_diacritics
 from service.params import BadRequest, parse_search_args
 from service.search import MODES, SORTS, SearchEngine, article_view
 
@@ -18,14 +19,28 @@ def engine() -> SearchEngine:
 def search_page():
     sources = store.list_sources(engine().connection())
     context = {"args": request.args, "sources": sources, "modes": MODES, "sorts": SORTS,
-               "result": None, "error": None}
+               "result": None, "error": None, "suggestions": []}
     status = 200
     if (request.args.get("q") or "").strip():
         try:
-            context["result"] = engine().search(parse_search_args(request.args))
+            context["result"] = result = engine().search(parse_search_args(request.args))
         except BadRequest as exc:
             context["error"], status = exc.message, 400
+        else:
+            if not result.hits:
+                context["suggestions"] = suggestions(result)
     return render_template("search.html", **context), status
+
+
+def suggestions(result) -> list[tuple[str, str]]:
+    """(label, query) pairs for an empty result: without diacritics, without the period."""
+    q = result.query.text
+    out = []
+    if has_diacritics(q):
+        out.append(("Tìm không dấu", fold(q)))
+    if result.parsed.date_intent and result.parsed.date_intent.rest:
+        out.append(("Bỏ năm/thời gian", result.parsed.date_intent.rest))
+    return out
 
 
 @bp.get("/articles/<int:article_id>")
@@ -34,4 +49,5 @@ def article_page(article_id: int):
     view = article_view(engine(), article_id, request.args.get("q", ""), passage)
     if view is None:
         abort(404, description="Không tìm thấy bài viết này.")
-    return render_template("article.html", view=view, q=request.args.get("q", ""))
+    related = engine().similar(article_id, limit=5)
+    return render_template("article.html", view=view, q=request.args.get("q", ""), related=related)

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from indexer import abbreviations, diacritics, store, vectors
 from indexer import text as vtext
 from indexer.config import Settings
@@ -348,6 +350,32 @@ class SearchEngine:
     # --- articles ------------------------------------------------------------------------
     def article(self, article_id: int) -> sqlite3.Row | None:
         return store.get_article(self.connection(), article_id)
+
+    def similar(self, article_id: int, limit: int = 5) -> list[tuple[sqlite3.Row, float]]:
+        """Articles nearest to this one: the mean of its passage vectors against every passage."""
+        index = self.index.get()
+        conn = self.connection()
+        if index is None:
+            return []
+        found = [v for v in (index.reconstruct(pid) for pid in store.article_passage_ids(conn, article_id))
+                 if v is not None]
+        if not found:
+            return []
+        centre = np.mean(found, axis=0)
+        centre /= np.linalg.norm(centre) or 1.0
+        ranked: dict[int, float] = {}
+        hits = index.search(centre.astype(np.float32), (limit + 1) * 8)
+        rows = store.passages_with_articles(conn, [pid for pid, _ in hits])
+        for pid, score in hits:
+            aid = rows[pid]["article_id"] if pid in rows else None
+            if aid is not None and aid != article_id and aid not in ranked:
+                ranked[aid] = score
+        top = list(ranked.items())[:limit]
+        articles = store.get_articles(conn, [aid for aid, _ in top])
+        return [(articles[aid], round(score, 4)) for aid, score in top if aid in articles]
+
+    def sources(self) -> list[dict]:
+        return store.list_sources(self.connection())
 
     def health(self) -> dict:
         index = self.index.get()

@@ -79,3 +79,81 @@ def test_query_is_escaped_in_the_page(client):
     r = client.get("/", query_string={"q": '<script>alert(1)</script>"onerror='})
     html = r.get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_similar_articles(client):
+    hit = client.get("/api/search?q=phòng chống thiên tai&per_page=1").get_json()["results"][0]
+    body = client.get(f"/api/articles/{hit['id']}/similar?limit=3").get_json()
+    assert body["id"] == hit["id"] and len(body["results"]) == 3
+    assert hit["id"] not in [r["id"] for r in body["results"]]
+    assert "Phòng chống thiên tai" in [r["category"] for r in body["results"]]
+    assert client.get(f"/api/articles/{hit['id']}/similar?limit=0").status_code == 400
+    assert client.get("/api/articles/999999/similar").status_code == 404
+
+
+def test_sources(client):
+    sources = client.get("/api/sources").get_json()["sources"]
+    assert {s["source"]: s["articles"] for s in sources} == {"minhson.example.gov.vn": 22, "phulam.example.gov.vn": 18}
+
+
+def test_invalid_utf8_is_rejected(client):
+    r = client.get("/api/search?q=%ff%fe")
+    assert r.status_code == 400 and "UTF-8" in r.get_json()["error"]["message"]
+
+
+def test_cors_is_off_by_default_and_configurable(client, demo_settings):
+    from dataclasses import replace
+
+    from service import create_app
+
+    assert "Access-Control-Allow-Origin" not in client.get("/api/health", headers={"Origin": "https://x.example"}).headers
+    allowed = create_app(replace(demo_settings, cors_origins="https://x.example")).test_client()
+    assert allowed.get("/api/health", headers={"Origin": "https://x.example"}).headers[
+        "Access-Control-Allow-Origin"] == "https://x.example"
+    assert "Access-Control-Allow-Origin" not in allowed.get("/api/health", headers={"Origin": "https://y.example"}).headers
+    assert "Access-Control-Allow-Origin" not in allowed.get("/", headers={"Origin": "https://x.example"}).headers
+
+
+def test_metrics_in_prometheus_text(client):
+    client.get("/api/search?q=bầu cử")
+    client.get("/api/search?q=")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'newssearch_requests_total{endpoint="api.search",status="200"}' in text
+    assert 'newssearch_requests_total{endpoint="api.search",status="400"}' in text
+    assert 'newssearch_request_seconds_bucket{endpoint="api.search",le="+Inf"}' in text
+    assert "newssearch_index_info{version=" in text and "newssearch_errors_total 0" in text
+
+
+def test_no_results_page_helps(client):
+    r = client.get("/", query_string={"q": "phòng chống thiên tai 2021", "mode": "lexical", "source": "không-có-nguồn-này"})
+    html = r.get_data(as_text=True)
+    assert "Không tìm thấy bài viết phù hợp" in html
+    assert "phong chong thien tai 2021" in html  # without diacritics
+    assert "Bỏ năm/thời gian" in html and "bỏ bộ lọc" in html and "không-có-nguồn-này" in html
+
+
+def test_article_page_lists_related_articles(client):
+    hit = client.get("/api/search?q=bầu cử&per_page=1").get_json()["results"][0]
+    html = client.get(f"/articles/{hit['id']}").get_data(as_text=True)
+    assert "Bài liên quan" in html and html.count('href="/articles/') >= 3
+
+
+def test_script_injection_in_an_article_is_escaped(tmp_path, model_dir):
+    from indexer import store
+    from indexer.pipeline import build_index
+    from service import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, model_dir)
+    conn = store.connect(settings.db_path)
+    evil = '<script>alert(1)</script> "onerror=alert(2) <img src=x onerror=alert(3)>'
+    store.upsert_article(conn, store.Article(url="https://x.example/evil", source="x", title=f"Tin {evil}",
+                                             body=f"Phòng chống thiên tai {evil}. " * 5))
+    conn.close()
+    build_index(settings)
+    client = create_app(settings).test_client()
+    for path in ("/?q=thiên+tai+<script>", "/articles/1?q=<script>"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html and "&lt;script&gt;" in html
+    snippet = client.get("/api/search?q=thiên tai").get_json()["results"][0]["snippet"]
+    assert "<script>" not in snippet and "&lt;img src=x onerror=alert(3)&gt;" in snippet

@@ -1,0 +1,113 @@
+"""The OpenAPI 3 description of /api, served at /api/openapi.json; a schemathesis test holds the
+implementation to it."""
+from __future__ import annotations
+
+from service.params import MAX_PER_PAGE, MAX_QUERY_CHARS
+from service.search import MAX_RESULTS, MODES, SORTS
+
+NULLABLE_STRING = {"type": "string", "nullable": True}
+ARTICLE_SUMMARY = {
+    "type": "object",
+    "required": ["id", "url", "title", "published_at", "source", "category"],
+    "properties": {
+        "id": {"type": "integer"}, "url": {"type": "string"}, "title": {"type": "string"},
+        "published_at": {**NULLABLE_STRING, "description": "ISO 8601 with offset"},
+        "source": {"type": "string"}, "category": {"type": "string"},
+    },
+}
+ERROR = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}},
+}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "invalid input", 404: "not found", 503: "no index or archive to serve"}
+    return {str(c): _json({"$ref": "#/components/schemas/Error"}, text[c]) for c in codes}
+
+
+def _id_param() -> dict:
+    return {"name": "article_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+
+
+def document() -> dict:
+    search_params = [
+        {"name": "q", "in": "query", "required": True, "description": "what to search for (Vietnamese, "
+         "with or without diacritics; a year, month or quarter boosts that period; \"quoted phrases\")",
+         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}},
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+        {"name": "per_page", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 10}},
+        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "source", "in": "query", "schema": {"type": "string"}, "description": "source name; repeatable"},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS), "default": "relevance"}},
+        {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "hybrid"}},
+    ]
+    hit = {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {
+        "type": "object", "required": ["score", "passage_id", "snippet"],
+        "properties": {"score": {"type": "number"}, "passage_id": {"type": "integer"},
+                       "snippet": {"type": "string", "description": "HTML: escaped text, matches in <mark>"}}}]}
+    search_response = {
+        "type": "object",
+        "required": ["query", "mode", "sort", "page", "per_page", "total", "took_ms", "index_version",
+                     "date_intent", "restored_query", "facets", "results"],
+        "properties": {
+            "query": {"type": "string"}, "mode": {"type": "string", "enum": list(MODES)},
+            "sort": {"type": "string", "enum": list(SORTS)}, "page": {"type": "integer"},
+            "per_page": {"type": "integer"}, "total": {"type": "integer", "maximum": MAX_RESULTS},
+            "took_ms": {"type": "number"}, "index_version": NULLABLE_STRING,
+            "date_intent": {"type": "object", "nullable": True, "required": ["from", "to"],
+                            "properties": {"from": {"type": "string"}, "to": {"type": "string"}}},
+            "restored_query": NULLABLE_STRING,
+            "facets": {"type": "object", "required": ["years"], "properties": {
+                "years": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+            "results": {"type": "array", "items": hit},
+        },
+    }
+    article = {"type": "object",
+               "required": ["id", "url", "source", "title", "summary", "body", "author", "published_at", "category"],
+               "properties": {"id": {"type": "integer"}, "url": {"type": "string"}, "source": {"type": "string"},
+                              "title": {"type": "string"}, "summary": {"type": "string"}, "body": {"type": "string"},
+                              "author": {"type": "string"}, "published_at": NULLABLE_STRING,
+                              "category": {"type": "string"}}}
+    similar = {"type": "object", "required": ["id", "results"], "properties": {
+        "id": {"type": "integer"},
+        "results": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {
+            "type": "object", "required": ["score"], "properties": {"score": {"type": "number"}}}]}}}}
+    sources = {"type": "object", "required": ["sources"], "properties": {"sources": {"type": "array", "items": {
+        "type": "object", "required": ["source", "articles", "first", "last"],
+        "properties": {"source": {"type": "string"}, "articles": {"type": "integer"},
+                       "first": NULLABLE_STRING, "last": NULLABLE_STRING}}}}}
+    health = {"type": "object", "required": ["status", "model", "index_version", "index_built_at"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]}, "model": {"type": "string"},
+        "index_version": NULLABLE_STRING, "index_built_at": NULLABLE_STRING,
+        "articles": {"type": "integer"}, "passages": {"type": "integer"}, "error": {"type": "string"}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Vietnamese news-archive search", "version": "1.0.0",
+                 "description": "Hybrid (BM25 + multilingual-e5) search over district news archives. Read-only."},
+        "paths": {
+            "/api/search": {"get": {"summary": "Search articles", "operationId": "search", "parameters": search_params,
+                                    "responses": {"200": _json(search_response, "results"), **_errors(400)}}},
+            "/api/articles/{article_id}": {"get": {
+                "summary": "One article", "operationId": "getArticle", "parameters": [_id_param()],
+                "responses": {"200": _json(article, "the article"), **_errors(404)}}},
+            "/api/articles/{article_id}/similar": {"get": {
+                "summary": "Related articles by vector similarity", "operationId": "similarArticles",
+                "parameters": [_id_param(), {"name": "limit", "in": "query",
+                                             "schema": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5}}],
+                "responses": {"200": _json(similar, "related articles"), **_errors(400, 404)}}},
+            "/api/sources": {"get": {"summary": "Sources in the archive", "operationId": "listSources",
+                                     "responses": {"200": _json(sources, "sources, article counts, dates")}}},
+            "/api/health": {"get": {"summary": "Service health", "operationId": "health",
+                                    "responses": {"200": _json(health, "serving"),
+                                                  "503": _json(health, "not serving")}}},
+        },
+        "components": {"schemas": {"ArticleSummary": ARTICLE_SUMMARY, "Error": ERROR}},
+    }

@@ -1,0 +1,61 @@
+"""End to end in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright), on loopback."""
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (make test installs it)")
+
+
+@pytest.fixture()
+def page(live_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        browser = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"])
+        yield browser.new_page()
+        browser.close()
+
+
+def test_search_filter_open_article_and_related(page, live_server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(live_server + "/")
+    assert page.evaluate("document.activeElement.id") == "q"  # autofocus
+    page.keyboard.type("phòng chống thiên tai")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("li.hit")
+    assert "q=ph%C3%B2ng" in page.url  # the query lives in the URL
+    first = page.locator("li.hit h2 a").first.inner_text()
+    assert "thiên tai" in first.lower()
+    assert page.locator("li.hit mark").count() > 0
+    page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
+
+    page.locator("nav.years a", has_text="2021").click()  # the year chart filters
+    page.wait_for_selector("li.hit")
+    assert "from=2021-01-01" in page.url
+    dates = page.locator("li.hit p.meta").all_inner_texts()
+    assert dates and all("/2021" in d for d in dates)
+
+    page.locator("li.hit h2 a").first.click()
+    page.wait_for_selector("article.full h1")
+    assert page.locator("p.match").count() >= 1 and page.locator("article.full mark").count() > 0
+    assert page.locator("aside.related li").count() >= 3
+    page.screenshot(path=str(ARTIFACTS / "article.png"), full_page=True)
+    page.go_back()
+    page.wait_for_selector("li.hit")
+    assert "from=2021-01-01" in page.url  # the back button returns to the filtered results
+
+
+def test_phone_width_layout(page, live_server):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server + "/?q=bầu+cử")
+    page.wait_for_selector("li.hit")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
+    page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
