@@ -342,12 +342,16 @@ def passages_with_articles(conn: sqlite3.Connection, passage_ids: Iterable[int],
     return {r["id"]: r for r in rows}
 
 
-def get_articles(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, sqlite3.Row]:
-    ids = list(article_ids)
+def _rows_by_id(conn: sqlite3.Connection, table: str, ids: Iterable[int]) -> dict[int, sqlite3.Row]:
+    ids = list(ids)
     if not ids:
         return {}
-    rows = conn.execute(f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)
+    rows = conn.execute(f"SELECT * FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids)
     return {r["id"]: r for r in rows}
+
+
+def get_articles(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, sqlite3.Row]:
+    return _rows_by_id(conn, "articles", article_ids)
 
 
 def get_article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:
@@ -355,11 +359,7 @@ def get_article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None
 
 
 def get_passages(conn: sqlite3.Connection, passage_ids: Iterable[int]) -> dict[int, sqlite3.Row]:
-    ids = list(passage_ids)
-    if not ids:
-        return {}
-    rows = conn.execute(f"SELECT * FROM passages WHERE id IN ({','.join('?' * len(ids))})", ids)
-    return {r["id"]: r for r in rows}
+    return _rows_by_id(conn, "passages", passage_ids)
 
 
 def article_passage_ids(conn: sqlite3.Connection, article_id: int) -> list[int]:

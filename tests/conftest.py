@@ -68,3 +68,15 @@ def live_server(app):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture()
+def site():
+    """The fixture website (three portal layouts and their faults) on 127.0.0.1; its hanging page
+    outlasts the crawler's 1 s test timeout."""
+    from tests.fixture_site import FixtureSite
+
+    fixture = FixtureSite(hang_seconds=2.5)
+    server = fixture.serve()
+    yield fixture
+    server.shutdown()

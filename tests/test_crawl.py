@@ -5,15 +5,7 @@ import pytest
 
 from indexer import store
 from indexer.crawl import Crawler, Fetcher, SourcesError, decode_html, load_sources, normalize_url
-from tests.fixture_site import SOURCES_TOML, FixtureSite, to_cp1258
-
-
-@pytest.fixture()
-def site():
-    fixture = FixtureSite(hang_seconds=2.5)
-    server = fixture.serve()
-    yield fixture
-    server.shutdown()
+from tests.fixture_site import SOURCES_TOML, to_cp1258
 
 
 @pytest.fixture()

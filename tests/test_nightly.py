@@ -15,18 +15,10 @@ from indexer import vectors
 from indexer.nightly import Locked, job_lock
 from service import create_app
 from service.search import Query
-from tests.fixture_site import SOURCES_TOML, FixtureSite
+from tests.fixture_site import SOURCES_TOML
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = "phòng chống thiên tai 2021"
-
-
-@pytest.fixture()
-def site():
-    fixture = FixtureSite(hang_seconds=0.5)
-    server = fixture.serve()
-    yield fixture
-    server.shutdown()
 
 
 @pytest.fixture()
