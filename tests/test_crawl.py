@@ -202,3 +202,15 @@ def test_cli_exit_code_is_nonzero_only_when_a_whole_source_fails(site, tmp_path,
     assert main(["crawl", "--sources", str(mixed)]) == 3
     assert "SOURCE FAILED" in capsys.readouterr().out
     assert main(["crawl", "--sources", str(mixed), "--source", "nope"]) == 2
+
+
+def test_every_field_of_every_fixture_article(site, sources, tmp_path):
+    from bench.crawl import expected_articles
+
+    conn, _ = crawl_all(tmp_path / "a.sqlite3", sources)
+    stored = articles_by_title(conn)
+    truth = expected_articles(site.base)
+    wrong = [(title, name, stored[title][name] if title in stored else None)
+             for title, fields in truth.items() for name, value in fields.items()
+             if title not in stored or stored[title][name] != value]
+    assert len(truth) == 9 and wrong == []
