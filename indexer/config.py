@@ -25,6 +25,9 @@ class Settings:
     cache_dir_setting: str = field(default_factory=lambda: _env("NEWSSEARCH_CACHE_DIR", ""))
     # A FAISS index_factory description; "Flat" is exact inner-product search.
     index_factory: str = field(default_factory=lambda: _env("NEWSSEARCH_INDEX_FACTORY", "Flat"))
+    # Search-time FAISS parameters, applied where the index type has them (IVF: nprobe, HNSW: efSearch).
+    index_search_params: str = field(default_factory=lambda: _env("NEWSSEARCH_INDEX_SEARCH_PARAMS",
+                                                                  "nprobe=16,efSearch=64"))
     timezone: str = field(default_factory=lambda: _env("NEWSSEARCH_TIMEZONE", "Asia/Ho_Chi_Minh"))
     chunk_words: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_WORDS", "180")))
     chunk_overlap: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_OVERLAP", "30")))

@@ -44,6 +44,20 @@ def make_index(vectors: np.ndarray, ids: np.ndarray, factory: str) -> faiss.Inde
     return index
 
 
+def apply_search_params(index: faiss.Index, params: str) -> list[str]:
+    """Set "name=value,…" search parameters that this index type has; returns those applied."""
+    applied = []
+    space = faiss.ParameterSpace()
+    for item in filter(None, (p.strip() for p in params.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            space.set_index_parameter(index, name.strip(), float(value))
+            applied.append(item)
+        except (RuntimeError, ValueError):
+            continue  # not a parameter of this index type (nprobe on HNSW, efSearch on IVF)
+    return applied
+
+
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -157,7 +171,7 @@ def read_manifest(version_dir: Path) -> dict:
 
 
 def load_version(index_root: Path, name: str, expected_model: str, expected_dimension: int,
-                 check_hash: bool = True, writable: bool = False) -> LoadedIndex:
+                 check_hash: bool = True, writable: bool = False, search_params: str = "") -> LoadedIndex:
     """Load one version read-only, refusing one built for another model or dimension."""
     version_dir = versions_dir(index_root) / name
     manifest = read_manifest(version_dir)
@@ -177,6 +191,7 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
         raise IndexUnavailable(f"index {name}: cannot read {INDEX_FILE}: {exc}") from exc
     if index.ntotal != manifest.get("count"):
         raise IndexUnavailable(f"index {name}: {index.ntotal} vectors, manifest says {manifest.get('count')}")
+    apply_search_params(index, search_params)
     return LoadedIndex(name, manifest, index)
 
 

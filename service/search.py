@@ -189,7 +189,7 @@ class IndexHolder:
     """The published index version, reloaded when CURRENT changes; a bad new version is refused."""
 
     def __init__(self, settings: Settings, model_id: str, dimension: int) -> None:
-        self.root = settings.index_root
+        self.root, self.search_params = settings.index_root, settings.index_search_params
         self.model_id, self.dimension = model_id, dimension
         self.loaded: vectors.LoadedIndex | None = None
         self.error: str | None = None
@@ -210,7 +210,8 @@ class IndexHolder:
             self.error = "no index has been published yet: run `python -m indexer build`"
             return
         try:
-            self.loaded = vectors.load_version(self.root, name, self.model_id, self.dimension)
+            self.loaded = vectors.load_version(self.root, name, self.model_id, self.dimension,
+                                               search_params=self.search_params)
             self.error = None
         except vectors.IndexUnavailable as exc:
             if self.loaded is None:  # at start-up: the newest older version that passes its checks
@@ -226,7 +227,8 @@ class IndexHolder:
             if name == exclude:
                 continue
             try:
-                return vectors.load_version(self.root, name, self.model_id, self.dimension)
+                return vectors.load_version(self.root, name, self.model_id, self.dimension,
+                                            search_params=self.search_params)
             except vectors.IndexUnavailable:
                 continue
         return None

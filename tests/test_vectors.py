@@ -60,3 +60,15 @@ def test_prune_keeps_newest_and_current(tmp_path):
     removed = vectors.prune(tmp_path, keep=2)
     left = sorted(p.name for p in vectors.versions_dir(tmp_path).iterdir())
     assert left == sorted([names[0], names[3], names[4]]) and set(removed) == set(names[1:3])
+
+
+def test_search_parameters_apply_where_the_index_type_has_them(tmp_path):
+    import faiss
+
+    vecs = unit_vectors(400)
+    ivf = vectors.make_index(vecs, np.arange(400), "IVF8,Flat")
+    assert vectors.apply_search_params(ivf, "nprobe=4,efSearch=64") == ["nprobe=4"]
+    assert faiss.extract_index_ivf(ivf).nprobe == 4
+    hnsw = vectors.make_index(vecs, np.arange(400), "HNSW16,Flat")
+    assert vectors.apply_search_params(hnsw, "nprobe=4,efSearch=64") == ["efSearch=64"]
+    assert vectors.apply_search_params(vectors.make_index(vecs, np.arange(400), "Flat"), "nprobe=4") == []
