@@ -1,4 +1,4 @@
-"""Command line: ``python -m indexer model|ingest|build|crawl|update|stats``.
+"""Command line: ``python -m indexer model|ingest|crawl|build|update|nightly|delete|stats``.
 
 Exit codes: 0 success; 2 bad input or configuration (message on stderr); 3 a whole source failed
 to crawl (the others were still crawled and stored, the index still built); 4 another nightly run
@@ -98,6 +98,27 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Take articles down (by id or URL); the next build removes their passages from the index."""
+    conn = store.connect(load_settings().db_path)
+    deleted, missing = 0, []
+    try:
+        for ref in args.articles:
+            row = conn.execute("SELECT id FROM articles WHERE id = ? OR url = ?",
+                               (int(ref) if ref.isdigit() else -1, ref)).fetchone()
+            if row is None:
+                missing.append(ref)
+                continue
+            store.delete_article(conn, row["id"])
+            deleted += 1
+    finally:
+        conn.close()
+    print(f"deleted {deleted} article(s); run `python -m indexer build` to drop them from the index")
+    for ref in missing:
+        print(f"  not found: {ref}", file=sys.stderr)
+    return 2 if missing else 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.db_path.exists():
@@ -143,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--source", help="only this source")
         p.add_argument("--max-pages", type=int, help="listing pages to follow per source")
         p.set_defaults(func=func)
+    p = sub.add_parser("delete", help="take articles down (ids or URLs); the next build drops them")
+    p.add_argument("articles", nargs="+")
+    p.set_defaults(func=cmd_delete)
     p = sub.add_parser("stats", help="print archive and index counts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)

@@ -31,7 +31,6 @@ from indexer.extract import ExtractionError, Selectors, extract_article
 
 USER_AGENT = "NewsArchiveSearchBot/0.1 (+newsroom archive indexer; respects robots.txt)"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml")
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|zarsrc|_ga|_gl|mc_cid|mc_eid|ref|refid)$", re.I)
 PAGINATION_TEXT = re.compile(r"^(\d{1,4}|trang sau|tiếp|sau|next|»|›|>>|>)$", re.I)
 PAGINATION_URL = re.compile(r"([?&](page|trang|p|paged)=\d+|/(page|trang)[/-]\d+)", re.I)

@@ -193,10 +193,3 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
         raise IndexUnavailable(f"index {name}: {index.ntotal} vectors, manifest says {manifest.get('count')}")
     apply_search_params(index, search_params)
     return LoadedIndex(name, manifest, index)
-
-
-def load_current(index_root: Path, expected_model: str, expected_dimension: int) -> LoadedIndex:
-    name = current_version(index_root)
-    if not name:
-        raise IndexUnavailable(f"no published index under {index_root}: run `python -m indexer build`")
-    return load_version(index_root, name, expected_model, expected_dimension)

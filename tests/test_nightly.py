@@ -102,15 +102,18 @@ def test_full_rebuild_and_removed_passages(data_dir):
     from indexer import store
 
     conn = store.connect(data_dir / "archive.sqlite3")
-    victim = conn.execute("SELECT id FROM articles ORDER BY id LIMIT 1").fetchone()[0]
+    victim, url = conn.execute("SELECT id, url FROM articles ORDER BY id LIMIT 1").fetchone()
     gone = store.article_passage_ids(conn, victim)
-    store.delete_article(conn, victim)
     conn.close()
+    deleted = subprocess.run([sys.executable, "-m", "indexer", "delete", url], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "NEWSSEARCH_DATA_DIR": str(data_dir)})
+    assert deleted.returncode == 0 and "deleted 1" in deleted.stdout
     (data_dir / "sources.toml").unlink()
     run = nightly(data_dir)
     assert run.returncode == 0, run.stderr
-    index = vectors.load_current(data_dir / "index", vectors.read_manifest(
-        vectors.versions_dir(data_dir / "index") / vectors.current_version(data_dir / "index"))["model"], 384)
+    name = vectors.current_version(data_dir / "index")
+    model = vectors.read_manifest(vectors.versions_dir(data_dir / "index") / name)["model"]
+    index = vectors.load_version(data_dir / "index", name, model, 384)
     assert not set(gone) & set(index.ids().tolist())
     full = nightly(data_dir, "--full")
     assert full.returncode == 0 and "full (--full)" in json.loads(
