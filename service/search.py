@@ -82,11 +82,9 @@ class ParsedQuery:
 
     @property
     def highlight_terms(self) -> set[str]:
+        """Canonical words with diacritics when the query has them, folded words otherwise."""
         if self.exact:
-            outside = _PHRASE.sub(" ", self.normalized)
-            rest = self.date_intent.rest if self.date_intent else outside
-            words = vtext.words(rest) + [w for p in _PHRASE.findall(self.normalized) for w in vtext.words(p)]
-            return {vtext.canonical_word(w) for w in words}
+            return set(self.exact_words) | {w for p in self.exact_phrases for w in p.split()}
         return set(self.terms) | {w for p in self.phrases for w in p.split()}
 
 
