@@ -25,13 +25,13 @@ demo: install ## ingest the demo corpus and build its index
 	$(PY) -m indexer ingest $(DEMO)
 	$(PY) -m indexer build
 
-run: demo ## build the demo index and serve it on http://$(HOST):$(PORT)
+run: demo ## build the demo index and serve it on http://HOST:PORT (default 127.0.0.1:8000)
 	$(PY) -m flask --app service:create_app run --host $(HOST) --port $(PORT)
 
 WORKERS ?= 2
 THREADS ?= 4
 CORES  := $(shell nproc 2>/dev/null || echo 2)
-serve: install ## production server (gunicorn) on $(HOST):$(PORT), serving the data dir as it is
+serve: install ## production server (gunicorn, WORKERS x THREADS) on HOST:PORT, serving the data dir as it is
 	NEWSSEARCH_TORCH_THREADS=$$(( $(CORES) / $(WORKERS) > 0 ? $(CORES) / $(WORKERS) : 1 )) $(VENV)/bin/gunicorn --workers $(WORKERS) --threads $(THREADS) --bind $(HOST):$(PORT) \
 		--access-logfile - --timeout 60 'service:create_app()'
 
