@@ -80,6 +80,13 @@ MIGRATIONS: list[str] = [
     );
     """,
     "populate_passages_exact",
+    """
+    -- Whole articles (title, lead and body), folded: BM25 over the article, not only one passage.
+    CREATE VIRTUAL TABLE articles_fts USING fts5(
+        title, text, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """,
+    "populate_articles_fts",
 ]
 
 FTS_TITLE_WEIGHT, FTS_TEXT_WEIGHT = 3.0, 1.0
@@ -175,7 +182,19 @@ def _populate_passages_exact(conn: sqlite3.Connection) -> None:
                      ((pid, exact_text(title), exact_text(text)) for pid, title, text in rows))
 
 
-_PYTHON_STEPS = {"populate_passages_exact": _populate_passages_exact}
+def _index_article_text(conn: sqlite3.Connection, article_id: int, title: str, summary: str, body: str) -> None:
+    conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (article_id,))
+    conn.execute("INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
+                 (article_id, vtext.fold(title), vtext.fold(vtext.document_text(summary, body))))
+
+
+def _populate_articles_fts(conn: sqlite3.Connection) -> None:
+    for row in conn.execute("SELECT id, title, summary, body FROM articles").fetchall():
+        _index_article_text(conn, *row)
+
+
+_PYTHON_STEPS = {"populate_passages_exact": _populate_passages_exact,
+                 "populate_articles_fts": _populate_articles_fts}
 
 
 def _published_day(published_at: str | None) -> str | None:
@@ -213,6 +232,7 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
                    :published_day, :category, :content_hash, :fetched_at, :updated_at)""",
                 values).lastrowid
         _insert_passages(conn, article_id, article, chunk_words, chunk_overlap)
+        _index_article_text(conn, article_id, article.title, article.summary, article.body)
     return article_id, status
 
 
@@ -262,6 +282,7 @@ def vocabulary_forms(conn: sqlite3.Connection, table: str, folded: str) -> dict[
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
     with conn:
         _delete_passages(conn, article_id)
+        conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (article_id,))
         conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
 
@@ -325,6 +346,19 @@ def lexical_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
             JOIN articles a ON a.id = p.article_id
             WHERE {table} MATCH ? AND {where}
             ORDER BY {bm25} LIMIT ?""",
+        [match, *params, limit]).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def article_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
+                       limit: int) -> list[tuple[int, int, float]]:
+    """(first passage id, article_id, bm25 over the whole folded article) for an FTS5 MATCH."""
+    where, params = filters.sql()
+    bm25 = f"bm25(articles_fts, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT})"
+    rows = conn.execute(
+        f"""SELECT p.id, a.id, -{bm25} FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+            JOIN passages p ON p.article_id = a.id AND p.ordinal = 0
+            WHERE articles_fts MATCH ? AND {where} ORDER BY {bm25} LIMIT ?""",
         [match, *params, limit]).fetchall()
     return [(r[0], r[1], r[2]) for r in rows]
 

@@ -25,8 +25,9 @@ from indexer.embed import Embedder, get_embedder
 MODES = ("hybrid", "semantic", "lexical")
 SORTS = ("relevance", "date")
 # Fusion weights of the min-max normalised scores, tuned on eval-dev (bench/quality.py): exact
-# (diacritics kept) lexical matches, folded lexical matches, and dense similarity.
-WEIGHTS = {"exact": 0.2, "lexical": 0.1, "dense": 0.7}
+# (diacritics kept) passage matches, folded passage matches (standing in when there is no exact
+# word to match), folded whole-article BM25, and dense similarity.
+WEIGHTS = {"exact": 0.15, "lexical": 0.0, "article": 0.2, "dense": 0.65}
 DENSE_DEPTH = 300          # passages taken from FAISS before fusion
 DENSE_DEPTH_FILTERED = 2000  # deeper when filters will discard many of them
 LEXICAL_DEPTH = 300
@@ -295,6 +296,9 @@ class SearchEngine:
             folded = self._lexical(parsed.fts_match(), filters, exact=False)
             exact_weight = WEIGHTS["exact"] if exact else 0.0
             out += [(exact_weight, exact), (WEIGHTS["lexical"] + WEIGHTS["exact"] - exact_weight, folded)]
+            match = parsed.fts_match()
+            articles = store.article_candidates(self.connection(), match, filters, LEXICAL_DEPTH) if match else []
+            out.append((WEIGHTS["article"], articles))
         if mode in ("hybrid", "semantic"):
             out.append((WEIGHTS["dense"], self._dense(parsed, filters, index)))
         return out
