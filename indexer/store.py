@@ -151,6 +151,17 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+class ArchiveOutdated(RuntimeError):
+    """The archive's schema is older than this code (the reading side never migrates)."""
+
+
+def check_schema(conn: sqlite3.Connection) -> None:
+    found = schema_version(conn)
+    if found < len(MIGRATIONS):
+        raise ArchiveOutdated(f"the archive has schema v{found}, this code needs v{len(MIGRATIONS)}: "
+                              "run `python -m indexer build` (or the nightly job) once to migrate it")
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 

@@ -9,6 +9,7 @@ from flask import Flask, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from indexer.config import Settings, load_settings
+from indexer.store import ArchiveOutdated
 from service.params import BadRequest
 
 SECURITY_HEADERS = {
@@ -48,6 +49,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(BadRequest)
     def bad_request(exc: BadRequest):
         return error_response(400, "bad_request", exc.message, exc.field)
+
+    @app.errorhandler(ArchiveOutdated)
+    @app.errorhandler(FileNotFoundError)
+    def archive_unavailable(exc: Exception):
+        return error_response(503, "archive_unavailable", str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -246,6 +246,7 @@ class SearchEngine:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = store.connect(self.settings.db_path, readonly=True)
+            store.check_schema(conn)
             self._local.conn = conn
         return conn
 
@@ -388,7 +389,7 @@ class SearchEngine:
                 "index_built_at": index.manifest.get("created_at") if index else None}
         try:
             info.update(store.count_rows(self.connection()))
-        except (sqlite3.Error, FileNotFoundError) as exc:
+        except (sqlite3.Error, FileNotFoundError, store.ArchiveOutdated) as exc:
             info.update(status="unavailable", error=f"archive: {exc}")
             return info
         if self.index.error:
