@@ -20,13 +20,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from bench.quality import percentile
+
 QUERIES = ["phòng chống thiên tai 2021", "phong chong thien tai", "bầu cử đại biểu HĐND",
            "tiêm vắc xin Covid-19", "dang van quang", "nông thôn mới nâng cao"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def free_port() -> int:

@@ -19,7 +19,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench.api_latency import QUERIES, free_port, percentile, start_server
+from bench.api_latency import QUERIES, free_port, start_server
+from bench.quality import percentile
 
 
 def run_load(urls: list[str], clients: int) -> tuple[list[float], int, float]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from bench.quality import percentile
 from indexer import vectors
 from indexer.config import load_settings
 
@@ -81,7 +82,7 @@ def run(real: np.ndarray, sizes: list[int], n_queries: int, noise: float, seed: 
                          "search_params": search_params,
                          "build_s": round(build_s, 3), "bytes_per_vector": round(size / n, 1),
                          "p50_ms": round(statistics.median(times), 3),
-                         "p99_ms": round(sorted(times)[int(0.99 * (len(times) - 1))], 3),
+                         "p99_ms": round(percentile(times, 0.99), 3),
                          "recall@10": round(recall, 4)})
             print(json.dumps(rows[-1]), flush=True)
     return rows

@@ -12,7 +12,7 @@ import numpy as np
 
 from indexer import store, vectors
 from indexer.config import Settings
-from indexer.embed import Embedder, VectorCache, cached_embeddings, get_embedder, model_id
+from indexer.embed import VectorCache, cached_embeddings, get_embedder, model_id
 from indexer.extract import ExtractionError, extract_article
 from indexer.faults import checkpoint
 
@@ -103,60 +103,57 @@ def verify_version(index: vectors.LoadedIndex, expected_count: int, model: str,
         raise vectors.IndexUnavailable("new index returned nothing for a sample query")
 
 
-def _index_to_patch(settings: Settings, model_id: str, dimension: int,
+def _current_manifest(settings: Settings) -> tuple[str | None, dict | None]:
+    """The published version's name and manifest (None when there is none or it is unreadable)."""
+    name = vectors.current_version(settings.index_root)
+    if not name:
+        return None, None
+    try:
+        return name, vectors.read_manifest(vectors.versions_dir(settings.index_root) / name)
+    except vectors.IndexUnavailable:
+        return name, None
+
+
+def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None, model: str, dimension: int,
                     full: bool) -> tuple[vectors.LoadedIndex | None, str]:
     """The published version to patch, or None and why the build must be full."""
-    name = vectors.current_version(settings.index_root)
     if full or not name:
         return None, "full (--full)" if full else "full (no previous version)"
+    if manifest is None:
+        return None, "full (previous version unusable: unreadable manifest)"
+    if manifest.get("model") != model:
+        return None, f"full (model changed from {manifest.get('model')!r})"
+    if manifest.get("index_factory") != settings.index_factory:
+        return None, "full (index type changed)"
     try:
-        manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / name)
-        if manifest.get("model") != model_id:
-            return None, f"full (model changed from {manifest.get('model')!r})"
-        if manifest.get("index_factory") != settings.index_factory:
-            return None, "full (index type changed)"
-        return vectors.load_version(settings.index_root, name, model_id, dimension, writable=True), f"patched {name}"
+        return vectors.load_version(settings.index_root, name, model, dimension, writable=True), f"patched {name}"
     except vectors.IndexUnavailable as exc:
         return None, f"full (previous version unusable: {exc})"
 
 
-def _known_dimension(settings: Settings, model: str) -> int | None:
-    """The dimension recorded by the published version, if it was built with this model."""
-    name = vectors.current_version(settings.index_root)
-    if not name:
-        return None
-    try:
-        manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / name)
-    except vectors.IndexUnavailable:
-        return None
-    return manifest.get("dimension") if manifest.get("model") == model else None
-
-
-def build_index(settings: Settings, embedder: Embedder | None = None, progress: bool = False,
-                full: bool = False) -> BuildReport:
+def build_index(settings: Settings, progress: bool = False, full: bool = False) -> BuildReport:
     """Embed what is not cached, write a new index version, verify it, publish it, prune old ones.
 
     The previous version is patched (vanished passages removed, new ones added) unless `full`, the
     model or index type changed, or it cannot be read; a full build still reuses cached vectors.
+    The model is loaded only when something must be embedded, or to learn its dimension.
     """
     started = time.perf_counter()
-    model = model_id(settings) if embedder is None else embedder.model_id
-    dimension = _known_dimension(settings, model) if embedder is None else embedder.dimension
-    if dimension is None:  # no earlier version of this model says it: load the model to ask
-        embedder = get_embedder(settings)
-        dimension = embedder.dimension
+    model = model_id(settings)
+    name, manifest = _current_manifest(settings)
+    if manifest is not None and manifest.get("model") == model:
+        dimension = manifest["dimension"]
+    else:  # no earlier version of this model says it: load the model to ask
+        dimension = get_embedder(settings).dimension
     conn = store.connect(settings.db_path)
     cache = VectorCache(settings.cache_dir / "vectors.sqlite3", model, dimension)
-
-    def load_embedder() -> Embedder:  # only when something is not cached: loading takes seconds
-        return embedder or get_embedder(settings)
 
     try:
         with conn:  # one read snapshot of the passages
             rows = list(store.iter_passages_for_index(conn))
         store.rebuild_vocabulary(conn)
         all_ids = np.array([r["id"] for r in rows], dtype=np.int64)
-        previous, method = _index_to_patch(settings, model, dimension, full)
+        previous, method = _index_to_patch(settings, name, manifest, model, dimension, full)
         removed = 0
         if previous is not None:
             index, held = previous.index, previous.ids()
@@ -174,7 +171,8 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
         hashes = [r["content_hash"] for r in rows_to_add]
         texts = [store.passage_embedding_text(r["title"], r["text"]) for r in rows_to_add]
         embed_started = time.perf_counter()
-        matrix, embedded = cached_embeddings(load_embedder, cache, hashes, texts, progress=progress)
+        matrix, embedded = cached_embeddings(lambda: get_embedder(settings), cache, hashes, texts,
+                                             progress=progress)
         embed_seconds = time.perf_counter() - embed_started
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
         if previous is None:

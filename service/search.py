@@ -293,11 +293,11 @@ class SearchEngine:
         """The weighted candidate lists a mode fuses; an empty exact list lends its weight to folded."""
         out = []
         if mode in ("hybrid", "lexical"):
+            match = parsed.fts_match()
             exact = self._lexical(parsed.fts_match_exact(), filters, exact=True)
-            folded = self._lexical(parsed.fts_match(), filters, exact=False)
+            folded = self._lexical(match, filters, exact=False)
             exact_weight = WEIGHTS["exact"] if exact else 0.0
             out += [(exact_weight, exact), (WEIGHTS["lexical"] + WEIGHTS["exact"] - exact_weight, folded)]
-            match = parsed.fts_match()
             articles = store.article_candidates(self.connection(), match, filters, LEXICAL_DEPTH) if match else []
             out.append((WEIGHTS["article"], articles))
         if mode in ("hybrid", "semantic"):
