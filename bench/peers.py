@@ -1,23 +1,28 @@
-"""Peers on the same evaluation set and machine: plain BM25 (bm25s) and txtai (hybrid, same model).
+"""Side by side on the same evaluation set, machine and model: us, txtai and plain BM25 (bm25s).
 
-    python -m bench.peers --eval ../shared/corpus/eval-dev [--peer bm25s] [--peer txtai] [--json FILE]
+    python -m bench.peers --eval ../shared/corpus/eval-dev [--peer ours] [--peer txtai] [--sample 300]
 
-Install the peers first: `pip install -r requirements-bench.txt`. Each peer indexes the documents
-its usual way (txtai: one embedding per document, `hybrid` BM25 + dense, the converted e5 model
-with its `query: ` / `passage: ` instructions; bm25s: folded words, as our lexical side), then
-answers every query; reported per query kind: MRR@10 and Recall@10, index seconds, resident
-memory added by the index, and query latency p50/p99. Compare with `bench.quality` on the same set.
+Install the peers first: `pip install -r requirements-bench.txt`. Each system indexes the documents
+its usual way, from nothing (we embed with an empty vector cache; txtai: one embedding per
+document, `hybrid` BM25 + dense, the converted e5 model with its `query: ` / `passage: `
+instructions; bm25s: folded words, as our lexical side), then answers every query with its ids
+only (no snippets). Reported per query kind: MRR@10 and Recall@10, index seconds, resident memory
+added by the index, and query latency p50/p99. `--sample N` keeps N documents (seeded) and the
+queries whose answers are among them: a quick run.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
+import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-from bench.quality import percentile, query_metrics, read_jsonl
+from bench.quality import index_eval_set, percentile, query_metrics, read_jsonl
 from indexer.config import load_settings
 from indexer.text import fold, words
 
@@ -33,7 +38,7 @@ def tokens(text: str) -> list[str]:
     return words(fold(text))
 
 
-def bm25s_peer(docs: list[dict]):
+def bm25s_peer(docs: list[dict], stack: ExitStack):
     import bm25s
 
     ids = [str(d["id"]) for d in docs]
@@ -47,7 +52,7 @@ def bm25s_peer(docs: list[dict]):
     return search
 
 
-def txtai_peer(docs: list[dict]):
+def txtai_peer(docs: list[dict], stack: ExitStack):
     from txtai import Embeddings
 
     model = load_settings().model_name_or_path
@@ -62,15 +67,45 @@ def txtai_peer(docs: list[dict]):
     return search
 
 
-PEERS = {"bm25s": bm25s_peer, "txtai": txtai_peer}
+def ours_peer(docs: list[dict], stack: ExitStack):
+    from service.search import Query, SearchEngine
+
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newssearch-peers-")))
+    base = load_settings()
+    settings = load_settings({"data_dir": tmp / "data", "cache_dir_setting": str(tmp / "cache"),
+                              "model": base.model or str(base.default_model_path.resolve())})
+    doc_of_article = index_eval_set(settings, docs, progress=False)
+    engine = SearchEngine(settings)
+    engine.embedder.clear_query_cache()
+
+    def search(query: str, k: int) -> list[str]:
+        _, order, *_ = engine.rank(Query(text=query))
+        return [doc_of_article[aid] for aid in order[:k]]
+
+    return search
+
+
+PEERS = {"ours": ours_peer, "bm25s": bm25s_peer, "txtai": txtai_peer}
+
+
+def sample_set(docs: list[dict], queries: list[dict], size: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """`size` documents chosen with a fixed seed, and the queries all of whose answers they hold."""
+    kept = random.Random(seed).sample(docs, min(size, len(docs)))
+    ids = {str(d["id"]) for d in kept}
+    return kept, [q for q in queries if {str(r) for r in q["relevant"]} <= ids]
 
 
 def evaluate_peer(name: str, docs: list[dict], queries: list[dict]) -> list[dict]:
-    before = rss_mb()
-    started = time.perf_counter()
-    search = PEERS[name](docs)
-    index_s = time.perf_counter() - started
-    memory = rss_mb() - before
+    with ExitStack() as stack:
+        before = rss_mb()
+        started = time.perf_counter()
+        search = PEERS[name](docs, stack)
+        index_s = time.perf_counter() - started
+        memory = rss_mb() - before
+        return _answer(name, search, queries, index_s, memory)
+
+
+def _answer(name: str, search, queries: list[dict], index_s: float, memory: float) -> list[dict]:
     per_kind: dict[str, list[dict]] = {}
     latency: dict[str, list[float]] = {}
     for q in queries:
@@ -97,22 +132,37 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval", required=True, type=Path)
     parser.add_argument("--peer", action="append", choices=sorted(PEERS))
+    parser.add_argument("--sample", type=int, help="keep this many documents (seeded) and their queries")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    docs = read_jsonl(args.eval / "docs.jsonl")
-    queries = read_jsonl(args.eval / "queries.jsonl")
-    rows = []
-    for name in args.peer or sorted(PEERS):
-        rows += evaluate_peer(name, docs, queries)
-        print(f"{name}: indexed {len(docs)} documents", file=sys.stderr)
-    print(f"{'peer':<7} {'kind':<13} {'mrr@10':>7} {'R@10':>6} {'index s':>8} {'+RSS MB':>8} "
-          f"{'p50 ms':>7} {'p99 ms':>7}")
-    for r in sorted(rows, key=lambda r: (r["peer"], r["kind"] != "all", r["kind"])):
-        print(f"{r['peer']:<7} {r['kind']:<13} {r['mrr@10']:>7.3f} {r['recall@10']:>6.3f} {r['index_s']:>8.1f} "
-              f"{r['rss_added_mb']:>8.1f} {r['latency_p50_ms']:>7.1f} {r['latency_p99_ms']:>7.1f}")
+    rows = compare(args.eval, args.peer or list(PEERS), args.sample)
+    print(format_table(rows))
     if args.json:
         args.json.write_text(json.dumps({"rows": rows}, ensure_ascii=False, indent=2))
     return 0
+
+
+def compare(eval_dir: Path, peers: list[str], sample: int | None = None) -> list[dict]:
+    docs = read_jsonl(eval_dir / "docs.jsonl")
+    queries = read_jsonl(eval_dir / "queries.jsonl")
+    if sample:
+        docs, queries = sample_set(docs, queries, sample)
+    rows = []
+    for name in peers:
+        rows += evaluate_peer(name, docs, queries)
+        print(f"{name}: indexed {len(docs)} documents, answered {len(queries)} queries", file=sys.stderr)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [f"{'peer':<7} {'kind':<13} {'mrr@10':>7} {'R@10':>6} {'index s':>8} {'+RSS MB':>8} "
+             f"{'p50 ms':>7} {'p99 ms':>7}"]
+    for r in sorted(rows, key=lambda r: (r["peer"], r["kind"] != "all", r["kind"])):
+        lines.append(f"{r['peer']:<7} {r['kind']:<13} {r['mrr@10']:>7.3f} {r['recall@10']:>6.3f} "
+                     f"{r['index_s']:>8.1f} {r['rss_added_mb']:>8.1f} {r['latency_p50_ms']:>7.1f} "
+                     f"{r['latency_p99_ms']:>7.1f}")
+    return "\n".join(lines)
+
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import argparse
 import json
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -114,30 +115,38 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def format_table(rows: list[dict]) -> str:
+    lines = [f"{'size':>9} {'index':<7} {'build s':>8} {'B/vector':>9} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>9}"]
+    for r in rows:
+        lines.append(f"{r['size']:>9}{'*' if r['synthetic'] else ' '} {r['index']:<7} {r['build_s']:>8.2f} "
+                     f"{r['bytes_per_vector']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['recall@10']:>9.3f}")
+    lines.append("* synthetic: real vectors plus noise")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vectors", type=Path, default=Path(__file__).resolve().parent / ".cache" / "vectors.sqlite3")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=0.02, help="std of the noise per dimension")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", action="store_true", help="write bench/results/scale.png")
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, default=RESULTS / "scale.json")
+    parser.add_argument("--plot", action="store_true", help="write scale.png next to the JSON")
+    args = parser.parse_args(argv)
     real = load_real(args.vectors)
     print(f"{len(real)} real vectors of dimension {real.shape[1]} from {args.vectors}")
     params = load_settings().index_search_params
     print(f"search parameters (NEWSSEARCH_INDEX_SEARCH_PARAMS): {params}")
     rows = run(real, args.sizes, args.queries, args.noise, args.seed, params)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps({"rows": rows}, indent=2))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"rows": rows}, indent=2))
     if args.plot:
-        plot(rows, RESULTS / "scale.png")
-    print(f"{'size':>9} {'index':<7} {'build s':>8} {'B/vector':>9} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>9}")
-    for r in rows:
-        print(f"{r['size']:>9}{'*' if r['synthetic'] else ' '} {r['index']:<7} {r['build_s']:>8.2f} "
-              f"{r['bytes_per_vector']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['recall@10']:>9.3f}")
-    print("* synthetic: real vectors plus noise")
+        plot(rows, args.json.with_suffix(".png"))
+    print(format_table(rows))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -80,15 +80,23 @@ class Embedder:
         with self._lock:
             self._query_cache.clear()
 
-    def encode_query(self, query: str) -> np.ndarray:
-        """One query vector; a small LRU cache because people page through the same query."""
+    def query_future(self, query: str) -> Future[np.ndarray]:
+        """One query vector, computed in the background so the caller can work meanwhile.
+
+        A small LRU cache, because people page through the same query. One long-lived thread
+        runs every query encode: OpenMP keeps a worker pool per calling thread, and web servers
+        call from a fresh thread per request (measured 2x slower).
+        """
         with self._lock:
             if query in self._query_cache:
                 self._query_cache.move_to_end(query)
-                return self._query_cache[query]
-        # One long-lived thread runs every query encode: OpenMP keeps a worker pool per calling
-        # thread, and web servers call from a fresh thread per request (measured 2x slower).
-        vector = self._query_worker.submit(self._encode, [query], self.query_prompt).result()[0]
+                done: Future[np.ndarray] = Future()
+                done.set_result(self._query_cache[query])
+                return done
+        return self._query_worker.submit(self._encode_and_cache, query)
+
+    def _encode_and_cache(self, query: str) -> np.ndarray:
+        vector = self._encode([query], self.query_prompt)[0]
         with self._lock:
             self._query_cache[query] = vector
             while len(self._query_cache) > self._query_cache_size:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -344,19 +344,34 @@ def count_rows(conn: sqlite3.Connection) -> dict[str, int]:
     }
 
 
+def _ranked_fts(table: str, restrict: str | None) -> str:
+    """Top rows of an FTS5 table by weighted BM25 (higher is better), ranked before any join.
+
+    Ordering inside FTS5 and joining only the rows kept is what keeps long OR queries fast;
+    `restrict` is an extra condition on the rowid (filters), placed inside so the limit holds.
+    """
+    bm25 = f"bm25({table}, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT})"
+    where = f"{table} MATCH ?" + (f" AND {restrict}" if restrict else "")
+    return f"SELECT rowid AS id, -{bm25} AS score FROM {table} WHERE {where} ORDER BY {bm25} LIMIT ?"
+
+
 def lexical_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
                        limit: int, exact: bool = False) -> list[tuple[int, int, float]]:
     """(passage_id, article_id, bm25 score; higher is better) for an FTS5 MATCH expression,
     on folded text, or with `exact` on text that keeps its diacritics."""
     table = "passages_exact" if exact else "passages_fts"
-    where, params = filters.sql()
-    bm25 = f"bm25({table}, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT})"
+    restrict, params = [], []
+    if filters.max_passage_id is not None:
+        restrict.append("rowid <= ?")
+        params.append(filters.max_passage_id)
+    if filters.active:
+        where, where_params = replace(filters, max_passage_id=None).sql()
+        restrict.append(f"rowid IN (SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id "
+                        f"WHERE {where})")
+        params += where_params
     rows = conn.execute(
-        f"""SELECT p.id, p.article_id, -{bm25} AS score
-            FROM {table} JOIN passages p ON p.id = {table}.rowid
-            JOIN articles a ON a.id = p.article_id
-            WHERE {table} MATCH ? AND {where}
-            ORDER BY {bm25} LIMIT ?""",
+        f"""SELECT m.id, p.article_id, m.score FROM ({_ranked_fts(table, " AND ".join(restrict))}) m
+            JOIN passages p ON p.id = m.id ORDER BY m.score DESC""",
         [match, *params, limit]).fetchall()
     return [(r[0], r[1], r[2]) for r in rows]
 
@@ -364,12 +379,14 @@ def lexical_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
 def article_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
                        limit: int) -> list[tuple[int, int, float]]:
     """(first passage id, article_id, bm25 over the whole folded article) for an FTS5 MATCH."""
-    where, params = filters.sql()
-    bm25 = f"bm25(articles_fts, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT})"
+    restrict, params = None, []
+    if filters.active:
+        where, params = replace(filters, max_passage_id=None).sql()
+        restrict = f"rowid IN (SELECT a.id FROM articles a WHERE {where})"
+    newest = "" if filters.max_passage_id is None else f" AND p.id <= {int(filters.max_passage_id)}"
     rows = conn.execute(
-        f"""SELECT p.id, a.id, -{bm25} FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-            JOIN passages p ON p.article_id = a.id AND p.ordinal = 0
-            WHERE articles_fts MATCH ? AND {where} ORDER BY {bm25} LIMIT ?""",
+        f"""SELECT p.id, m.id, m.score FROM ({_ranked_fts("articles_fts", restrict)}) m
+            JOIN passages p ON p.article_id = m.id AND p.ordinal = 0{newest} ORDER BY m.score DESC""",
         [match, *params, limit]).fetchall()
     return [(r[0], r[1], r[2]) for r in rows]
 
@@ -387,16 +404,22 @@ def passages_with_articles(conn: sqlite3.Connection, passage_ids: Iterable[int],
     return {r["id"]: r for r in rows}
 
 
-def _rows_by_id(conn: sqlite3.Connection, table: str, ids: Iterable[int]) -> dict[int, sqlite3.Row]:
+def _rows_by_id(conn: sqlite3.Connection, table: str, ids: Iterable[int],
+                columns: str = "*") -> dict[int, sqlite3.Row]:
     ids = list(ids)
     if not ids:
         return {}
-    rows = conn.execute(f"SELECT * FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids)
+    rows = conn.execute(f"SELECT {columns} FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids)
     return {r["id"]: r for r in rows}
 
 
+# What a result list shows of an article: never the body, which ranking hundreds of them would read.
+LISTING_COLUMNS = "id, url, source, title, published_at, published_day, category"
+
+
 def get_articles(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, sqlite3.Row]:
-    return _rows_by_id(conn, "articles", article_ids)
+    """Listing fields of each article (no body or lead)."""
+    return _rows_by_id(conn, "articles", article_ids, LISTING_COLUMNS)
 
 
 def get_article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:
@@ -416,14 +439,3 @@ def list_sources(conn: sqlite3.Connection) -> list[dict]:
     rows = conn.execute("""SELECT source, count(*) AS articles, min(published_day) AS first,
                            max(published_day) AS last FROM articles GROUP BY source ORDER BY source""")
     return [dict(r) for r in rows]
-
-
-def year_counts(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[str, int]:
-    ids = list(article_ids)
-    if not ids:
-        return {}
-    rows = conn.execute(
-        f"""SELECT substr(published_day, 1, 4) AS year, count(*) FROM articles
-            WHERE id IN ({','.join('?' * len(ids))}) AND published_day IS NOT NULL
-            GROUP BY year ORDER BY year""", ids)
-    return {r[0]: r[1] for r in rows}

@@ -11,6 +11,7 @@ import re
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -173,12 +174,10 @@ def highlight(text: str, terms: set[str], max_words: int | None = SNIPPET_WORDS,
         suffix = " …" if best_start + max_words < len(tokens) else ""
     out, cursor = [prefix], start_char
     for token, is_hit in zip(tokens, hit_flags):
-        if token.start() < start_char or token.end() > end_char:
-            continue
-        out.append(html.escape(text[cursor:token.start()]))
-        word = html.escape(token.group(0))
-        out.append(f"<mark>{word}</mark>" if is_hit else word)
-        cursor = token.end()
+        if is_hit and start_char <= token.start() and token.end() <= end_char:
+            out.append(html.escape(text[cursor:token.start()]))
+            out.append(f"<mark>{html.escape(token.group(0))}</mark>")
+            cursor = token.end()
     out.append(html.escape(text[cursor:end_char]))
     out.append(suffix)
     return "".join(out).strip()
@@ -251,13 +250,11 @@ class SearchEngine:
         return conn
 
     # --- retrieval -----------------------------------------------------------------------
-    def _dense(self, parsed: ParsedQuery, filters: store.Filters,
-               index: vectors.LoadedIndex | None) -> list[tuple[int, int, float]]:
+    def _dense(self, query_vector: np.ndarray, filters: store.Filters,
+               index: vectors.LoadedIndex) -> list[tuple[int, int, float]]:
         """(passage_id, article_id, cosine) by descending cosine, filters applied."""
-        if index is None:
-            return []
         depth = DENSE_DEPTH_FILTERED if filters.active else DENSE_DEPTH
-        found = index.search(self.embedder.encode_query(parsed.semantic_text), depth)
+        found = index.search(query_vector, depth)
         rows = store.passages_with_articles(self.connection(), [pid for pid, _ in found], filters)
         return [(pid, rows[pid]["article_id"], score) for pid, score in found if pid in rows]
 
@@ -290,7 +287,12 @@ class SearchEngine:
 
     def rankings(self, parsed: ParsedQuery, mode: str, filters: store.Filters,
                  index: vectors.LoadedIndex | None) -> list[tuple[float, list[tuple[int, int, float]]]]:
-        """The weighted candidate lists a mode fuses; an empty exact list lends its weight to folded."""
+        """The weighted candidate lists a mode fuses; an empty exact list lends its weight to folded.
+
+        The query vector is computed in the embedder's thread while SQLite answers the lexical side.
+        """
+        pending = self.embedder.query_future(parsed.semantic_text) \
+            if mode in ("hybrid", "semantic") and index is not None else None
         out = []
         if mode in ("hybrid", "lexical"):
             match = parsed.fts_match()
@@ -300,8 +302,8 @@ class SearchEngine:
             out += [(exact_weight, exact), (WEIGHTS["lexical"] + WEIGHTS["exact"] - exact_weight, folded)]
             articles = store.article_candidates(self.connection(), match, filters, LEXICAL_DEPTH) if match else []
             out.append((WEIGHTS["article"], articles))
-        if mode in ("hybrid", "semantic"):
-            out.append((WEIGHTS["dense"], self._dense(parsed, filters, index)))
+        if pending is not None:
+            out.append((WEIGHTS["dense"], self._dense(pending.result(), filters, index)))
         return out
 
     def restore_diacritics(self, words: list[str]) -> list[str]:
@@ -347,7 +349,8 @@ class SearchEngine:
             a, (score, pid) = articles[aid], fused[aid]
             hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"], a["category"],
                             round(score, 6), pid, highlight(passages[pid]["text"], terms, exact=exact)))
-        years = store.year_counts(conn, order)
+        years = dict(sorted(Counter(articles[aid]["published_day"][:4] for aid in order
+                                    if articles[aid]["published_day"]).items()))
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query, parsed, len(order), round(took, 2), hits, years,
                             index.version if index else None)

@@ -1,0 +1,190 @@
+"""Indexing throughput on real articles, where the time goes, and the ceiling: bare encode().
+
+    python -m bench.indexing --corpus ../shared/corpus/baomoi-2017.jsonl.gz [--articles 1000]
+
+Takes the first N articles of a JSON-lines corpus (id, title, sapo, body; gzip or not), writes
+each as a portal-style HTML page and runs the real write path on them: `ingest_files` (extract,
+normalise, chunk, store with FTS5) then `build_index` (vocabulary, embed, FAISS) into a temporary
+data dir with an empty vector cache, so every passage is embedded. Stage times are measured by
+wrapping the pipeline's own functions. Then the same passage texts go through
+`SentenceTransformer.encode` alone, batch size tuned on a sample: our embedding throughput as a
+fraction of that is how close the pipeline gets to the physical limit. Without --corpus, the demo
+articles are used.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import html
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from indexer import embed, pipeline, store, vectors
+from indexer import text as vtext
+from indexer.config import Settings, load_settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# Stage → (module, function) of the write path, timed in place.
+STAGES = {
+    "extract": (pipeline, "extract_article"),
+    "chunk": (vtext, "chunk"),
+    "store+fts": (store, "upsert_article"),
+    "vocabulary": (store, "rebuild_vocabulary"),
+    "embed": (embed.Embedder, "encode_passages"),
+    "faiss": (vectors, "make_index"),
+    "faiss-write": (vectors, "write_version"),
+    "faiss-verify": (vectors, "load_version"),
+}
+PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>{title}</title>
+<meta property="og:title" content="{title}"></head><body><header><nav><a href="/">Trang chủ</a></nav></header>
+<article class="news-detail"><h1 class="title">{title}</h1><p class="sapo"><strong>{sapo}</strong></p>
+<div class="content">{body}</div></article><footer>Cổng thông tin điện tử</footer></body></html>"""
+
+
+def read_corpus(path: Path, limit: int) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    out = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                out.append(json.loads(line))
+            if len(out) >= limit:
+                break
+    return out
+
+
+def write_pages(articles: list[dict], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in articles:
+        body = "".join(f"<p>{html.escape(p)}</p>" for p in item["body"].split("\n") if p.strip())
+        page = PAGE.format(title=html.escape(item.get("title", "")), sapo=html.escape(item.get("sapo", "")),
+                           body=body)
+        (folder / f"{item['id']}.html").write_text(page, encoding="utf-8")
+
+
+@contextmanager
+def timed(owner, name: str, totals: dict[str, float], stage: str):
+    """Add the time spent in owner.name to totals[stage] while the block runs."""
+    original = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[stage] += time.perf_counter() - started
+
+    setattr(owner, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def run_pipeline(settings: Settings, pages: Path) -> tuple[dict[str, float], float, int]:
+    """(seconds per stage, total seconds, passages) for ingest + build, stages exclusive."""
+    totals: dict[str, float] = defaultdict(float)
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        for stage, (owner, name) in STAGES.items():
+            stack.enter_context(timed(owner, name, totals, stage))
+        pipeline.ingest_files(settings, [pages], source="bench")
+        report = pipeline.build_index(settings)
+    total = time.perf_counter() - started
+    totals["store+fts"] -= totals["chunk"]  # chunking runs inside upsert_article
+    for part in ("faiss-write", "faiss-verify"):
+        totals["faiss"] += totals.pop(part)
+    totals["other"] = total - sum(totals.values())
+    return dict(totals), total, report.passages
+
+
+def passage_texts(settings: Settings) -> list[str]:
+    conn = store.connect(settings.db_path, readonly=True)
+    try:
+        return [store.passage_embedding_text(r["title"], r["text"]) for r in store.iter_passages_for_index(conn)]
+    finally:
+        conn.close()
+
+
+def bare_encode(model, texts: list[str], batch_sizes: list[int], sample: int) -> dict:
+    """sentence-transformers alone: batch size tuned on a sample, then every text at the best one."""
+    prompt = "document" if "document" in (model.prompts or {}) else None
+    tried = {}
+    for size in batch_sizes:
+        started = time.perf_counter()
+        model.encode(texts[:sample], batch_size=size, prompt_name=prompt, normalize_embeddings=True)
+        tried[size] = round(min(sample, len(texts)) / (time.perf_counter() - started), 2)
+    best = max(tried, key=tried.get)
+    started = time.perf_counter()
+    model.encode(texts, batch_size=best, prompt_name=prompt, normalize_embeddings=True)
+    rate = len(texts) / (time.perf_counter() - started)
+    return {"tried": tried, "batch_size": best, "passages_per_s": round(rate, 2)}
+
+
+def run(corpus: Path | None, articles: int, batch_sizes: list[int], sample: int,
+        keep_vectors: Path | None = None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="newssearch-indexing-") as tmp:
+        pages = Path(tmp) / "pages"
+        if corpus:
+            items = read_corpus(corpus, articles)
+            write_pages(items, pages)
+            what = f"{len(items)} articles of {corpus.name}"
+        else:
+            pages, what = Path(__file__).resolve().parent.parent / "data" / "demo", "the demo articles"
+        base = load_settings()
+        settings = load_settings({"data_dir": Path(tmp) / "data", "cache_dir_setting": str(Path(tmp) / "cache"),
+                                  "model": base.model or str(base.default_model_path.resolve())})
+        embedder = embed.get_embedder(settings)
+        embedder.encode_passages(["khởi động mô hình"])  # load and warm up outside the timings
+        stages, total, passages = run_pipeline(settings, pages)
+        bare = bare_encode(embedder.model, passage_texts(settings), batch_sizes, sample)
+        if keep_vectors:  # real vectors for the scale benchmarks on a machine without the eval cache
+            keep_vectors.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(settings.cache_dir / "vectors.sqlite3", keep_vectors)
+    ours = passages / stages["embed"]
+    return {"input": what, "passages": passages, "total_s": round(total, 2),
+            "pipeline_passages_per_s": round(passages / total, 2),
+            "embed_passages_per_s": round(ours, 2), "embed_batch_size": settings.embed_batch_size,
+            "bare_encode": bare, "embed_fraction_of_bare": round(ours / bare["passages_per_s"], 3),
+            "stages_s": {k: round(v, 3) for k, v in stages.items()},
+            "stage_fractions": {k: round(v / total, 4) for k, v in stages.items()}}
+
+
+def format_result(result: dict) -> str:
+    lines = [f"indexing {result['input']}: {result['passages']} passages in {result['total_s']:.1f} s "
+             f"({result['pipeline_passages_per_s']:.1f} passages/s ingest → build)",
+             f"embedding: {result['embed_passages_per_s']:.1f} passages/s (batch {result['embed_batch_size']}); "
+             f"bare SentenceTransformer.encode: {result['bare_encode']['passages_per_s']:.1f} passages/s "
+             f"(batch {result['bare_encode']['batch_size']}, tried {result['bare_encode']['tried']}) → "
+             f"{100 * result['embed_fraction_of_bare']:.0f}% of bare",
+             f"{'stage':<12} {'seconds':>8} {'share':>7}"]
+    for stage, seconds in sorted(result["stages_s"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"{stage:<12} {seconds:>8.2f} {100 * result['stage_fractions'][stage]:>6.1f}%")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.indexing", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, help="JSON-lines articles (baomoi-2017.jsonl.gz); default: demo")
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 16, 32, 64])
+    parser.add_argument("--sample", type=int, default=128, help="passages used to tune the batch size")
+    parser.add_argument("--json", type=Path, default=RESULTS / "indexing.json")
+    parser.add_argument("--keep-vectors", type=Path, help="copy the passage vectors made here to this cache file")
+    args = parser.parse_args(argv)
+    result = run(args.corpus, args.articles, args.batch_sizes, args.sample, args.keep_vectors)
+    print(format_result(result))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
