@@ -7,7 +7,7 @@ PORT   ?= 8000
 DEMO   ?= data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo run serve nightly test lint clean-data
+.PHONY: help install browser demo run serve nightly test lint bench clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,14 @@ browser: ## install Debian's chromium for the browser tests when it is absent (n
 
 test: install browser ## run the test suite
 	$(PY) -m pytest
+
+CORPUS ?= ../shared/corpus
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(VENV)/bin/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: demo $(VENV)/.bench-installed ## quick benchmarks (a few minutes) and their summary; CORPUS=dir adds real news
+	$(PY) -m bench --quick $$( [ -d "$(CORPUS)" ] && echo --corpus "$(CORPUS)" )
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

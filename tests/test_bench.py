@@ -1,0 +1,48 @@
+"""The benchmark helpers that shape what is measured: samples, archive copies, stage timers."""
+from __future__ import annotations
+
+import time
+import types
+
+from bench import indexing, peers, query_scale
+from indexer import store
+
+
+def test_sample_keeps_only_queries_answered_inside_it():
+    docs = [{"id": i, "body": "x"} for i in range(50)]
+    queries = [{"qid": i, "relevant": [i]} for i in range(50)] + [{"qid": "both", "relevant": [1, 2]}]
+    kept, answered = peers.sample_set(docs, queries, 10, seed=3)
+    ids = {d["id"] for d in kept}
+    assert len(kept) == 10
+    assert [q["qid"] for q in answered] == [q["qid"] for q in queries if set(q["relevant"]) <= ids]
+    assert peers.sample_set(docs, queries, 10, seed=3) == (kept, answered)  # seeded
+
+
+def test_archive_copies_are_searchable_like_the_originals(tmp_path):
+    conn = store.connect(tmp_path / "a.sqlite3")
+    for i, body in enumerate(["Bão số 9 gây thiệt hại ở huyện ven biển.", "Hội nghị tổng kết công tác quân sự."]):
+        store.upsert_article(conn, store.Article(url=f"u{i}", source="s", title=f"Tin {i}", body=body))
+    store.rebuild_vocabulary(conn)
+    before = store.count_rows(conn)
+    count = dict(conn.execute("SELECT form, count FROM vocab_unigrams WHERE folded = 'bao'").fetchall())["bão"]
+    query_scale.copy_archive(conn, 2)
+    after = store.count_rows(conn)
+    assert after == {k: 3 * v for k, v in before.items()}
+    found = store.lexical_candidates(conn, '"thiet hai"', store.Filters(), 10)
+    assert len(found) == 3 and len({aid for _, aid, _ in found}) == 3
+    assert len(store.lexical_candidates(conn, '"thiệt hại"', store.Filters(), 10, exact=True)) == 3
+    assert len(store.article_candidates(conn, '"quan su"', store.Filters(), 10)) == 3
+    assert dict(conn.execute("SELECT form, count FROM vocab_unigrams WHERE folded = 'bao'").fetchall())["bão"] \
+        == 3 * count
+    assert conn.execute("SELECT count(DISTINCT url) FROM articles").fetchone()[0] == after["articles"]
+
+
+def test_stage_timer_adds_time_and_puts_the_function_back():
+    owner = types.SimpleNamespace(work=lambda seconds: time.sleep(seconds) or "done")
+    original = owner.work
+    totals = {"work": 0.0}
+    with indexing.timed(owner, "work", totals, "work"):
+        assert owner.work(0.01) == "done"
+        assert owner.work(0.01) == "done"
+    assert totals["work"] >= 0.02
+    assert owner.work is original
