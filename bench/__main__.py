@@ -25,7 +25,7 @@ CACHE = Path(__file__).resolve().parent / ".cache"
 # quick → full: sizes, sample counts and repetitions of each benchmark
 PLANS = {
     "quick": {"articles": 60, "batch_sizes": [16, 32], "tune_sample": 48,
-              "faiss_sizes": [1_000, 10_000, 100_000], "faiss_queries": 100,
+              "faiss_sizes": [1_000, 10_000, 50_000], "faiss_queries": 100,
               "archive_sizes": [1_000, 10_000], "real_passages": 5_000, "archive_queries": 30,
               "peer_sample": 120, "load_requests": 60, "load_clients": 4},
     "full": {"articles": 1_000, "batch_sizes": [8, 16, 32, 64], "tune_sample": 128,
