@@ -68,8 +68,8 @@ def copy_archive(conn, rounds: int) -> None:
                                         ("articles_fts", a_off, articles)):
                 conn.execute(f"INSERT INTO {table} (rowid, title, text) SELECT rowid + ?, title, text "
                              f"FROM {table} WHERE rowid <= ?", (offset, last))
-        for table in ("vocab_unigrams", "vocab_bigrams"):
-            conn.execute(f"UPDATE {table} SET count = count * ?", (rounds + 1,))
+        conn.execute("UPDATE vocab_unigrams SET count = count * ?, texts = texts * ?", (rounds + 1, rounds + 1))
+        conn.execute("UPDATE vocab_bigrams SET count = count * ?", (rounds + 1,))
 
 
 def publish_vectors(settings: Settings, conn, real: np.ndarray, rng: np.random.Generator) -> None:

@@ -33,7 +33,7 @@ class Settings:
     chunk_overlap: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_OVERLAP", "30")))
     # Threads torch may use per process; 0 = every core. Several server workers should share the cores.
     torch_threads: int = field(default_factory=lambda: int(_env("NEWSSEARCH_TORCH_THREADS", "0")))
-    embed_batch_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_EMBED_BATCH", "32")))
+    embed_batch_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_EMBED_BATCH", "16")))
     query_cache_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_QUERY_CACHE", "512")))
     # Origins allowed to call /api from a browser: empty = CORS off, "*" = any, else comma-separated.
     cors_origins: str = field(default_factory=lambda: _env("NEWSSEARCH_CORS_ORIGINS", ""))

@@ -87,6 +87,11 @@ MIGRATIONS: list[str] = [
     );
     """,
     "populate_articles_fts",
+    """
+    -- In how many texts (passages and titles) each written form occurs: a document frequency
+    -- read without touching FTS5's posting lists. Filled by the next vocabulary rebuild.
+    ALTER TABLE vocab_unigrams ADD COLUMN texts INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 FTS_TITLE_WEIGHT, FTS_TEXT_WEIGHT = 3.0, 1.0
@@ -275,11 +280,12 @@ def rebuild_vocabulary(conn: sqlite3.Connection) -> int:
 
     texts = (vtext.normalize(r[0]) for r in conn.execute(
         "SELECT p.text FROM passages p UNION ALL SELECT title FROM articles"))
-    unigrams, bigrams = count_ngrams(texts)
+    unigrams, bigrams, holders = count_ngrams(texts)
     with conn:
         conn.execute("DELETE FROM vocab_unigrams")
         conn.execute("DELETE FROM vocab_bigrams")
-        conn.executemany("INSERT INTO vocab_unigrams VALUES (?, ?, ?)", ((f, w, c) for (f, w), c in unigrams.items()))
+        conn.executemany("INSERT INTO vocab_unigrams (folded, form, count, texts) VALUES (?, ?, ?, ?)",
+                         ((f, w, c, holders[(f, w)]) for (f, w), c in unigrams.items()))
         conn.executemany("INSERT INTO vocab_bigrams VALUES (?, ?, ?)", ((f, w, c) for (f, w), c in bigrams.items()))
     return len(unigrams)
 
@@ -288,6 +294,24 @@ def vocabulary_forms(conn: sqlite3.Connection, table: str, folded: str) -> dict[
     if table not in ("vocab_unigrams", "vocab_bigrams"):
         raise ValueError(table)
     return dict(conn.execute(f"SELECT form, count FROM {table} WHERE folded = ?", (folded,)).fetchall())
+
+
+def vocabulary_text_count(conn: sqlite3.Connection) -> int:
+    """How many texts the vocabulary counts words in: every passage and every non-empty title."""
+    return conn.execute("SELECT (SELECT count(*) FROM passages) + "
+                        "(SELECT count(*) FROM articles WHERE title != '')").fetchone()[0]
+
+
+def text_frequencies(conn: sqlite3.Connection, folded_words: Iterable[str]) -> dict[str, dict[str, int]]:
+    """folded word → {written form: texts holding it}, from the vocabulary (B-tree lookups)."""
+    words = list(dict.fromkeys(folded_words))
+    out: dict[str, dict[str, int]] = {w: {} for w in words}
+    if words:
+        rows = conn.execute(f"SELECT folded, form, texts FROM vocab_unigrams WHERE folded IN "
+                            f"({','.join('?' * len(words))})", words)
+        for folded, form, texts in rows:
+            out[folded][form] = texts
+    return out
 
 
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:

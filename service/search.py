@@ -32,6 +32,10 @@ WEIGHTS = {"exact": 0.15, "lexical": 0.0, "article": 0.2, "dense": 0.65}
 DENSE_DEPTH = 300          # passages taken from FAISS before fusion
 DENSE_DEPTH_FILTERED = 2000  # deeper when filters will discard many of them
 LEXICAL_DEPTH = 300
+COMMON_FRACTION = 0.5      # words in more texts than this share are left out of lexical matching
+# In hybrid search the lexical lists catch rare exact words (names, places, numbers) and dense
+# similarity does the rest, so only the rarest words are matched: it bounds FTS5's cost.
+HYBRID_MATCH_WORDS = 6
 DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
 MAX_RESULTS = 1000
 SNIPPET_WORDS = 45
@@ -76,6 +80,13 @@ class ParsedQuery:
             options = [f'"{t}"' for t in self.terms] + [f'"{a}"' for a in self.alternatives]
             parts.append("(" + " OR ".join(options) + ")")
         return " AND ".join(parts) or None
+
+    def without(self, common: tuple[set[str], set[str]]) -> ParsedQuery:
+        """The query for matching, these (folded, exact) words left out of its OR lists; phrases
+        keep them."""
+        folded, exact = common
+        return replace(self, terms=tuple(t for t in self.terms if t not in folded),
+                       exact_words=tuple(w for w in self.exact_words if w not in exact))
 
     @property
     def exact(self) -> bool:
@@ -240,6 +251,7 @@ class SearchEngine:
         self.embedder = embedder or get_embedder(settings)
         self.index = IndexHolder(settings, self.embedder.model_id, self.embedder.dimension)
         self._local = threading.local()
+        self._text_count: tuple[str | None, int] = (None, 0)  # (index version, vocabulary texts)
 
     def connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -285,6 +297,33 @@ class SearchEngine:
                 fused[aid] = (total + weight * norm, passage)
         return fused
 
+    def common_words(self, parsed: ParsedQuery, version: str | None,
+                     keep: int | None = None) -> tuple[set[str], set[str]]:
+        """(folded, exact) query words to leave out of the OR lists: those in more than
+        COMMON_FRACTION of the texts and, with `keep`, all but the `keep` rarest.
+
+        FTS5's BM25 gives a word in over half the rows an idf of ~0, yet its posting list is most
+        of an OR query's cost (seconds at a million passages). Frequencies come from the
+        vocabulary (a B-tree lookup; FTS5's own document counts would read the posting lists).
+        When every word is that common, the rule leaves none out.
+        """
+        conn = self.connection()
+        if self._text_count[0] != version or version is None:
+            self._text_count = (version, store.vocabulary_text_count(conn))
+        counts = store.text_frequencies(conn, [*parsed.terms, *map(vtext.fold_word, parsed.exact_words)])
+        limit = COMMON_FRACTION * self._text_count[1]
+
+        def left_out(words: tuple[str, ...], frequency: Callable[[str], int]) -> set[str]:
+            found = {w for w in words if frequency(w) > limit}
+            if len(found) == len(words):
+                found = set()
+            if keep is not None:
+                found |= set(sorted(words, key=frequency)[keep:])
+            return found
+
+        return (left_out(parsed.terms, lambda w: sum(counts[w].values())),
+                left_out(parsed.exact_words, lambda w: counts[vtext.fold_word(w)].get(w, 0)))
+
     def rankings(self, parsed: ParsedQuery, mode: str, filters: store.Filters,
                  index: vectors.LoadedIndex | None) -> list[tuple[float, list[tuple[int, int, float]]]]:
         """The weighted candidate lists a mode fuses; an empty exact list lends its weight to folded.
@@ -295,8 +334,10 @@ class SearchEngine:
             if mode in ("hybrid", "semantic") and index is not None else None
         out = []
         if mode in ("hybrid", "lexical"):
-            match = parsed.fts_match()
-            exact = self._lexical(parsed.fts_match_exact(), filters, exact=True)
+            keep = HYBRID_MATCH_WORDS if mode == "hybrid" else None
+            matching = parsed.without(self.common_words(parsed, index.version if index else None, keep))
+            match = matching.fts_match()
+            exact = self._lexical(matching.fts_match_exact(), filters, exact=True)
             folded = self._lexical(match, filters, exact=False)
             exact_weight = WEIGHTS["exact"] if exact else 0.0
             out += [(exact_weight, exact), (WEIGHTS["lexical"] + WEIGHTS["exact"] - exact_weight, folded)]

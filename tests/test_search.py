@@ -89,3 +89,42 @@ def test_highlight_escapes_html_and_marks_folded_matches():
     out = highlight('<script>alert(1)</script> Đặng "onerror=x', {"dang", "script"})
     assert "<script>" not in out and "&lt;<mark>script</mark>&gt;" in out
     assert "<mark>Đặng</mark>" in out and "&quot;onerror=x" in out
+
+
+def test_words_in_most_passages_are_left_out_of_lexical_matching(tmp_path, model_dir):
+    from indexer import store
+    from service.search import SearchEngine
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, model_dir)
+    conn = store.connect(settings.db_path)
+    bodies = ["Huyện tổ chức hội nghị tổng kết.", "Huyện ra quân làm đường giao thông.",
+              "Huyện phát động phong trào thi đua.", "Bão số 9 gây lũ lớn ở huyện ven biển."]
+    for i, body in enumerate(bodies):
+        store.upsert_article(conn, store.Article(url=f"u:{i}", source="s", body=body))
+    store.rebuild_vocabulary(conn)
+    conn.close()
+    engine = SearchEngine(settings)
+    parsed = engine.search_parse("huyện bão lũ")
+    assert engine.common_words(parsed, None) == ({"huyen"}, {"huyện"})
+    assert parsed.without(({"huyen"}, {"huyện"})).fts_match_exact() == '("bão" OR "lũ")'
+    assert engine.common_words(engine.search_parse("huyện"), None) == (set(), set())  # nothing left: keep it
+    ranked = engine.search(Query("huyện bão lũ", mode="lexical")).hits
+    assert [h.article_id for h in ranked][:1] == [4]
+
+
+def test_hybrid_matches_only_the_rarest_words(tmp_path, model_dir):
+    from indexer import store
+    from service.search import SearchEngine
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, model_dir)
+    conn = store.connect(settings.db_path)
+    for i, body in enumerate(["Bão lũ tại huyện.", "Lũ quét ở xã.", "Huyện họp về lũ.", "Xã họp dân."]):
+        store.upsert_article(conn, store.Article(url=f"u:{i}", source="s", body=body))
+    store.rebuild_vocabulary(conn)
+    conn.close()
+    engine = SearchEngine(settings)
+    parsed = engine.search_parse("bão lũ huyện")
+    assert engine.common_words(parsed, None, keep=1) == ({"lu", "huyen"}, {"lũ", "huyện"})  # bão is rarest
+    assert engine.common_words(parsed, None, keep=5) == ({"lu"}, {"lũ"})  # in 3 of 4 texts
