@@ -87,11 +87,7 @@ MIGRATIONS: list[str] = [
     );
     """,
     "populate_articles_fts",
-    """
-    -- In how many texts (passages and titles) each written form occurs: a document frequency
-    -- read without touching FTS5's posting lists. Filled by the next vocabulary rebuild.
-    ALTER TABLE vocab_unigrams ADD COLUMN texts INTEGER NOT NULL DEFAULT 0;
-    """,
+    "add_vocabulary_text_counts",
 ]
 
 FTS_TITLE_WEIGHT, FTS_TEXT_WEIGHT = 3.0, 1.0
@@ -209,8 +205,17 @@ def _populate_articles_fts(conn: sqlite3.Connection) -> None:
         _index_article_text(conn, *row)
 
 
+def _add_vocabulary_text_counts(conn: sqlite3.Connection) -> None:
+    """In how many texts (passages and titles) each written form occurs: a document frequency
+    read without touching FTS5's posting lists. Filled by the next vocabulary rebuild."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(vocab_unigrams)")}
+    if "texts" not in columns:
+        conn.execute("ALTER TABLE vocab_unigrams ADD COLUMN texts INTEGER NOT NULL DEFAULT 0")
+
+
 _PYTHON_STEPS = {"populate_passages_exact": _populate_passages_exact,
-                 "populate_articles_fts": _populate_articles_fts}
+                 "populate_articles_fts": _populate_articles_fts,
+                 "add_vocabulary_text_counts": _add_vocabulary_text_counts}
 
 
 def _published_day(published_at: str | None) -> str | None:
