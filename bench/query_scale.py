@@ -164,10 +164,10 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for mode in MODES:
-        ax.plot([r["passages"] for r in rows], [r[mode]["p50_ms"] for r in rows], marker="o", label=f"{mode} p50")
-        ax.plot([r["passages"] for r in rows], [r[mode]["p99_ms"] for r in rows], linestyle=":", alpha=0.6,
-                label=f"{mode} p99")
+    for mode, color in zip(MODES, ("tab:blue", "tab:green", "tab:purple")):
+        sizes = [r["passages"] for r in rows]
+        ax.plot(sizes, [r[mode]["p50_ms"] for r in rows], marker="o", color=color, label=f"{mode} p50")
+        ax.plot(sizes, [r[mode]["p99_ms"] for r in rows], linestyle=":", color=color, alpha=0.7, label=f"{mode} p99")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("passages in the archive (copies above the real text)")
