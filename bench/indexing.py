@@ -30,6 +30,7 @@ from indexer import text as vtext
 from indexer.config import Settings, load_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 # Stage → (module, function) of the write path, timed in place.
 STAGES = {
     "extract": (pipeline, "extract_article"),
@@ -112,9 +113,10 @@ def passage_texts(settings: Settings) -> list[str]:
         conn.close()
 
 
-def bare_encode(model, texts: list[str], batch_sizes: list[int], sample: int) -> dict:
-    """sentence-transformers alone: batch size tuned on a sample, then every text at the best one."""
-    prompt = "document" if "document" in (model.prompts or {}) else None
+def bare_encode(embedder: embed.Embedder, texts: list[str], batch_sizes: list[int], sample: int) -> dict:
+    """sentence-transformers alone (the embedder's model and passage prompt): batch size tuned on
+    a sample, then every text at the best one."""
+    model, prompt = embedder.model, embedder.passage_prompt
     tried = {}
     for size in batch_sizes:
         started = time.perf_counter()
@@ -136,14 +138,14 @@ def run(corpus: Path | None, articles: int, batch_sizes: list[int], sample: int,
             write_pages(items, pages)
             what = f"{len(items)} articles of {corpus.name}"
         else:
-            pages, what = Path(__file__).resolve().parent.parent / "data" / "demo", "the demo articles"
+            pages, what = DEMO, "the demo articles"
         base = load_settings()
         settings = load_settings({"data_dir": Path(tmp) / "data", "cache_dir_setting": str(Path(tmp) / "cache"),
                                   "model": base.model or str(base.default_model_path.resolve())})
         embedder = embed.get_embedder(settings)
         embedder.encode_passages(["khởi động mô hình"])  # load and warm up outside the timings
         stages, total, passages = run_pipeline(settings, pages)
-        bare = bare_encode(embedder.model, passage_texts(settings), batch_sizes, sample)
+        bare = bare_encode(embedder, passage_texts(settings), batch_sizes, sample)
         if keep_vectors:  # real vectors for the scale benchmarks on a machine without the eval cache
             keep_vectors.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(settings.cache_dir / "vectors.sqlite3", keep_vectors)

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.indexing import DEMO
 from indexer.config import DEFAULT_MODEL_DIRNAME, load_settings
 from tests import fixture_site as fx
 
@@ -53,7 +54,7 @@ def main() -> None:
             (data / "models" / DEFAULT_MODEL_DIRNAME).symlink_to(model, target_is_directory=True)
             cms = fx.SOURCES_TOML.format(base=site.base).split('[[source]]\nname = "wp"')[0]
             (data / "sources.toml").write_text(cms)
-            ingest_files(load_settings({"data_dir": data, "model": ""}), [ROOT / "data" / "demo"])
+            ingest_files(load_settings({"data_dir": data, "model": ""}), [DEMO])
             rows = []
             for label in ("first run (demo + extra articles)", "nothing new", f"{args.new} new articles"):
                 if label.endswith("new articles"):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.indexing import read_corpus
+from bench.indexing import DEMO, read_corpus
 from bench.quality import percentile
 from bench.scale import load_real, synthesize
 from indexer import store, vectors
@@ -103,7 +103,7 @@ def time_queries(settings: Settings, queries: list[str]) -> dict[str, dict]:
 def pick_queries(conn, count: int) -> list[str]:
     titles = [r[0] for r in conn.execute("SELECT title FROM articles WHERE title != '' ORDER BY id LIMIT ?",
                                          (count,))]
-    return [vtext.fold(t).lower() if i % 2 else t for i, t in enumerate(titles)]
+    return [vtext.fold(t) if i % 2 else t for i, t in enumerate(titles)]
 
 
 def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, vector_path: Path,
@@ -141,9 +141,8 @@ def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, ve
 def demo_items() -> list[dict]:
     from indexer.extract import extract_article
 
-    folder = Path(__file__).resolve().parent.parent / "data" / "demo"
     out = []
-    for path in sorted(folder.rglob("*.html")):
+    for path in sorted(DEMO.rglob("*.html")):
         article = extract_article(path.read_text(encoding="utf-8"), path.as_uri(), "demo")
         out.append({"id": path.stem, "title": article.title, "sapo": article.summary, "body": article.body})
     return out
