@@ -433,9 +433,17 @@ def passages_with_articles(conn: sqlite3.Connection, passage_ids: Iterable[int],
     return {r["id"]: r for r in rows}
 
 
+# SQLite's INTEGER range: an id from a URL outside it names no row (and sqlite3 would raise).
+ROWID_RANGE = (-(2 ** 63), 2 ** 63 - 1)
+
+
+def _existing_range(ids: Iterable[int]) -> list[int]:
+    return [i for i in ids if ROWID_RANGE[0] <= i <= ROWID_RANGE[1]]
+
+
 def _rows_by_id(conn: sqlite3.Connection, table: str, ids: Iterable[int],
                 columns: str = "*") -> dict[int, sqlite3.Row]:
-    ids = list(ids)
+    ids = _existing_range(ids)
     if not ids:
         return {}
     rows = conn.execute(f"SELECT {columns} FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids)
@@ -452,7 +460,7 @@ def get_articles(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[i
 
 
 def get_article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+    return _rows_by_id(conn, "articles", [article_id]).get(article_id)
 
 
 def get_passages(conn: sqlite3.Connection, passage_ids: Iterable[int]) -> dict[int, sqlite3.Row]:

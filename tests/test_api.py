@@ -48,9 +48,14 @@ def test_bad_input_is_a_clear_400(client, query, field):
 
 
 def test_unknown_ids_and_paths_are_json_404(client):
-    for path in ("/api/articles/999999", "/api/nothing-here"):
+    beyond_sqlite = 10 ** 30  # found by schemathesis: once a 500 (OverflowError in sqlite3)
+    for path in ("/api/articles/999999", "/api/nothing-here", f"/api/articles/{beyond_sqlite}",
+                 f"/api/articles/{beyond_sqlite}/similar"):
         r = client.get(path)
         assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+    assert client.get(f"/articles/{beyond_sqlite}").status_code == 404
+    first = client.get("/api/search", query_string={"q": "thiên tai"}).get_json()["results"][0]["id"]
+    assert client.get(f"/articles/{first}", query_string={"p": beyond_sqlite}).status_code == 200
 
 
 def test_search_page_renders_results_without_javascript(client):
