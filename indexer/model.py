@@ -238,7 +238,8 @@ def _write_hf_model(m: PackedModel, out: Path) -> None:
 
 def convert(bin_path: Path, out_dir: Path) -> Path:
     """Write a sentence-transformers model directory; atomic, so a killed run leaves nothing half-done."""
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
     out_dir = Path(out_dir)
     packed = read_packed_model(bin_path)
@@ -246,10 +247,10 @@ def convert(bin_path: Path, out_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".convert-") as tmp:
         hf_dir, st_dir = Path(tmp) / "hf", Path(tmp) / "st"
         _write_hf_model(packed, hf_dir)
-        transformer = models.Transformer(str(hf_dir), max_seq_length=packed.max_positions)
-        pooling = models.Pooling(packed.hidden, pooling_mode="mean")
+        transformer = Transformer(str(hf_dir), max_seq_length=packed.max_positions)
+        pooling = Pooling(packed.hidden, pooling_mode="mean")
         model = SentenceTransformer(
-            modules=[transformer, pooling, models.Normalize()],
+            modules=[transformer, pooling, Normalize()],
             prompts={"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT, "document": PASSAGE_PROMPT},
             default_prompt_name=None,
             device="cpu",
