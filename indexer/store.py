@@ -467,6 +467,30 @@ def get_passages(conn: sqlite3.Connection, passage_ids: Iterable[int]) -> dict[i
     return _rows_by_id(conn, "passages", passage_ids)
 
 
+def article_word_texts(conn: sqlite3.Connection, article_ids: Iterable[int], exact: bool,
+                       max_passage_id: int | None = None) -> dict[int, str]:
+    """Each article's words joined by single spaces, padded with one, title and passages apart on
+    lines of their own: folded (from articles_fts) or with diacritics (from passages_exact), so
+    that "these two words in a row" is a substring test, without a Python call per word."""
+    ids = _existing_range(article_ids)
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    parts: dict[int, list[str]] = {}
+    if exact:
+        newest = "" if max_passage_id is None else f" AND p.id <= {int(max_passage_id)}"
+        rows = conn.execute(f"""SELECT p.article_id, e.title, e.text FROM passages p
+                                JOIN passages_exact e ON e.rowid = p.id
+                                WHERE p.article_id IN ({marks}){newest} ORDER BY p.article_id, p.ordinal""", ids)
+        for aid, title, text in rows:
+            parts.setdefault(aid, [title]).append(text)
+    else:
+        for aid, title, text in conn.execute(f"SELECT rowid, title, text FROM articles_fts WHERE rowid IN ({marks})",
+                                             ids):
+            parts[aid] = [" ".join(vtext.words(title)), " ".join(vtext.words(text))]
+    return {aid: " " + " \n ".join(texts) + " " for aid, texts in parts.items()}
+
+
 def article_passage_ids(conn: sqlite3.Connection, article_id: int) -> list[int]:
     return [r[0] for r in conn.execute("SELECT id FROM passages WHERE article_id = ? ORDER BY ordinal",
                                        (article_id,))]

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 # The five Vietnamese tone marks, as combining characters (NFD).
 TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
@@ -83,6 +85,12 @@ def has_diacritics(text: str) -> bool:
 
 def words(text: str) -> list[str]:
     return _WORD.findall(text)
+
+
+def word_pairs(forms: Iterable[str]) -> set[tuple[str, str]]:
+    """Adjacent pairs, in order. Vietnamese writes a word as syllables ("thành phố", "Trần Đại
+    Quang"): a pair matched in order is a compound or a name, where a bag of syllables is not."""
+    return set(pairwise(forms))
 
 
 def document_text(summary: str, body: str) -> str:

@@ -37,6 +37,10 @@ COMMON_FRACTION = 0.5      # words in more texts than this share are left out of
 # similarity does the rest, so only the rarest words are matched: it bounds FTS5's cost.
 HYBRID_MATCH_WORDS = 6
 DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
+# Second stage, lexical and hybrid: the fused top PAIR_DEPTH articles gain PAIR_WEIGHT times the
+# share of the query's adjacent word pairs that their text holds in the same order (tuned on eval-dev).
+PAIR_WEIGHT = 1.0
+PAIR_DEPTH = 20
 MAX_RESULTS = 1000
 SNIPPET_WORDS = 45
 _PHRASE = re.compile(r'["“”]([^"“”]+)["“”]')
@@ -92,6 +96,15 @@ class ParsedQuery:
     def exact(self) -> bool:
         """Typed with diacritics: highlight only words spelled that way (not "Tại" for "tai")."""
         return vtext.has_diacritics(self.normalized)
+
+    @property
+    def word_form(self) -> Callable[[str], str]:
+        """How a word is compared: spelled as typed (canonical tones) or folded."""
+        return vtext.canonical_word if self.exact else vtext.fold_word
+
+    @property
+    def word_pairs(self) -> set[tuple[str, str]]:
+        return vtext.word_pairs([self.word_form(w) for w in vtext.words(self.normalized)])
 
     @property
     def highlight_terms(self) -> set[str]:
@@ -280,8 +293,9 @@ class SearchEngine:
         """Weighted sum of min-max normalised scores, per article: article → (score, passage).
 
         Each ranking counts an article once, by its best passage. The passage shown is the one
-        from the first ranking that has the article (lexical rankings come first: their passage
-        holds the query's words).
+        from the first ranking that has the article: passage-level lexical rankings come first
+        (their passage holds the query's words), then dense (the passage nearest in meaning),
+        then whole-article matches (which can only point at the article's first passage).
         """
         fused: dict[int, tuple[float, int]] = {}
         for weight, ranking in rankings:
@@ -338,14 +352,33 @@ class SearchEngine:
             matching = parsed.without(self.common_words(parsed, index.version if index else None, keep))
             match = matching.fts_match()
             exact = self._lexical(matching.fts_match_exact(), filters, exact=True)
-            folded = self._lexical(match, filters, exact=False)
             exact_weight = WEIGHTS["exact"] if exact else 0.0
-            out += [(exact_weight, exact), (WEIGHTS["lexical"] + WEIGHTS["exact"] - exact_weight, folded)]
+            folded_weight = WEIGHTS["lexical"] + WEIGHTS["exact"] - exact_weight
+            # A list without weight would only add articles at score 0: not worth an FTS5 query.
+            folded = self._lexical(match, filters, exact=False) if folded_weight else []
+            out += [(exact_weight, exact), (folded_weight, folded)]
             articles = store.article_candidates(self.connection(), match, filters, LEXICAL_DEPTH) if match else []
-            out.append((WEIGHTS["article"], articles))
         if pending is not None:
             out.append((WEIGHTS["dense"], self._dense(pending.result(), filters, index)))
+        if mode in ("hybrid", "lexical"):
+            out.append((WEIGHTS["article"], articles))
         return out
+
+    def _reward_word_pairs(self, parsed: ParsedQuery, fused: dict[int, tuple[float, int]],
+                           max_passage_id: int | None) -> None:
+        """Add PAIR_WEIGHT × the share of the query's word pairs found in order to the top articles.
+
+        Both first-stage lexical lists score syllables as a bag, so "thành phố Philippines" and an
+        article that merely has "phố" and "thành" score alike; this is the phrase evidence they miss.
+        """
+        pairs = [f" {first} {second} " for first, second in parsed.word_pairs]
+        if not pairs:
+            return
+        top = sorted(fused, key=lambda aid: (-fused[aid][0], aid))[:PAIR_DEPTH]
+        texts = store.article_word_texts(self.connection(), top, parsed.exact, max_passage_id)
+        for aid, text in texts.items():
+            score, passage = fused[aid]
+            fused[aid] = (score + PAIR_WEIGHT * sum(pair in text for pair in pairs) / len(pairs), passage)
 
     def restore_diacritics(self, words: list[str]) -> list[str]:
         conn = self.connection()
@@ -365,6 +398,8 @@ class SearchEngine:
         if index is not None and index.manifest.get("max_passage_id") is not None:
             filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
         fused = self._fuse(self.rankings(parsed, query.mode, filters, index))
+        if query.mode != "semantic":
+            self._reward_word_pairs(parsed, fused, filters.max_passage_id)
         articles = store.get_articles(self.connection(), fused)
         if parsed.date_intent:
             first, last = parsed.date_intent.start.isoformat(), parsed.date_intent.end.isoformat()

@@ -91,20 +91,25 @@ def test_highlight_escapes_html_and_marks_folded_matches():
     assert "<mark>Đặng</mark>" in out and "&quot;onerror=x" in out
 
 
-def test_words_in_most_passages_are_left_out_of_lexical_matching(tmp_path, model_dir):
+def archive_engine(tmp_path, model_dir, articles: list[tuple[str, str]]):
+    """A SearchEngine over (title, body) articles, ids 1…n, with no vector index (lexical only)."""
     from indexer import store
     from service.search import SearchEngine
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path, model_dir)
     conn = store.connect(settings.db_path)
-    bodies = ["Huyện tổ chức hội nghị tổng kết.", "Huyện ra quân làm đường giao thông.",
-              "Huyện phát động phong trào thi đua.", "Bão số 9 gây lũ lớn ở huyện ven biển."]
-    for i, body in enumerate(bodies):
-        store.upsert_article(conn, store.Article(url=f"u:{i}", source="s", body=body))
+    for i, (title, body) in enumerate(articles):
+        store.upsert_article(conn, store.Article(url=f"u:{i}", source="s", title=title, body=body))
     store.rebuild_vocabulary(conn)
     conn.close()
-    engine = SearchEngine(settings)
+    return SearchEngine(settings)
+
+
+def test_words_in_most_passages_are_left_out_of_lexical_matching(tmp_path, model_dir):
+    bodies = ["Huyện tổ chức hội nghị tổng kết.", "Huyện ra quân làm đường giao thông.",
+              "Huyện phát động phong trào thi đua.", "Bão số 9 gây lũ lớn ở huyện ven biển."]
+    engine = archive_engine(tmp_path, model_dir, [("", b) for b in bodies])
     parsed = engine.search_parse("huyện bão lũ")
     assert engine.common_words(parsed, None) == ({"huyen"}, {"huyện"})
     assert parsed.without(({"huyen"}, {"huyện"})).fts_match_exact() == '("bão" OR "lũ")'
@@ -114,17 +119,39 @@ def test_words_in_most_passages_are_left_out_of_lexical_matching(tmp_path, model
 
 
 def test_hybrid_matches_only_the_rarest_words(tmp_path, model_dir):
-    from indexer import store
-    from service.search import SearchEngine
-    from tests.conftest import make_settings
-
-    settings = make_settings(tmp_path, model_dir)
-    conn = store.connect(settings.db_path)
-    for i, body in enumerate(["Bão lũ tại huyện.", "Lũ quét ở xã.", "Huyện họp về lũ.", "Xã họp dân."]):
-        store.upsert_article(conn, store.Article(url=f"u:{i}", source="s", body=body))
-    store.rebuild_vocabulary(conn)
-    conn.close()
-    engine = SearchEngine(settings)
+    bodies = ["Bão lũ tại huyện.", "Lũ quét ở xã.", "Huyện họp về lũ.", "Xã họp dân."]
+    engine = archive_engine(tmp_path, model_dir, [("", b) for b in bodies])
     parsed = engine.search_parse("bão lũ huyện")
     assert engine.common_words(parsed, None, keep=1) == ({"lu", "huyen"}, {"lũ", "huyện"})  # bão is rarest
     assert engine.common_words(parsed, None, keep=5) == ({"lu"}, {"lũ"})  # in 3 of 4 texts
+
+
+SCATTERED = ("", "Thành viên đoàn Hà Tĩnh thăm phố cổ. Nội dung chuyến thăm: phố đi bộ, thành cổ, "
+                 "nội thất nhà cổ Hà Tĩnh, thành tích du lịch.")
+IN_ORDER = ("", "Chiều qua, người dân thành phố Hà Nội đã đón đoàn khách đến tham quan, học tập kinh "
+                "nghiệm xây dựng nông thôn mới tại các xã ven đô.")
+FILLER = [("", "Xã Sơn Thủy đón nhận bằng công nhận nông thôn mới."), ("", "Huyện tổ chức hội nghị."),
+          ("", "Bão số 9 gây lũ lớn."), ("", "Học sinh ôn thi tốt nghiệp.")]
+
+
+@pytest.mark.parametrize("text", ["thành phố Hà Nội", "thanh pho ha noi"])
+def test_words_in_the_query_s_order_outrank_the_same_syllables_scattered(tmp_path, model_dir, monkeypatch, text):
+    import service.search as search
+
+    engine = archive_engine(tmp_path, model_dir, [SCATTERED, IN_ORDER, *FILLER])
+    ranked = [h.article_id for h in engine.search(Query(text, mode="lexical")).hits]
+    assert ranked[:2] == [2, 1]
+    monkeypatch.setattr(search, "PAIR_WEIGHT", 0.0)  # syllables as a bag: repetition wins
+    assert [h.article_id for h in engine.search(Query(text, mode="lexical")).hits][:2] == [1, 2]
+
+
+def test_word_pairs_never_span_a_title_and_the_body(tmp_path, model_dir):
+    from indexer import store
+
+    engine = archive_engine(tmp_path, model_dir, [("Thành phố", "Hà Nội đón khách.")])
+    for exact, (thanh, pho, ha) in ((True, ("thành", "phố", "hà")), (False, ("thanh", "pho", "ha"))):
+        text = store.article_word_texts(engine.connection(), [1], exact)[1]
+        assert f" {thanh} {pho} " in text and f" {pho} {ha} " not in text
+    parsed = parse_query("Thành phố Hà Nội")
+    assert parsed.word_pairs == {("thành", "phố"), ("phố", "hà"), ("hà", "nội")}
+    assert parse_query("thanh pho ha noi").word_pairs == {("thanh", "pho"), ("pho", "ha"), ("ha", "noi")}
