@@ -447,7 +447,7 @@ def _rows_by_id(conn: sqlite3.Connection, table: str, ids: Iterable[int],
     if not ids:
         return {}
     rows = conn.execute(f"SELECT {columns} FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids)
-    return {r["id"]: r for r in rows}
+    return {r[0]: r for r in rows}  # id comes first in each table and in LISTING_COLUMNS
 
 
 # What a result list shows of an article: never the body, which ranking hundreds of them would read.

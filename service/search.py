@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class ParsedQuery:
         return replace(self, terms=tuple(t for t in self.terms if t not in folded),
                        exact_words=tuple(w for w in self.exact_words if w not in exact))
 
-    @property
+    @cached_property
     def exact(self) -> bool:
         """Typed with diacritics: highlight only words spelled that way (not "Tại" for "tai")."""
         return vtext.has_diacritics(self.normalized)
@@ -104,7 +105,8 @@ class ParsedQuery:
 
     @property
     def word_pairs(self) -> set[tuple[str, str]]:
-        return vtext.word_pairs([self.word_form(w) for w in vtext.words(self.normalized)])
+        form = self.word_form
+        return vtext.word_pairs([form(w) for w in vtext.words(self.normalized)])
 
     @property
     def highlight_terms(self) -> set[str]:
@@ -205,6 +207,11 @@ def highlight(text: str, terms: set[str], max_words: int | None = SNIPPET_WORDS,
     out.append(html.escape(text[cursor:end_char]))
     out.append(suffix)
     return "".join(out).strip()
+
+
+def _best(fused: dict[int, tuple[float, int]], n: int) -> list[int]:
+    """The n best-scored articles; ties by id, so a ranking is stable."""
+    return sorted(fused, key=lambda aid: (-fused[aid][0], aid))[:n]
 
 
 class IndexHolder:
@@ -339,10 +346,13 @@ class SearchEngine:
                 left_out(parsed.exact_words, lambda w: counts[vtext.fold_word(w)].get(w, 0)))
 
     def rankings(self, parsed: ParsedQuery, mode: str, filters: store.Filters,
-                 index: vectors.LoadedIndex | None) -> list[tuple[float, list[tuple[int, int, float]]]]:
+                 index: vectors.LoadedIndex | None,
+                 meanwhile: Callable[[dict[int, tuple[float, int]]], None] | None = None,
+                 ) -> list[tuple[float, list[tuple[int, int, float]]]]:
         """The weighted candidate lists a mode fuses; an empty exact list lends its weight to folded.
 
-        The query vector is computed in the embedder's thread while SQLite answers the lexical side.
+        The query vector is computed in the embedder's thread while SQLite answers the lexical side;
+        if it is still not ready, `meanwhile` gets the lexical lists fused, to fetch what it can.
         """
         pending = self.embedder.query_future(parsed.semantic_text) \
             if mode in ("hybrid", "semantic") and index is not None else None
@@ -359,13 +369,22 @@ class SearchEngine:
             out += [(exact_weight, exact), (folded_weight, folded)]
             articles = store.article_candidates(self.connection(), match, filters, LEXICAL_DEPTH) if match else []
         if pending is not None:
+            if meanwhile is not None and out and not pending.done():
+                meanwhile(self._fuse(out))
             out.append((WEIGHTS["dense"], self._dense(pending.result(), filters, index)))
         if mode in ("hybrid", "lexical"):
             out.append((WEIGHTS["article"], articles))
         return out
 
+    def _word_texts(self, parsed: ParsedQuery, fused: dict[int, tuple[float, int]], max_passage_id: int | None,
+                    known: dict[int, str]) -> dict[int, str]:
+        """The top PAIR_DEPTH articles' word texts, adding to `known` only those it lacks."""
+        missing = [aid for aid in _best(fused, PAIR_DEPTH) if aid not in known]
+        known.update(store.article_word_texts(self.connection(), missing, parsed.exact, max_passage_id))
+        return known
+
     def _reward_word_pairs(self, parsed: ParsedQuery, fused: dict[int, tuple[float, int]],
-                           max_passage_id: int | None) -> None:
+                           max_passage_id: int | None, known: dict[int, str]) -> None:
         """Add PAIR_WEIGHT × the share of the query's word pairs found in order to the top articles.
 
         Both first-stage lexical lists score syllables as a bag, so "thành phố Philippines" and an
@@ -374,11 +393,11 @@ class SearchEngine:
         pairs = [f" {first} {second} " for first, second in parsed.word_pairs]
         if not pairs:
             return
-        top = sorted(fused, key=lambda aid: (-fused[aid][0], aid))[:PAIR_DEPTH]
-        texts = store.article_word_texts(self.connection(), top, parsed.exact, max_passage_id)
-        for aid, text in texts.items():
+        texts = self._word_texts(parsed, fused, max_passage_id, known)
+        for aid in _best(fused, PAIR_DEPTH):
             score, passage = fused[aid]
-            fused[aid] = (score + PAIR_WEIGHT * sum(pair in text for pair in pairs) / len(pairs), passage)
+            found = sum(pair in texts.get(aid, "") for pair in pairs)
+            fused[aid] = (score + PAIR_WEIGHT * found / len(pairs), passage)
 
     def restore_diacritics(self, words: list[str]) -> list[str]:
         conn = self.connection()
@@ -397,17 +416,25 @@ class SearchEngine:
         filters = query.filters
         if index is not None and index.manifest.get("max_passage_id") is not None:
             filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
-        fused = self._fuse(self.rankings(parsed, query.mode, filters, index))
+        conn, articles, word_texts = self.connection(), {}, {}
+
+        def meanwhile(lexical: dict[int, tuple[float, int]]) -> None:
+            """What needs no query vector, fetched while the vector is computed."""
+            articles.update(store.get_articles(conn, lexical))
+            if parsed.word_pairs:
+                self._word_texts(parsed, lexical, filters.max_passage_id, word_texts)
+
+        fused = self._fuse(self.rankings(parsed, query.mode, filters, index, meanwhile))
         if query.mode != "semantic":
-            self._reward_word_pairs(parsed, fused, filters.max_passage_id)
-        articles = store.get_articles(self.connection(), fused)
+            self._reward_word_pairs(parsed, fused, filters.max_passage_id, word_texts)
+        articles.update(store.get_articles(conn, [aid for aid in fused if aid not in articles]))
         if parsed.date_intent:
             first, last = parsed.date_intent.start.isoformat(), parsed.date_intent.end.isoformat()
             for aid, (score, pid) in fused.items():
                 day = articles[aid]["published_day"]
                 if day and first <= day <= last:
                     fused[aid] = (score * DATE_INTENT_BOOST, pid)
-        order = sorted(fused, key=lambda aid: (-fused[aid][0], aid))[:MAX_RESULTS]
+        order = _best(fused, MAX_RESULTS)
         if query.sort == "date":
             order.sort(key=lambda aid: articles[aid]["published_at"] or "", reverse=True)
         return parsed, order, fused, articles, index
