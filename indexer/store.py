@@ -422,13 +422,18 @@ def article_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
 
 def passages_with_articles(conn: sqlite3.Connection, passage_ids: Iterable[int],
                            filters: Filters = Filters()) -> dict[int, sqlite3.Row]:
-    """Passage rows (with article id and publication day) that exist and pass the filters."""
+    """Passage rows (id, article id) that exist and pass the filters.
+
+    Articles are joined only for filters on them: a passage's article always exists (foreign
+    key), and the join is most of the cost (1.5 against 0.6 ms for 300 passages).
+    """
     ids = list(passage_ids)
     if not ids:
         return {}
     where, params = filters.sql()
+    join = " JOIN articles a ON a.id = p.article_id" if filters.active else ""
     rows = conn.execute(
-        f"""SELECT p.id, p.article_id, a.published_day FROM passages p JOIN articles a ON a.id = p.article_id
+        f"""SELECT p.id, p.article_id FROM passages p{join}
             WHERE p.id IN ({','.join('?' * len(ids))}) AND {where}""", [*ids, *params]).fetchall()
     return {r["id"]: r for r in rows}
 
