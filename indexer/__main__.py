@@ -27,12 +27,11 @@ def cmd_model(args: argparse.Namespace) -> int:
     if not path.is_dir():
         print(f"NEWSSEARCH_MODEL={settings.model}: not a local directory; queries use sentence-transformers")
         return 0
-    if onnx_query.unusable_reason(path):
-        try:
-            onnx_query.export(path, settings.query_threads)
-        except onnx_query.NotExportable as reason:
-            print(f"NEWSSEARCH_MODEL={settings.model}: {reason}; queries use sentence-transformers")
-            return 0
+    try:
+        onnx_query.ensure_export(path, settings.query_threads)
+    except onnx_query.NotExportable as reason:
+        print(f"NEWSSEARCH_MODEL={settings.model}: {reason}; queries use sentence-transformers")
+        return 0
     print(f"model ready: {path} (queries through ONNX Runtime)")
     return 0
 

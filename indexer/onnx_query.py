@@ -16,6 +16,7 @@ import json
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,13 @@ def _graph(model, mode: str):
             return torch.nn.functional.normalize(pooled, dim=-1)
 
     return PooledEncoder().eval()
+
+
+def ensure_export(model_dir: Path, threads: int, log: Callable[[str], None] = print) -> None:
+    """Export unless a current export is there (NotExportable for models it cannot take)."""
+    if unusable_reason(model_dir):
+        log(f"exporting the query encoder to ONNX in {Path(model_dir) / EXPORT_DIR} …")
+        export(model_dir, threads)
 
 
 def export(model_dir: Path, threads: int = 1) -> Path:

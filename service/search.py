@@ -103,7 +103,7 @@ class ParsedQuery:
         """How a word is compared: spelled as typed (canonical tones) or folded."""
         return vtext.canonical_word if self.exact else vtext.fold_word
 
-    @property
+    @cached_property
     def word_pairs(self) -> set[tuple[str, str]]:
         form = self.word_form
         return vtext.word_pairs([form(w) for w in vtext.words(self.normalized)])
@@ -376,12 +376,11 @@ class SearchEngine:
             out.append((WEIGHTS["article"], articles))
         return out
 
-    def _word_texts(self, parsed: ParsedQuery, fused: dict[int, tuple[float, int]], max_passage_id: int | None,
-                    known: dict[int, str]) -> dict[int, str]:
-        """The top PAIR_DEPTH articles' word texts, adding to `known` only those it lacks."""
-        missing = [aid for aid in _best(fused, PAIR_DEPTH) if aid not in known]
+    def _word_texts(self, parsed: ParsedQuery, article_ids: list[int], max_passage_id: int | None,
+                    known: dict[int, str]) -> None:
+        """Add to `known` the word texts of those articles it lacks."""
+        missing = [aid for aid in article_ids if aid not in known]
         known.update(store.article_word_texts(self.connection(), missing, parsed.exact, max_passage_id))
-        return known
 
     def _reward_word_pairs(self, parsed: ParsedQuery, fused: dict[int, tuple[float, int]],
                            max_passage_id: int | None, known: dict[int, str]) -> None:
@@ -393,10 +392,11 @@ class SearchEngine:
         pairs = [f" {first} {second} " for first, second in parsed.word_pairs]
         if not pairs:
             return
-        texts = self._word_texts(parsed, fused, max_passage_id, known)
-        for aid in _best(fused, PAIR_DEPTH):
+        top = _best(fused, PAIR_DEPTH)
+        self._word_texts(parsed, top, max_passage_id, known)
+        for aid in top:
             score, passage = fused[aid]
-            found = sum(pair in texts.get(aid, "") for pair in pairs)
+            found = sum(pair in known.get(aid, "") for pair in pairs)
             fused[aid] = (score + PAIR_WEIGHT * found / len(pairs), passage)
 
     def restore_diacritics(self, words: list[str]) -> list[str]:
@@ -422,7 +422,7 @@ class SearchEngine:
             """What needs no query vector, fetched while the vector is computed."""
             articles.update(store.get_articles(conn, lexical))
             if parsed.word_pairs:
-                self._word_texts(parsed, lexical, filters.max_passage_id, word_texts)
+                self._word_texts(parsed, _best(lexical, PAIR_DEPTH), filters.max_passage_id, word_texts)
 
         fused = self._fuse(self.rankings(parsed, query.mode, filters, index, meanwhile))
         if query.mode != "semantic":
