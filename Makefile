@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@
 
-install: $(VENV)/.installed ## create .venv, install requirements, convert the default model if missing
+install: $(VENV)/.installed ## create .venv, install requirements, convert the default model and export its query encoder to ONNX if missing
 	$(PY) -m indexer model
 
 demo: install ## ingest the demo corpus and build its index
