@@ -88,6 +88,12 @@ MIGRATIONS: list[str] = [
     """,
     "populate_articles_fts",
     "add_vocabulary_text_counts",
+    "folded_words_in_passages_fts",
+    """
+    -- Dates of articles without their rows: ranking reads them for hundreds of articles, and a
+    -- row holds the whole body (reading a column after it walks the body's overflow pages).
+    CREATE INDEX IF NOT EXISTS articles_dates ON articles(id, published_at, published_day);
+    """,
 ]
 
 FTS_TITLE_WEIGHT, FTS_TEXT_WEIGHT = 3.0, 1.0
@@ -188,6 +194,18 @@ def exact_text(text: str) -> str:
     return " ".join(vtext.canonical_word(w) for w in vtext.words(text))
 
 
+def folded_text(text: str) -> str:
+    """The folded-match form: folded words joined by single spaces. FTS5 reads the same tokens
+    from it as from the folded text, and word-order ranking reads pairs from it without a regex."""
+    return " ".join(vtext.words(vtext.fold(text)))
+
+
+def _folded_words_in_passages_fts(conn: sqlite3.Connection) -> None:
+    rows = conn.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id")
+    conn.executemany("UPDATE passages_fts SET title = ?, text = ? WHERE rowid = ?",
+                     ((folded_text(title), folded_text(text), pid) for pid, title, text in rows))
+
+
 def _populate_passages_exact(conn: sqlite3.Connection) -> None:
     rows = conn.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id")
     conn.executemany("INSERT INTO passages_exact (rowid, title, text) VALUES (?, ?, ?)",
@@ -215,7 +233,8 @@ def _add_vocabulary_text_counts(conn: sqlite3.Connection) -> None:
 
 _PYTHON_STEPS = {"populate_passages_exact": _populate_passages_exact,
                  "populate_articles_fts": _populate_articles_fts,
-                 "add_vocabulary_text_counts": _add_vocabulary_text_counts}
+                 "add_vocabulary_text_counts": _add_vocabulary_text_counts,
+                 "folded_words_in_passages_fts": _folded_words_in_passages_fts}
 
 
 def _published_day(published_at: str | None) -> str | None:
@@ -267,14 +286,14 @@ def _delete_passages(conn: sqlite3.Connection, article_id: int) -> None:
 def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article,
                      chunk_words: int, chunk_overlap: int) -> None:
     doc = vtext.document_text(article.summary, article.body)
-    folded_title, exact_title = vtext.fold(article.title), exact_text(article.title)
+    folded_title, exact_title = folded_text(article.title), exact_text(article.title)
     for ordinal, piece in enumerate(vtext.chunk(doc, chunk_words, chunk_overlap)):
         digest = sha256_text(passage_embedding_text(article.title, piece.text))
         passage_id = conn.execute(
             "INSERT INTO passages (article_id, ordinal, start, end, text, content_hash) VALUES (?,?,?,?,?,?)",
             (article_id, ordinal, piece.start, piece.end, piece.text, digest)).lastrowid
         conn.execute("INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
-                     (passage_id, folded_title, vtext.fold(piece.text)))
+                     (passage_id, folded_title, folded_text(piece.text)))
         conn.execute("INSERT INTO passages_exact (rowid, title, text) VALUES (?, ?, ?)",
                      (passage_id, exact_title, exact_text(piece.text)))
 
@@ -464,6 +483,16 @@ def get_articles(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[i
     return _rows_by_id(conn, "articles", article_ids, LISTING_COLUMNS)
 
 
+def article_dates(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
+    """(published_at, published_day) of each article, from the covering index alone."""
+    ids = _existing_range(article_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(f"""SELECT id, published_at, published_day FROM articles INDEXED BY articles_dates
+                            WHERE id IN ({','.join('?' * len(ids))})""", ids)
+    return {aid: (at, day) for aid, at, day in rows}
+
+
 def get_article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:
     return _rows_by_id(conn, "articles", [article_id]).get(article_id)
 
@@ -475,24 +504,19 @@ def get_passages(conn: sqlite3.Connection, passage_ids: Iterable[int]) -> dict[i
 def article_word_texts(conn: sqlite3.Connection, article_ids: Iterable[int], exact: bool,
                        max_passage_id: int | None = None) -> dict[int, str]:
     """Each article's words joined by single spaces, padded with one, title and passages apart on
-    lines of their own: folded (from articles_fts) or with diacritics (from passages_exact), so
-    that "these two words in a row" is a substring test, without a Python call per word."""
+    lines of their own, with their diacritics (passages_exact) or folded (passages_fts): "these
+    two words in a row" is then a substring test. Both tables store the words already joined."""
     ids = _existing_range(article_ids)
     if not ids:
         return {}
-    marks = ",".join("?" * len(ids))
+    table = "passages_exact" if exact else "passages_fts"
+    newest = "" if max_passage_id is None else f" AND p.id <= {int(max_passage_id)}"
+    rows = conn.execute(f"""SELECT p.article_id, t.title, t.text FROM passages p JOIN {table} t ON t.rowid = p.id
+                            WHERE p.article_id IN ({','.join('?' * len(ids))}){newest}
+                            ORDER BY p.article_id, p.ordinal""", ids)
     parts: dict[int, list[str]] = {}
-    if exact:
-        newest = "" if max_passage_id is None else f" AND p.id <= {int(max_passage_id)}"
-        rows = conn.execute(f"""SELECT p.article_id, e.title, e.text FROM passages p
-                                JOIN passages_exact e ON e.rowid = p.id
-                                WHERE p.article_id IN ({marks}){newest} ORDER BY p.article_id, p.ordinal""", ids)
-        for aid, title, text in rows:
-            parts.setdefault(aid, [title]).append(text)
-    else:
-        for aid, title, text in conn.execute(f"SELECT rowid, title, text FROM articles_fts WHERE rowid IN ({marks})",
-                                             ids):
-            parts[aid] = [" ".join(vtext.words(title)), " ".join(vtext.words(text))]
+    for aid, title, text in rows:
+        parts.setdefault(aid, [title]).append(text)
     return {aid: " " + " \n ".join(texts) + " " for aid, texts in parts.items()}
 
 

@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from itertools import accumulate
+from operator import sub
 
 import numpy as np
 
@@ -42,9 +44,11 @@ DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
 # share of the query's adjacent word pairs that their text holds in the same order (tuned on eval-dev).
 PAIR_WEIGHT = 1.0
 PAIR_DEPTH = 20
+PAIR_PREFETCH = 40  # lexical leaders whose pair shares are found while the query vector is computed
 MAX_RESULTS = 1000
 SNIPPET_WORDS = 45
 _PHRASE = re.compile(r'["“”]([^"“”]+)["“”]')
+_TOKEN = re.compile(r"(\w+)")
 
 
 @dataclass(frozen=True)
@@ -180,38 +184,43 @@ class SearchResult:
 def highlight(text: str, terms: set[str], max_words: int | None = SNIPPET_WORDS, exact: bool = False) -> str:
     """Escaped text with matched words in <mark>; cut to the densest window of max_words.
 
-    `terms` are canonical words when `exact`, folded words otherwise.
+    `terms` are canonical words when `exact`, folded words otherwise. Ten of these run for every
+    result page, after the query vector: hence one split and no match objects.
     """
     key = vtext.canonical_word if exact else vtext.fold_word
-    tokens = list(re.finditer(r"\w+", text))
-    hit_flags = [key(t.group(0)) in terms for t in tokens]
-    start_char, end_char = 0, len(text)
+    parts = _TOKEN.split(text)  # separators at even positions, words at odd ones
+    hits = [i for i, form in enumerate(map(key, parts[1::2])) if form in terms]
+    count = len(parts) // 2
+    first, last, lo, hi = 0, count, 0, len(parts)  # the window: in words, and in parts
     prefix = suffix = ""
-    if max_words and len(tokens) > max_words:
-        # The window of max_words tokens holding the most matches (prefix sums; first one wins).
-        running = [0]
-        for flag in hit_flags:
-            running.append(running[-1] + flag)
-        counts = [running[i + max_words] - running[i] for i in range(len(tokens) - max_words + 1)]
-        best_start = counts.index(max(counts))
-        start_char = tokens[best_start].start()
-        end_char = tokens[min(best_start + max_words, len(tokens)) - 1].end()
-        prefix = "… " if best_start > 0 else ""
-        suffix = " …" if best_start + max_words < len(tokens) else ""
-    out, cursor = [prefix], start_char
-    for token, is_hit in zip(tokens, hit_flags):
-        if is_hit and start_char <= token.start() and token.end() <= end_char:
-            out.append(html.escape(text[cursor:token.start()]))
-            out.append(f"<mark>{html.escape(token.group(0))}</mark>")
-            cursor = token.end()
-    out.append(html.escape(text[cursor:end_char]))
+    if max_words and count > max_words:
+        # The window of max_words words holding the most matches (prefix sums; first one wins).
+        flags = [0] * count
+        for i in hits:
+            flags[i] = 1
+        running = [0, *accumulate(flags)]
+        matches = list(map(sub, running[max_words:], running))
+        first = matches.index(max(matches))
+        last = first + max_words
+        lo, hi = 2 * first + 1, 2 * last
+        prefix = "… " if first > 0 else ""
+        suffix = " …" if last < count else ""
+    out, cursor = [prefix], lo
+    for i in hits:
+        if first <= i < last:
+            at = 2 * i + 1
+            out.append(html.escape("".join(parts[cursor:at])))
+            out.append(f"<mark>{parts[at]}</mark>")  # a word: nothing in it to escape
+            cursor = at + 1
+    out.append(html.escape("".join(parts[cursor:hi])))
     out.append(suffix)
     return "".join(out).strip()
 
 
 def _best(fused: dict[int, tuple[float, int]], n: int) -> list[int]:
     """The n best-scored articles; ties by id, so a ranking is stable."""
-    return sorted(fused, key=lambda aid: (-fused[aid][0], aid))[:n]
+    negated = {aid: -score for aid, (score, _) in fused.items()}
+    return sorted(sorted(fused), key=negated.__getitem__)[:n]  # stable: by id within a score
 
 
 class IndexHolder:
@@ -306,16 +315,17 @@ class SearchEngine:
         """
         fused: dict[int, tuple[float, int]] = {}
         for weight, ranking in rankings:
-            best: dict[int, tuple[float, int]] = {}
-            for pid, aid, score in ranking:
-                best.setdefault(aid, (score, pid))
+            # Rankings come best first: built from the end, each article keeps its first passage.
+            best = {aid: (score, pid) for pid, aid, score in reversed(ranking)}
             if not best:
                 continue
-            low, high = min(v for v, _ in best.values()), max(v for v, _ in best.values())
+            scores = [score for score, _ in best.values()]
+            low, high = min(scores), max(scores)
+            scale = weight / (high - low) if high > low else 0.0
             for aid, (score, pid) in best.items():
-                norm = (score - low) / (high - low) if high > low else 1.0
+                gain = (score - low) * scale if scale else weight
                 total, passage = fused.get(aid, (0.0, pid))
-                fused[aid] = (total + weight * norm, passage)
+                fused[aid] = (total + gain, passage)
         return fused
 
     def common_words(self, parsed: ParsedQuery, version: str | None,
@@ -376,28 +386,33 @@ class SearchEngine:
             out.append((WEIGHTS["article"], articles))
         return out
 
-    def _word_texts(self, parsed: ParsedQuery, article_ids: list[int], max_passage_id: int | None,
-                    known: dict[int, str]) -> None:
-        """Add to `known` the word texts of those articles it lacks."""
-        missing = [aid for aid in article_ids if aid not in known]
-        known.update(store.article_word_texts(self.connection(), missing, parsed.exact, max_passage_id))
-
-    def _reward_word_pairs(self, parsed: ParsedQuery, fused: dict[int, tuple[float, int]],
-                           max_passage_id: int | None, known: dict[int, str]) -> None:
-        """Add PAIR_WEIGHT × the share of the query's word pairs found in order to the top articles.
+    def _pair_shares(self, parsed: ParsedQuery, article_ids: list[int], max_passage_id: int | None,
+                     known: dict[int, float]) -> None:
+        """Add to `known` the share of the query's word pairs that each of these articles holds
+        in the same order, for those it lacks.
 
         Both first-stage lexical lists score syllables as a bag, so "thành phố Philippines" and an
         article that merely has "phố" and "thành" score alike; this is the phrase evidence they miss.
         """
         pairs = [f" {first} {second} " for first, second in parsed.word_pairs]
-        if not pairs:
+        missing = [aid for aid in article_ids if aid not in known]
+        if not pairs or not missing:
+            return
+        texts = store.article_word_texts(self.connection(), missing, parsed.exact, max_passage_id)
+        for aid in missing:
+            text = texts.get(aid, "")
+            known[aid] = sum(pair in text for pair in pairs) / len(pairs)
+
+    def _reward_word_pairs(self, parsed: ParsedQuery, fused: dict[int, tuple[float, int]],
+                           max_passage_id: int | None, known: dict[int, float]) -> None:
+        """Second stage: the top PAIR_DEPTH articles gain PAIR_WEIGHT × their word-pair share."""
+        if not parsed.word_pairs:
             return
         top = _best(fused, PAIR_DEPTH)
-        self._word_texts(parsed, top, max_passage_id, known)
+        self._pair_shares(parsed, top, max_passage_id, known)
         for aid in top:
             score, passage = fused[aid]
-            found = sum(pair in known.get(aid, "") for pair in pairs)
-            fused[aid] = (score + PAIR_WEIGHT * found / len(pairs), passage)
+            fused[aid] = (score + PAIR_WEIGHT * known[aid], passage)
 
     def restore_diacritics(self, words: list[str]) -> list[str]:
         conn = self.connection()
@@ -408,43 +423,44 @@ class SearchEngine:
     def search_parse(self, text: str) -> ParsedQuery:
         return parse_query(text, self.restore_diacritics)
 
-    def rank(self, query: Query) -> tuple[ParsedQuery, list[int], dict[int, tuple[float, int]], dict,
-                                          vectors.LoadedIndex | None]:
-        """Every matching article in result order, before paging and snippets."""
+    def rank(self, query: Query) -> tuple[ParsedQuery, list[int], dict[int, tuple[float, int]],
+                                          dict[int, tuple[str | None, str | None]], vectors.LoadedIndex | None]:
+        """Every matching article in result order, before paging and snippets; with the
+        (published_at, published_day) of each, for the years facet."""
         parsed = self.search_parse(query.text)
         index = self.index.get()
         filters = query.filters
         if index is not None and index.manifest.get("max_passage_id") is not None:
             filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
-        conn, articles, word_texts = self.connection(), {}, {}
+        conn, dates, pair_shares = self.connection(), {}, {}
 
         def meanwhile(lexical: dict[int, tuple[float, int]]) -> None:
-            """What needs no query vector, fetched while the vector is computed."""
-            articles.update(store.get_articles(conn, lexical))
-            if parsed.word_pairs:
-                self._word_texts(parsed, _best(lexical, PAIR_DEPTH), filters.max_passage_id, word_texts)
+            """What needs no query vector, done while the vector is computed."""
+            dates.update(store.article_dates(conn, lexical))
+            self._pair_shares(parsed, _best(lexical, PAIR_PREFETCH), filters.max_passage_id, pair_shares)
 
         fused = self._fuse(self.rankings(parsed, query.mode, filters, index, meanwhile))
         if query.mode != "semantic":
-            self._reward_word_pairs(parsed, fused, filters.max_passage_id, word_texts)
-        articles.update(store.get_articles(conn, [aid for aid in fused if aid not in articles]))
+            self._reward_word_pairs(parsed, fused, filters.max_passage_id, pair_shares)
+        dates.update(store.article_dates(conn, [aid for aid in fused if aid not in dates]))
         if parsed.date_intent:
             first, last = parsed.date_intent.start.isoformat(), parsed.date_intent.end.isoformat()
             for aid, (score, pid) in fused.items():
-                day = articles[aid]["published_day"]
+                day = dates[aid][1]
                 if day and first <= day <= last:
                     fused[aid] = (score * DATE_INTENT_BOOST, pid)
         order = _best(fused, MAX_RESULTS)
         if query.sort == "date":
-            order.sort(key=lambda aid: articles[aid]["published_at"] or "", reverse=True)
-        return parsed, order, fused, articles, index
+            order.sort(key=lambda aid: dates[aid][0] or "", reverse=True)
+        return parsed, order, fused, dates, index
 
     def search(self, query: Query) -> SearchResult:
         started = time.perf_counter()
-        parsed, order, fused, articles, index = self.rank(query)
+        parsed, order, fused, dates, index = self.rank(query)
         conn = self.connection()
         begin = (query.page - 1) * query.per_page
         page_ids = order[begin:begin + query.per_page]
+        articles = store.get_articles(conn, page_ids)
         passages = store.get_passages(conn, [fused[aid][1] for aid in page_ids])
         terms, exact = parsed.highlight_terms, parsed.exact
         hits = []
@@ -452,8 +468,7 @@ class SearchEngine:
             a, (score, pid) = articles[aid], fused[aid]
             hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"], a["category"],
                             round(score, 6), pid, highlight(passages[pid]["text"], terms, exact=exact)))
-        years = dict(sorted(Counter(articles[aid]["published_day"][:4] for aid in order
-                                    if articles[aid]["published_day"]).items()))
+        years = dict(sorted(Counter(dates[aid][1][:4] for aid in order if dates[aid][1]).items()))
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query, parsed, len(order), round(took, 2), hits, years,
                             index.version if index else None)

@@ -87,3 +87,30 @@ def test_readonly_connection_cannot_write(conn, tmp_path):
     ro = store.connect(tmp_path / "a.sqlite3", readonly=True)
     with pytest.raises(sqlite3.OperationalError):
         ro.execute("DELETE FROM articles")
+
+
+def test_folded_passages_store_words_only_and_migrate_with_the_same_scores(tmp_path):
+    from indexer import text as vtext
+
+    path = tmp_path / "a.sqlite3"
+    conn = store.connect(path)
+    store.upsert_article(conn, article(title="Bão số 5: “Thiệt hại lớn”!",
+                                       body="Huyện Quảng Điền, (Thừa Thiên-Huế) khắc phục... hậu quả. " * 12))
+    store.upsert_article(conn, article(url="https://x.example/a2", body="Thiệt hại do bão. " * 20))
+    title, text = conn.execute("SELECT title, text FROM passages_fts WHERE rowid = 1").fetchone()
+    assert title == "bao so 5 thiet hai lon"
+    assert text.startswith("huyen tong ket cong tac phong chong thien tai huyen quang dien thua thien hue")
+    match = '"thiet hai" AND ("bao" OR "hue")'
+    scores = store.lexical_candidates(conn, match, store.Filters(), 10)
+    with conn:  # what an archive of the previous schema holds: folded text, punctuation kept
+        for pid, title, body in conn.execute(
+                "SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id").fetchall():
+            conn.execute("UPDATE passages_fts SET title = ?, text = ? WHERE rowid = ?",
+                         (vtext.fold(title), vtext.fold(body), pid))
+        conn.execute(f"PRAGMA user_version = {store.MIGRATIONS.index('folded_words_in_passages_fts')}")
+    conn.close()
+    conn = store.connect(path)
+    assert conn.execute("SELECT title FROM passages_fts WHERE rowid = 1").fetchone()[0] == "bao so 5 thiet hai lon"
+    assert store.lexical_candidates(conn, match, store.Filters(), 10) == scores
+    texts = store.article_word_texts(conn, [1, 2], exact=False)
+    assert " thiet hai lon \n huyen tong ket " in texts[1] and " bao thiet hai " in texts[2]
