@@ -44,7 +44,6 @@ DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
 # share of the query's adjacent word pairs that their text holds in the same order (tuned on eval-dev).
 PAIR_WEIGHT = 1.0
 PAIR_DEPTH = 20
-PAIR_PREFETCH = 40  # lexical leaders whose pair shares are found while the query vector is computed
 MAX_RESULTS = 1000
 SNIPPET_WORDS = 45
 _PHRASE = re.compile(r'["“”]([^"“”]+)["“”]')
@@ -437,7 +436,7 @@ class SearchEngine:
         def meanwhile(lexical: dict[int, tuple[float, int]]) -> None:
             """What needs no query vector, done while the vector is computed."""
             dates.update(store.article_dates(conn, lexical))
-            self._pair_shares(parsed, _best(lexical, PAIR_PREFETCH), filters.max_passage_id, pair_shares)
+            self._pair_shares(parsed, _best(lexical, PAIR_DEPTH), filters.max_passage_id, pair_shares)
 
         fused = self._fuse(self.rankings(parsed, query.mode, filters, index, meanwhile))
         if query.mode != "semantic":
