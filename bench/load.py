@@ -65,7 +65,8 @@ def run(clients: int, requests: int, workers: int, threads: int) -> list[dict]:
     server = start_server(port, {"NEWSSEARCH_QUERY_CACHE": "0", "NEWSSEARCH_TORCH_THREADS": threads_each},
                           [gunicorn, "--workers", str(workers), "--threads", str(threads),
                            "--bind", f"127.0.0.1:{port}", "service:create_app()"])
-    print(f"gunicorn: {workers} workers x {threads} threads, torch {threads_each} thread(s) each; "
+    print(f"gunicorn: {workers} workers x {threads} threads; queries embedded by the configured "
+          f"backend (ONNX Runtime by default; torch gets {threads_each} thread(s) each); "
           f"{clients} clients; {requests} requests per mode", file=sys.stderr)
     rows = []
     try:
