@@ -319,12 +319,11 @@ class SearchEngine:
             if not best:
                 continue
             scores = [score for score, _ in best.values()]
-            low, high = min(scores), max(scores)
-            scale = weight / (high - low) if high > low else 0.0
+            low, span = min(scores), max(scores) - min(scores)
             for aid, (score, pid) in best.items():
-                gain = (score - low) * scale if scale else weight
+                norm = (score - low) / span if span else 1.0
                 total, passage = fused.get(aid, (0.0, pid))
-                fused[aid] = (total + gain, passage)
+                fused[aid] = (total + weight * norm, passage)
         return fused
 
     def common_words(self, parsed: ParsedQuery, version: str | None,
