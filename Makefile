@@ -33,7 +33,7 @@ THREADS ?= 4
 CORES  := $(shell nproc 2>/dev/null || echo 2)
 serve: install ## production server (gunicorn, WORKERS x THREADS) on HOST:PORT, serving the data dir as it is
 	NEWSSEARCH_TORCH_THREADS=$$(( $(CORES) / $(WORKERS) > 0 ? $(CORES) / $(WORKERS) : 1 )) $(VENV)/bin/gunicorn --workers $(WORKERS) --threads $(THREADS) --bind $(HOST):$(PORT) \
-		--access-logfile - --timeout 60 'service:create_app()'
+		--config deploy/gunicorn.conf.py 'service:create_app()'
 
 nightly: install ## crawl every source, index what is new, publish (see deploy/ to schedule it)
 	$(PY) -m indexer nightly

@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 from bench.quality import percentile
 
@@ -32,11 +33,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str], command: list[str] | None = None) -> subprocess.Popen:
+def gunicorn_command(port: int, workers: int = 2, threads: int = 4) -> list[str]:
+    """The production server as `make serve` starts it, its settings file included."""
+    root = Path(__file__).resolve().parent.parent
+    return [str(Path(sys.executable).parent / "gunicorn"), "--config", str(root / "deploy" / "gunicorn.conf.py"),
+            "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+            "service:create_app()"]
+
+
+def start_server(port: int, env: dict[str, str], command: list[str] | None = None,
+                 stderr=subprocess.DEVNULL) -> subprocess.Popen:
     """The service in a child process (Flask's server unless `command`); returns once /api/health answers."""
     command = command or [sys.executable, "-m", "flask", "--app", "service:create_app", "run",
                           "--host", "127.0.0.1", "--port", str(port), "--with-threads"]
-    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

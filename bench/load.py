@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench.api_latency import QUERIES, free_port, start_server
+from bench.api_latency import QUERIES, free_port, gunicorn_command, start_server
 from bench.quality import percentile
 
 
@@ -60,11 +60,9 @@ def run_load(urls: list[str], clients: int) -> tuple[list[float], int, float]:
 def run(clients: int, requests: int, workers: int, threads: int) -> list[dict]:
     """Per mode: throughput, latency and errors of `requests` searches from `clients` threads."""
     port = free_port()
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
     threads_each = str(max(1, (os.cpu_count() or 1) // workers))  # as `make serve` does
     server = start_server(port, {"NEWSSEARCH_QUERY_CACHE": "0", "NEWSSEARCH_TORCH_THREADS": threads_each},
-                          [gunicorn, "--workers", str(workers), "--threads", str(threads),
-                           "--bind", f"127.0.0.1:{port}", "service:create_app()"])
+                          gunicorn_command(port, workers, threads))
     print(f"gunicorn: {workers} workers x {threads} threads; queries embedded by the configured "
           f"backend (ONNX Runtime by default; torch gets {threads_each} thread(s) each); "
           f"{clients} clients; {requests} requests per mode", file=sys.stderr)

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.config import Settings, load_settings
 from indexer.store import ArchiveOutdated
+from indexer.vectors import IndexUnavailable
 from service.params import BadRequest
 
 SECURITY_HEADERS = {
@@ -51,6 +52,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         return error_response(400, "bad_request", exc.message, exc.field)
 
     @app.errorhandler(ArchiveOutdated)
+    @app.errorhandler(IndexUnavailable)
     @app.errorhandler(FileNotFoundError)
     def archive_unavailable(exc: Exception):
         return error_response(503, "archive_unavailable", str(exc))
