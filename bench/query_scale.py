@@ -139,11 +139,12 @@ def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, ve
 
 
 def demo_items() -> list[dict]:
+    from indexer.decode import decode_html
     from indexer.extract import extract_article
 
     out = []
     for path in sorted(DEMO.rglob("*.html")):
-        article = extract_article(path.read_text(encoding="utf-8"), path.as_uri(), "demo")
+        article = extract_article(decode_html(path.read_bytes()), path.as_uri(), "demo")
         out.append({"id": path.stem, "title": article.title, "sapo": article.summary, "body": article.body})
     return out
 

@@ -73,6 +73,7 @@ def run_crawl(args: argparse.Namespace) -> tuple[list, bool]:
             report = crawler.crawl(source, max_pages=args.max_pages)
             reports.append(report)
             print(report.summary())
+            print(report.completeness())
             for url, reason in report.failures[:20]:
                 print(f"  failed: {url}: {reason}", file=sys.stderr)
             if len(report.failures) > 20:

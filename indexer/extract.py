@@ -1,8 +1,14 @@
-"""HTML page → Article, with beautifulsoup4: generic rules first, per-source CSS selectors second.
+"""HTML page → Article: per-source CSS selectors first, then well-known CMS markup, then trafilatura.
 
-Generic rules cover what district portals publish: Open Graph and article meta tags, JSON-LD
-NewsArticle, <article>, common CMS class names (sapo, detail-content, …), and text density as
-the last resort. An article whose body cannot be found is an ExtractionError, never half-stored.
+Metadata comes from what pages declare (Open Graph and article meta tags, JSON-LD, breadcrumbs),
+then from the page's own lines (``Ngày đăng: 28/12/2020 | Chuyên mục: …`` after the headline),
+then htmldate. The body comes from a per-source selector, a well-known CMS body container
+(``.detail-content``, ``.entry-content``, Liferay's ``.journal-content-article`` …), or else from
+trafilatura's main-text extraction, which generalises to layouts nobody wrote rules for. On top
+of any of them run the Vietnamese rules: a lead in a ``sapo``/``tomtat``/``mota`` block or a bold
+or italic first paragraph, bylines (``Tin, ảnh: …``, ``PV``, ``Theo …``, a short bold last line),
+date lines, and "related news" tails. An article whose body cannot be found is an
+ExtractionError, never half-stored.
 """
 from __future__ import annotations
 
@@ -25,18 +31,40 @@ NOISE_PATTERN = re.compile(
     r"footer|sidebar|banner|advert|quang-?cao|toolbar|print|tags?|pagination|paging|rating|widget|tin-?khac|"
     r"sharedaddy|sd-sharing|addtoany|a2a_kit|jp-relatedposts|post-navigation)"
     r"($|[-_ ])", re.I)
-RELATED_HEADINGS = re.compile(r"^(tin|bài)\s+(liên quan|khác|cùng chuyên mục)|^các tin khác", re.I)
+# A heading or short line after which a page lists other articles, not this one's text.
+RELATED_HEADINGS = re.compile(r"^(tin|bài|các tin|các bài)\s+(liên quan|khác|cùng chuyên mục|đã đưa)|"
+                              r"^(xem thêm|đọc thêm)\s*:?$|^các tin khác", re.I)
+# Body containers that Vietnamese portal CMSs name this way; a generic <article> or #content is
+# left to trafilatura, which finds the text inside it better than taking all of it.
 BODY_SELECTORS = ("[itemprop=articleBody]", ".detail-content", ".article-content", ".article-body",
                   ".news-content", ".entry-content", ".post-content", ".noidung", ".content-detail",
-                  ".journal-content-article", "article", "#content", ".content")
+                  ".journal-content-article", ".chitiet-noidung", ".news-detail-content", ".ArticleContent",
+                  ".detail__content", ".fck_detail", ".box-content-detail")
 LEAD_SELECTORS = (".sapo", ".summary", ".lead", ".article-sapo", ".chapeau", ".mota", ".tomtat",
-                  "[itemprop=description]", ".excerpt")
+                  "[itemprop=description]", ".excerpt", ".detail__summary", ".news-lead", ".trichdan")
 DATE_SELECTORS = ("time[datetime]", "[itemprop=datePublished]", ".date", ".post-date", ".publish-date",
                   ".ngaydang", ".news-date", ".entry-date", ".meta-date", ".posted-on", ".entry-meta",
                   "[class*=date]", "[class*=time]", "[class*=ngay]", ".meta")
-AUTHOR_SELECTORS = ("[itemprop=author]", ".author", ".byline", ".tacgia", ".post-author",
-                    "[rel=author]")
+AUTHOR_SELECTORS = ("[itemprop=author]", ".author", ".byline", ".tacgia", ".post-author", "[rel=author]",
+                    ".news-author", ".detail__author")
+DATE_META = ("article:published_time", "datePublished", "pubdate", "publishdate", "date", "DC.date.issued",
+             "dcterms.created")
+CRUMBS = (".breadcrumb a, .breadcrumbs a, .duongdan a, .path a, .breadcrumb-item a, "
+          "[itemtype$=BreadcrumbList] [itemprop=name]")
+# Bylines written as the body's last line: "Tin, ảnh: Minh Anh", "Bài và ảnh: …", "PV", "Theo Báo …".
+BYLINE_LABEL = re.compile(r"^(?:tin|bài|ảnh|tin và ảnh|tin, ảnh|tin - ảnh|tin/ảnh|bài và ảnh|bài, ảnh|bài - ảnh|"
+                          r"bài/ảnh|nhóm pv|phóng viên|tác giả)\s*:\s*(.{2,60})$", re.I)
+BYLINE_PV = re.compile(r"^(?:pv|ctv|btv|nhóm pv)(?:\s*\(.{0,40}\))?\.?$", re.I)
+BYLINE_SOURCE = re.compile(r"^(?:theo|nguồn)\s*:?\s+[^.!?]{2,70}$", re.I)
+DATE_LINE = re.compile(r"^(?:ngày đăng|đăng ngày|ngày|cập nhật|ngày cập nhật|ngày xuất bản|xuất bản|"
+                       r"thời gian|đăng lúc|posted|thứ\s+\w+|chủ nhật)\b", re.I)
+COPYRIGHT = re.compile(r"^(?:bản quyền|©|copyright|ghi rõ nguồn)", re.I)
+# A breadcrumb or menu line: "Trang chủ » Nông nghiệp", "Trang chủ | Tin tức".
+BREADCRUMB = re.compile(r"^(?:trang chủ|home)\s*[»>/|›]", re.I)
 MIN_BODY_CHARS = 80
+MIN_LEAD_CHARS = 40
+# A body container whose text trafilatura exceeds this many times over held only part of the article.
+PARTIAL_CONTAINER = 1.5
 
 
 class ExtractionError(ValueError):
@@ -54,6 +82,30 @@ class Selectors:
     author: str | None = None
     category: str | None = None
     remove: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Block:
+    """A paragraph of body text, and whether all of it is bold or italic (leads, bylines)."""
+
+    text: str
+    emphasised: bool = False
+
+
+@dataclass
+class Page:
+    """One parsed page and what every field helper reads from it."""
+
+    html: str
+    url: str
+    soup: BeautifulSoup
+    ld: dict
+    site_name: str
+
+    @classmethod
+    def parse(cls, html: str, url: str) -> Page:
+        soup = BeautifulSoup(html, "html.parser")
+        return cls(html, url, soup, _json_ld(soup), _meta(soup, "og:site_name"))
 
 
 def _text(node: Tag | None) -> str:
@@ -121,8 +173,189 @@ def _strip_noise(root: Tag, extra: list[str]) -> None:
             heading.decompose()
 
 
+def _emphasised(node: Tag) -> bool:
+    """All of the node's text is inside bold or italic markup."""
+    text = node.get_text("", strip=True)
+    marked = "".join(n.get_text("", strip=True) for n in node.find_all(["b", "strong", "i", "em"])
+                     if not n.find_parent(["b", "strong", "i", "em"]) or n.parent is node)
+    return bool(text) and len(marked) >= 0.9 * len(text)
+
+
+# --- fields ---------------------------------------------------------------------------------
+def _title(page: Page, selectors: Selectors) -> str:
+    title = _text(page.soup.select_one(selectors.title)) if selectors.title else ""
+    title = title or clean(_meta(page.soup, "og:title") or str(page.ld.get("headline") or ""))
+    title = title or _text(page.soup.find("h1"))
+    if not title and page.soup.title:
+        title = _text(page.soup.title)
+    for sep in (" | ", " - ", " – ", " :: "):
+        if sep in title:
+            head, tail = title.rsplit(sep, 1)
+            if (page.site_name and page.site_name.lower() in tail.lower()) or "cổng thông tin" in tail.lower():
+                return head.strip()
+    return title.strip()
+
+
+def _date_lines_after_headline(page: Page, limit: int = 40) -> list[str]:
+    """Short text lines that follow the headline: where portals print 'Ngày đăng: …'."""
+    headline = page.soup.find("h1") or page.soup.find(class_=re.compile(r"title", re.I))
+    if headline is None:
+        return []
+    lines = []
+    for string in headline.find_all_next(string=True, limit=limit * 3):
+        text = clean(str(string))
+        if not text or string.parent.name in ("script", "style"):
+            continue
+        if len(text) <= 120:
+            lines.append(text)
+        if len(lines) >= limit:
+            break
+    return lines
+
+
+def _published(page: Page, selectors: Selectors, tz: str) -> str | None:
+    soup = page.soup
+    if selectors.date:
+        node = soup.select_one(selectors.date)
+        found = parse_datetime((node.get("datetime") or _text(node)) if node else "", tz)
+        if found:
+            return found
+    for candidate in (_meta(soup, *DATE_META), str(page.ld.get("datePublished") or "")):
+        found = parse_datetime(candidate, tz) if candidate else None
+        if found:
+            return found
+    for line in _date_lines_after_headline(page):
+        if DATE_LINE.match(line) or len(line) <= 40:
+            found = parse_datetime(line, tz)
+            if found:
+                return found
+    for selector in DATE_SELECTORS:  # every match, in order, until one holds a date
+        for node in soup.select(selector)[:5]:
+            for candidate in (node.get("datetime") or "", _text(node)):
+                found = parse_datetime(candidate, tz) if candidate else None
+                if found:
+                    return found
+    from htmldate import find_date
+
+    found = find_date(page.html, url=page.url, original_date=True, extensive_search=False)
+    return parse_datetime(found, tz) if found else None
+
+
+def _author(page: Page, selectors: Selectors) -> str:
+    """The declared author; the byline element, if any, is taken out of the page."""
+    ld_author = page.ld.get("author")
+    if isinstance(ld_author, list):
+        ld_author = ld_author[0] if ld_author else None
+    if isinstance(ld_author, dict):
+        ld_author = ld_author.get("name")
+    author = clean(str(ld_author or "")) or clean(_meta(page.soup, "author", "article:author"))
+    if selectors.author:
+        node = page.soup.select_one(selectors.author)
+        if node is not None:
+            author = _text(node)
+            node.decompose()
+        return author
+    node = _select_first(page.soup, AUTHOR_SELECTORS)
+    if node is not None:
+        author = author or _byline(_text(node)) or _text(node)
+        node.decompose()  # a byline is metadata, not body text
+    return author
+
+
+def _category(page: Page, selectors: Selectors) -> str:
+    soup = page.soup
+    if selectors.category:
+        category = _text(soup.select_one(selectors.category))
+        if category:
+            return category
+    names = [_text(c) for c in soup.select(CRUMBS)]
+    names = [n for n in names if n and n.lower() not in ("trang chủ", "home", "trang chu")]
+    if names:
+        return names[-1]
+    category = clean(_meta(soup, "article:section") or str(page.ld.get("articleSection") or ""))
+    return category or _text(_select_first(soup, ("a[rel~=category]", ".cat-links a", ".category a",
+                                                   "[itemprop=articleSection]")))
+
+
+def _lead_node(page: Page, selectors: Selectors) -> str:
+    """The lead from its own element (taken out of the page), or ''."""
+    node = page.soup.select_one(selectors.lead) if selectors.lead else _select_first(page.soup, LEAD_SELECTORS)
+    if node is None:
+        return ""
+    lead = _text(node)
+    node.decompose()
+    return lead
+
+
+def _byline(line: str) -> str:
+    """The author a byline line names ('Tin, ảnh: Minh Anh' → 'Minh Anh'), or ''."""
+    line = line.strip()
+    match = BYLINE_LABEL.match(line)
+    if match:
+        return match.group(1).strip(" .")
+    if BYLINE_PV.match(line) or BYLINE_SOURCE.match(line):
+        return line.rstrip(" .")
+    return ""
+
+
+def _looks_like_name(block: Block) -> bool:
+    """A short emphasised last line without sentence punctuation: a byline ('Thanh Tâm')."""
+    words = block.text.split()
+    return block.emphasised and 1 <= len(words) <= 6 and not re.search(r"[.!?:;]$|\d{3,}", block.text)
+
+
+# --- body -----------------------------------------------------------------------------------
+def _blocks_from_node(node: Tag) -> list[Block]:
+    """Block-level text in reading order; captions kept, link lists dropped."""
+    blocks = node.find_all(["p", "h2", "h3", "h4", "li", "figcaption", "blockquote", "td"])
+    if not blocks:
+        return [Block(t) for t in (clean(s) for s in node.get_text("\n").split("\n")) if t]
+    out: list[Block] = []
+    for block in blocks:
+        if block.find(["p", "li", "td", "blockquote"]):  # a container: its children are listed
+            continue
+        text = _text(block)
+        if not text:
+            continue
+        links = sum(len(a.get_text(strip=True)) for a in block.find_all("a"))
+        if block.name == "li" and links >= 0.8 * len(text):
+            continue
+        if not out or out[-1].text != text:
+            out.append(Block(text, _emphasised(block)))
+    return out
+
+
+def _blocks_from_trafilatura(html: str, url: str) -> list[Block]:
+    """Main text as trafilatura finds it, formatting kept to tell bold leads and bylines."""
+    import trafilatura
+    from lxml import etree
+
+    xml = trafilatura.extract(html, url=url or None, output_format="xml", include_formatting=True,
+                              include_comments=False, include_tables=True, include_images=False,
+                              deduplicate=False)
+    if not xml:
+        return []
+    main = etree.fromstring(xml.encode()).find("main")
+    if main is None:
+        return []
+    out: list[Block] = []
+    for element in main.iter("p", "head", "item", "quote", "row", "hi"):
+        if element.tag == "hi" and element.getparent().tag not in ("main", "cell"):
+            continue  # inline emphasis: part of its paragraph
+        if element.tag in ("p", "quote", "row") and \
+                any(element.find(f".//{inner}") is not None for inner in ("row", "p", "head", "list", "quote")):
+            continue  # a container: its parts are blocks of their own
+        text = clean(" ".join(t.strip() for t in element.itertext()))
+        if not text:
+            continue
+        emphasised = element.tag == "hi" or (
+            len("".join("".join(h.itertext()) for h in element.iter("hi"))) >= 0.9 * len("".join(element.itertext())))
+        out.append(Block(text, emphasised))
+    return out
+
+
 def _densest_block(soup: BeautifulSoup) -> Tag | None:
-    """The element whose direct paragraphs hold the most text: the body of an unknown layout."""
+    """The element whose direct paragraphs hold the most text: the last resort of an unknown layout."""
     best, best_score = None, 0
     for node in soup.find_all(["div", "td", "section", "article", "main"]):
         paragraphs = node.find_all(["p"], recursive=False)
@@ -134,116 +367,94 @@ def _densest_block(soup: BeautifulSoup) -> Tag | None:
     return best
 
 
-def _paragraphs(node: Tag) -> list[str]:
-    """Block-level text in reading order; captions kept, link lists dropped."""
-    blocks = node.find_all(["p", "h2", "h3", "h4", "li", "figcaption", "blockquote", "td"])
-    out: list[str] = []
-    if not blocks:
-        return [t for t in (clean(s) for s in node.get_text("\n").split("\n")) if t]
+def _text_length(blocks: list[Block]) -> int:
+    return sum(len(b.text) for b in blocks)
+
+
+def _body_blocks(page: Page, selectors: Selectors) -> list[Block]:
+    """The source's selector; else a well-known body container, unless trafilatura finds far more
+    text in more paragraphs (the container held only part of the article); else trafilatura;
+    else the densest block."""
+    if selectors.body:
+        node = page.soup.select_one(selectors.body)
+        return _node_blocks(node, selectors) if node is not None else []
+    for selector in selectors.remove:
+        for removed in page.soup.select(selector):
+            removed.decompose()
+    node = _select_first(page.soup, BODY_SELECTORS)
+    found = _blocks_from_trafilatura(str(page.soup), page.url)
+    if node is not None:
+        own = _node_blocks(node, selectors)
+        partial = _text_length(found) > PARTIAL_CONTAINER * _text_length(own) and len(found) > len(own)
+        if not partial:
+            return own
+    if _text_length(found) >= MIN_BODY_CHARS:
+        return found
+    node = _densest_block(page.soup)
+    return _node_blocks(node, selectors) if node is not None else []
+
+
+def _node_blocks(node: Tag, selectors: Selectors) -> list[Block]:
+    _strip_noise(node, selectors.remove)
+    for h1 in node.find_all("h1"):
+        h1.decompose()
+    return _blocks_from_node(node)
+
+
+def _without_furniture(blocks: list[Block], title: str, tz: str) -> list[Block]:
+    """Cut a 'related news' tail; drop the title, date lines and copyright lines."""
+    out = []
     for block in blocks:
-        if block.find(["p", "li", "td", "blockquote"]):  # a container: its children are listed
+        if RELATED_HEADINGS.search(block.text) and len(block.text) < 60:
+            break
+        if block.text == title or COPYRIGHT.match(block.text) or BREADCRUMB.match(block.text):
             continue
-        text = _text(block)
-        if not text:
+        if len(block.text) < 120 and (DATE_LINE.match(block.text) or len(block.text) < 60) \
+                and parse_datetime(block.text, tz):
             continue
-        links = sum(len(a.get_text(strip=True)) for a in block.find_all("a"))
-        if block.name == "li" and links >= 0.8 * len(text):
-            continue
-        if not out or out[-1] != text:
-            out.append(text)
+        out.append(block)
     return out
 
 
-def _clean_title(title: str, site_name: str) -> str:
-    for sep in (" | ", " - ", " – ", " :: "):
-        if sep in title:
-            head, tail = title.rsplit(sep, 1)
-            if (site_name and site_name.lower() in tail.lower()) or "cổng thông tin" in tail.lower():
-                return head.strip()
-    return title.strip()
+def _split_lead(blocks: list[Block], lead: str) -> tuple[str, list[Block]]:
+    """The lead (found already, or a bold or italic first paragraph) and the body without it."""
+    if lead:
+        return lead, [b for b in blocks if b.text != lead and not (len(b.text) > 20 and lead.startswith(b.text))]
+    if blocks and blocks[0].emphasised and len(blocks[0].text) >= MIN_LEAD_CHARS and len(blocks) > 1:
+        return blocks[0].text, blocks[1:]
+    return "", blocks
+
+
+def _split_byline(blocks: list[Block]) -> tuple[str, list[Block]]:
+    """A byline among the body's last two lines (and the body without it)."""
+    for position in range(len(blocks) - 1, max(-1, len(blocks) - 3), -1):
+        block = blocks[position]
+        found = _byline(block.text)
+        if found or (position == len(blocks) - 1 and _looks_like_name(block)):
+            return found or block.text, blocks[:position] + blocks[position + 1:]
+    return "", blocks
 
 
 def extract_article(html: str, url: str, source: str, selectors: Selectors | None = None,
                     tz: str = "Asia/Ho_Chi_Minh") -> Article:
     """Parse one article page; raises ExtractionError with the reason when it is not one."""
     selectors = selectors or Selectors()
-    soup = BeautifulSoup(html, "html.parser")
-    ld = _json_ld(soup)
-    site_name = _meta(soup, "og:site_name")
-
-    canonical = soup.find("link", attrs={"rel": "canonical"})
+    page = Page.parse(html, url)
+    canonical = page.soup.find("link", attrs={"rel": "canonical"})
     canonical_url = urljoin(url, canonical["href"]) if canonical and canonical.get("href") else url
-
-    title = ""
-    if selectors.title:
-        title = _text(soup.select_one(selectors.title))
-    title = title or clean(_meta(soup, "og:title") or str(ld.get("headline") or ""))
-    if not title:
-        title = _text(soup.find("h1"))
-    if not title and soup.title:
-        title = _text(soup.title)
-    title = _clean_title(title, site_name)
-
-    published = None
-    candidates = []
-    if selectors.date:
-        node = soup.select_one(selectors.date)
-        candidates.append(node.get("datetime") or _text(node) if node else "")
-    candidates += [_meta(soup, "article:published_time", "datePublished", "pubdate", "date"),
-                   str(ld.get("datePublished") or "")]
-    for selector in DATE_SELECTORS:  # every match, in order, until one holds a date
-        for node in soup.select(selector)[:5]:
-            candidates += [node.get("datetime") or "", _text(node)]
-    for candidate in candidates:
-        published = parse_datetime(candidate, tz) if candidate else None
-        if published:
-            break
-
-    ld_author = ld.get("author")
-    if isinstance(ld_author, list):
-        ld_author = ld_author[0] if ld_author else None
-    if isinstance(ld_author, dict):
-        ld_author = ld_author.get("name")
-    author = clean(str(ld_author or "")) or clean(_meta(soup, "author", "article:author"))
-    author_node = soup.select_one(selectors.author) if selectors.author else _select_first(soup, AUTHOR_SELECTORS)
-    if author_node is not None:
-        author = _text(author_node) if selectors.author else author or _text(author_node)
-        author_node.decompose()  # a byline is metadata, not body text
-
-    category = ""
-    if selectors.category:
-        category = _text(soup.select_one(selectors.category))
-    if not category:
-        crumbs = soup.select(".breadcrumb a, .breadcrumbs a, .duongdan a, .path a, "
-                             "[itemtype$=BreadcrumbList] [itemprop=name]")
-        names = [_text(c) for c in crumbs if _text(c) and _text(c).lower() not in ("trang chủ", "home")]
-        category = names[-1] if names else clean(_meta(soup, "article:section") or str(ld.get("articleSection") or ""))
-    if not category:  # WordPress-style category links
-        category = _text(_select_first(soup, ("a[rel~=category]", ".cat-links a", ".category a",
-                                              "[itemprop=articleSection]")))
-
-    lead_node = soup.select_one(selectors.lead) if selectors.lead else _select_first(soup, LEAD_SELECTORS)
-    lead = _text(lead_node)
-    if lead_node is not None:
-        lead_node.decompose()
-    lead = lead or clean(_meta(soup, "og:description", "description") or str(ld.get("description") or ""))
-
-    body_node = soup.select_one(selectors.body) if selectors.body else None
-    if body_node is None:
-        body_node = _select_first(soup, BODY_SELECTORS)
-    if body_node is None:
-        body_node = _densest_block(soup)
-    if body_node is None:
-        raise ExtractionError("no article body found")
-    _strip_noise(body_node, selectors.remove)
-    for h1 in body_node.find_all("h1"):
-        h1.decompose()
-    paragraphs = [p for p in _paragraphs(body_node) if p != lead and p != title]
-    # Date and byline lines inside the body are metadata, not text.
-    paragraphs = [p for p in paragraphs if not (len(p) < 60 and parse_datetime(p, tz))]
-    body = "\n\n".join(paragraphs)
-    if not body and ld.get("articleBody"):
-        body = clean(str(ld["articleBody"]))
+    title = _title(page, selectors)
+    published = _published(page, selectors, tz)
+    category = _category(page, selectors)
+    author = _author(page, selectors)
+    lead = _lead_node(page, selectors)
+    blocks = _without_furniture(_body_blocks(page, selectors), title, tz)
+    lead, blocks = _split_lead(blocks, lead)
+    byline, blocks = _split_byline(blocks)
+    author = author or byline
+    lead = lead or clean(_meta(page.soup, "og:description", "description") or str(page.ld.get("description") or ""))
+    body = "\n\n".join(b.text for b in blocks if b.text != lead)
+    if not body and page.ld.get("articleBody"):
+        body = clean(str(page.ld["articleBody"]))
     if len(body) < MIN_BODY_CHARS:
         raise ExtractionError(f"article body too short ({len(body)} characters)")
     if not title:

@@ -12,6 +12,7 @@ import numpy as np
 
 from indexer import store, vectors
 from indexer.config import Settings
+from indexer.decode import DecodeError, decode_html
 from indexer.embed import VectorCache, cached_embeddings, get_embedder, model_id
 from indexer.extract import ExtractionError, extract_article
 from indexer.faults import checkpoint
@@ -55,10 +56,10 @@ def ingest_files(settings: Settings, paths: Iterable[Path], source: str | None =
     conn = store.connect(settings.db_path)
     try:
         for path in tqdm(files, unit="page", desc="ingest", disable=not progress):
-            html = path.read_bytes().decode("utf-8", errors="replace")
             try:
+                html = decode_html(path.read_bytes())
                 article = extract_article(html, path.resolve().as_uri(), source or "", tz=settings.timezone)
-            except ExtractionError as exc:
+            except (ExtractionError, DecodeError) as exc:
                 report.counts["failed"] += 1
                 report.failures.append((str(path), str(exc)))
                 continue

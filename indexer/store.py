@@ -6,6 +6,7 @@ opens the same file read-only and calls the read helpers at the bottom of this m
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -94,6 +95,18 @@ MIGRATIONS: list[str] = [
     -- passages. A table row holds the whole body or passage text (half the time, measured).
     CREATE INDEX IF NOT EXISTS articles_dates ON articles(id, published_at, published_day);
     CREATE INDEX IF NOT EXISTS passages_id_article ON passages(id, article_id);
+    """,
+    """
+    -- One row per source per crawl: its completeness report (listing pages, articles found,
+    -- stored and failed, dates covered, months without an article), as JSON.
+    CREATE TABLE crawl_runs (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        report      TEXT NOT NULL
+    );
+    CREATE INDEX crawl_runs_source ON crawl_runs(source, started_at);
     """,
 ]
 
@@ -534,3 +547,55 @@ def list_sources(conn: sqlite3.Connection) -> list[dict]:
     rows = conn.execute("""SELECT source, count(*) AS articles, min(published_day) AS first,
                            max(published_day) AS last FROM articles GROUP BY source ORDER BY source""")
     return [dict(r) for r in rows]
+
+
+# --- the crawler's state ---------------------------------------------------------------------
+def crawl_page(conn: sqlite3.Connection, url: str) -> sqlite3.Row | None:
+    """What the crawler knows of a URL: validators for conditional GET and the last outcome."""
+    return conn.execute("SELECT * FROM crawl_pages WHERE url = ?", (url,)).fetchone()
+
+
+def record_crawl_page(conn: sqlite3.Connection, url: str, source: str, status: str, reason: str | None = None,
+                      etag: str | None = None, last_modified: str | None = None, content_hash: str | None = None,
+                      article_url: str | None = None) -> None:
+    """The outcome of one fetch; validators and hashes not given keep their previous values."""
+    with conn:
+        conn.execute(
+            """INSERT INTO crawl_pages (url, source, etag, last_modified, content_hash, status, reason,
+               article_url, fetched_at) VALUES (?,?,?,?,?,?,?,?,?)
+               ON CONFLICT(url) DO UPDATE SET source=excluded.source,
+               etag=coalesce(excluded.etag, crawl_pages.etag),
+               last_modified=coalesce(excluded.last_modified, crawl_pages.last_modified),
+               content_hash=coalesce(excluded.content_hash, crawl_pages.content_hash),
+               status=excluded.status, reason=excluded.reason,
+               article_url=coalesce(excluded.article_url, crawl_pages.article_url),
+               fetched_at=excluded.fetched_at""",
+            (url, source, etag, last_modified, content_hash, status, reason, article_url, now_iso()))
+
+
+def record_crawl_run(conn: sqlite3.Connection, source: str, started_at: str, report: dict) -> None:
+    with conn:
+        conn.execute("INSERT INTO crawl_runs (source, started_at, finished_at, report) VALUES (?,?,?,?)",
+                     (source, started_at, now_iso(), json.dumps(report, ensure_ascii=False)))
+
+
+def last_crawl_runs(conn: sqlite3.Connection) -> dict[str, dict]:
+    """The newest completeness report of each source."""
+    rows = conn.execute("""SELECT source, report FROM crawl_runs WHERE id IN
+                           (SELECT max(id) FROM crawl_runs GROUP BY source) ORDER BY source""")
+    return {r["source"]: json.loads(r["report"]) for r in rows}
+
+
+def source_months(conn: sqlite3.Connection, source: str) -> dict[str, int]:
+    """Articles per publication month ("YYYY-MM") of one source."""
+    rows = conn.execute("""SELECT substr(published_day, 1, 7) AS month, count(*) FROM articles
+                           WHERE source = ? AND published_day IS NOT NULL GROUP BY month ORDER BY month""",
+                        (source,))
+    return {month: count for month, count in rows}
+
+
+def source_days(conn: sqlite3.Connection, source: str) -> tuple[str | None, str | None]:
+    """The first and last publication day of one source's articles."""
+    row = conn.execute("SELECT min(published_day), max(published_day) FROM articles WHERE source = ?",
+                       (source,)).fetchone()
+    return row[0], row[1]

@@ -4,7 +4,8 @@ import sqlite3
 import pytest
 
 from indexer import store
-from indexer.crawl import Crawler, Fetcher, SourcesError, decode_html, load_sources, normalize_url
+from indexer.crawl import Crawler, Fetcher, SourcesError, load_sources, normalize_url
+from indexer.decode import decode_html
 from tests.fixture_site import SOURCES_TOML, to_cp1258
 
 

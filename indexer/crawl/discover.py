@@ -1,0 +1,162 @@
+"""What a listing page, a sitemap or a feed points at: article links, the next listing pages, feeds.
+
+Pagination comes in the forms portals write: ``rel=next``; next-page words with or without arrows
+(``Trang sau ›``, ``Tiếp »``, ``Xem tiếp``, ``»``, ``Cuối``); numbered page lists; page URLs
+(``?page=``, ``?p=``, ``/page/N/``, ``/trang-N``, Liferay's ``…_cur=N``); and ASP.NET WebForms
+``__doPostBack`` links, which are followed by posting the page's form back.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup
+
+from indexer.crawl.sources import Source, is_pagination_url, normalize_url
+
+# Link text of a "next", "more" or "last" page, arrows allowed on either side, or a page number.
+NEXT_WORDS = re.compile(r"^[\s«»‹›<>→…]*(trang sau|trang tiếp|trang kế|tiếp theo|tiếp|kế tiếp|xem tiếp|xem thêm|"
+                        r"sau|cuối|trang cuối|next|more|last|older posts|bài cũ hơn|tin cũ hơn)?[\s«»‹›<>→…]*$", re.I)
+PAGE_NUMBER = re.compile(r"^\s*\[?\s*\d{1,4}\s*\]?\s*$")
+POSTBACK = re.compile(r"__doPostBack\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)")
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/xml", "text/xml")
+MAX_SITEMAP_BYTES = 50_000_000  # the sitemaps protocol's own limit for an uncompressed file
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A listing page to visit: a URL, or a form posted back to it (ASP.NET pagination)."""
+
+    url: str
+    form: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def key(self) -> str:
+        if self.form is None:
+            return self.url
+        fields = dict(self.form)
+        return f"{self.url} ⟵ postback {fields.get('__EVENTTARGET', '')}:{fields.get('__EVENTARGUMENT', '')}"
+
+
+@dataclass
+class Links:
+    """What one listing page points at."""
+
+    articles: list[str] = field(default_factory=list)
+    listings: list[Listing] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)
+
+
+def _is_pagination_text(text: str) -> bool:
+    text = text.strip()
+    return bool(text) and (bool(PAGE_NUMBER.match(text)) or bool(NEXT_WORDS.match(text)))
+
+
+def _is_next_link(url: str, text: str, rel: list[str], source: Source) -> bool:
+    """A link to another page of the same list."""
+    if "next" in rel:
+        return True
+    words = NEXT_WORDS.match(text) if text else None
+    if is_pagination_url(url):
+        return not text or bool(PAGE_NUMBER.match(text)) or bool(words)
+    # A page URL of a form we do not know (/tin-tuc/p2.html): its words must say "next", and it is no story.
+    return bool(words and words.group(1)) and not source.is_article_url(url)
+
+
+def _postback_form(soup: BeautifulSoup, page_url: str, target: str, argument: str) -> Listing | None:
+    """The form post that an ASP.NET pager link makes: the page's hidden fields and the event."""
+    form = soup.find("form")
+    if form is None:
+        return None
+    fields = {node["name"]: node.get("value", "") for node in form.find_all("input", attrs={"type": "hidden"})
+              if node.get("name")}
+    fields.update({"__EVENTTARGET": target, "__EVENTARGUMENT": argument})
+    action = normalize_url(form.get("action") or page_url, page_url)
+    return Listing(action, tuple(sorted(fields.items())))
+
+
+def page_links(html: str, page_url: str, source: Source) -> Links:
+    """Article links, next listing pages and advertised feeds of one listing page."""
+    soup = BeautifulSoup(html, "html.parser")
+    found = Links()
+    for node in soup.find_all("link", href=True):
+        rel = [r.lower() for r in node.get("rel") or []]
+        if "next" in rel:
+            found.listings.append(Listing(normalize_url(node["href"], page_url)))
+        elif "alternate" in rel and (node.get("type") or "").lower() in FEED_TYPES:
+            found.feeds.append(normalize_url(node["href"], page_url))
+    for anchor in soup.find_all("a", href=True):
+        href, text = anchor["href"].strip(), anchor.get_text(" ", strip=True)
+        rel = [r.lower() for r in anchor.get("rel") or []]
+        postback = POSTBACK.search(href) or POSTBACK.search(anchor.get("onclick") or "")
+        if postback:
+            titled = anchor.get("title", "").lower().startswith(("trang", "page"))
+            if "next" in rel or _is_pagination_text(text) or titled:
+                listing = _postback_form(soup, page_url, *postback.groups())
+                if listing is not None:
+                    found.listings.append(listing)
+            continue
+        if href.startswith(("javascript:", "mailto:", "tel:", "#")):
+            continue
+        url = normalize_url(href, page_url)
+        if not source.same_site(url):
+            continue
+        if _is_next_link(url, text, rel, source):
+            found.listings.append(Listing(url))
+        elif source.is_article_url(url):
+            found.articles.append(url)
+    return found
+
+
+def _unpacked(body: bytes) -> bytes:
+    """A gzipped sitemap (sitemap.xml.gz) unpacked, bounded; other bodies as they are."""
+    if body[:2] != b"\x1f\x8b":
+        return body
+    with gzip.GzipFile(fileobj=io.BytesIO(body)) as handle:
+        data = handle.read(MAX_SITEMAP_BYTES + 1)
+    if len(data) > MAX_SITEMAP_BYTES:
+        raise ValueError(f"gzipped sitemap larger than {MAX_SITEMAP_BYTES} bytes unpacked")
+    return data
+
+
+def sitemap_entries(body: bytes) -> tuple[list[str], list[str]]:
+    """(page URLs, child sitemap URLs) of a sitemap or sitemap index, gzipped or not."""
+    from lxml import etree
+
+    data = _unpacked(body)
+    try:
+        root = etree.fromstring(data, etree.XMLParser(recover=True, resolve_entities=False, no_network=True,
+                                                      huge_tree=False))
+    except etree.XMLSyntaxError:
+        root = None
+    if root is None:
+        return [], []
+    kind = etree.QName(root).localname.lower()
+    locs = [(el.text or "").strip() for el in root.iter() if isinstance(el.tag, str)
+            and etree.QName(el).localname == "loc" and (el.text or "").strip()]
+    return ([], locs) if kind == "sitemapindex" else (locs, [])
+
+
+def feed_entries(body: bytes) -> list[str]:
+    """Links of an RSS or Atom feed's items (feedparser copes with the malformed feeds portals serve)."""
+    import feedparser
+
+    parsed = feedparser.parse(body)
+    links = []
+    for entry in parsed.entries:
+        link = entry.get("link") or next((x.get("href") for x in entry.get("links", []) if x.get("href")), None)
+        if link:
+            links.append(link.strip())
+    return links
+
+
+def is_sitemap(body: bytes) -> bool:
+    head = _unpacked(body)[:4096]
+    return b"<urlset" in head or b"<sitemapindex" in head
+
+
+def absolute(urls: list[str], base: str) -> list[str]:
+    return [normalize_url(urljoin(base, u)) for u in urls]
