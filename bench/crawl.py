@@ -2,7 +2,7 @@
 
     python -m bench.crawl [--extra 200] [--runs 3]
 
-Serves tests/fixture_site.py on 127.0.0.1, crawls its three sources into a temporary archive, and
+Serves fixtures/site.py on 127.0.0.1, crawls its three sources into a temporary archive, and
 compares every stored field (title, date, author, category, lead, body) with the fixture's ground
 truth. Throughput: pages fetched per second over a crawl with `--extra` generated CMS articles and
 no politeness delay, median of `--runs` crawls (each into a fresh archive).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from indexer import store
 from indexer.crawl import Crawler, Fetcher, load_sources
-from tests import fixture_site as fx
+from fixtures import site as fx
 
 
 def expected_articles(base: str) -> dict[str, dict]:

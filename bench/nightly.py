@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.indexing import DEMO
 from indexer.config import DEFAULT_MODEL_DIRNAME, load_settings
-from tests import fixture_site as fx
+from fixtures import site as fx
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -94,7 +94,7 @@ def _client(base: str, stop: threading.Event, seed: int, run: LoadRun, lock: thr
 
 def prepare_data_dir(source: Path, target: Path, portal: str) -> None:
     """A copy of an archive whose only source is the fixture portal on 127.0.0.1."""
-    from tests.fixture_site import SOURCES_TOML
+    from fixtures.site import SOURCES_TOML
 
     shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("sources.toml", "crawl*", "models"))
     if (Path(source) / "models").is_dir():  # the converted model is only read: link it, do not copy it
@@ -106,7 +106,7 @@ def run_once(data_dir: Path, clients: int, seconds: float, publish_after: float 
              threads: int = 4, max_requests: int = 0) -> LoadRun:
     """One run over a copy of `data_dir`: clients from the first moment gunicorn answers (as after a
     deploy), a nightly run started `publish_after` × seconds in, clients stopped at `seconds`."""
-    from tests.fixture_site import FixtureSite
+    from fixtures.site import FixtureSite
 
     portal = FixtureSite(hang_seconds=2.5)
     server = portal.serve()

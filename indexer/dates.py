@@ -16,6 +16,19 @@ _DMY_WORDS = re.compile(r"(?<!\d)(\d{1,2})\s+thang\s+(\d{1,2})\s*(?:,|nam)\s*(\d
 _TIME = re.compile(r"(?<!\d)([01]?\d|2[0-3])\s*(?::|h|gio)\s*([0-5]\d)(?!\d)")
 
 
+_MERIDIEM = re.compile(r"^(?::[0-5]\d)?\s*(sa|ch|am|pm|sang|chieu|toi)\b")
+
+
+def _hour_of_day(hour: int, after: str) -> int:
+    """A 12-hour clock as Vietnamese portals print it: "2:15:00 CH" (chiều) is 14:15, "12:05 SA" 00:05."""
+    marker = _MERIDIEM.match(after)
+    if not marker or hour > 12:
+        return hour
+    if marker.group(1) in ("ch", "pm", "chieu", "toi"):
+        return hour % 12 + 12
+    return hour % 12
+
+
 def _offset(tz: str, day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=ZoneInfo(tz))
 
@@ -25,7 +38,8 @@ def parse_datetime(text: str, tz: str = "Asia/Ho_Chi_Minh") -> str | None:
 
     Handles ``25/1/2021``, ``25/01/2021 14:30``, ``Thứ Hai, 25/01/2021``, ``Chiều 25/1/2021``,
     ``Ngày đăng: 25-01-2021``, ``Cập nhật lúc 08:00 ngày 25/01/2021``, ``25 tháng 1 năm 2021``,
-    ``14h30``, and ISO 8601 from meta tags or JSON-LD. Dates without a zone are in ``tz``.
+    ``14h30``, ``2:30:00 CH`` (12-hour clock, SA/CH), and ISO 8601 from meta tags or JSON-LD.
+    Dates without a zone are in ``tz``.
     """
     if not text:
         return None
@@ -50,8 +64,9 @@ def parse_datetime(text: str, tz: str = "Asia/Ho_Chi_Minh") -> str | None:
         day = date(y, mo, d)
     except ValueError:
         return None
-    clock = _TIME.search(folded[:found.start()] + " " + folded[found.end():])
-    at = time(int(clock.group(1)), int(clock.group(2))) if clock else time(0, 0)
+    rest = folded[:found.start()] + " " + folded[found.end():]
+    clock = _TIME.search(rest)
+    at = time(_hour_of_day(int(clock.group(1)), rest[clock.end():]), int(clock.group(2))) if clock else time(0, 0)
     return _offset(tz, day, at).isoformat()
 
 

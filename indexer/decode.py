@@ -1,14 +1,16 @@
 """Page bytes → text, the one way every entry point does it (crawl, ingest, probe, benchmarks).
 
 Order: a byte-order mark, the HTTP header's charset, the page's <meta> charset, UTF-8, then
-detection. Legacy Vietnamese encodings (windows-1258 writes tone marks as separate combining
-characters) come out as text that `text.clean` composes to NFC. Bytes that no candidate decodes
-cleanly are a DecodeError with the reason: replacement characters are never stored silently.
+detection. The text comes out in NFC, so windows-1258 (which writes tone marks as separate
+combining characters) reads like any other page to every rule that follows. Bytes that no
+candidate decodes cleanly are a DecodeError with the reason: replacement characters are never
+stored silently.
 """
 from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
@@ -54,7 +56,11 @@ def _plausible(text: str) -> bool:
 
 
 def decode_html(body: bytes, content_type: str = "") -> str:
-    """The page's text; raises DecodeError when no encoding yields real text."""
+    """The page's text in NFC; raises DecodeError when no encoding yields real text."""
+    return unicodedata.normalize("NFC", _decode(body, content_type))
+
+
+def _decode(body: bytes, content_type: str) -> str:
     if not body:
         return ""
     for bom, codec in _BOMS:

@@ -40,20 +40,33 @@ BODY_SELECTORS = ("[itemprop=articleBody]", ".detail-content", ".article-content
                   ".news-content", ".entry-content", ".post-content", ".noidung", ".content-detail",
                   ".journal-content-article", ".chitiet-noidung", ".news-detail-content", ".ArticleContent",
                   ".detail__content", ".fck_detail", ".box-content-detail")
-LEAD_SELECTORS = (".sapo", ".summary", ".lead", ".article-sapo", ".chapeau", ".mota", ".tomtat",
-                  "[itemprop=description]", ".excerpt", ".detail__summary", ".news-lead", ".trichdan")
+LEAD_SELECTORS = (".sapo", ".summary", ".lead", ".article-sapo", ".chapeau", ".mota", ".tomtat", ".trichdan",
+                  "[itemprop=description]", ".excerpt", "[class*=sapo]", "[class*=tomtat]", "[class*=tom-tat]",
+                  "[class*=mo-ta]", "[class*=summary]", "[class*=Summary]", "[id*=sapo]", "[id*=Summary]",
+                  "[id*=tomtat]")
+MAX_LEAD_CHARS = 800
 DATE_SELECTORS = ("time[datetime]", "[itemprop=datePublished]", ".date", ".post-date", ".publish-date",
                   ".ngaydang", ".news-date", ".entry-date", ".meta-date", ".posted-on", ".entry-meta",
                   "[class*=date]", "[class*=time]", "[class*=ngay]", ".meta")
 AUTHOR_SELECTORS = ("[itemprop=author]", ".author", ".byline", ".tacgia", ".post-author", "[rel=author]",
-                    ".news-author", ".detail__author")
+                    "[class*=author]", "[class*=tacgia]", "[class*=tac-gia]")
+# Elements whose text is the story's headline, when no meta tag or <h1> gives it.
+TITLE_SELECTORS = ("[itemprop=headline]", "h1", "[class*=title] b", "[class*=title]", "[class*=tieude]",
+                   "[class*=Title]", "[class*=headline]", "h2")
+# A document title that names the site, not the story.
+SITE_NAME = re.compile(r"^(cổng thông tin|cổng ttđt|trang thông tin|trang chủ|website|ủy ban nhân dân|ubnd)\b", re.I)
+CATEGORY_SELECTORS = ("a[rel~=category]", ".cat-links a", ".category a", "[itemprop=articleSection]",
+                      "[itemprop=genre]", "[class*=category] a", "[class*=category]", "[class*=chuyenmuc]",
+                      "[class*=chuyen-muc]")
+CATEGORY_LINE = re.compile(r"(?:chuyên mục|danh mục|chủ đề|lĩnh vực)\s*:\s*([^|•\n]{2,60})", re.I)
 DATE_META = ("article:published_time", "datePublished", "pubdate", "publishdate", "date", "DC.date.issued",
              "dcterms.created")
 CRUMBS = (".breadcrumb a, .breadcrumbs a, .duongdan a, .path a, .breadcrumb-item a, "
           "[itemtype$=BreadcrumbList] [itemprop=name]")
 # Bylines written as the body's last line: "Tin, ảnh: Minh Anh", "Bài và ảnh: …", "PV", "Theo Báo …".
-BYLINE_LABEL = re.compile(r"^(?:tin|bài|ảnh|tin và ảnh|tin, ảnh|tin - ảnh|tin/ảnh|bài và ảnh|bài, ảnh|bài - ảnh|"
-                          r"bài/ảnh|nhóm pv|phóng viên|tác giả)\s*:\s*(.{2,60})$", re.I)
+BYLINE_LABEL = re.compile(r"^(?:(?:tin|bài|ảnh|tin và ảnh|tin, ảnh|tin - ảnh|tin/ảnh|bài và ảnh|bài, ảnh|bài - ảnh|"
+                          r"bài/ảnh|nhóm pv|phóng viên|tác giả|người viết|biên tập)\s*:|viết bởi|đăng bởi|bởi|by)"
+                          r"\s*(.{2,60})$", re.I)
 BYLINE_PV = re.compile(r"^(?:pv|ctv|btv|nhóm pv)(?:\s*\(.{0,40}\))?\.?$", re.I)
 BYLINE_SOURCE = re.compile(r"^(?:theo|nguồn)\s*:?\s+[^.!?]{2,70}$", re.I)
 DATE_LINE = re.compile(r"^(?:ngày đăng|đăng ngày|ngày|cập nhật|ngày cập nhật|ngày xuất bản|xuất bản|"
@@ -61,6 +74,7 @@ DATE_LINE = re.compile(r"^(?:ngày đăng|đăng ngày|ngày|cập nhật|ngày 
 COPYRIGHT = re.compile(r"^(?:bản quyền|©|copyright|ghi rõ nguồn)", re.I)
 # A breadcrumb or menu line: "Trang chủ » Nông nghiệp", "Trang chủ | Tin tức".
 BREADCRUMB = re.compile(r"^(?:trang chủ|home)\s*[»>/|›]", re.I)
+BREADCRUMB_TEXT = re.compile(r"^\s*(?:trang chủ|home)\s*$|^\s*(?:trang chủ|home)\s*[»>/|›]", re.I)
 MIN_BODY_CHARS = 80
 MIN_LEAD_CHARS = 40
 # A body container whose text trafilatura exceeds this many times over held only part of the article.
@@ -182,18 +196,37 @@ def _emphasised(node: Tag) -> bool:
 
 
 # --- fields ---------------------------------------------------------------------------------
-def _title(page: Page, selectors: Selectors) -> str:
-    title = _text(page.soup.select_one(selectors.title)) if selectors.title else ""
-    title = title or clean(_meta(page.soup, "og:title") or str(page.ld.get("headline") or ""))
-    title = title or _text(page.soup.find("h1"))
-    if not title and page.soup.title:
-        title = _text(page.soup.title)
-    for sep in (" | ", " - ", " – ", " :: "):
+def _is_site_name(text: str, page: Page) -> bool:
+    return bool(SITE_NAME.match(text)) or (bool(page.site_name) and text.lower() == page.site_name.lower())
+
+
+def _without_site_suffix(title: str, page: Page) -> str:
+    """'Story | Site' → 'Story': the tail names the site, or only the head is the page's headline."""
+    body_text = page.soup.body.get_text(" ", strip=True) if page.soup.body else ""
+    if title in body_text:
+        return title
+    for sep in (" | ", " - ", " – ", " :: ", " > ", " » "):
         if sep in title:
-            head, tail = title.rsplit(sep, 1)
-            if (page.site_name and page.site_name.lower() in tail.lower()) or "cổng thông tin" in tail.lower():
-                return head.strip()
+            head, tail = (part.strip() for part in title.rsplit(sep, 1))
+            if _is_site_name(tail, page) or (page.site_name and page.site_name.lower() in tail.lower()) \
+                    or (len(head) > 15 and head in body_text):
+                return head
     return title.strip()
+
+
+def _title(page: Page, selectors: Selectors) -> str:
+    """The selector's; else what meta tags, JSON-LD or a headline element say; else the document
+    title without the site's name. A candidate that is the site's name is passed over."""
+    soup = page.soup
+    named = [_text(soup.select_one(selectors.title)) if selectors.title else "",
+             _without_site_suffix(clean(_meta(soup, "og:title")), page), clean(str(page.ld.get("headline") or ""))]
+    named += [_text(node) for selector in TITLE_SELECTORS[:2] for node in soup.select(selector)[:3]]
+    named.append(_without_site_suffix(_text(soup.title), page) if soup.title else "")
+    named += [_text(node) for selector in TITLE_SELECTORS[2:] for node in soup.select(selector)[:5]]
+    for title in named:
+        if 4 <= len(title) <= 300 and not _is_site_name(title, page):
+            return title
+    return ""
 
 
 def _date_lines_after_headline(page: Page, limit: int = 40) -> list[str]:
@@ -220,12 +253,15 @@ def _published(page: Page, selectors: Selectors, tz: str) -> str | None:
         found = parse_datetime((node.get("datetime") or _text(node)) if node else "", tz)
         if found:
             return found
-    for candidate in (_meta(soup, *DATE_META), str(page.ld.get("datePublished") or "")):
+    machine = [_meta(soup, *DATE_META), str(page.ld.get("datePublished") or "")]
+    machine += [node.get("datetime") or node.get("content") or "" for node in
+                soup.select("time[datetime], [itemprop=datePublished]")[:3]]
+    for candidate in machine:
         found = parse_datetime(candidate, tz) if candidate else None
         if found:
             return found
     for line in _date_lines_after_headline(page):
-        if DATE_LINE.match(line) or len(line) <= 40:
+        if _is_date_line(line):
             found = parse_datetime(line, tz)
             if found:
                 return found
@@ -263,6 +299,8 @@ def _author(page: Page, selectors: Selectors) -> str:
 
 
 def _category(page: Page, selectors: Selectors) -> str:
+    """Selector, breadcrumb (marked up, or a 'Trang chủ » …' line), a 'Chuyên mục: …' line, meta
+    tags, category links."""
     soup = page.soup
     if selectors.category:
         category = _text(soup.select_one(selectors.category))
@@ -272,19 +310,41 @@ def _category(page: Page, selectors: Selectors) -> str:
     names = [n for n in names if n and n.lower() not in ("trang chủ", "home", "trang chu")]
     if names:
         return names[-1]
+    for string in soup.find_all(string=BREADCRUMB_TEXT):
+        holder = string.find_parent(["div", "li", "ol", "ul", "td", "p", "nav", "span"]) or string.parent
+        holder = holder.find_parent(["div", "ol", "ul", "td", "p", "nav"]) if holder.name == "li" else holder
+        line = _text(holder)
+        parts = [p.strip() for p in re.split(r"\s*[»>/›]\s*", line) if p.strip()]
+        if len(line) < 200 and len(parts) > 1 and BREADCRUMB.match(line):  # "|" separates menus, not crumbs
+            return parts[-1]
+    for line in _date_lines_after_headline(page):
+        match = CATEGORY_LINE.search(line)
+        if match:
+            return match.group(1).strip()
     category = clean(_meta(soup, "article:section") or str(page.ld.get("articleSection") or ""))
-    return category or _text(_select_first(soup, ("a[rel~=category]", ".cat-links a", ".category a",
-                                                   "[itemprop=articleSection]")))
+    if category:
+        return category
+    for selector in CATEGORY_SELECTORS:
+        for node in soup.select(selector)[:3]:
+            text = CATEGORY_LINE.sub(r"\1", _text(node)).strip()
+            if 2 <= len(text) <= 60:
+                return text
+    return ""
 
 
 def _lead_node(page: Page, selectors: Selectors) -> str:
     """The lead from its own element (taken out of the page), or ''."""
-    node = page.soup.select_one(selectors.lead) if selectors.lead else _select_first(page.soup, LEAD_SELECTORS)
-    if node is None:
-        return ""
-    lead = _text(node)
-    node.decompose()
-    return lead
+    if selectors.lead:
+        candidates = page.soup.select(selectors.lead)[:1]
+    else:
+        candidates = [node for selector in LEAD_SELECTORS for node in page.soup.select(selector)[:2]]
+    for node in candidates:
+        lead = _text(node)
+        links = sum(len(a.get_text(strip=True)) for a in node.find_all("a"))
+        if selectors.lead or (MIN_LEAD_CHARS // 2 <= len(lead) <= MAX_LEAD_CHARS and links < 0.5 * len(lead)):
+            node.decompose()
+            return lead
+    return ""
 
 
 def _byline(line: str) -> str:
@@ -325,6 +385,10 @@ def _blocks_from_node(node: Tag) -> list[Block]:
     return out
 
 
+def _visible_length(text: str) -> int:
+    return len("".join(text.split()))
+
+
 def _blocks_from_trafilatura(html: str, url: str) -> list[Block]:
     """Main text as trafilatura finds it, formatting kept to tell bold leads and bylines."""
     import trafilatura
@@ -348,8 +412,8 @@ def _blocks_from_trafilatura(html: str, url: str) -> list[Block]:
         text = clean(" ".join(t.strip() for t in element.itertext()))
         if not text:
             continue
-        emphasised = element.tag == "hi" or (
-            len("".join("".join(h.itertext()) for h in element.iter("hi"))) >= 0.9 * len("".join(element.itertext())))
+        marked = "".join("".join(h.itertext()) for h in element.iter("hi") if h.getparent().tag != "hi")
+        emphasised = element.tag == "hi" or _visible_length(marked) >= 0.9 * _visible_length(text)
         out.append(Block(text, emphasised))
     return out
 
@@ -401,6 +465,16 @@ def _node_blocks(node: Tag, selectors: Selectors) -> list[Block]:
     return _blocks_from_node(node)
 
 
+def _is_date_line(line: str) -> bool:
+    """A line that is a date and little else ('Ngày đăng: 28/12/2020 | Chuyên mục: Kinh tế'), not a
+    sentence that starts with one ('Ngày 23/5/2021, hơn 95.000 cử tri …')."""
+    if len(line) > 120:
+        return False
+    rest = CATEGORY_LINE.sub(" ", DATE_LINE.sub(" ", line))
+    rest = re.sub(r"\d+|[/:.,|()\-–—]|\b(?:lúc|ngày|tháng|năm|giờ|sa|ch|am|pm|gmt|\+07)\b", " ", rest, flags=re.I)
+    return len(rest.split()) <= 3
+
+
 def _without_furniture(blocks: list[Block], title: str, tz: str) -> list[Block]:
     """Cut a 'related news' tail; drop the title, date lines and copyright lines."""
     out = []
@@ -409,8 +483,7 @@ def _without_furniture(blocks: list[Block], title: str, tz: str) -> list[Block]:
             break
         if block.text == title or COPYRIGHT.match(block.text) or BREADCRUMB.match(block.text):
             continue
-        if len(block.text) < 120 and (DATE_LINE.match(block.text) or len(block.text) < 60) \
-                and parse_datetime(block.text, tz):
+        if _is_date_line(block.text) and parse_datetime(block.text, tz):
             continue
         out.append(block)
     return out

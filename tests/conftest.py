@@ -74,7 +74,7 @@ def live_server(app):
 def site():
     """The fixture website (three portal layouts and their faults) on 127.0.0.1; its hanging page
     outlasts the crawler's 1 s test timeout."""
-    from tests.fixture_site import FixtureSite
+    from fixtures.site import FixtureSite
 
     fixture = FixtureSite(hang_seconds=2.5)
     server = fixture.serve()

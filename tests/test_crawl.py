@@ -3,10 +3,10 @@ import sqlite3
 
 import pytest
 
+from fixtures.site import SOURCES_TOML, to_cp1258
 from indexer import store
 from indexer.crawl import Crawler, Fetcher, SourcesError, load_sources, normalize_url
 from indexer.decode import decode_html
-from tests.fixture_site import SOURCES_TOML, to_cp1258
 
 
 @pytest.fixture()
@@ -103,7 +103,7 @@ def test_second_crawl_sends_conditional_requests_and_stores_nothing(site, source
 
 
 def test_changed_page_is_updated_not_duplicated(site, sources, tmp_path):
-    from tests import fixture_site
+    from fixtures import site as fixture_site
 
     conn, _ = crawl_all(tmp_path / "a.sqlite3", sources)
     original = dict(fixture_site.CMS_ARTICLES["le-giao-nhan-quan-2021"])

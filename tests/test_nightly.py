@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.site import SOURCES_TOML
 from indexer import vectors
 from indexer.nightly import Locked, job_lock
 from service import create_app
 from service.search import Query
-from tests.fixture_site import SOURCES_TOML
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = "phòng chống thiên tai 2021"

@@ -32,6 +32,7 @@ class CrawlReport:
     source_failed: str | None = None  # the reason, when nothing of the source could be read
     listings_visited: int = 0
     listings_left: int = 0            # pagination not followed: the source's max_pages was reached
+    listings_repeated: int = 0        # listing pages that listed exactly what another one did
     feeds_read: int = 0
     articles_found: int = 0
     oldest: str | None = None         # publication days of everything stored for the source
@@ -49,7 +50,9 @@ class CrawlReport:
         stored = counts["new"] + counts["updated"] + counts["unchanged"] + counts["not_modified"]
         left = f" (stopped at max_pages: {self.listings_left} more not followed)" if self.listings_left else ""
         robots = f", skipped by robots.txt {counts['skipped_robots']}" if counts["skipped_robots"] else ""
-        lines = [f"  listing pages visited {self.listings_visited}{left}, feeds and sitemaps read {self.feeds_read}",
+        repeated = f" ({self.listings_repeated} repeating another)" if self.listings_repeated else ""
+        lines = [f"  listing pages visited {self.listings_visited}{repeated}{left}, "
+                 f"feeds and sitemaps read {self.feeds_read}",
                  f"  articles found {self.articles_found}, stored or current {stored}, "
                  f"failed {counts['failed']}{robots}"]
         reasons = Counter(_reason_kind(reason) for _, reason in self.failures)
@@ -65,7 +68,8 @@ class CrawlReport:
     def as_dict(self) -> dict:
         return {"counts": dict(self.counts), "failures": [list(f) for f in self.failures[:200]],
                 "source_failed": self.source_failed, "listings_visited": self.listings_visited,
-                "listings_left": self.listings_left, "feeds_read": self.feeds_read,
+                "listings_left": self.listings_left, "listings_repeated": self.listings_repeated,
+                "feeds_read": self.feeds_read,
                 "articles_found": self.articles_found, "oldest": self.oldest, "newest": self.newest,
                 "empty_months": self.empty_months}
 
@@ -126,6 +130,7 @@ class Crawler:
         queue = deque(Listing(normalize_url(u, source.base_url)) for u in source.start_urls)
         seen: set[str] = set()
         listing_urls: set[str] = set()
+        pages_seen: set[frozenset[str]] = set()
         feeds = [normalize_url(f, source.base_url) for f in (source.sitemap, source.rss) if f]
         feeds += [u for u in self.fetcher.robots(source.base_url).sitemaps() if source.same_site(u)]
         budget = max_pages
@@ -143,6 +148,11 @@ class Crawler:
             if html is None:
                 continue
             links = page_links(html, listing.url, source)
+            listed = frozenset(links.articles)
+            if listed and listed in pages_seen:  # the same page again (a post-back to page 1, a calendar)
+                report.listings_repeated += 1
+                continue
+            pages_seen.add(listed)
             articles.update(dict.fromkeys(links.articles))
             queue.extend(item for item in links.listings if item.key not in seen)
             feeds += [f for f in links.feeds if f not in feeds]

@@ -1,0 +1,55 @@
+"""The crawler on ten portal layouts, given only name, base_url and start_urls (fixtures/portals.py)."""
+import pytest
+
+from fixtures.portals import LAYOUTS, PortalSite
+from indexer import store
+from indexer.crawl import Crawler, Fetcher, load_sources
+
+
+@pytest.fixture(scope="module")
+def portals():
+    site = PortalSite()
+    server = site.serve()
+    yield site
+    server.shutdown()
+
+
+def crawl(site, name, tmp_path):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(site.source_toml(name))
+    conn = store.connect(tmp_path / "archive.sqlite3")
+    report = Crawler(conn, Fetcher(timeout=2.0, retries=1, backoff=0.01, delay=0)).crawl(load_sources(path)[0])
+    return conn, report
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_every_article_is_found_and_every_field_is_right(portals, name, tmp_path):
+    conn, report = crawl(portals, name, tmp_path)
+    stored = {row["title"]: row for row in conn.execute("SELECT * FROM articles")}
+    truth = portals.truth(name)
+    assert sorted(stored) == sorted(truth)  # every article, and nothing that is not one
+    wrong = [(title, key, stored[title][key], value) for title, fields in truth.items()
+             for key, value in fields.items() if stored[title][key] != value]
+    assert wrong == []
+    assert report.listings_visited - report.listings_repeated == 3  # the three pages of the listing
+    assert report.failures == [] and report.articles_found == 5
+    # a second crawl of the unchanged portal stores nothing
+    _, again = crawl(portals, name, tmp_path)
+    assert again.counts["new"] == again.counts["updated"] == 0 and again.counts["unchanged"] == 5
+
+
+def test_aspnet_pagination_is_followed_by_posting_the_form_back(portals, tmp_path):
+    portals.requests.clear()
+    crawl(portals, "aspnet", tmp_path)
+    posts = [r for r in portals.requests if r.startswith("POST /aspnet/TinTuc/DanhSach.aspx")]
+    assert len(posts) == 3  # pages 2 and 3, and page 1 again from page 2's pager (seen to repeat, not expanded)
+
+
+def test_completeness_report_flags_months_without_an_article(portals, tmp_path):
+    conn, report = crawl(portals, "wordpress", tmp_path)
+    months = store.source_months(conn, "wordpress")
+    assert report.oldest == min(r["published_day"] for r in conn.execute("SELECT published_day FROM articles"))
+    assert report.empty_months and all(month not in months for month in report.empty_months)
+    assert "MONTHS WITHOUT AN ARTICLE" in report.completeness()
+    saved = store.last_crawl_runs(conn)["wordpress"]
+    assert saved["articles_found"] == 5 and saved["empty_months"] == report.empty_months
