@@ -16,9 +16,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from fixtures import site as fx
 from indexer import store
 from indexer.crawl import Crawler, Fetcher, load_sources
-from fixtures import site as fx
 
 
 def expected_articles(base: str) -> dict[str, dict]:

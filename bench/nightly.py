@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from bench.indexing import DEMO
-from indexer.config import DEFAULT_MODEL_DIRNAME, load_settings
 from fixtures import site as fx
+from indexer.config import DEFAULT_MODEL_DIRNAME, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
