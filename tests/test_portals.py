@@ -15,6 +15,7 @@ def portals():
 
 
 def crawl(site, name, tmp_path):
+    tmp_path.mkdir(exist_ok=True)
     path = tmp_path / f"{name}.toml"
     path.write_text(site.source_toml(name))
     conn = store.connect(tmp_path / "archive.sqlite3")
@@ -32,10 +33,17 @@ def test_every_article_is_found_and_every_field_is_right(portals, name, tmp_path
              for key, value in fields.items() if stored[title][key] != value]
     assert wrong == []
     assert report.listings_visited - report.listings_repeated == 3  # the three pages of the listing
-    assert report.failures == [] and report.articles_found == 5
+    assert report.failures == [] and report.articles_found == len(truth)
     # a second crawl of the unchanged portal stores nothing
     _, again = crawl(portals, name, tmp_path)
-    assert again.counts["new"] == again.counts["updated"] == 0 and again.counts["unchanged"] == 5
+    assert again.counts["new"] == again.counts["updated"] == 0 and again.counts["unchanged"] == len(truth)
+
+
+def test_stories_only_in_a_sitemap_or_a_feed_are_found(portals, tmp_path):
+    """robots.txt → sitemap index → gzipped sitemap (modern); <link rel=alternate> → RSS (drupal)."""
+    for name, read in (("modern", 2), ("drupal", 1)):
+        _conn, report = crawl(portals, name, tmp_path / name)
+        assert report.feeds_read == read and report.articles_found == 6, name
 
 
 def test_aspnet_pagination_is_followed_by_posting_the_form_back(portals, tmp_path):

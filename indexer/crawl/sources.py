@@ -56,7 +56,10 @@ class Source:
     selectors: Selectors = field(default_factory=Selectors)
 
     def same_site(self, url: str) -> bool:
-        return urlsplit(url).hostname == urlsplit(self.base_url).hostname
+        """The URL lies under base_url: same host, and below its path (sites sharing a host stay apart)."""
+        parts, base = urlsplit(url), urlsplit(self.base_url)
+        return parts.hostname == base.hostname and (parts.path or "/").startswith(base.path.rstrip("/") + "/") \
+            if base.path.strip("/") else parts.hostname == base.hostname
 
     def is_article_url(self, url: str) -> bool:
         """A page of this source that looks like one story (never a listing page)."""
