@@ -1,4 +1,4 @@
-"""Command line: ``python -m indexer model|ingest|crawl|build|update|nightly|delete|stats``.
+"""Command line: ``python -m indexer model|ingest|crawl|probe|build|update|nightly|delete|stats``.
 
 Exit codes: 0 success; 2 bad input or configuration (message on stderr); 3 a whole source failed
 to crawl (the others were still crawled and stored, the index still built); 4 another nightly run
@@ -96,6 +96,38 @@ def cmd_update(args: argparse.Namespace) -> int:
     return 3 if source_failed else 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Fetch one page and print what a crawl would discover on it and extract from it."""
+    from indexer.crawl import Fetcher, load_sources
+    from indexer.crawl.probe import probe, report, site_source
+    from indexer.extract import Selectors
+
+    settings = load_settings()
+    if args.source:
+        sources = {s.name: s for s in load_sources(args.sources or settings.data_dir / "sources.toml")}
+        if args.source not in sources:
+            raise ValueError(f"no source named {args.source!r} in the sources file")
+        source = sources[args.source]
+    else:
+        source = site_source(args.url)
+    overrides = dict(pair.split("=", 1) for pair in args.selector)
+    unknown = set(overrides) - {"title", "date", "body", "lead", "author", "category"}
+    if unknown:
+        raise ValueError(f"unknown selector(s) {', '.join(sorted(unknown))}: use title, date, body, lead, author, "
+                         "category (and --remove)")
+    if overrides or args.remove:
+        fields = {**vars(source.selectors), **overrides}
+        fields["remove"] = [*source.selectors.remove, *args.remove]
+        source.selectors = Selectors(**fields)
+    fetcher = Fetcher(delay=0)
+    try:
+        result = probe(args.url, source, fetcher, settings.timezone)
+    finally:
+        fetcher.close()
+    print(report(result))
+    return 0 if result.article or result.articles else 1
+
+
 def cmd_nightly(args: argparse.Namespace) -> int:
     from indexer.nightly import EXIT_LOCKED, Locked, run_nightly
 
@@ -175,6 +207,15 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--source", help="only this source")
         p.add_argument("--max-pages", type=int, help="listing pages to follow per source")
         p.set_defaults(func=func)
+    p = sub.add_parser("probe", help="show what a crawl would discover on one page and extract from it")
+    p.add_argument("url")
+    p.add_argument("--source", help="use this source's settings and selectors (from the sources file)")
+    p.add_argument("--sources", type=Path, help="sources file (default: <data dir>/sources.toml)")
+    p.add_argument("--selector", action="append", default=[], metavar="FIELD=CSS",
+                   help="try a CSS selector for a field (title, date, body, lead, author, category); repeatable")
+    p.add_argument("--remove", action="append", default=[], metavar="CSS",
+                   help="try removing these elements from the body; repeatable")
+    p.set_defaults(func=cmd_probe)
     p = sub.add_parser("delete", help="take articles down (ids or URLs); the next build drops them")
     p.add_argument("articles", nargs="+")
     p.set_defaults(func=cmd_delete)

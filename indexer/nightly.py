@@ -97,8 +97,7 @@ def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool
                                   progress=progress)
                 for source in sources:
                     crawled = crawler.crawl(source)
-                    report.sources[source.name] = {"counts": dict(crawled.counts), "failures": crawled.failures[:50],
-                                                   "source_failed": crawled.source_failed}
+                    report.sources[source.name] = crawled.as_dict()
                     if crawled.source_failed:
                         report.errors.append(f"{source.name}: {crawled.source_failed}")
                         report.exit_code = EXIT_SOURCE_FAILED

@@ -61,3 +61,23 @@ def test_completeness_report_flags_months_without_an_article(portals, tmp_path):
     assert "MONTHS WITHOUT AN ARTICLE" in report.completeness()
     saved = store.last_crawl_runs(conn)["wordpress"]
     assert saved["articles_found"] == 5 and saved["empty_months"] == report.empty_months
+
+
+def test_probe_prints_what_a_crawl_would_discover_and_extract(portals, capsys, monkeypatch, tmp_path):
+    from fixtures.portals import stories_of
+    from indexer.__main__ import main
+
+    monkeypatch.setenv("NEWSSEARCH_DATA_DIR", str(tmp_path))
+    assert main(["probe", f"{portals.base}/joomla/index.php/tin-tuc"]) == 0
+    out = capsys.readouterr().out
+    assert "article links (2)" in out and "?start=2" in out and "a listing page" in out
+    story = stories_of(list(LAYOUTS).index("joomla"))[0]
+    assert main(["probe", f"{portals.base}/joomla" + LAYOUTS["joomla"].article_path(story)]) == 0
+    out = capsys.readouterr().out
+    for value in (story.title, story.published_at, story.author, story.category, story.lead[:40]):
+        assert value in out
+    # a selector tried on the command line overrides the generic rules
+    assert main(["probe", f"{portals.base}/joomla" + LAYOUTS["joomla"].article_path(story),
+                 "--selector", "category=.createdby"]) == 0
+    assert f"category  Viết bởi {story.author}" in capsys.readouterr().out
+    assert main(["probe", f"{portals.base}/joomla/khong-co", "--selector", "colour=.x"]) == 2
