@@ -3,10 +3,9 @@ import sqlite3
 
 import pytest
 
-from fixtures.site import SOURCES_TOML, to_cp1258
+from fixtures.site import SOURCES_TOML
 from indexer import store
 from indexer.crawl import Crawler, Fetcher, SourcesError, load_sources, normalize_url
-from indexer.decode import decode_html
 
 
 @pytest.fixture()
@@ -170,14 +169,6 @@ def test_committed_sources_example_is_valid():
 ])
 def test_normalize_url(url, expected):
     assert normalize_url(url, "https://portal.example/") == expected
-
-
-def test_decode_legacy_vietnamese_encoding():
-    raw = to_cp1258('<meta charset="windows-1258"><p>Huyện Phú Lâm phòng chống thiên tai</p>')
-    import unicodedata
-    text = unicodedata.normalize("NFC", decode_html(raw, "text/html"))
-    assert "Huyện Phú Lâm phòng chống thiên tai" in text
-    assert decode_html("Đặng Văn Quang".encode()) == "Đặng Văn Quang"
 
 
 def test_crawl_state_is_kept(site, sources, tmp_path):
