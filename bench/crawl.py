@@ -1,11 +1,12 @@
-"""Crawler figures on the fixture website (loopback only): extraction accuracy and throughput.
+"""Crawler figures on fixture websites (loopback only): articles found, fields right, throughput.
 
     python -m bench.crawl [--extra 200] [--runs 3]
 
-Serves fixtures/site.py on 127.0.0.1, crawls its three sources into a temporary archive, and
-compares every stored field (title, date, author, category, lead, body) with the fixture's ground
-truth. Throughput: pages fetched per second over a crawl with `--extra` generated CMS articles and
-no politeness delay, median of `--runs` crawls (each into a fresh archive).
+Fields: crawls the three sources of fixtures/site.py and the ten portal layouts of
+fixtures/portals.py (each given only name, base_url and start_urls) into temporary archives, and
+compares every stored field (title, date, author, category, lead, body) with the ground truth.
+Throughput: pages fetched per second over a crawl of fixtures/site.py with `--extra` generated
+CMS articles and no politeness delay, median of `--runs` crawls (each into a fresh archive).
 """
 from __future__ import annotations
 
@@ -57,6 +58,39 @@ def crawl_once(site: fx.FixtureSite, workdir: Path) -> tuple[object, dict, float
     return conn, reports, elapsed, fetched
 
 
+def portal_fields() -> tuple[int, int, int, int, list[str]]:
+    """(articles found, articles published, fields right, fields checked, what was wrong) over the
+    ten portal layouts."""
+    from fixtures.portals import LAYOUTS, PortalSite
+
+    site = PortalSite()
+    server = site.serve()
+    found = published = right = checked = 0
+    wrong: list[str] = []
+    try:
+        for name in LAYOUTS:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "sources.toml"
+                path.write_text(site.source_toml(name))
+                conn = store.connect(Path(tmp) / "archive.sqlite3")
+                Crawler(conn, Fetcher(timeout=2.0, retries=1, backoff=0.01, delay=0)).crawl(load_sources(path)[0])
+                stored = {r["title"]: r for r in conn.execute("SELECT * FROM articles")}
+                conn.close()
+            for title, fields in site.truth(name).items():
+                published += 1
+                found += title in stored
+                checked += 1 + len(fields)
+                right += title in stored
+                for key, value in fields.items():
+                    ok = title in stored and stored[title][key] == value
+                    right += ok
+                    if not ok:
+                        wrong.append(f"{name}: {title[:40]}… {key}")
+    finally:
+        server.shutdown()
+    return found, published, right, checked, wrong
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--extra", type=int, default=200, help="generated CMS articles for the throughput run")
@@ -85,6 +119,11 @@ def main() -> None:
                   f"(title + 5 fields each)")
             for line in wrong:
                 print("  wrong:", line)
+        found, published, right, checked, wrong = portal_fields()
+        print(f"ten portal layouts: {found}/{published} articles found, {right}/{checked} fields correct "
+              f"({right / checked:.1%})")
+        for line in wrong:
+            print("  wrong:", line)
         site.extra_cms = args.extra
         rates = []
         for _ in range(args.runs):

@@ -394,7 +394,7 @@ def _blocks_from_trafilatura(html: str, url: str) -> list[Block]:
     import trafilatura
     from lxml import etree
 
-    xml = trafilatura.extract(html, url=url or None, output_format="xml", include_formatting=True,
+    xml = trafilatura.extract(html, url=url or None, output_format="xml", include_formatting=True, favor_precision=True,
                               include_comments=False, include_tables=True, include_images=False,
                               deduplicate=False)
     if not xml:

@@ -99,14 +99,14 @@ MIGRATIONS: list[str] = [
     """
     -- One row per source per crawl: its completeness report (listing pages, articles found,
     -- stored and failed, dates covered, months without an article), as JSON.
-    CREATE TABLE crawl_runs (
+    CREATE TABLE IF NOT EXISTS crawl_runs (
         id          INTEGER PRIMARY KEY,
         source      TEXT NOT NULL,
         started_at  TEXT NOT NULL,
         finished_at TEXT NOT NULL,
         report      TEXT NOT NULL
     );
-    CREATE INDEX crawl_runs_source ON crawl_runs(source, started_at);
+    CREATE INDEX IF NOT EXISTS crawl_runs_source ON crawl_runs(source, started_at);
     """,
 ]
 
