@@ -31,4 +31,6 @@ def test_every_fault_is_recorded_with_its_reason_and_the_crawl_ends(hostile, tmp
     stored = [row["url"] for row in conn.execute("SELECT url FROM articles")]
     assert len(stored) == 10 and all("/bai/tin-so-" in u or "binh-thuong" in u for u in stored)
     assert report.counts["failed"] == len(HOSTILE_PAGES)
+    assert report.counts["skipped_robots"] == 1  # "Disallow: /*?in=" (RFC 9309 wildcard)
+    assert pages["/bai/bai-viet-binh-thuong-ban-in.html?in=1"]["status"] == "robots"
 

@@ -46,6 +46,14 @@ def test_stories_only_in_a_sitemap_or_a_feed_are_found(portals, tmp_path):
         assert report.feeds_read == read and report.articles_found == 6, name
 
 
+def test_max_pages_bounds_listing_pages_and_sitemaps_together(portals, tmp_path):
+    path = tmp_path / "modern.toml"
+    path.write_text(portals.source_toml("modern") + "max_pages = 4\n")
+    conn = store.connect(tmp_path / "archive.sqlite3")
+    report = Crawler(conn, Fetcher(timeout=2.0, retries=1, backoff=0.01, delay=0)).crawl(load_sources(path)[0])
+    assert report.listings_visited + report.feeds_read == 4 and report.listings_left == 1
+
+
 def test_aspnet_pagination_is_followed_by_posting_the_form_back(portals, tmp_path):
     portals.requests.clear()
     crawl(portals, "aspnet", tmp_path)

@@ -19,8 +19,6 @@ from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import DecodeError, decode_html
 from indexer.extract import ExtractionError, extract_article
 
-MAX_SITEMAP_DEPTH = 2
-
 
 @dataclass
 class CrawlReport:
@@ -124,8 +122,9 @@ class Crawler:
     # --- discovery --------------------------------------------------------------------
     def discover(self, source: Source, report: CrawlReport, max_pages: int) -> list[str]:
         """Article URLs from listing pages (following pagination), sitemaps (the source's and those
-        robots.txt names) and feeds (the source's and those listing pages advertise). At most
-        `max_pages` listing pages and sitemaps are read: a trap (a calendar, endless pages) stops there."""
+        robots.txt names, and the sitemaps an index names) and feeds (the source's and those listing
+        pages advertise). At most `max_pages` listing pages, sitemaps and feeds together are read: a
+        trap (a calendar, endless pages, a sitemap index of sitemap indexes) stops there."""
         articles: dict[str, None] = {}
         queue = deque(Listing(normalize_url(u, source.base_url)) for u in source.start_urls)
         seen: set[str] = set()
@@ -156,8 +155,19 @@ class Crawler:
             articles.update(dict.fromkeys(links.articles))
             queue.extend(item for item in links.listings if item.key not in seen)
             feeds += [f for f in links.feeds if f not in feeds]
-        for feed in dict.fromkeys(feeds):
-            for url in self._read_feed(feed, source, report):
+        pending = deque(dict.fromkeys(feeds))
+        while pending:
+            feed = pending.popleft()
+            if feed in seen:
+                continue
+            if budget <= 0:
+                report.listings_left += len(set(pending) - seen) + 1
+                break
+            budget -= 1
+            seen.add(feed)
+            pages, children = self._read_feed(feed, source, report)
+            pending.extend(child for child in children if child not in seen)
+            for url in pages:
                 if source.is_article_url(url):
                     articles.setdefault(url)
         found = [url for url in articles if url not in listing_urls]  # a listing page is never an article
@@ -180,8 +190,8 @@ class Crawler:
         self._record(listing.key, source.name, "listing", response=response)
         return html
 
-    def _read_feed(self, url: str, source: Source, report: CrawlReport, depth: int = 0) -> list[str]:
-        """Page URLs of a sitemap (index, gzipped or not) or an RSS/Atom feed."""
+    def _read_feed(self, url: str, source: Source, report: CrawlReport) -> tuple[list[str], list[str]]:
+        """(page URLs, child sitemaps) of a sitemap (an index, gzipped or not) or an RSS/Atom feed."""
         try:
             response = self.fetcher.get(url)
             report.counts["fetched"] += 1
@@ -191,12 +201,9 @@ class Crawler:
                 pages, children = feed_entries(response.body), []
         except (FetchError, ValueError, OSError) as exc:  # OSError: a corrupt gzip stream
             self._fail(report, url, source.name, str(exc))
-            return []
+            return [], []
         report.feeds_read += 1
-        found = absolute(pages, url)
-        for child in absolute(children, url)[:source.max_pages] if depth < MAX_SITEMAP_DEPTH else []:
-            found += self._read_feed(child, source, report, depth + 1)
-        return found
+        return absolute(pages, url), [u for u in absolute(children, url) if source.same_site(u)]
 
     # --- articles -----------------------------------------------------------------------
     def fetch_article(self, url: str, source: Source, report: CrawlReport) -> None:
