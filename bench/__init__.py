@@ -1,0 +1,1 @@
+"""Benchmarks and the retrieval-quality evaluation: figures, never tests (bench/README.md)."""

@@ -79,7 +79,7 @@ def ours_peer(docs: list[dict], stack: ExitStack):
     engine.embedder.clear_query_cache()
 
     def search(query: str, k: int) -> list[str]:
-        _, order, *_ = engine.rank(Query(text=query))
+        order = engine.rank(Query(text=query)).order
         return [doc_of_article[aid] for aid in order[:k]]
 
     return search

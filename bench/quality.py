@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from indexer import store
+from indexer import models, store
 from indexer.config import load_settings
 
 MODES = ("lexical", "semantic", "hybrid")
@@ -58,7 +58,7 @@ def index_eval_set(settings, docs: list[dict], progress: bool) -> dict[int, str]
     conn = store.connect(settings.db_path)
     ids = {}
     for doc in docs:
-        article = store.Article(url=f"eval:{doc['id']}", source="eval", title=doc.get("title") or "",
+        article = models.Article(url=f"eval:{doc['id']}", source="eval", title=doc.get("title") or "",
                                 body=doc["body"])
         article_id, _ = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap)
         ids[article_id] = str(doc["id"])
@@ -90,7 +90,7 @@ def evaluate(eval_dir: Path, modes: tuple[str, ...], cache_dir: Path, progress: 
                 started = time.perf_counter()
                 engine.search(Query(text=q["text"], per_page=10, mode=mode))
                 elapsed = (time.perf_counter() - started) * 1000
-                _, order, *_ = engine.rank(Query(text=q["text"], mode=mode))
+                order = engine.rank(Query(text=q["text"], mode=mode)).order
                 ranked = [doc_of_article[aid] for aid in order[:100]]
                 metrics = query_metrics(ranked, {str(r) for r in q["relevant"]})
                 for kind in (q["kind"], "all"):

@@ -28,7 +28,7 @@ import numpy as np
 from bench.indexing import DEMO, read_corpus
 from bench.quality import percentile
 from bench.scale import load_real, synthesize
-from indexer import store, vectors
+from indexer import models, store, vectors
 from indexer import text as vtext
 from indexer.config import Settings, load_settings
 from indexer.embed import model_id
@@ -43,7 +43,7 @@ def fill_real(conn, settings: Settings, items: list[dict], target: int, cursor: 
     """Store corpus articles from `cursor` until the archive holds `target` passages."""
     while cursor < len(items) and store.count_rows(conn)["passages"] < target:
         item = items[cursor]
-        article = store.Article(url=f"corpus:{item['id']}", source="corpus", title=item.get("title", ""),
+        article = models.Article(url=f"corpus:{item['id']}", source="corpus", title=item.get("title", ""),
                                 summary=item.get("sapo", ""), body=item["body"])
         with contextlib.suppress(ValueError):  # an empty body: skipped, as the crawler would
             store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap)

@@ -1,1 +1,1 @@
-"""Everything that writes the archive and the index, and the contracts the service shares."""
+"""Everything that writes the archive and the index; models.py holds the types the service shares."""

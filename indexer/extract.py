@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, Tag
 
 from indexer.dates import parse_datetime
-from indexer.store import Article, now_iso
+from indexer.models import Article, now_iso
 from indexer.text import clean
 
 NOISE_TAGS = ("script", "style", "noscript", "iframe", "form", "nav", "footer", "header", "aside",

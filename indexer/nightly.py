@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from indexer import store
+from indexer import models, store
 from indexer.config import Settings
 from indexer.faults import checkpoint
 
@@ -86,7 +86,7 @@ def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool
     from indexer.pipeline import build_index
 
     with job_lock(settings.data_dir / "nightly.lock"):
-        report = NightlyReport(started=store.now_iso())
+        report = NightlyReport(started=models.now_iso())
         began = time.perf_counter()
         sources_path = sources_file or settings.data_dir / "sources.toml"
         try:
@@ -115,7 +115,7 @@ def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool
         except Exception as exc:  # nothing was published: the served index stays as it was
             report.errors.append(f"build: {type(exc).__name__}: {exc} (nothing published)")
             report.exit_code = EXIT_BUILD_FAILED
-        report.finished = store.now_iso()
+        report.finished = models.now_iso()
         report.duration_s = round(time.perf_counter() - began, 2)
         try:
             write_report(settings, report)

@@ -13,7 +13,7 @@ import numpy as np
 from indexer import store, vectors
 from indexer.config import Settings
 from indexer.decode import DecodeError, decode_html
-from indexer.embed import VectorCache, cached_embeddings, get_embedder, model_id
+from indexer.embed import Embedder, VectorCache, cached_embeddings, get_embedder, model_id
 from indexer.extract import ExtractionError, extract_article
 from indexer.faults import checkpoint
 
@@ -132,20 +132,23 @@ def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None,
         return None, f"full (previous version unusable: {exc})"
 
 
-def build_index(settings: Settings, progress: bool = False, full: bool = False) -> BuildReport:
+def build_index(settings: Settings, progress: bool = False, full: bool = False,
+                embedder: Embedder | None = None) -> BuildReport:
     """Embed what is not cached, write a new index version, verify it, publish it, prune old ones.
 
     The previous version is patched (vanished passages removed, new ones added) unless `full`, the
     model or index type changed, or it cannot be read; a full build still reuses cached vectors.
-    The model is loaded only when something must be embedded, or to learn its dimension.
+    The model is loaded only when something must be embedded, or to learn its dimension;
+    `embedder` replaces the configured model (tests use a deterministic one).
     """
     started = time.perf_counter()
-    model = model_id(settings)
+    model = embedder.model_id if embedder else model_id(settings)
+    load_embedder = (lambda: embedder) if embedder else (lambda: get_embedder(settings))
     name, manifest = _current_manifest(settings)
     if manifest is not None and manifest.get("model") == model:
         dimension = manifest["dimension"]
     else:  # no earlier version of this model says it: load the model to ask
-        dimension = get_embedder(settings).dimension
+        dimension = load_embedder().dimension
     conn = store.connect(settings.db_path)
     cache = VectorCache(settings.cache_dir / "vectors.sqlite3", model, dimension)
 
@@ -172,8 +175,7 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False) 
         hashes = [r["content_hash"] for r in rows_to_add]
         texts = [store.passage_embedding_text(r["title"], r["text"]) for r in rows_to_add]
         embed_started = time.perf_counter()
-        matrix, embedded = cached_embeddings(lambda: get_embedder(settings), cache, hashes, texts,
-                                             progress=progress)
+        matrix, embedded = cached_embeddings(load_embedder, cache, hashes, texts, progress=progress)
         embed_seconds = time.perf_counter() - embed_started
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
         if previous is None:

@@ -5,15 +5,14 @@ opens the same file read-only and calls the read helpers at the bottom of this m
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 
 from indexer import text as vtext
+from indexer.models import Article, Filters, now_iso, sha256_text
 
 # Each entry upgrades the schema by one version (PRAGMA user_version): SQL, or the name of a
 # function below that fills what a previous step created. Append, never edit.
@@ -110,41 +109,6 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-FTS_TITLE_WEIGHT, FTS_TEXT_WEIGHT = 3.0, 1.0
-
-
-@dataclass
-class Article:
-    """One news article as extracted from a page; text fields are already normalised."""
-
-    url: str
-    source: str
-    body: str
-    title: str = ""
-    summary: str = ""
-    author: str = ""
-    published_at: str | None = None
-    category: str = ""
-    fetched_at: str = field(default_factory=lambda: now_iso())
-
-    def cleaned(self) -> Article:
-        return Article(
-            url=self.url, source=self.source, body=vtext.clean(self.body),
-            title=vtext.clean(self.title), summary=vtext.clean(self.summary),
-            author=vtext.clean(self.author), published_at=self.published_at,
-            category=vtext.clean(self.category), fetched_at=self.fetched_at)
-
-    def content_hash(self) -> str:
-        return sha256_text("\x1f".join([self.title, self.summary, self.body, self.author,
-                                        self.published_at or "", self.category]))
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-def sha256_text(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def passage_embedding_text(title: str, passage: str) -> str:
@@ -343,18 +307,6 @@ def vocabulary_text_count(conn: sqlite3.Connection) -> int:
                         "(SELECT count(*) FROM articles WHERE title != '')").fetchone()[0]
 
 
-def text_frequencies(conn: sqlite3.Connection, folded_words: Iterable[str]) -> dict[str, dict[str, int]]:
-    """folded word → {written form: texts holding it}, from the vocabulary (B-tree lookups)."""
-    words = list(dict.fromkeys(folded_words))
-    out: dict[str, dict[str, int]] = {w: {} for w in words}
-    if words:
-        rows = conn.execute(f"SELECT folded, form, texts FROM vocab_unigrams WHERE folded IN "
-                            f"({','.join('?' * len(words))})", words)
-        for folded, form, texts in rows:
-            out[folded][form] = texts
-    return out
-
-
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
     with conn:
         _delete_passages(conn, article_id)
@@ -363,38 +315,6 @@ def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
 
 
 # --- read helpers (the service uses these, read-only) ---------------------------------------
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrictions every retrieval path applies the same way."""
-
-    date_from: str | None = None  # YYYY-MM-DD inclusive
-    date_to: str | None = None
-    sources: tuple[str, ...] = ()
-    # Passages newer than the served index version stay unseen until it is published (ids only grow).
-    max_passage_id: int | None = None
-
-    def sql(self, alias: str = "a") -> tuple[str, list]:
-        """WHERE clauses over articles (`alias`) and passages (`p`)."""
-        clauses, params = [], []
-        if self.max_passage_id is not None:
-            clauses.append("p.id <= ?")
-            params.append(self.max_passage_id)
-        if self.date_from:
-            clauses.append(f"{alias}.published_day >= ?")
-            params.append(self.date_from)
-        if self.date_to:
-            clauses.append(f"{alias}.published_day <= ?")
-            params.append(self.date_to)
-        if self.sources:
-            clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
-            params.extend(self.sources)
-        return (" AND ".join(clauses) or "1"), params
-
-    @property
-    def active(self) -> bool:
-        return bool(self.date_from or self.date_to or self.sources)
-
 
 def iter_passages_for_index(conn: sqlite3.Connection) -> Iterator[sqlite3.Row]:
     yield from conn.execute(
@@ -407,72 +327,6 @@ def count_rows(conn: sqlite3.Connection) -> dict[str, int]:
         "articles": conn.execute("SELECT count(*) FROM articles").fetchone()[0],
         "passages": conn.execute("SELECT count(*) FROM passages").fetchone()[0],
     }
-
-
-def _ranked_fts(table: str, restrict: str | None) -> str:
-    """Top rows of an FTS5 table by weighted BM25 (higher is better), ranked before any join.
-
-    Ordering inside FTS5 and joining only the rows kept is what keeps long OR queries fast;
-    `restrict` is an extra condition on the rowid (filters), placed inside so the limit holds.
-    """
-    bm25 = f"bm25({table}, {FTS_TITLE_WEIGHT}, {FTS_TEXT_WEIGHT})"
-    where = f"{table} MATCH ?" + (f" AND {restrict}" if restrict else "")
-    return f"SELECT rowid AS id, -{bm25} AS score FROM {table} WHERE {where} ORDER BY {bm25} LIMIT ?"
-
-
-def lexical_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
-                       limit: int, exact: bool = False) -> list[tuple[int, int, float]]:
-    """(passage_id, article_id, bm25 score; higher is better) for an FTS5 MATCH expression,
-    on folded text, or with `exact` on text that keeps its diacritics."""
-    table = "passages_exact" if exact else "passages_fts"
-    restrict, params = [], []
-    if filters.max_passage_id is not None:
-        restrict.append("rowid <= ?")
-        params.append(filters.max_passage_id)
-    if filters.active:
-        where, where_params = replace(filters, max_passage_id=None).sql()
-        restrict.append(f"rowid IN (SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id "
-                        f"WHERE {where})")
-        params += where_params
-    rows = conn.execute(
-        f"""SELECT m.id, p.article_id, m.score FROM ({_ranked_fts(table, " AND ".join(restrict))}) m
-            JOIN passages p ON p.id = m.id ORDER BY m.score DESC""",
-        [match, *params, limit]).fetchall()
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-def article_candidates(conn: sqlite3.Connection, match: str, filters: Filters,
-                       limit: int) -> list[tuple[int, int, float]]:
-    """(first passage id, article_id, bm25 over the whole folded article) for an FTS5 MATCH."""
-    restrict, params = None, []
-    if filters.active:
-        where, params = replace(filters, max_passage_id=None).sql()
-        restrict = f"rowid IN (SELECT a.id FROM articles a WHERE {where})"
-    newest = "" if filters.max_passage_id is None else f" AND p.id <= {int(filters.max_passage_id)}"
-    rows = conn.execute(
-        f"""SELECT p.id, m.id, m.score FROM ({_ranked_fts("articles_fts", restrict)}) m
-            JOIN passages p ON p.article_id = m.id AND p.ordinal = 0{newest} ORDER BY m.score DESC""",
-        [match, *params, limit]).fetchall()
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-def passages_with_articles(conn: sqlite3.Connection, passage_ids: Iterable[int],
-                           filters: Filters = Filters()) -> dict[int, sqlite3.Row]:
-    """Passage rows (id, article id) that exist and pass the filters.
-
-    Articles are joined only for filters on them: a passage's article always exists (foreign
-    key), and the join is most of the cost (1.5 against 0.6 ms for 300 passages). The covering
-    index halves what is left: a passage's row holds its text.
-    """
-    ids = list(passage_ids)
-    if not ids:
-        return {}
-    where, params = filters.sql()
-    join = " JOIN articles a ON a.id = p.article_id" if filters.active else ""
-    rows = conn.execute(
-        f"""SELECT p.id, p.article_id FROM passages p INDEXED BY passages_id_article{join}
-            WHERE p.id IN ({','.join('?' * len(ids))}) AND {where}""", [*ids, *params]).fetchall()
-    return {r["id"]: r for r in rows}
 
 
 # SQLite's INTEGER range: an id from a URL outside it names no row (and sqlite3 would raise).
@@ -528,10 +382,10 @@ def article_word_texts(conn: sqlite3.Connection, article_ids: Iterable[int], exa
     if not ids:
         return {}
     table = "passages_exact" if exact else "passages_fts"
-    newest = "" if max_passage_id is None else f" AND p.id <= {int(max_passage_id)}"
+    published, newest = Filters(max_passage_id=max_passage_id).published("p.id")
     rows = conn.execute(f"""SELECT p.article_id, t.title, t.text FROM passages p JOIN {table} t ON t.rowid = p.id
-                            WHERE p.article_id IN ({','.join('?' * len(ids))}){newest}
-                            ORDER BY p.article_id, p.ordinal""", ids)
+                            WHERE p.article_id IN ({','.join('?' * len(ids))}) AND {published}
+                            ORDER BY p.article_id, p.ordinal""", [*ids, *newest])
     parts: dict[int, list[str]] = {}
     for aid, title, text in rows:
         parts.setdefault(aid, [title]).append(text)

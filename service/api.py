@@ -1,16 +1,13 @@
 """/api/*: JSON in, JSON out. Each view validates, calls one engine function, serialises."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 
+from service import engine
 from service.params import BadRequest, parse_search_args
-from service.search import SearchEngine, SearchResult
+from service.search import SearchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-def engine() -> SearchEngine:
-    return current_app.extensions["engine"]
 
 
 def article_json(row) -> dict:

@@ -1,18 +1,15 @@
 """HTML pages: the search page and the article page (Jinja, no JavaScript needed)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 
 from indexer import store
 from indexer.text import fold, has_diacritics
+from service import engine
 from service.params import BadRequest, parse_search_args
-from service.search import MODES, SORTS, SearchEngine, article_view
+from service.search import MODES, SORTS, article_view
 
 bp = Blueprint("pages", __name__)
-
-
-def engine() -> SearchEngine:
-    return current_app.extensions["engine"]
 
 
 @bp.get("/")
@@ -45,9 +42,11 @@ def suggestions(result) -> list[tuple[str, str]]:
 
 @bp.get("/articles/<int:article_id>")
 def article_page(article_id: int):
-    passage = request.args.get("p", type=int)
-    view = article_view(engine(), article_id, request.args.get("q", ""), passage)
-    if view is None:
+    article = engine().article(article_id)
+    if article is None:
         abort(404, description="Không tìm thấy bài viết này.")
+    passage = request.args.get("p", type=int)
+    view = article_view(article, engine().passage(passage) if passage is not None else None,
+                        request.args.get("q", ""))
     related = engine().similar(article_id, limit=5)
     return render_template("article.html", view=view, q=request.args.get("q", ""), related=related)

@@ -5,7 +5,7 @@ import unicodedata
 from collections.abc import Mapping
 
 from indexer.dates import parse_date_arg
-from indexer.store import Filters
+from indexer.models import Filters
 from service.search import MAX_RESULTS, MODES, SORTS, Query
 
 MAX_QUERY_CHARS = 300

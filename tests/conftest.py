@@ -1,8 +1,13 @@
-"""Fixtures: the converted model (once per machine), and a demo archive + index in a temp dir."""
+"""Fixtures: the converted model (once per machine), a demo archive + index in a temp dir, and
+factories: `make_archive` builds an archive from made-up articles, by default with `fake_embedder`,
+whose deterministic vectors let ranking tests run without the model."""
 from __future__ import annotations
 
+import zlib
+from concurrent.futures import Future
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer.config import DEFAULT_MODEL_DIRNAME, Settings, load_settings
@@ -80,3 +85,68 @@ def site():
     server = fixture.serve()
     yield fixture
     server.shutdown()
+
+
+class FakeEmbedder:
+    """Deterministic vectors without a model: each folded word adds weight to one of 64 dimensions
+    (a hashing trick), so texts that share words are near, as a real model's would be."""
+
+    model_id = "test:hashed-words-64"
+    dimension = 64
+
+    def _vector(self, text: str) -> np.ndarray:
+        from indexer.text import fold_word, words
+
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        for word in words(text):
+            vector[zlib.crc32(fold_word(word).encode()) % self.dimension] += 1.0
+        norm = np.linalg.norm(vector)
+        return vector / norm if norm else vector
+
+    def encode_passages(self, texts, progress: bool = False) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+    def query_future(self, text: str) -> Future:
+        done: Future = Future()
+        done.set_result(self._vector(text))
+        return done
+
+
+@pytest.fixture()
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture()
+def make_archive(tmp_path, fake_embedder):
+    """make_archive([(title, body), …] or [Article, …], build=True) → a SearchEngine over them.
+
+    Articles get ids 1…n in the order given; with `build`, a vector index is built and published
+    by the real pipeline (fake vectors); without, the archive has no index (lexical search only).
+    """
+    from indexer import models, store
+    from indexer.pipeline import build_index
+    from service.search import SearchEngine
+
+    made = []
+
+    def make(articles, build: bool = True, embedder=None):
+        embedder = embedder or fake_embedder
+        settings = load_settings({"data_dir": tmp_path / f"archive-{len(made)}", "model": embedder.model_id})
+        settings.data_dir.mkdir(parents=True)
+        conn = store.connect(settings.db_path)
+        for i, item in enumerate(articles):
+            article = item if isinstance(item, models.Article) else \
+                models.Article(url=f"u:{i}", source="s", title=item[0], body=item[1])
+            store.upsert_article(conn, article)
+        store.rebuild_vocabulary(conn)
+        conn.close()
+        if build:
+            build_index(settings, embedder=embedder)
+        made.append(settings)
+        return SearchEngine(settings, embedder=embedder)
+
+    return make

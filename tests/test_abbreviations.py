@@ -1,6 +1,7 @@
+from indexer import models
 from indexer.abbreviations import ABBREVIATIONS, alternatives, spelled_out
-from indexer.store import Filters
-from service.search import Query, parse_query
+from indexer.models import Filters
+from service.search import Query, candidates, parse_query
 
 
 def test_both_directions_longest_match_first():
@@ -36,9 +37,9 @@ def test_each_form_finds_the_other_in_the_archive(tmp_path):
     from indexer import store
 
     conn = store.connect(tmp_path / "a.sqlite3")
-    spelled = store.Article(url="u:1", source="s", title="Hội nghị", body="Ủy ban Mặt trận Tổ quốc huyện tổ chức hội nghị. " * 3)
-    short = store.Article(url="u:2", source="s", title="Tin", body="Ủy ban MTTQ xã phát động ủng hộ người nghèo. " * 3)
+    spelled = models.Article(url="u:1", source="s", title="Hội nghị", body="Ủy ban Mặt trận Tổ quốc huyện tổ chức hội nghị. " * 3)
+    short = models.Article(url="u:2", source="s", title="Tin", body="Ủy ban MTTQ xã phát động ủng hộ người nghèo. " * 3)
     ids = {store.upsert_article(conn, a)[0]: a.url for a in (spelled, short)}
     for query in ("MTTQ", "mặt trận tổ quốc"):
-        found = store.lexical_candidates(conn, parse_query(query).fts_match(), Filters(), 10)
+        found = candidates.lexical_candidates(conn, parse_query(query).fts_match(), Filters(), 10)
         assert {ids[aid] for _, aid, _ in found} == {"u:1", "u:2"}, query

@@ -1,6 +1,8 @@
 """The JSON API and the pages, through Flask's test client."""
 import pytest
 
+from indexer import models
+
 
 def test_search_json_shape(client):
     r = client.get("/api/search", query_string={"q": "phòng chống thiên tai 2021", "per_page": 3})
@@ -152,7 +154,7 @@ def test_script_injection_in_an_article_is_escaped(tmp_path, model_dir):
     settings = make_settings(tmp_path, model_dir)
     conn = store.connect(settings.db_path)
     evil = '<script>alert(1)</script> "onerror=alert(2) <img src=x onerror=alert(3)>'
-    store.upsert_article(conn, store.Article(url="https://x.example/evil", source="x", title=f"Tin {evil}",
+    store.upsert_article(conn, models.Article(url="https://x.example/evil", source="x", title=f"Tin {evil}",
                                              body=f"Phòng chống thiên tai {evil}. " * 5))
     conn.close()
     build_index(settings)
@@ -174,7 +176,7 @@ def test_an_archive_older_than_the_code_is_a_clear_503_until_migrated(tmp_path, 
 
     settings = make_settings(tmp_path, model_dir)
     conn = store.connect(settings.db_path)
-    store.upsert_article(conn, store.Article(url="https://x.example/1", source="x", title="Bầu cử",
+    store.upsert_article(conn, models.Article(url="https://x.example/1", source="x", title="Bầu cử",
                                              body="Cử tri đi bầu cử đại biểu Quốc hội. " * 5))
     conn.close()
     build_index(settings)

@@ -5,7 +5,8 @@ import time
 import types
 
 from bench import indexing, peers, query_scale
-from indexer import store
+from indexer import models, store
+from service.search import candidates
 
 
 def test_sample_keeps_only_queries_answered_inside_it():
@@ -21,17 +22,17 @@ def test_sample_keeps_only_queries_answered_inside_it():
 def test_archive_copies_are_searchable_like_the_originals(tmp_path):
     conn = store.connect(tmp_path / "a.sqlite3")
     for i, body in enumerate(["Bão số 9 gây thiệt hại ở huyện ven biển.", "Hội nghị tổng kết công tác quân sự."]):
-        store.upsert_article(conn, store.Article(url=f"u{i}", source="s", title=f"Tin {i}", body=body))
+        store.upsert_article(conn, models.Article(url=f"u{i}", source="s", title=f"Tin {i}", body=body))
     store.rebuild_vocabulary(conn)
     before = store.count_rows(conn)
     count = dict(conn.execute("SELECT form, count FROM vocab_unigrams WHERE folded = 'bao'").fetchall())["bão"]
     query_scale.copy_archive(conn, 2)
     after = store.count_rows(conn)
     assert after == {k: 3 * v for k, v in before.items()}
-    found = store.lexical_candidates(conn, '"thiet hai"', store.Filters(), 10)
+    found = candidates.lexical_candidates(conn, '"thiet hai"', models.Filters(), 10)
     assert len(found) == 3 and len({aid for _, aid, _ in found}) == 3
-    assert len(store.lexical_candidates(conn, '"thiệt hại"', store.Filters(), 10, exact=True)) == 3
-    assert len(store.article_candidates(conn, '"quan su"', store.Filters(), 10)) == 3
+    assert len(candidates.lexical_candidates(conn, '"thiệt hại"', models.Filters(), 10, exact=True)) == 3
+    assert len(candidates.article_candidates(conn, '"quan su"', models.Filters(), 10)) == 3
     assert dict(conn.execute("SELECT form, count FROM vocab_unigrams WHERE folded = 'bao'").fetchall())["bão"] \
         == 3 * count
     assert conn.execute("SELECT count(DISTINCT url) FROM articles").fetchone()[0] == after["articles"]

@@ -1,7 +1,7 @@
 """ingest → build → search over the demo corpus, through the engine the service uses."""
 import pytest
 
-from indexer.store import Filters
+from indexer.models import Filters
 from service.search import Query, highlight, parse_query
 
 DISASTER = "Phòng chống thiên tai"
@@ -91,39 +91,32 @@ def test_highlight_escapes_html_and_marks_folded_matches():
     assert "<mark>Đặng</mark>" in out and "&quot;onerror=x" in out
 
 
-def archive_engine(tmp_path, model_dir, articles: list[tuple[str, str]]):
-    """A SearchEngine over (title, body) articles, ids 1…n, with no vector index (lexical only)."""
+def common_words(engine, parsed, keep=None):
     from indexer import store
-    from service.search import SearchEngine
-    from tests.conftest import make_settings
+    from service.search import candidates, rank
 
-    settings = make_settings(tmp_path, model_dir)
-    conn = store.connect(settings.db_path)
-    for i, (title, body) in enumerate(articles):
-        store.upsert_article(conn, store.Article(url=f"u:{i}", source="s", title=title, body=body))
-    store.rebuild_vocabulary(conn)
-    conn.close()
-    return SearchEngine(settings)
+    conn = engine.connection()
+    return candidates.common_words(conn, parsed, store.vocabulary_text_count(conn), rank.COMMON_FRACTION, keep)
 
 
-def test_words_in_most_passages_are_left_out_of_lexical_matching(tmp_path, model_dir):
+def test_words_in_most_passages_are_left_out_of_lexical_matching(make_archive):
     bodies = ["Huyện tổ chức hội nghị tổng kết.", "Huyện ra quân làm đường giao thông.",
               "Huyện phát động phong trào thi đua.", "Bão số 9 gây lũ lớn ở huyện ven biển."]
-    engine = archive_engine(tmp_path, model_dir, [("", b) for b in bodies])
-    parsed = engine.search_parse("huyện bão lũ")
-    assert engine.common_words(parsed, None) == ({"huyen"}, {"huyện"})
+    engine = make_archive([("", b) for b in bodies])
+    parsed = engine.parse("huyện bão lũ")
+    assert common_words(engine, parsed) == ({"huyen"}, {"huyện"})
     assert parsed.without(({"huyen"}, {"huyện"})).fts_match_exact() == '("bão" OR "lũ")'
-    assert engine.common_words(engine.search_parse("huyện"), None) == (set(), set())  # nothing left: keep it
+    assert common_words(engine, engine.parse("huyện")) == (set(), set())  # nothing left: keep it
     ranked = engine.search(Query("huyện bão lũ", mode="lexical")).hits
     assert [h.article_id for h in ranked][:1] == [4]
 
 
-def test_hybrid_matches_only_the_rarest_words(tmp_path, model_dir):
+def test_hybrid_matches_only_the_rarest_words(make_archive):
     bodies = ["Bão lũ tại huyện.", "Lũ quét ở xã.", "Huyện họp về lũ.", "Xã họp dân."]
-    engine = archive_engine(tmp_path, model_dir, [("", b) for b in bodies])
-    parsed = engine.search_parse("bão lũ huyện")
-    assert engine.common_words(parsed, None, keep=1) == ({"lu", "huyen"}, {"lũ", "huyện"})  # bão is rarest
-    assert engine.common_words(parsed, None, keep=5) == ({"lu"}, {"lũ"})  # in 3 of 4 texts
+    engine = make_archive([("", b) for b in bodies])
+    parsed = engine.parse("bão lũ huyện")
+    assert common_words(engine, parsed, keep=1) == ({"lu", "huyen"}, {"lũ", "huyện"})  # bão is rarest
+    assert common_words(engine, parsed, keep=5) == ({"lu"}, {"lũ"})  # in 3 of 4 texts
 
 
 SCATTERED = ("", "Thành viên đoàn Hà Tĩnh thăm phố cổ. Nội dung chuyến thăm: phố đi bộ, thành cổ, "
@@ -135,23 +128,45 @@ FILLER = [("", "Xã Sơn Thủy đón nhận bằng công nhận nông thôn m�
 
 
 @pytest.mark.parametrize("text", ["thành phố Hà Nội", "thanh pho ha noi"])
-def test_words_in_the_query_s_order_outrank_the_same_syllables_scattered(tmp_path, model_dir, monkeypatch, text):
-    import service.search as search
+def test_words_in_the_query_s_order_outrank_the_same_syllables_scattered(make_archive, monkeypatch, text):
+    from service.search import rank as search
 
-    engine = archive_engine(tmp_path, model_dir, [SCATTERED, IN_ORDER, *FILLER])
+    engine = make_archive([SCATTERED, IN_ORDER, *FILLER])
     ranked = [h.article_id for h in engine.search(Query(text, mode="lexical")).hits]
     assert ranked[:2] == [2, 1]
     monkeypatch.setattr(search, "PAIR_WEIGHT", 0.0)  # syllables as a bag: repetition wins
     assert [h.article_id for h in engine.search(Query(text, mode="lexical")).hits][:2] == [1, 2]
 
 
-def test_word_pairs_never_span_a_title_and_the_body(tmp_path, model_dir):
+def test_word_pairs_never_span_a_title_and_the_body(make_archive):
     from indexer import store
 
-    engine = archive_engine(tmp_path, model_dir, [("Thành phố", "Hà Nội đón khách.")])
+    engine = make_archive([("Thành phố", "Hà Nội đón khách.")])
     for exact, (thanh, pho, ha) in ((True, ("thành", "phố", "hà")), (False, ("thanh", "pho", "ha"))):
         text = store.article_word_texts(engine.connection(), [1], exact)[1]
         assert f" {thanh} {pho} " in text and f" {pho} {ha} " not in text
     parsed = parse_query("Thành phố Hà Nội")
     assert parsed.word_pairs == {("thành", "phố"), ("phố", "hà"), ("hà", "nội")}
     assert parse_query("thanh pho ha noi").word_pairs == {("thanh", "pho"), ("pho", "ha"), ("ha", "noi")}
+
+
+def test_fusion_normalises_each_list_and_shows_the_first_list_s_passage():
+    from indexer.models import Candidate
+    from service.search import rank
+
+    exact = [Candidate(11, 1, 9.0), Candidate(21, 2, 3.0)]
+    dense = [Candidate(22, 2, 0.9), Candidate(12, 1, 0.5), Candidate(31, 3, 0.1)]
+    fused = rank.fuse([(0.4, exact), (0.6, dense)])
+    assert fused == {1: (0.4 + 0.6 * 0.5, 11), 2: (0.6, 21), 3: (0.0, 31)}
+    assert rank.best(fused, 2) == [1, 2]
+    assert rank.fuse([(1.0, [Candidate(5, 5, 2.0)])]) == {5: (1.0, 5)}  # one score: no span, full weight
+
+
+def test_hybrid_fuses_words_and_vectors_without_the_model(make_archive):
+    """The whole query path on fake vectors: the article that shares the query's words wins in every mode."""
+    engine = make_archive([("Bão số 9", "Bão số 9 gây lũ lớn ở các xã ven biển."),
+                           ("Bầu cử", "Cử tri đi bầu cử đại biểu Quốc hội."),
+                           ("Học bổng", "Trao học bổng cho học sinh nghèo.")])
+    for mode in ("hybrid", "semantic", "lexical"):
+        result = engine.search(Query("bầu cử đại biểu", mode=mode))
+        assert result.hits[0].article_id == 2 and result.index_version, mode

@@ -2,7 +2,8 @@ import sqlite3
 
 import pytest
 
-from indexer import store
+from indexer import models, store
+from service.search import candidates
 
 
 @pytest.fixture()
@@ -17,7 +18,7 @@ def article(**kw):
                 summary="Huyện tổng kết công tác phòng chống thiên tai.",
                 body="Đồng chí Đặng Văn Quang phát biểu. " * 5, published_at="2021-03-12T15:20:00+07:00")
     base.update(kw)
-    return store.Article(**base)
+    return models.Article(**base)
 
 
 def test_schema_is_versioned_and_wal(conn, tmp_path):
@@ -64,7 +65,7 @@ def test_passage_offsets_index_document_text(conn):
 def test_folded_fts_finds_d_bar_and_missing_diacritics(conn):
     store.upsert_article(conn, article())
     store.upsert_article(conn, article(url="https://x.example/a2", title="Bầu cử", body="Cử tri đi bầu cử. " * 10))
-    found = store.lexical_candidates(conn, '"dang" AND "van" AND "quang"', store.Filters(), 10)
+    found = candidates.lexical_candidates(conn, '"dang" AND "van" AND "quang"', models.Filters(), 10)
     assert {aid for _, aid, _ in found} == {1}
 
 
@@ -72,9 +73,9 @@ def test_filters(conn):
     store.upsert_article(conn, article())
     store.upsert_article(conn, article(url="https://y.example/2", source="y", published_at="2019-05-01T00:00:00+07:00"))
     match = '"thien"'
-    assert len(store.lexical_candidates(conn, match, store.Filters(date_from="2020-01-01"), 10)) == 1
-    assert len(store.lexical_candidates(conn, match, store.Filters(sources=("y",)), 10)) == 1
-    assert len(store.lexical_candidates(conn, match, store.Filters(), 10)) == 2
+    assert len(candidates.lexical_candidates(conn, match, models.Filters(date_from="2020-01-01"), 10)) == 1
+    assert len(candidates.lexical_candidates(conn, match, models.Filters(sources=("y",)), 10)) == 1
+    assert len(candidates.lexical_candidates(conn, match, models.Filters(), 10)) == 2
 
 
 def test_empty_body_is_refused(conn):
@@ -101,7 +102,7 @@ def test_folded_passages_store_words_only_and_migrate_with_the_same_scores(tmp_p
     assert title == "bao so 5 thiet hai lon"
     assert text.startswith("huyen tong ket cong tac phong chong thien tai huyen quang dien thua thien hue")
     match = '"thiet hai" AND ("bao" OR "hue")'
-    scores = store.lexical_candidates(conn, match, store.Filters(), 10)
+    scores = candidates.lexical_candidates(conn, match, models.Filters(), 10)
     with conn:  # what an archive of the previous schema holds: folded text, punctuation kept
         for pid, title, body in conn.execute(
                 "SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id").fetchall():
@@ -111,6 +112,6 @@ def test_folded_passages_store_words_only_and_migrate_with_the_same_scores(tmp_p
     conn.close()
     conn = store.connect(path)
     assert conn.execute("SELECT title FROM passages_fts WHERE rowid = 1").fetchone()[0] == "bao so 5 thiet hai lon"
-    assert store.lexical_candidates(conn, match, store.Filters(), 10) == scores
+    assert candidates.lexical_candidates(conn, match, models.Filters(), 10) == scores
     texts = store.article_word_texts(conn, [1, 2], exact=False)
     assert " thiet hai lon \n huyen tong ket " in texts[1] and " bao thiet hai " in texts[2]

@@ -12,7 +12,7 @@ import sqlite3
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from indexer import store
+from indexer import models, store
 from indexer.crawl.discover import Listing, absolute, feed_entries, is_sitemap, page_links, sitemap_entries
 from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, Response
 from indexer.crawl.sources import Source, normalize_url
@@ -249,7 +249,7 @@ class Crawler:
         from tqdm import tqdm
 
         report = CrawlReport(source.name)
-        started = store.now_iso()
+        started = models.now_iso()
         self.fetcher.delay = source.delay_seconds
         urls = self.discover(source, report, max_pages or source.max_pages)
         for url in tqdm(urls, unit="page", desc=source.name, disable=not self.progress):

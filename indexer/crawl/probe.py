@@ -15,7 +15,7 @@ from indexer.crawl.fetch import Fetcher, FetchError
 from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import DecodeError, decode_html
 from indexer.extract import ExtractionError, Selectors, extract_article
-from indexer.store import Article
+from indexer.models import Article
 
 LISTING_LINKS = 2  # a page linking to this many articles is read as a listing
 

@@ -1,0 +1,95 @@
+"""The types both sides share: an Article, the Filters of a search (and the one place their SQL is
+built), and a retrieval Candidate."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from indexer import text as vtext
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def sha256_text(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Article:
+    """One news article as extracted from a page; text fields are already normalised."""
+
+    url: str
+    source: str
+    body: str
+    title: str = ""
+    summary: str = ""
+    author: str = ""
+    published_at: str | None = None
+    category: str = ""
+    fetched_at: str = field(default_factory=lambda: now_iso())
+
+    def cleaned(self) -> Article:
+        return Article(
+            url=self.url, source=self.source, body=vtext.clean(self.body),
+            title=vtext.clean(self.title), summary=vtext.clean(self.summary),
+            author=vtext.clean(self.author), published_at=self.published_at,
+            category=vtext.clean(self.category), fetched_at=self.fetched_at)
+
+    def content_hash(self) -> str:
+        return sha256_text("\x1f".join([self.title, self.summary, self.body, self.author,
+                                        self.published_at or "", self.category]))
+
+
+class Candidate(NamedTuple):
+    """One entry of a candidate list: a passage, its article, and the list's score (higher is better)."""
+
+    passage_id: int
+    article_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions every retrieval path applies the same way; every WHERE clause comes from here."""
+
+    date_from: str | None = None  # YYYY-MM-DD inclusive
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+    # Passages newer than the served index version stay unseen until it is published (ids only grow).
+    max_passage_id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """Any restriction on articles (the published-passages bound is not one)."""
+        return bool(self.date_from or self.date_to or self.sources)
+
+    def on_articles(self, alias: str = "a") -> tuple[str, list]:
+        """WHERE clauses over the articles table (`alias`): dates and sources."""
+        clauses, params = [], []
+        if self.date_from:
+            clauses.append(f"{alias}.published_day >= ?")
+            params.append(self.date_from)
+        if self.date_to:
+            clauses.append(f"{alias}.published_day <= ?")
+            params.append(self.date_to)
+        if self.sources:
+            clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
+            params.extend(self.sources)
+        return (" AND ".join(clauses) or "1"), params
+
+    def published(self, passage_id: str = "p.id") -> tuple[str, list]:
+        """The clause that hides passages stored after the served index version, on a column
+        holding passage ids (`p.id`, or an FTS5 table's `rowid`)."""
+        if self.max_passage_id is None:
+            return "1", []
+        return f"{passage_id} <= ?", [self.max_passage_id]
+
+    def sql(self, articles: str = "a", passage_id: str = "p.id") -> tuple[str, list]:
+        """Both: over articles (`articles`) and passages (`passage_id`)."""
+        published, params = self.published(passage_id)
+        where, more = self.on_articles(articles)
+        return f"{published} AND {where}", params + more

@@ -1,0 +1,215 @@
+"""The search engine a Flask app holds: search, similar articles, the article page's rows, health.
+
+It owns the embedder, the index holder and per-thread read-only SQLite connections, and runs the
+query path step by step: parse, candidate lists, fuse, second stage, order, page, snippets. The
+query vector is computed in the embedder's thread while SQLite answers the lexical lists; if it
+is still not ready then, the lexical leaders' dates and word-pair shares are read meanwhile. A
+request keeps the index version it started with, so a switch never disturbs it.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from indexer import diacritics, store, vectors
+from indexer.config import Settings
+from indexer.embed import Embedder, get_embedder
+from indexer.models import Candidate, Filters
+from service.search import candidates, rank
+from service.search.index_holder import IndexHolder
+from service.search.query import ParsedQuery, Query, parse_query
+from service.search.snippets import highlight
+
+
+@dataclass
+class Hit:
+    article_id: int
+    url: str
+    title: str
+    published_at: str | None
+    source: str
+    category: str
+    score: float
+    passage_id: int
+    snippet: str  # HTML: escaped text with <mark> around matched words
+
+
+@dataclass
+class SearchResult:
+    query: Query
+    parsed: ParsedQuery
+    total: int
+    took_ms: float
+    hits: list[Hit]
+    years: dict[str, int]
+    index_version: str | None
+
+
+class SearchEngine:
+    """One per app: the embedder, the index holder and per-thread read-only connections."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or get_embedder(settings)
+        self.index = IndexHolder(settings, self.embedder.model_id, self.embedder.dimension)
+        self._local = threading.local()
+        self._text_count: tuple[str | None, int] = (None, 0)  # (index version, vocabulary texts)
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = store.connect(self.settings.db_path, readonly=True)
+            store.check_schema(conn)
+            self._local.conn = conn
+        return conn
+
+    # --- the query path -------------------------------------------------------------------
+    def parse(self, text: str) -> ParsedQuery:
+        """The query's meaning, its diacritics restored from the archive's own vocabulary."""
+        conn = self.connection()
+        return parse_query(text, lambda words: diacritics.restore(
+            words, lambda f: store.vocabulary_forms(conn, "vocab_unigrams", f),
+            lambda f: store.vocabulary_forms(conn, "vocab_bigrams", f)))
+
+    def _words_to_match(self, parsed: ParsedQuery, mode: str, version: str | None) -> ParsedQuery:
+        """The query without the words too common to be worth an FTS5 posting list."""
+        conn = self.connection()
+        if self._text_count[0] != version or version is None:
+            self._text_count = (version, store.vocabulary_text_count(conn))
+        keep = rank.HYBRID_MATCH_WORDS if mode == "hybrid" else None
+        return parsed.without(candidates.common_words(conn, parsed, self._text_count[1], rank.COMMON_FRACTION, keep))
+
+    def _lexical_lists(self, parsed: ParsedQuery, mode: str, filters: Filters, version: str | None,
+                       ) -> tuple[list[tuple[float, list[Candidate]]], list[Candidate]]:
+        """([(weight, exact passages), (weight, folded passages)], whole articles)."""
+        conn = self.connection()
+        matching = self._words_to_match(parsed, mode, version)
+        match, match_exact = matching.fts_match(), matching.fts_match_exact()
+        exact = candidates.lexical_candidates(conn, match_exact, filters, rank.LEXICAL_DEPTH, exact=True) \
+            if match_exact else []
+        exact_weight, folded_weight = rank.lexical_weights(bool(exact))
+        # A list without weight would only add articles at score 0: not worth an FTS5 query.
+        folded = candidates.lexical_candidates(conn, match, filters, rank.LEXICAL_DEPTH) \
+            if match and folded_weight else []
+        articles = candidates.article_candidates(conn, match, filters, rank.LEXICAL_DEPTH) if match else []
+        return [(exact_weight, exact), (folded_weight, folded)], articles
+
+    def _pair_shares(self, parsed: ParsedQuery, article_ids: list[int], max_passage_id: int | None,
+                     known: dict[int, float]) -> None:
+        """Add to `known` the word-pair share of each of these articles it lacks."""
+        pairs = [f" {first} {second} " for first, second in parsed.word_pairs]
+        missing = [aid for aid in article_ids if aid not in known]
+        if not pairs or not missing:
+            return
+        texts = store.article_word_texts(self.connection(), missing, parsed.exact, max_passage_id)
+        for aid in missing:
+            known[aid] = rank.pair_share(texts.get(aid, ""), pairs)
+
+    def rank(self, query: Query) -> rank.Ranking:
+        """Every matching article in result order, with the dates of each (for the years facet)."""
+        parsed = self.parse(query.text)
+        index = self.index.get()
+        filters = query.filters
+        if index is not None and index.manifest.get("max_passage_id") is not None:
+            filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
+        conn, dates, shares = self.connection(), {}, {}
+        uses_words, uses_vector = query.mode in ("hybrid", "lexical"), query.mode in ("hybrid", "semantic")
+        pending = self.embedder.query_future(parsed.semantic_text) if uses_vector and index is not None else None
+        lists: list[tuple[float, list[Candidate]]] = []
+        articles: list[Candidate] = []
+        if uses_words:
+            lists, articles = self._lexical_lists(parsed, query.mode, filters, index.version if index else None)
+            if pending is not None and not pending.done():  # what needs no vector, while it is computed
+                leaders = rank.fuse(lists)
+                dates.update(store.article_dates(conn, leaders))
+                self._pair_shares(parsed, rank.best(leaders, rank.PAIR_DEPTH), filters.max_passage_id, shares)
+        if pending is not None:
+            depth = rank.DENSE_DEPTH_FILTERED if filters.active else rank.DENSE_DEPTH
+            lists.append((rank.WEIGHTS["dense"],
+                          candidates.dense_candidates(conn, index, pending.result(), filters, depth)))
+        if uses_words:
+            lists.append((rank.WEIGHTS["article"], articles))
+        fused = rank.fuse(lists)
+        if query.mode != "semantic" and parsed.word_pairs:
+            top = rank.best(fused, rank.PAIR_DEPTH)
+            self._pair_shares(parsed, top, filters.max_passage_id, shares)
+            rank.reward_word_pairs(fused, top, shares)
+        dates.update(store.article_dates(conn, [aid for aid in fused if aid not in dates]))
+        if parsed.date_intent:
+            rank.boost_period(fused, dates, parsed.date_intent)
+        return rank.Ranking(parsed, rank.ordered(fused, dates, query.sort), fused, dates, index)
+
+    def search(self, query: Query) -> SearchResult:
+        started = time.perf_counter()
+        ranking = self.rank(query)
+        conn, fused = self.connection(), ranking.fused
+        begin = (query.page - 1) * query.per_page
+        page_ids = ranking.order[begin:begin + query.per_page]
+        articles = store.get_articles(conn, page_ids)
+        passages = store.get_passages(conn, [fused[aid][1] for aid in page_ids])
+        terms, exact = ranking.parsed.highlight_terms, ranking.parsed.exact
+        hits = []
+        for aid in page_ids:
+            a, (score, pid) = articles[aid], fused[aid]
+            hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"], a["category"],
+                            round(score, 6), pid, highlight(passages[pid]["text"], terms, exact=exact)))
+        years = dict(sorted(Counter(ranking.dates[aid][1][:4] for aid in ranking.order
+                                    if ranking.dates[aid][1]).items()))
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(query, ranking.parsed, len(ranking.order), round(took, 2), hits, years,
+                            ranking.index.version if ranking.index else None)
+
+    # --- articles ------------------------------------------------------------------------
+    def article(self, article_id: int) -> sqlite3.Row | None:
+        return store.get_article(self.connection(), article_id)
+
+    def passage(self, passage_id: int) -> sqlite3.Row | None:
+        return store.get_passages(self.connection(), [passage_id]).get(passage_id)
+
+    def similar(self, article_id: int, limit: int = 5) -> list[tuple[sqlite3.Row, float]]:
+        """Articles nearest to this one: the mean of its passage vectors against every passage."""
+        index = self.index.get()
+        conn = self.connection()
+        if index is None:
+            return []
+        found = [v for v in (index.reconstruct(pid) for pid in store.article_passage_ids(conn, article_id))
+                 if v is not None]
+        if not found:
+            return []
+        centre = np.mean(found, axis=0)
+        centre /= np.linalg.norm(centre) or 1.0
+        ranked: dict[int, float] = {}
+        hits = index.search(centre.astype(np.float32), (limit + 1) * 8)
+        rows = candidates.passages_with_articles(conn, [pid for pid, _ in hits])
+        for pid, score in hits:
+            aid = rows[pid]["article_id"] if pid in rows else None
+            if aid is not None and aid != article_id and aid not in ranked:
+                ranked[aid] = score
+        top = list(ranked.items())[:limit]
+        articles = store.get_articles(conn, [aid for aid, _ in top])
+        return [(articles[aid], round(score, 4)) for aid, score in top if aid in articles]
+
+    def sources(self) -> list[dict]:
+        return store.list_sources(self.connection())
+
+    def health(self) -> dict:
+        try:
+            index = self.index.get()
+        except vectors.IndexUnavailable:
+            index = None
+        info = {"status": "ok", "model": self.embedder.model_id,
+                "index_version": index.version if index else None,
+                "index_built_at": index.manifest.get("created_at") if index else None}
+        try:
+            info.update(store.count_rows(self.connection()))
+        except (sqlite3.Error, FileNotFoundError, store.ArchiveOutdated) as exc:
+            info.update(status="unavailable", error=f"archive: {exc}")
+            return info
+        if self.index.error:
+            info.update(status="degraded" if index else "unavailable", error=self.index.error)
+        return info

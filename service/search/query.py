@@ -1,0 +1,123 @@
+"""What a search asks: the request (Query) and what its text means (ParsedQuery): words to
+match, exact spellings, phrases, a period named in it, abbreviations, restored diacritics."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from indexer import abbreviations
+from indexer import text as vtext
+from indexer.dates import DateIntent, query_date_intent
+from indexer.models import Filters
+
+MODES = ("hybrid", "semantic", "lexical")
+SORTS = ("relevance", "date")
+_PHRASE = re.compile(r'["“”]([^"“”]+)["“”]')
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    page: int = 1
+    per_page: int = 10
+    filters: Filters = field(default_factory=Filters)
+    sort: str = "relevance"
+    mode: str = "hybrid"
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """What the query means: words for matching, phrases, and a period if it names one."""
+
+    normalized: str
+    semantic_text: str
+    terms: tuple[str, ...]     # folded words
+    phrases: tuple[str, ...]   # folded phrases
+    date_intent: DateIntent | None
+    restored: str | None = None  # the query with diacritics restored, when typed without them
+    alternatives: tuple[str, ...] = ()  # folded phrases an abbreviation in the query stands for, or back
+    exact_words: tuple[str, ...] = ()    # canonical words with diacritics, typed or restored
+    exact_phrases: tuple[str, ...] = ()
+
+    def fts_match_exact(self) -> str | None:
+        if not self.exact_words and not self.exact_phrases:
+            return None
+        parts = [f'"{p}"' for p in self.exact_phrases]
+        if self.exact_words:
+            parts.append("(" + " OR ".join(f'"{w}"' for w in self.exact_words) + ")")
+        return " AND ".join(parts)
+
+    def fts_match(self) -> str | None:
+        parts = [f'"{p}"' for p in self.phrases]
+        if self.terms:
+            options = [f'"{t}"' for t in self.terms] + [f'"{a}"' for a in self.alternatives]
+            parts.append("(" + " OR ".join(options) + ")")
+        return " AND ".join(parts) or None
+
+    def without(self, common: tuple[set[str], set[str]]) -> ParsedQuery:
+        """The query for matching, these (folded, exact) words left out of its OR lists; phrases
+        keep them."""
+        folded, exact = common
+        return replace(self, terms=tuple(t for t in self.terms if t not in folded),
+                       exact_words=tuple(w for w in self.exact_words if w not in exact))
+
+    @cached_property
+    def exact(self) -> bool:
+        """Typed with diacritics: highlight only words spelled that way (not "Tại" for "tai")."""
+        return vtext.has_diacritics(self.normalized)
+
+    @property
+    def word_form(self) -> Callable[[str], str]:
+        """How a word is compared: spelled as typed (canonical tones) or folded."""
+        return vtext.canonical_word if self.exact else vtext.fold_word
+
+    @cached_property
+    def word_pairs(self) -> set[tuple[str, str]]:
+        form = self.word_form
+        return vtext.word_pairs([form(w) for w in vtext.words(self.normalized)])
+
+    @property
+    def highlight_terms(self) -> set[str]:
+        """Canonical words with diacritics when the query has them, folded words otherwise."""
+        if self.exact:
+            return set(self.exact_words) | {w for p in self.exact_phrases for w in p.split()}
+        return set(self.terms) | {w for p in self.phrases for w in p.split()}
+
+
+def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] | None = None) -> ParsedQuery:
+    """Split a query into terms, phrases and a period; restore diacritics for the dense side."""
+    normalized = vtext.normalize(raw)
+    phrases = tuple(vtext.fold(" ".join(vtext.words(p))) for p in _PHRASE.findall(normalized))
+    phrases = tuple(p for p in phrases if p)
+    outside = _PHRASE.sub(" ", normalized)
+    intent = query_date_intent(outside)
+    if intent and not intent.rest and not phrases:
+        intent = DateIntent(intent.start, intent.end, outside)  # the query is only a date: search it too
+    rest = intent.rest if intent else outside
+    terms = tuple(dict.fromkeys(vtext.fold(w) for w in vtext.words(rest)))
+    semantic = " ".join(filter(None, [rest.strip(), *(_PHRASE.findall(normalized))])).strip() or normalized
+    restored = None
+    if restore_diacritics and not vtext.has_diacritics(semantic) and vtext.words(semantic):
+        restored = _restore_text(semantic, restore_diacritics)
+        semantic = restored
+    exact_source = rest if vtext.has_diacritics(normalized) else (restored or "")
+    exact_words = tuple(dict.fromkeys(vtext.canonical_word(w) for w in vtext.words(exact_source)))
+    exact_phrases = tuple(" ".join(vtext.canonical_word(w) for w in vtext.words(p))
+                          for p in _PHRASE.findall(normalized)) if vtext.has_diacritics(normalized) else ()
+    found = abbreviations.alternatives(list(terms))
+    alternatives = tuple(dict.fromkeys(" ".join(a) for _, options in found for a in options))
+    readings = [r for span, _ in found for r in abbreviations.spelled_out(" ".join(span))]
+    if readings:  # the model reads "ủy ban nhân dân" better than "UBND"
+        semantic = f"{semantic} ({', '.join(readings)})"
+    return ParsedQuery(normalized, semantic, terms, phrases, intent, restored, alternatives,
+                       exact_words, tuple(p for p in exact_phrases if p))
+
+
+def _restore_text(text: str, restore_words: Callable[[list[str]], list[str]]) -> str:
+    """Replace each run of letters by its restored spelling, keeping digits and punctuation."""
+    def run(match: re.Match) -> str:
+        return " ".join(restore_words(match.group(0).split()))
+
+    return re.sub(r"[^\W\d_]+(?:\s+[^\W\d_]+)*", run, text)

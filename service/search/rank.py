@@ -1,0 +1,110 @@
+"""How candidates become a ranking: every tuned constant, fusion, the word-order stage, the period
+boost and the final order. Pure functions over candidate lists; the reasons are in docs/ranking.md."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from indexer.dates import DateIntent
+from indexer.models import Candidate
+from indexer.vectors import LoadedIndex
+from service.search.query import ParsedQuery
+
+# Fusion weights of the min-max normalised scores, tuned on eval-dev (bench/quality.py): exact
+# (diacritics kept) passage matches, folded passage matches (standing in when there is no exact
+# word to match), folded whole-article BM25, and dense similarity.
+WEIGHTS = {"exact": 0.15, "lexical": 0.0, "article": 0.2, "dense": 0.65}
+DENSE_DEPTH = 300          # passages taken from FAISS before fusion
+DENSE_DEPTH_FILTERED = 2000  # deeper when filters will discard many of them
+LEXICAL_DEPTH = 300
+COMMON_FRACTION = 0.5      # words in more texts than this share are left out of lexical matching
+# In hybrid search the lexical lists catch rare exact words (names, places, numbers) and dense
+# similarity does the rest, so only the rarest words are matched: it bounds FTS5's cost.
+HYBRID_MATCH_WORDS = 6
+DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
+# Second stage, lexical and hybrid: the fused top PAIR_DEPTH articles gain PAIR_WEIGHT times the
+# share of the query's adjacent word pairs that their text holds in the same order (tuned on eval-dev).
+PAIR_WEIGHT = 1.0
+PAIR_DEPTH = 20
+MAX_RESULTS = 1000
+
+Fused = dict[int, tuple[float, int]]  # article id → (score, the passage to show)
+Dates = dict[int, tuple[str | None, str | None]]  # article id → (published_at, published_day)
+
+
+@dataclass
+class Ranking:
+    """Every matching article in result order, before paging and snippets."""
+
+    parsed: ParsedQuery
+    order: list[int]
+    fused: Fused
+    dates: Dates
+    index: LoadedIndex | None
+
+
+def lexical_weights(exact_found: bool) -> tuple[float, float]:
+    """(exact, folded) list weights: an empty exact list lends its weight to the folded one."""
+    exact = WEIGHTS["exact"] if exact_found else 0.0
+    return exact, WEIGHTS["lexical"] + WEIGHTS["exact"] - exact
+
+
+def fuse(lists: list[tuple[float, list[Candidate]]]) -> Fused:
+    """Weighted sum of min-max normalised scores, per article: article → (score, passage).
+
+    Each list counts an article once, by its best passage. The passage shown is the one from the
+    first list that has the article: passage-level lexical lists come first (their passage holds
+    the query's words), then dense (the passage nearest in meaning), then whole-article matches
+    (which can only point at the article's first passage).
+    """
+    fused: Fused = {}
+    for weight, ranking in lists:
+        # Lists come best first: built from the end, each article keeps its first passage.
+        best = {aid: (score, pid) for pid, aid, score in reversed(ranking)}
+        if not best:
+            continue
+        scores = [score for score, _ in best.values()]
+        low, span = min(scores), max(scores) - min(scores)
+        for aid, (score, pid) in best.items():
+            norm = (score - low) / span if span else 1.0
+            total, passage = fused.get(aid, (0.0, pid))
+            fused[aid] = (total + weight * norm, passage)
+    return fused
+
+
+def best(fused: Fused, n: int) -> list[int]:
+    """The n best-scored articles; ties by id, so a ranking is stable."""
+    negated = {aid: -score for aid, (score, _) in fused.items()}
+    return sorted(sorted(fused), key=negated.__getitem__)[:n]  # stable: by id within a score
+
+
+def pair_share(text: str, pairs: list[str]) -> float:
+    """The share of the query's word pairs (" first second ") that a text holds in a row."""
+    return sum(pair in text for pair in pairs) / len(pairs)
+
+
+def reward_word_pairs(fused: Fused, top: list[int], shares: dict[int, float]) -> None:
+    """Second stage: the top articles gain PAIR_WEIGHT × their word-pair share.
+
+    Both first-stage lexical lists score syllables as a bag, so "thành phố Philippines" and an
+    article that merely has "phố" and "thành" score alike; this is the phrase evidence they miss.
+    """
+    for aid in top:
+        score, passage = fused[aid]
+        fused[aid] = (score + PAIR_WEIGHT * shares[aid], passage)
+
+
+def boost_period(fused: Fused, dates: Dates, intent: DateIntent) -> None:
+    """Articles published inside a period the query names ("2021", "tháng 3/2021") gain DATE_INTENT_BOOST×."""
+    first, last = intent.start.isoformat(), intent.end.isoformat()
+    for aid, (score, pid) in fused.items():
+        day = dates[aid][1]
+        if day and first <= day <= last:
+            fused[aid] = (score * DATE_INTENT_BOOST, pid)
+
+
+def ordered(fused: Fused, dates: Dates, sort: str) -> list[int]:
+    """The first MAX_RESULTS articles by score, or those same articles newest first."""
+    order = best(fused, MAX_RESULTS)
+    if sort == "date":
+        order.sort(key=lambda aid: dates[aid][0] or "", reverse=True)
+    return order

@@ -1,0 +1,31 @@
+"""What the Jinja templates may call: Vietnamese dates, and this page's URL with a parameter changed."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, request, url_for
+
+
+def vndate(value: str | None, with_time: bool = False) -> str:
+    """ISO 8601 → dd/mm/yyyy (and HH:MM), as Vietnamese readers write dates."""
+    if not value:
+        return "không rõ ngày"
+    moment = datetime.fromisoformat(value)
+    return moment.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
+
+
+def url_with(**changes: Any) -> str:
+    """This page's URL with some query parameters changed (None removes one)."""
+    args = request.args.to_dict(flat=False)
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = [str(value)]
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(vndate, "vndate")
+    app.context_processor(lambda: {"url_with": url_with})
