@@ -45,6 +45,7 @@ LEAD_SELECTORS = (".sapo", ".summary", ".lead", ".article-sapo", ".chapeau", ".m
                   "[class*=mo-ta]", "[class*=summary]", "[class*=Summary]", "[id*=sapo]", "[id*=Summary]",
                   "[id*=tomtat]")
 MAX_LEAD_CHARS = 800
+MAX_BYLINE_CHARS = 100
 DATE_SELECTORS = ("time[datetime]", "[itemprop=datePublished]", ".date", ".post-date", ".publish-date",
                   ".ngaydang", ".news-date", ".entry-date", ".meta-date", ".posted-on", ".entry-meta",
                   "[class*=date]", "[class*=time]", "[class*=ngay]", ".meta")
@@ -271,6 +272,8 @@ def _published(page: Page, selectors: Selectors, tz: str) -> str | None:
                 found = parse_datetime(candidate, tz) if candidate else None
                 if found:
                     return found
+    if "<" not in page.html:  # htmldate would take a bare URL for one to download
+        return None
     from htmldate import find_date
 
     found = find_date(page.html, url=page.url, original_date=True, extensive_search=False)
@@ -291,10 +294,13 @@ def _author(page: Page, selectors: Selectors) -> str:
             author = _text(node)
             node.decompose()
         return author
-    node = _select_first(page.soup, AUTHOR_SELECTORS)
-    if node is not None:
-        author = author or _byline(_text(node)) or _text(node)
-        node.decompose()  # a byline is metadata, not body text
+    for selector in AUTHOR_SELECTORS:
+        node = page.soup.select_one(selector)
+        text = _text(node)
+        if node is not None and 2 <= len(text) <= MAX_BYLINE_CHARS:  # longer: a container, not a byline
+            author = author or _byline(text) or text
+            node.decompose()  # a byline is metadata, not body text
+            break
     return author
 
 
