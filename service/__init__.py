@@ -8,11 +8,13 @@ from flask import Flask, current_app
 from indexer.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    from indexer.embed import Embedder
     from service.search import SearchEngine
 
 
-def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
-    """App factory; `config` is a Settings object or overrides of the environment's settings."""
+def create_app(config: Settings | dict[str, Any] | None = None, embedder: Embedder | None = None) -> Flask:
+    """App factory; `config` is a Settings object or overrides of the environment's settings;
+    `embedder` replaces the configured model (tests use a deterministic one)."""
     from service import api, errors, metrics, pages, security, templating
     from service.search import SearchEngine
 
@@ -20,7 +22,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     app.json.ensure_ascii = False
-    app.extensions["engine"] = SearchEngine(settings)
+    app.extensions["engine"] = SearchEngine(settings, embedder)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     errors.init_app(app)

@@ -145,20 +145,13 @@ def test_article_page_lists_related_articles(client):
     assert "Bài liên quan" in html and html.count('href="/articles/') >= 3
 
 
-def test_script_injection_in_an_article_is_escaped(tmp_path, model_dir):
-    from indexer import store
-    from indexer.pipeline import build_index
+def test_script_injection_in_an_article_is_escaped(make_archive, fake_embedder):
     from service import create_app
-    from tests.conftest import make_settings
 
-    settings = make_settings(tmp_path, model_dir)
-    conn = store.connect(settings.db_path)
     evil = '<script>alert(1)</script> "onerror=alert(2) <img src=x onerror=alert(3)>'
-    store.upsert_article(conn, models.Article(url="https://x.example/evil", source="x", title=f"Tin {evil}",
-                                             body=f"Phòng chống thiên tai {evil}. " * 5))
-    conn.close()
-    build_index(settings)
-    client = create_app(settings).test_client()
+    engine = make_archive([models.Article(url="https://x.example/evil", source="x", title=f"Tin {evil}",
+                                          body=f"Phòng chống thiên tai {evil}. " * 5)])
+    client = create_app(engine.settings, fake_embedder).test_client()
     for path in ("/?q=thiên+tai+<script>", "/articles/1?q=<script>"):
         html = client.get(path).get_data(as_text=True)
         assert "<script>alert" not in html and "<img src=x" not in html and "&lt;script&gt;" in html
@@ -166,25 +159,19 @@ def test_script_injection_in_an_article_is_escaped(tmp_path, model_dir):
     assert "<script>" not in snippet and "&lt;img src=x onerror=alert(3)&gt;" in snippet
 
 
-def test_an_archive_older_than_the_code_is_a_clear_503_until_migrated(tmp_path, model_dir):
+def test_an_archive_older_than_the_code_is_a_clear_503_until_migrated(make_archive, fake_embedder):
     import sqlite3
 
     from indexer import store
-    from indexer.pipeline import build_index
     from service import create_app
-    from tests.conftest import make_settings
 
-    settings = make_settings(tmp_path, model_dir)
-    conn = store.connect(settings.db_path)
-    store.upsert_article(conn, models.Article(url="https://x.example/1", source="x", title="Bầu cử",
-                                             body="Cử tri đi bầu cử đại biểu Quốc hội. " * 5))
-    conn.close()
-    build_index(settings)
+    engine = make_archive([("Bầu cử", "Cử tri đi bầu cử đại biểu Quốc hội. " * 5)])
+    settings = engine.settings
     with sqlite3.connect(settings.db_path) as raw:  # as if written by the previous release
         raw.execute(f"PRAGMA user_version = {len(store.MIGRATIONS) - 1}")
-    client = create_app(settings).test_client()
+    client = create_app(settings, fake_embedder).test_client()
     r = client.get("/api/search?q=bầu cử")
     assert r.status_code == 503 and "indexer build" in r.get_json()["error"]["message"]
     assert client.get("/api/health").get_json()["status"] == "unavailable"
     store.connect(settings.db_path).close()  # the writing side migrates
-    assert create_app(settings).test_client().get("/api/search?q=bầu cử").status_code == 200
+    assert create_app(settings, fake_embedder).test_client().get("/api/search?q=bầu cử").status_code == 200
