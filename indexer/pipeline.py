@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+import faiss
 import numpy as np
 
 from indexer import store, vectors
@@ -132,6 +133,33 @@ def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None,
         return None, f"full (previous version unusable: {exc})"
 
 
+def _what_to_add(previous: vectors.LoadedIndex | None, method: str, rows: list, all_ids: np.ndarray,
+                 ) -> tuple[faiss.Index | None, list, int, str]:
+    """(the previous index with vanished passages removed, or None for a new one; the rows it
+    lacks; how many vectors were removed; how the build is made)."""
+    if previous is None:
+        return None, rows, 0, method
+    index, held = previous.index, previous.ids()
+    gone = np.setdiff1d(held, all_ids)
+    try:
+        removed = int(index.remove_ids(gone)) if len(gone) else 0
+    except RuntimeError:  # this index type cannot remove vectors
+        return None, rows, 0, "full (index type cannot remove vectors)"
+    held_set = set(held.tolist())
+    return index, [r for r in rows if r["id"] not in held_set], removed, method
+
+
+def _write_verified(settings: Settings, index: faiss.Index, manifest: dict, dimension: int, expected: int,
+                    new_vector: np.ndarray | None, first_id: int | None) -> Path:
+    """Write a version and read it back: it must hold exactly `expected` vectors, name the model,
+    and answer a sample query (a vector just added, or the first one it holds)."""
+    version_dir = vectors.write_version(settings.index_root, index, manifest)
+    loaded = vectors.load_version(settings.index_root, version_dir.name, manifest["model"], dimension)
+    sample = new_vector if new_vector is not None else (loaded.reconstruct(first_id) if first_id is not None else None)
+    verify_version(loaded, expected, manifest["model"], sample)
+    return version_dir
+
+
 def build_index(settings: Settings, progress: bool = False, full: bool = False,
                 embedder: Embedder | None = None) -> BuildReport:
     """Embed what is not cached, write a new index version, verify it, publish it, prune old ones.
@@ -158,37 +186,22 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         store.rebuild_vocabulary(conn)
         all_ids = np.array([r["id"] for r in rows], dtype=np.int64)
         previous, method = _index_to_patch(settings, name, manifest, model, dimension, full)
-        removed = 0
-        if previous is not None:
-            index, held = previous.index, previous.ids()
-            gone = np.setdiff1d(held, all_ids)
-            try:
-                if len(gone):
-                    removed = int(index.remove_ids(gone))
-            except RuntimeError:  # this index type cannot remove vectors
-                previous, method = None, "full (index type cannot remove vectors)"
-            else:
-                held_set = set(held.tolist())
-                rows_to_add = [r for r in rows if r["id"] not in held_set]
-        if previous is None:
-            rows_to_add, removed = rows, 0
+        index, rows_to_add, removed, method = _what_to_add(previous, method, rows, all_ids)
         hashes = [r["content_hash"] for r in rows_to_add]
         texts = [store.passage_embedding_text(r["title"], r["text"]) for r in rows_to_add]
         embed_started = time.perf_counter()
         matrix, embedded = cached_embeddings(load_embedder, cache, hashes, texts, progress=progress)
         embed_seconds = time.perf_counter() - embed_started
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
-        if previous is None:
+        if index is None:
             index = vectors.make_index(matrix, new_ids, settings.index_factory)
         elif len(new_ids):
             index.add_with_ids(matrix, new_ids)
         manifest = {"model": model, "index_factory": settings.index_factory,
                     "schema_version": store.schema_version(conn), "built_by": method,
                     "max_passage_id": int(all_ids.max()) if len(all_ids) else 0}
-        version_dir = vectors.write_version(settings.index_root, index, manifest)
-        loaded = vectors.load_version(settings.index_root, version_dir.name, model, dimension)
-        sample = matrix[0] if len(matrix) else (loaded.reconstruct(int(all_ids[0])) if len(all_ids) else None)
-        verify_version(loaded, len(rows), model, sample)
+        version_dir = _write_verified(settings, index, manifest, dimension, len(rows),
+                                      matrix[0] if len(matrix) else None, int(all_ids[0]) if len(all_ids) else None)
         checkpoint("before-publish")
         vectors.publish(settings.index_root, version_dir)
         pruned = vectors.prune(settings.index_root, settings.keep_index_versions)
