@@ -41,6 +41,7 @@ BODY_SELECTORS = ("[itemprop=articleBody]", ".detail-content", ".article-content
                   ".journal-content-article", ".chitiet-noidung", ".news-detail-content", ".ArticleContent",
                   ".detail__content", ".fck_detail", ".box-content-detail")
 LEAD_SELECTORS = (".sapo", ".summary", ".lead", ".article-sapo", ".chapeau", ".mota", ".tomtat", ".trichdan",
+                  ".description",
                   "[itemprop=description]", ".excerpt", "[class*=sapo]", "[class*=tomtat]", "[class*=tom-tat]",
                   "[class*=mo-ta]", "[class*=summary]", "[class*=Summary]", "[id*=sapo]", "[id*=Summary]",
                   "[id*=tomtat]")
@@ -365,9 +366,13 @@ def _byline(line: str) -> str:
 
 
 def _looks_like_name(block: Block) -> bool:
-    """A short emphasised last line without sentence punctuation: a byline ('Thanh Tâm')."""
+    """A last line that is a byline ('Thanh Tâm'): short and emphasised, or two to four capitalised
+    words, without sentence punctuation."""
     words = block.text.split()
-    return block.emphasised and 1 <= len(words) <= 6 and not re.search(r"[.!?:;]$|\d{3,}", block.text)
+    if re.search(r"[.!?:;,]$|\d", block.text):
+        return False
+    capitalised = 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words if w not in ("-", "–", "và"))
+    return (block.emphasised and 1 <= len(words) <= 6) or capitalised
 
 
 # --- body -----------------------------------------------------------------------------------

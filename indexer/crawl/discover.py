@@ -13,14 +13,19 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 
 from indexer.crawl.sources import Source, is_pagination_url, normalize_url
 
 # Link text of a "next", "more" or "last" page, arrows allowed on either side, or a page number.
 NEXT_WORDS = re.compile(r"^[\s«»‹›<>→…]*(trang sau|trang tiếp|trang kế|tiếp theo|tiếp|kế tiếp|xem tiếp|xem thêm|"
                         r"sau|cuối|trang cuối|next|more|last|older posts|bài cũ hơn|tin cũ hơn)?[\s«»‹›<>→…]*$", re.I)
-PAGE_NUMBER = re.compile(r"^\s*\[?\s*\d{1,4}\s*\]?\s*$")
+# Of those, the words that can only mean another page of the list (never "read more").
+PAGE_WORDS = re.compile(r"^(trang sau|trang tiếp|trang kế|cuối|trang cuối|last|older posts|bài cũ hơn|tin cũ hơn)$",
+                        re.I)
+PAGE_NUMBER = re.compile(r"^\s*\[?\s*(?:trang\s+)?\d{1,4}\s*\]?\s*$", re.I)
+# Class or id of an element that holds a list's page links.
+PAGER = re.compile(r"pag(?:ing|ination|er|e-?nav|e-?numbers|elist)|phan-?trang|chuyen-?trang|nav-links", re.I)
 POSTBACK = re.compile(r"__doPostBack\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/xml", "text/xml")
 MAX_SITEMAP_BYTES = 50_000_000  # the sitemaps protocol's own limit for an uncompressed file
@@ -55,15 +60,29 @@ def _is_pagination_text(text: str) -> bool:
     return bool(text) and (bool(PAGE_NUMBER.match(text)) or bool(NEXT_WORDS.match(text)))
 
 
-def _is_next_link(url: str, text: str, rel: list[str], source: Source) -> bool:
+def _in_pager(anchor: Tag) -> bool:
+    """The link sits in a pager: an element whose class or id says so."""
+    for parent in anchor.parents:
+        if parent.name in ("body", "html", None):
+            return False
+        marker = " ".join(parent.get("class") or []) + " " + (parent.get("id") or "")
+        if PAGER.search(marker):
+            return True
+    return False
+
+
+def _is_next_link(url: str, text: str, rel: list[str], source: Source, in_pager: bool = False) -> bool:
     """A link to another page of the same list."""
     if "next" in rel:
         return True
     words = NEXT_WORDS.match(text) if text else None
-    if is_pagination_url(url):
+    if is_pagination_url(url) or (in_pager and not source.is_article_url(url)):
         return not text or bool(PAGE_NUMBER.match(text)) or bool(words)
-    # A page URL of a form we do not know (/tin-tuc/p2.html): its words must say "next", and it is no story.
-    return bool(words and words.group(1)) and not source.is_article_url(url)
+    # A page URL of a form we do not know (/tin-tuc/p2.html): its words must say "next page" or
+    # "last page"; "xem tiếp" and "tiếp" also mean "read more", so with them it must be no story.
+    if not (words and words.group(1)):
+        return False
+    return bool(PAGE_WORDS.match(words.group(1))) or not source.is_article_url(url)
 
 
 def _postback_form(soup: BeautifulSoup, page_url: str, target: str, argument: str) -> Listing | None:
@@ -104,7 +123,7 @@ def page_links(html: str, page_url: str, source: Source) -> Links:
         url = normalize_url(href, page_url)
         if not source.same_site(url):
             continue
-        if _is_next_link(url, text, rel, source):
+        if _is_next_link(url, text, rel, source, _in_pager(anchor)):
             found.listings.append(Listing(url))
         elif source.is_article_url(url):
             found.articles.append(url)
