@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def create_app(config: Settings | dict[str, Any] | None = None, embedder: Embedder | None = None) -> Flask:
     """App factory; `config` is a Settings object or overrides of the environment's settings;
     `embedder` replaces the configured model (tests use a deterministic one)."""
-    from service import api, errors, metrics, pages, security, templating
+    from service import api, errors, exports, metrics, pages, security, templating
     from service.search import SearchEngine
 
     settings = config if isinstance(config, Settings) else load_settings(config)
@@ -25,6 +25,7 @@ def create_app(config: Settings | dict[str, Any] | None = None, embedder: Embedd
     app.extensions["engine"] = SearchEngine(settings, embedder)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(exports.bp)
     errors.init_app(app)
     security.init_app(app, settings.cors_origins)
     templating.init_app(app)

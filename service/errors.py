@@ -12,8 +12,8 @@ from service.params import BadRequest
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None):
-    """JSON for /api/ requests, a page for people."""
-    if request.path.startswith("/api/"):
+    """JSON for programs (/api/, the feeds and exports), a page for people."""
+    if request.path.startswith("/api/") or request.path.endswith((".atom", ".csv")):
         body: dict[str, Any] = {"error": {"code": code, "message": message}}
         if field:
             body["error"]["field"] = field
