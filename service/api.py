@@ -5,7 +5,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from service import engine
 from service.params import BadRequest, parse_search_args
-from service.search import SearchResult
+from service.search import Explanation, SearchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -35,7 +35,20 @@ def search_json(result: SearchResult) -> dict:
             "id": h.article_id, "url": h.url, "title": h.title, "published_at": h.published_at,
             "source": h.source, "category": h.category, "score": h.score,
             "passage_id": h.passage_id, "snippet": h.snippet,
+            **({"explain": explanation_json(h.explanation)} if h.explanation else {}),
         } for h in result.hits],
+    }
+
+
+def explanation_json(note: Explanation) -> dict:
+    """final = (sum of the lists' contributions + word_order.bonus) × period_factor."""
+    return {
+        "lists": [{"name": s.name, "rank": s.rank, "score": round(s.raw, 6), "normalised": round(s.normalised, 6),
+                   "weight": s.weight, "contribution": round(s.contribution, 6)} for s in note.lists],
+        "word_order": ({"share": round(note.word_order_share, 6), "bonus": round(note.word_order_bonus, 6)}
+                       if note.word_order_share is not None else None),
+        "period_factor": note.period_factor,
+        "final": round(note.final, 6),
     }
 
 

@@ -48,11 +48,27 @@ def document() -> dict:
         {"name": "source", "in": "query", "schema": {"type": "string"}, "description": "source name; repeatable"},
         {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS), "default": "relevance"}},
         {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "hybrid"}},
+        {"name": "explain", "in": "query", "schema": {"type": "boolean", "default": False},
+         "description": "add to each result why it scored what it did (never changes the ranking)"},
     ]
+    explanation = {
+        "type": "object", "required": ["lists", "word_order", "period_factor", "final"],
+        "description": "final = (sum of the lists' contributions + word_order.bonus) × period_factor",
+        "properties": {
+            "lists": {"type": "array", "items": {
+                "type": "object", "required": ["name", "rank", "score", "normalised", "weight", "contribution"],
+                "properties": {"name": {"type": "string", "enum": ["exact", "folded", "dense", "article"]},
+                               "rank": {"type": "integer", "minimum": 1}, "score": {"type": "number"},
+                               "normalised": {"type": "number"}, "weight": {"type": "number"},
+                               "contribution": {"type": "number"}}}},
+            "word_order": {"type": "object", "nullable": True, "required": ["share", "bonus"],
+                           "properties": {"share": {"type": "number"}, "bonus": {"type": "number"}}},
+            "period_factor": {"type": "number"}, "final": {"type": "number"}}}
     hit = {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {
         "type": "object", "required": ["score", "passage_id", "snippet"],
         "properties": {"score": {"type": "number"}, "passage_id": {"type": "integer"},
-                       "snippet": {"type": "string", "description": "HTML: escaped text, matches in <mark>"}}}]}
+                       "snippet": {"type": "string", "description": "HTML: escaped text, matches in <mark>"},
+                       "explain": explanation}}]}
     search_response = {
         "type": "object",
         "required": ["query", "mode", "sort", "page", "per_page", "total", "took_ms", "index_version",

@@ -1,6 +1,8 @@
 """HTML pages: the search page and the article page (Jinja, no JavaScript needed)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, abort, render_template, request
 
 from indexer import store
@@ -10,17 +12,21 @@ from service.params import BadRequest, parse_search_args
 from service.search import MODES, SORTS, article_view
 
 bp = Blueprint("pages", __name__)
+# The candidate lists as a reader of "Vì sao kết quả này?" knows them.
+LIST_NAMES = {"exact": "Khớp từ đúng dấu (đoạn)", "folded": "Khớp từ bỏ dấu (đoạn)",
+              "article": "Khớp từ trong cả bài", "dense": "Gần nghĩa (vector)"}
 
 
 @bp.get("/")
 def search_page():
     sources = store.list_sources(engine().connection())
-    context = {"args": request.args, "sources": sources, "modes": MODES, "sorts": SORTS,
+    context = {"args": request.args, "sources": sources, "modes": MODES, "sorts": SORTS, "list_names": LIST_NAMES,
                "result": None, "error": None, "suggestions": []}
     status = 200
     if (request.args.get("q") or "").strip():
         try:
-            context["result"] = result = engine().search(parse_search_args(request.args))
+            query = replace(parse_search_args(request.args), explain=True)  # for "Vì sao kết quả này?"
+            context["result"] = result = engine().search(query)
         except BadRequest as exc:
             context["error"], status = exc.message, 400
         else:

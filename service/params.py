@@ -51,6 +51,15 @@ def _date(args: Mapping, name: str) -> str | None:
         raise BadRequest(f"'{name}' is not a valid date: use YYYY-MM-DD", name) from None
 
 
+def _flag(args: Mapping, name: str) -> bool:
+    raw = (args.get(name) or "").strip().lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    raise BadRequest(f"'{name}' must be true or false", name)
+
+
 def check_text(value: str, name: str, limit: int) -> str:
     """Reject what no person types: control characters, lone surrogates, over-long input."""
     if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r" for c in value):
@@ -77,4 +86,5 @@ def parse_search_args(args: Mapping) -> Query:
         check_text(source, "source", 200)
     return Query(text=q, page=page, per_page=per_page,
                  filters=Filters(date_from, date_to, sources),
-                 sort=_choice(args, "sort", SORTS), mode=_choice(args, "mode", MODES))
+                 sort=_choice(args, "sort", SORTS), mode=_choice(args, "mode", MODES),
+                 explain=_flag(args, "explain"))

@@ -53,6 +53,12 @@ def app(demo_settings):
     return create_app(demo_settings)
 
 
+@pytest.fixture(scope="session")
+def engine(app):
+    """The demo app's search engine."""
+    return app.extensions["engine"]
+
+
 @pytest.fixture()
 def client(app):
     return app.test_client()

@@ -7,11 +7,6 @@ from service.search import Query, highlight, parse_query
 DISASTER = "Phòng chống thiên tai"
 
 
-@pytest.fixture(scope="module")
-def engine(app):
-    return app.extensions["engine"]
-
-
 def top(engine, text, n=3, **kw):
     return engine.search(Query(text=text, per_page=n, **kw)).hits
 
@@ -156,10 +151,10 @@ def test_fusion_normalises_each_list_and_shows_the_first_list_s_passage():
 
     exact = [Candidate(11, 1, 9.0), Candidate(21, 2, 3.0)]
     dense = [Candidate(22, 2, 0.9), Candidate(12, 1, 0.5), Candidate(31, 3, 0.1)]
-    fused = rank.fuse([(0.4, exact), (0.6, dense)])
+    fused = rank.fuse([rank.CandidateList("exact", 0.4, exact), rank.CandidateList("dense", 0.6, dense)])
     assert fused == {1: (0.4 + 0.6 * 0.5, 11), 2: (0.6, 21), 3: (0.0, 31)}
     assert rank.best(fused, 2) == [1, 2]
-    assert rank.fuse([(1.0, [Candidate(5, 5, 2.0)])]) == {5: (1.0, 5)}  # one score: no span, full weight
+    assert rank.fuse([rank.CandidateList("x", 1.0, [Candidate(5, 5, 2.0)])]) == {5: (1.0, 5)}  # no span: full weight
 
 
 def test_hybrid_fuses_words_and_vectors_without_the_model(make_archive):

@@ -10,8 +10,8 @@
 from service.search.engine import Hit, SearchEngine, SearchResult
 from service.search.index_holder import IndexHolder
 from service.search.query import MODES, SORTS, ParsedQuery, Query, parse_query
-from service.search.rank import MAX_RESULTS
+from service.search.rank import MAX_RESULTS, Explanation
 from service.search.snippets import ArticleView, article_view, highlight
 
-__all__ = ["MAX_RESULTS", "MODES", "SORTS", "ArticleView", "Hit", "IndexHolder", "ParsedQuery", "Query",
+__all__ = ["MAX_RESULTS", "MODES", "SORTS", "ArticleView", "Explanation", "Hit", "IndexHolder", "ParsedQuery", "Query",
            "SearchEngine", "SearchResult", "article_view", "highlight", "parse_query"]

@@ -19,7 +19,7 @@ import numpy as np
 from indexer import diacritics, store, vectors
 from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
-from indexer.models import Candidate, Filters
+from indexer.models import Filters
 from service.search import candidates, rank
 from service.search.index_holder import IndexHolder
 from service.search.query import ParsedQuery, Query, parse_query
@@ -37,6 +37,7 @@ class Hit:
     score: float
     passage_id: int
     snippet: str  # HTML: escaped text with <mark> around matched words
+    explanation: rank.Explanation | None = None  # with Query.explain: why it scored what it did
 
 
 @dataclass
@@ -85,8 +86,8 @@ class SearchEngine:
         return parsed.without(candidates.common_words(conn, parsed, self._text_count[1], rank.COMMON_FRACTION, keep))
 
     def _lexical_lists(self, parsed: ParsedQuery, mode: str, filters: Filters, version: str | None,
-                       ) -> tuple[list[tuple[float, list[Candidate]]], list[Candidate]]:
-        """([(weight, exact passages), (weight, folded passages)], whole articles)."""
+                       ) -> tuple[list[rank.CandidateList], rank.CandidateList]:
+        """([exact passages, folded passages], whole articles)."""
         conn = self.connection()
         matching = self._words_to_match(parsed, mode, version)
         match, match_exact = matching.fts_match(), matching.fts_match_exact()
@@ -97,7 +98,8 @@ class SearchEngine:
         folded = candidates.lexical_candidates(conn, match, filters, rank.LEXICAL_DEPTH) \
             if match and folded_weight else []
         articles = candidates.article_candidates(conn, match, filters, rank.LEXICAL_DEPTH) if match else []
-        return [(exact_weight, exact), (folded_weight, folded)], articles
+        return ([rank.CandidateList("exact", exact_weight, exact), rank.CandidateList("folded", folded_weight, folded)],
+                rank.CandidateList("article", rank.WEIGHTS["article"], articles))
 
     def _pair_shares(self, parsed: ParsedQuery, article_ids: list[int], max_passage_id: int | None,
                      known: dict[int, float]) -> None:
@@ -118,10 +120,11 @@ class SearchEngine:
         if index is not None and index.manifest.get("max_passage_id") is not None:
             filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
         conn, dates, shares = self.connection(), {}, {}
+        explain: rank.Explanations | None = {} if query.explain else None
         uses_words, uses_vector = query.mode in ("hybrid", "lexical"), query.mode in ("hybrid", "semantic")
         pending = self.embedder.query_future(parsed.semantic_text) if uses_vector and index is not None else None
-        lists: list[tuple[float, list[Candidate]]] = []
-        articles: list[Candidate] = []
+        lists: list[rank.CandidateList] = []
+        articles = rank.CandidateList("article", rank.WEIGHTS["article"], [])
         if uses_words:
             lists, articles = self._lexical_lists(parsed, query.mode, filters, index.version if index else None)
             if pending is not None and not pending.done():  # what needs no vector, while it is computed
@@ -130,19 +133,22 @@ class SearchEngine:
                 self._pair_shares(parsed, rank.best(leaders, rank.PAIR_DEPTH), filters.max_passage_id, shares)
         if pending is not None:
             depth = rank.DENSE_DEPTH_FILTERED if filters.active else rank.DENSE_DEPTH
-            lists.append((rank.WEIGHTS["dense"],
-                          candidates.dense_candidates(conn, index, pending.result(), filters, depth)))
+            lists.append(rank.CandidateList("dense", rank.WEIGHTS["dense"], candidates.dense_candidates(
+                conn, index, pending.result(), filters, depth)))
         if uses_words:
-            lists.append((rank.WEIGHTS["article"], articles))
-        fused = rank.fuse(lists)
+            lists.append(articles)
+        fused = rank.fuse(lists, explain)
         if query.mode != "semantic" and parsed.word_pairs:
             top = rank.best(fused, rank.PAIR_DEPTH)
             self._pair_shares(parsed, top, filters.max_passage_id, shares)
-            rank.reward_word_pairs(fused, top, shares)
+            rank.reward_word_pairs(fused, top, shares, explain)
         dates.update(store.article_dates(conn, [aid for aid in fused if aid not in dates]))
         if parsed.date_intent:
-            rank.boost_period(fused, dates, parsed.date_intent)
-        return rank.Ranking(parsed, rank.ordered(fused, dates, query.sort), fused, dates, index)
+            rank.boost_period(fused, dates, parsed.date_intent, explain)
+        if explain is not None:
+            for aid, note in explain.items():
+                note.final = fused[aid][0]
+        return rank.Ranking(parsed, rank.ordered(fused, dates, query.sort), fused, dates, index, explain)
 
     def search(self, query: Query) -> SearchResult:
         started = time.perf_counter()
@@ -157,7 +163,8 @@ class SearchEngine:
         for aid in page_ids:
             a, (score, pid) = articles[aid], fused[aid]
             hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"], a["category"],
-                            round(score, 6), pid, highlight(passages[pid]["text"], terms, exact=exact)))
+                            round(score, 6), pid, highlight(passages[pid]["text"], terms, exact=exact),
+                            ranking.explanations[aid] if ranking.explanations is not None else None))
         years = dict(sorted(Counter(ranking.dates[aid][1][:4] for aid in ranking.order
                                     if ranking.dates[aid][1]).items()))
         took = (time.perf_counter() - started) * 1000

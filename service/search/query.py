@@ -25,6 +25,7 @@ class Query:
     filters: Filters = field(default_factory=Filters)
     sort: str = "relevance"
     mode: str = "hybrid"
+    explain: bool = False  # record why each result scored what it did (never changes the ranking)
 
 
 @dataclass(frozen=True)

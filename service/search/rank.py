@@ -2,7 +2,8 @@
 boost and the final order. Pure functions over candidate lists; the reasons are in docs/ranking.md."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from indexer.dates import DateIntent
 from indexer.models import Candidate
@@ -31,6 +32,43 @@ Fused = dict[int, tuple[float, int]]  # article id → (score, the passage to sh
 Dates = dict[int, tuple[str | None, str | None]]  # article id → (published_at, published_day)
 
 
+class CandidateList(NamedTuple):
+    """One first-stage list: its name ("exact", "folded", "dense", "article"), weight, candidates."""
+
+    name: str
+    weight: float
+    candidates: list[Candidate]
+
+
+@dataclass
+class ListShare:
+    """What one list gave an article: its rank there, its raw and min-max normalised score."""
+
+    name: str
+    weight: float
+    rank: int
+    raw: float
+    normalised: float
+
+    @property
+    def contribution(self) -> float:
+        return self.weight * self.normalised
+
+
+@dataclass
+class Explanation:
+    """Why an article scored what it did: (sum of list contributions + word-order bonus) × period factor."""
+
+    lists: list[ListShare] = field(default_factory=list)
+    word_order_share: float | None = None  # None: the second stage did not look at this article
+    word_order_bonus: float = 0.0
+    period_factor: float = 1.0
+    final: float = 0.0
+
+
+Explanations = dict[int, Explanation]
+
+
 @dataclass
 class Ranking:
     """Every matching article in result order, before paging and snippets."""
@@ -40,6 +78,7 @@ class Ranking:
     fused: Fused
     dates: Dates
     index: LoadedIndex | None
+    explanations: Explanations | None = None
 
 
 def lexical_weights(exact_found: bool) -> tuple[float, float]:
@@ -48,26 +87,30 @@ def lexical_weights(exact_found: bool) -> tuple[float, float]:
     return exact, WEIGHTS["lexical"] + WEIGHTS["exact"] - exact
 
 
-def fuse(lists: list[tuple[float, list[Candidate]]]) -> Fused:
+def fuse(lists: list[CandidateList], explain: Explanations | None = None) -> Fused:
     """Weighted sum of min-max normalised scores, per article: article → (score, passage).
 
     Each list counts an article once, by its best passage. The passage shown is the one from the
     first list that has the article: passage-level lexical lists come first (their passage holds
     the query's words), then dense (the passage nearest in meaning), then whole-article matches
-    (which can only point at the article's first passage).
+    (which can only point at the article's first passage). With `explain`, what each list gave
+    each article is recorded there; the arithmetic is the same.
     """
     fused: Fused = {}
-    for weight, ranking in lists:
+    for name, weight, ranking in lists:
         # Lists come best first: built from the end, each article keeps its first passage.
         best = {aid: (score, pid) for pid, aid, score in reversed(ranking)}
         if not best:
             continue
         scores = [score for score, _ in best.values()]
         low, span = min(scores), max(scores) - min(scores)
+        ranks = {aid: position for position, aid in enumerate(dict.fromkeys(c.article_id for c in ranking), 1)}
         for aid, (score, pid) in best.items():
             norm = (score - low) / span if span else 1.0
             total, passage = fused.get(aid, (0.0, pid))
             fused[aid] = (total + weight * norm, passage)
+            if explain is not None:
+                explain.setdefault(aid, Explanation()).lists.append(ListShare(name, weight, ranks[aid], score, norm))
     return fused
 
 
@@ -82,7 +125,8 @@ def pair_share(text: str, pairs: list[str]) -> float:
     return sum(pair in text for pair in pairs) / len(pairs)
 
 
-def reward_word_pairs(fused: Fused, top: list[int], shares: dict[int, float]) -> None:
+def reward_word_pairs(fused: Fused, top: list[int], shares: dict[int, float],
+                      explain: Explanations | None = None) -> None:
     """Second stage: the top articles gain PAIR_WEIGHT × their word-pair share.
 
     Both first-stage lexical lists score syllables as a bag, so "thành phố Philippines" and an
@@ -91,15 +135,20 @@ def reward_word_pairs(fused: Fused, top: list[int], shares: dict[int, float]) ->
     for aid in top:
         score, passage = fused[aid]
         fused[aid] = (score + PAIR_WEIGHT * shares[aid], passage)
+        if explain is not None:
+            note = explain.setdefault(aid, Explanation())
+            note.word_order_share, note.word_order_bonus = shares[aid], PAIR_WEIGHT * shares[aid]
 
 
-def boost_period(fused: Fused, dates: Dates, intent: DateIntent) -> None:
+def boost_period(fused: Fused, dates: Dates, intent: DateIntent, explain: Explanations | None = None) -> None:
     """Articles published inside a period the query names ("2021", "tháng 3/2021") gain DATE_INTENT_BOOST×."""
     first, last = intent.start.isoformat(), intent.end.isoformat()
     for aid, (score, pid) in fused.items():
         day = dates[aid][1]
         if day and first <= day <= last:
             fused[aid] = (score * DATE_INTENT_BOOST, pid)
+            if explain is not None:
+                explain.setdefault(aid, Explanation()).period_factor = DATE_INTENT_BOOST
 
 
 def ordered(fused: Fused, dates: Dates, sort: str) -> list[int]:
