@@ -1,64 +1,44 @@
-"""Prometheus text metrics for /metrics: requests, errors, latency histogram, served index version.
-
-Counters live in each worker process (Prometheus sums what it scrapes from each; with several
-gunicorn workers, scrape each or read them as per-worker samples).
-"""
+"""Prometheus metrics at /metrics: requests by endpoint and status, 5xx errors, latency, the index
+version served. Under gunicorn the workers' counts add up (prometheus_client's multiprocess mode,
+set up by deploy/gunicorn.conf.py), so one scrape of a machine gives that machine's totals."""
 from __future__ import annotations
 
-import threading
+import os
 import time
-from collections import Counter
+from collections.abc import Callable
 
 from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+disable_created_metrics()  # no *_created series: they double the output and Prometheus needs none here
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.requests: Counter = Counter()   # (endpoint, status) -> count
-        self.buckets: Counter = Counter()    # (endpoint, le) -> count
-        self.sums: Counter = Counter()       # endpoint -> seconds
-        self.counts: Counter = Counter()     # endpoint -> observations
-        self.lock = threading.Lock()
-
-    def observe(self, endpoint: str, status: int, seconds: float) -> None:
-        with self.lock:
-            self.requests[(endpoint, status)] += 1
-            self.sums[endpoint] += seconds
-            self.counts[endpoint] += 1
-            for le in BUCKETS:
-                if seconds <= le:
-                    self.buckets[(endpoint, le)] += 1
-
-    def render(self, index_version: str | None) -> str:
-        lines = ["# HELP newssearch_requests_total HTTP requests by endpoint and status.",
-                 "# TYPE newssearch_requests_total counter"]
-        with self.lock:
-            for (endpoint, status), n in sorted(self.requests.items()):
-                lines.append(f'newssearch_requests_total{{endpoint="{endpoint}",status="{status}"}} {n}')
-            lines += ["# HELP newssearch_errors_total Responses with status 500 or above.",
-                      "# TYPE newssearch_errors_total counter",
-                      f"newssearch_errors_total {sum(n for (_, s), n in self.requests.items() if s >= 500)}",
-                      "# HELP newssearch_request_seconds Request latency.",
-                      "# TYPE newssearch_request_seconds histogram"]
-            for endpoint in sorted(self.counts):
-                for le in BUCKETS:
-                    lines.append(f'newssearch_request_seconds_bucket{{endpoint="{endpoint}",le="{le}"}} '
-                                 f"{self.buckets[(endpoint, le)]}")
-                lines.append(f'newssearch_request_seconds_bucket{{endpoint="{endpoint}",le="+Inf"}} '
-                             f"{self.counts[endpoint]}")
-                lines.append(f'newssearch_request_seconds_sum{{endpoint="{endpoint}"}} {self.sums[endpoint]:.6f}')
-                lines.append(f'newssearch_request_seconds_count{{endpoint="{endpoint}"}} {self.counts[endpoint]}')
-        lines += ["# HELP newssearch_index_info The index version being served.",
-                  "# TYPE newssearch_index_info gauge",
-                  f'newssearch_index_info{{version="{index_version or ""}"}} 1']
-        return "\n".join(lines) + "\n"
+def _exposition(registry: CollectorRegistry) -> bytes:
+    """This process's metrics, or every worker's together in multiprocess mode."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(registry)
+    combined = CollectorRegistry()
+    multiprocess.MultiProcessCollector(combined)
+    return generate_latest(combined)
 
 
-def install(app: Flask, index_version) -> None:
-    """Time every request and serve /metrics; `index_version` is a callable."""
-    metrics = Metrics()
+def install(app: Flask, index_version: Callable[[], str | None]) -> None:
+    """Time every request and serve /metrics. Each app has its own registry (tests make many apps)."""
+    registry = CollectorRegistry()
+    requests_total = Counter("newssearch_requests", "HTTP requests by endpoint and status.",
+                             ["endpoint", "status"], registry=registry)
+    errors_total = Counter("newssearch_errors", "Responses with status 500 or above.", registry=registry)
+    seconds = Histogram("newssearch_request_seconds", "Request latency.", ["endpoint"], buckets=BUCKETS,
+                        registry=registry)
 
     @app.before_request
     def start_timer():
@@ -67,9 +47,17 @@ def install(app: Flask, index_version) -> None:
     @app.after_request
     def record(response):
         if request.endpoint != "metrics" and hasattr(g, "started"):
-            metrics.observe(request.endpoint or "unknown", response.status_code, time.perf_counter() - g.started)
+            endpoint = request.endpoint or "unknown"
+            requests_total.labels(endpoint, str(response.status_code)).inc()
+            seconds.labels(endpoint).observe(time.perf_counter() - g.started)
+            if response.status_code >= 500:
+                errors_total.inc()
         return response
 
     @app.get("/metrics")
     def metrics_view():
-        return Response(metrics.render(index_version()), mimetype="text/plain; version=0.0.4")
+        version = (index_version() or "").replace("\\", "\\\\").replace('"', '\\"')
+        served = ("# HELP newssearch_index_info The index version this worker serves.\n"
+                  "# TYPE newssearch_index_info gauge\n"
+                  f'newssearch_index_info{{version="{version}",pid="{os.getpid()}"}} 1\n').encode()
+        return Response(_exposition(registry) + served, mimetype=CONTENT_TYPE_LATEST)
