@@ -17,6 +17,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from indexer import models, store
@@ -68,17 +70,24 @@ def index_eval_set(settings, docs: list[dict], progress: bool) -> dict[int, str]
     return ids
 
 
-def evaluate(eval_dir: Path, modes: tuple[str, ...], cache_dir: Path, progress: bool = True) -> list[dict]:
-    from service.search import Query, SearchEngine
+@contextmanager
+def eval_archive(eval_dir: Path, cache_dir: Path, progress: bool = True) -> Iterator[tuple]:
+    """(engine, article id → document id, queries) over a temporary archive of the set's documents."""
+    from service.search import SearchEngine
 
     docs = read_jsonl(eval_dir / "docs.jsonl")
-    queries = read_jsonl(eval_dir / "queries.jsonl")
     with tempfile.TemporaryDirectory(prefix="newssearch-eval-") as tmp:
         base = load_settings()
         settings = load_settings({"data_dir": Path(tmp), "cache_dir_setting": str(cache_dir),
                                   "model": base.model or str(base.default_model_path.resolve())})
         doc_of_article = index_eval_set(settings, docs, progress)
-        engine = SearchEngine(settings)
+        yield SearchEngine(settings), doc_of_article, read_jsonl(eval_dir / "queries.jsonl")
+
+
+def evaluate(eval_dir: Path, modes: tuple[str, ...], cache_dir: Path, progress: bool = True) -> list[dict]:
+    from service.search import Query
+
+    with eval_archive(eval_dir, cache_dir, progress) as (engine, doc_of_article, queries):
         rows = []
         for mode in modes:
             per_kind: dict[str, list[dict]] = {}

@@ -49,3 +49,26 @@ def test_harness_runs_every_mode_and_writes_json(tmp_path, model_dir, monkeypatc
     best = {r["mode"]: r["mrr@10"] for r in rows if r["kind"] == "all"}
     assert best["hybrid"] == 1.0 and best["lexical"] == 1.0  # five distinct topics: every query finds its article
     assert "hybrid" in capsys.readouterr().out
+
+
+def test_restoration_benchmark_scores_words_and_whole_queries(tmp_path, model_dir, monkeypatch, capsys):
+    from bench.restoration import main as restoration
+
+    monkeypatch.setenv("NEWSSEARCH_MODEL", str(model_dir))
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    (eval_dir / "docs.jsonl").write_text("\n".join(json.dumps({"id": i, "title": "", "body": b}, ensure_ascii=False)
+                                                   for i, b in DOCS))
+    pairs = [("d1", "phòng chống thiên tai", "phong chong thien tai"),
+             ("d5", "thu hoạch lúa đông xuân", "thu hoach lua dong xuan"),
+             ("d3", "cử tri zzz", "cu tri zzz"),  # "zzz" is in no document: it stays as typed, and that is right
+             ("d4", "thiên tài", "thien tai")]  # the archive writes only "thiên tai": one word restored wrong
+    queries = [{"qid": f"{d}-{kind}", "kind": kind, "text": text, "relevant": [d]}
+               for d, typed, folded in pairs for kind, text in (("short", typed), ("short_folded", folded))]
+    (eval_dir / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries))
+    out = tmp_path / "r.json"
+    assert restoration(["--eval", str(eval_dir), "--cache-dir", str(tmp_path / "cache"), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["queries"] == 4 and result["words"] == 14
+    assert result["word_accuracy"] == round(13 / 14, 4) and result["query_accuracy"] == 0.75
+    assert "'thien tai': restored 'thiên tai', typed 'thiên tài'" in capsys.readouterr().out
