@@ -7,19 +7,31 @@ files in PROMETHEUS_MULTIPROC_DIR (a fresh temporary directory unless it is set)
 """
 import glob
 import os
+import shutil
 import tempfile
 
 accesslog = "-"
 timeout = 60
 
 
+_created: list[str] = []  # a directory this server made for itself, removed when it exits
+
+
 def on_starting(server):
     """Before any worker starts: a directory for the workers' metric files, emptied of a previous run's."""
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="newssearch-metrics-")
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="newssearch-metrics-")
+        _created.append(path)
     os.makedirs(path, exist_ok=True)
     for stale in glob.glob(os.path.join(path, "*.db")):
         os.remove(stale)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+
+def on_exit(server):
+    for path in _created:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def child_exit(server, worker):
