@@ -81,6 +81,8 @@ MIN_BODY_CHARS = 80
 MIN_LEAD_CHARS = 40
 # A body container whose text trafilatura exceeds this many times over held only part of the article.
 PARTIAL_CONTAINER = 1.5
+# A container holding this many times the text trafilatura finds inside it holds furniture besides.
+CLUTTERED_CONTAINER = 1.3
 
 
 class ExtractionError(ValueError):
@@ -448,8 +450,8 @@ def _text_length(blocks: list[Block]) -> int:
 
 def _body_blocks(page: Page, selectors: Selectors) -> list[Block]:
     """The source's selector; else a well-known body container, unless trafilatura finds far more
-    text in more paragraphs (the container held only part of the article); else trafilatura;
-    else the densest block."""
+    text in more paragraphs (the container held only part of the article) or finds its text inside
+    a container that holds far more (the rest is furniture); else trafilatura; else the densest block."""
     if selectors.body:
         node = page.soup.select_one(selectors.body)
         return _node_blocks(node, selectors) if node is not None else []
@@ -461,12 +463,21 @@ def _body_blocks(page: Page, selectors: Selectors) -> list[Block]:
     if node is not None:
         own = _node_blocks(node, selectors)
         partial = _text_length(found) > PARTIAL_CONTAINER * _text_length(own) and len(found) > len(own)
-        if not partial:
+        cluttered = _text_length(own) > CLUTTERED_CONTAINER * _text_length(found) >= MIN_BODY_CHARS \
+            and _share_inside(found, own) >= 0.9
+        if not partial and not cluttered:
             return own
     if _text_length(found) >= MIN_BODY_CHARS:
         return found
     node = _densest_block(page.soup)
     return _node_blocks(node, selectors) if node is not None else []
+
+
+def _share_inside(blocks: list[Block], container: list[Block]) -> float:
+    """The share of these blocks' words that the container's text holds too."""
+    inside = set(" ".join(b.text for b in container).lower().split())
+    words = " ".join(b.text for b in blocks).lower().split()
+    return sum(w in inside for w in words) / len(words) if words else 0.0
 
 
 def _node_blocks(node: Tag, selectors: Selectors) -> list[Block]:
