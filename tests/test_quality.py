@@ -20,6 +20,15 @@ QUERIES = [
 ]
 
 
+def write_eval_set(folder, queries: list[dict]):
+    """An evaluation set in the harness's format: the five DOCS and these queries."""
+    folder.mkdir()
+    (folder / "docs.jsonl").write_text("\n".join(json.dumps({"id": i, "title": "", "body": b}, ensure_ascii=False)
+                                                for i, b in DOCS))
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries))
+    return folder
+
+
 def test_metrics():
     assert query_metrics(["a", "b", "c"], {"a"})["mrr@10"] == 1.0
     m = query_metrics(["x", "a"], {"a"})
@@ -31,12 +40,8 @@ def test_metrics():
 
 def test_harness_runs_every_mode_and_writes_json(tmp_path, model_dir, monkeypatch, capsys):
     monkeypatch.setenv("NEWSSEARCH_MODEL", str(model_dir))
-    eval_dir = tmp_path / "eval"
-    eval_dir.mkdir()
-    (eval_dir / "docs.jsonl").write_text("\n".join(json.dumps({"id": i, "title": "", "body": b}, ensure_ascii=False)
-                                                   for i, b in DOCS))
-    (eval_dir / "queries.jsonl").write_text("\n".join(
-        json.dumps({"qid": q, "kind": k, "text": t, "relevant": r}, ensure_ascii=False) for q, k, t, r in QUERIES))
+    eval_dir = write_eval_set(tmp_path / "eval", [{"qid": q, "kind": k, "text": t, "relevant": r}
+                                                  for q, k, t, r in QUERIES])
     out = tmp_path / "r.json"
     assert main(["--eval", str(eval_dir), "--json", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 0
     rows = json.loads(out.read_text())["rows"]
@@ -55,17 +60,13 @@ def test_restoration_benchmark_scores_words_and_whole_queries(tmp_path, model_di
     from bench.restoration import main as restoration
 
     monkeypatch.setenv("NEWSSEARCH_MODEL", str(model_dir))
-    eval_dir = tmp_path / "eval"
-    eval_dir.mkdir()
-    (eval_dir / "docs.jsonl").write_text("\n".join(json.dumps({"id": i, "title": "", "body": b}, ensure_ascii=False)
-                                                   for i, b in DOCS))
     pairs = [("d1", "phòng chống thiên tai", "phong chong thien tai"),
              ("d5", "thu hoạch lúa đông xuân", "thu hoach lua dong xuan"),
              ("d3", "cử tri zzz", "cu tri zzz"),  # "zzz" is in no document: it stays as typed, and that is right
              ("d4", "thiên tài", "thien tai")]  # the archive writes only "thiên tai": one word restored wrong
     queries = [{"qid": f"{d}-{kind}", "kind": kind, "text": text, "relevant": [d]}
                for d, typed, folded in pairs for kind, text in (("short", typed), ("short_folded", folded))]
-    (eval_dir / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries))
+    eval_dir = write_eval_set(tmp_path / "eval", queries)
     out = tmp_path / "r.json"
     assert restoration(["--eval", str(eval_dir), "--cache-dir", str(tmp_path / "cache"), "--json", str(out)]) == 0
     result = json.loads(out.read_text())
