@@ -104,7 +104,8 @@ def fuse(lists: list[CandidateList], explain: Explanations | None = None) -> Fus
             continue
         scores = [score for score, _ in best.values()]
         low, span = min(scores), max(scores) - min(scores)
-        ranks = {aid: position for position, aid in enumerate(dict.fromkeys(c.article_id for c in ranking), 1)}
+        ranks = {aid: position for position, aid in enumerate(dict.fromkeys(c.article_id for c in ranking), 1)} \
+            if explain is not None else {}
         for aid, (score, pid) in best.items():
             norm = (score - low) / span if span else 1.0
             total, passage = fused.get(aid, (0.0, pid))
