@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
@@ -47,6 +48,7 @@ LEAD_SELECTORS = (".sapo", ".summary", ".lead", ".article-sapo", ".chapeau", ".m
                   "[id*=tomtat]")
 MAX_LEAD_CHARS = 800
 MAX_BYLINE_CHARS = 100
+HEADLINE_LINES = 40  # lines after the headline searched for a date or category line
 DATE_SELECTORS = ("time[datetime]", "[itemprop=datePublished]", ".date", ".post-date", ".publish-date",
                   ".ngaydang", ".news-date", ".entry-date", ".meta-date", ".posted-on", ".entry-meta",
                   "[class*=date]", "[class*=time]", "[class*=ngay]", ".meta")
@@ -119,6 +121,23 @@ class Page:
     soup: BeautifulSoup
     ld: dict
     site_name: str
+
+    @cached_property
+    def lines_after_headline(self) -> list[str]:
+        """Short text lines that follow the headline: where portals print 'Ngày đăng: …'."""
+        headline = self.soup.find("h1") or self.soup.find(class_=re.compile(r"title", re.I))
+        if headline is None:
+            return []
+        lines = []
+        for string in headline.find_all_next(string=True, limit=HEADLINE_LINES * 3):
+            text = clean(str(string))
+            if not text or string.parent.name in ("script", "style"):
+                continue
+            if len(text) <= 120:
+                lines.append(text)
+            if len(lines) >= HEADLINE_LINES:
+                break
+        return lines
 
     @classmethod
     def parse(cls, html: str, url: str) -> Page:
@@ -233,23 +252,6 @@ def _title(page: Page, selectors: Selectors) -> str:
     return ""
 
 
-def _date_lines_after_headline(page: Page, limit: int = 40) -> list[str]:
-    """Short text lines that follow the headline: where portals print 'Ngày đăng: …'."""
-    headline = page.soup.find("h1") or page.soup.find(class_=re.compile(r"title", re.I))
-    if headline is None:
-        return []
-    lines = []
-    for string in headline.find_all_next(string=True, limit=limit * 3):
-        text = clean(str(string))
-        if not text or string.parent.name in ("script", "style"):
-            continue
-        if len(text) <= 120:
-            lines.append(text)
-        if len(lines) >= limit:
-            break
-    return lines
-
-
 def _published(page: Page, selectors: Selectors, tz: str) -> str | None:
     soup = page.soup
     if selectors.date:
@@ -264,7 +266,7 @@ def _published(page: Page, selectors: Selectors, tz: str) -> str | None:
         found = parse_datetime(candidate, tz) if candidate else None
         if found:
             return found
-    for line in _date_lines_after_headline(page):
+    for line in page.lines_after_headline:
         if _is_date_line(line):
             found = parse_datetime(line, tz)
             if found:
@@ -326,7 +328,7 @@ def _category(page: Page, selectors: Selectors) -> str:
         parts = [p.strip() for p in re.split(r"\s*[»>/›]\s*", line) if p.strip()]
         if len(line) < 200 and len(parts) > 1 and BREADCRUMB.match(line):  # "|" separates menus, not crumbs
             return parts[-1]
-    for line in _date_lines_after_headline(page):
+    for line in page.lines_after_headline:
         match = CATEGORY_LINE.search(line)
         if match:
             return match.group(1).strip()
