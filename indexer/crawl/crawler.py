@@ -13,7 +13,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from indexer import models, store
-from indexer.crawl.discover import Listing, absolute, feed_entries, is_sitemap, page_links, sitemap_entries
+from indexer.crawl.discover import Listing, absolute, feed_pages, page_links
 from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, Response
 from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import DecodeError, decode_html
@@ -195,10 +195,7 @@ class Crawler:
         try:
             response = self.fetcher.get(url)
             report.counts["fetched"] += 1
-            if is_sitemap(response.body):
-                pages, children = sitemap_entries(response.body)
-            else:
-                pages, children = feed_entries(response.body), []
+            pages, children = feed_pages(response.body)
         except (FetchError, ValueError, OSError) as exc:  # OSError: a corrupt gzip stream
             self._fail(report, url, source.name, str(exc))
             return [], []

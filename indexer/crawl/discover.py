@@ -71,15 +71,15 @@ def _in_pager(anchor: Tag) -> bool:
     return False
 
 
-def _is_next_link(url: str, text: str, rel: list[str], source: Source, in_pager: bool = False) -> bool:
+def _is_next_link(anchor: Tag, url: str, text: str, rel: list[str], source: Source) -> bool:
     """A link to another page of the same list."""
     if "next" in rel:
         return True
-    words = NEXT_WORDS.match(text) if text else None
-    if is_pagination_url(url) or (in_pager and not source.is_article_url(url)):
-        return not text or bool(PAGE_NUMBER.match(text)) or bool(words)
+    if is_pagination_url(url) or (_in_pager(anchor) and not source.is_article_url(url)):
+        return not text or _is_pagination_text(text)
     # A page URL of a form we do not know (/tin-tuc/p2.html): its words must say "next page" or
     # "last page"; "xem tiếp" and "tiếp" also mean "read more", so with them it must be no story.
+    words = NEXT_WORDS.match(text) if text else None
     if not (words and words.group(1)):
         return False
     return bool(PAGE_WORDS.match(words.group(1))) or not source.is_article_url(url)
@@ -123,7 +123,7 @@ def page_links(html: str, page_url: str, source: Source) -> Links:
         url = normalize_url(href, page_url)
         if not source.same_site(url):
             continue
-        if _is_next_link(url, text, rel, source, _in_pager(anchor)):
+        if _is_next_link(anchor, url, text, rel, source):
             found.listings.append(Listing(url))
         elif source.is_article_url(url):
             found.articles.append(url)
@@ -141,11 +141,19 @@ def _unpacked(body: bytes) -> bytes:
     return data
 
 
-def sitemap_entries(body: bytes) -> tuple[list[str], list[str]]:
-    """(page URLs, child sitemap URLs) of a sitemap or sitemap index, gzipped or not."""
+def feed_pages(body: bytes) -> tuple[list[str], list[str]]:
+    """(page URLs, child sitemap URLs) of a sitemap or sitemap index (gzipped or not), or of an RSS
+    or Atom feed (no children); a gzipped body is unpacked once."""
+    data = _unpacked(body)
+    head = data[:4096]
+    if b"<urlset" in head or b"<sitemapindex" in head:
+        return _sitemap_entries(data)
+    return _feed_entries(data), []
+
+
+def _sitemap_entries(data: bytes) -> tuple[list[str], list[str]]:
     from lxml import etree
 
-    data = _unpacked(body)
     try:
         root = etree.fromstring(data, etree.XMLParser(recover=True, resolve_entities=False, no_network=True,
                                                       huge_tree=False))
@@ -159,7 +167,7 @@ def sitemap_entries(body: bytes) -> tuple[list[str], list[str]]:
     return ([], locs) if kind == "sitemapindex" else (locs, [])
 
 
-def feed_entries(body: bytes) -> list[str]:
+def _feed_entries(body: bytes) -> list[str]:
     """Links of an RSS or Atom feed's items (feedparser copes with the malformed feeds portals serve)."""
     import feedparser
 
@@ -170,11 +178,6 @@ def feed_entries(body: bytes) -> list[str]:
         if link:
             links.append(link.strip())
     return links
-
-
-def is_sitemap(body: bytes) -> bool:
-    head = _unpacked(body)[:4096]
-    return b"<urlset" in head or b"<sitemapindex" in head
 
 
 def absolute(urls: list[str], base: str) -> list[str]:

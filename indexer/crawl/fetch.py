@@ -121,7 +121,7 @@ class Fetcher:
             except _Retryable as exc:
                 if attempt == attempts - 1:
                     raise FetchError(exc.reason) from None
-                self.sleep(self._retry_after(exc.retry_after, attempt) if exc.status else self.backoff * 2 ** attempt)
+                self.sleep(self._retry_after(exc.retry_after, attempt))
         raise FetchError("no attempt made")
 
     def _follow(self, url: str, headers: dict[str, str], form: dict[str, str] | None,
@@ -149,7 +149,7 @@ class Fetcher:
                 if declared and declared.isdigit() and int(declared) > self.max_bytes:
                     raise FetchError(f"larger than {self.max_bytes} bytes (Content-Length {declared})")
                 if resp.status_code == 429 or resp.status_code >= 500:
-                    raise _Retryable(f"HTTP {resp.status_code}", resp.status_code, resp.headers.get("retry-after"))
+                    raise _Retryable(f"HTTP {resp.status_code}", resp.headers.get("retry-after"))
                 if resp.status_code >= 400 and resp.status_code != 304:
                     raise FetchError(f"HTTP {resp.status_code}")
                 chunks, size = [], 0
@@ -188,6 +188,6 @@ class Fetcher:
 class _Retryable(Exception):
     """A failure worth another attempt (timeouts, cut connections, 5xx, 429)."""
 
-    def __init__(self, reason: str, status: int | None = None, retry_after: str | None = None) -> None:
+    def __init__(self, reason: str, retry_after: str | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.status, self.retry_after = reason, status, retry_after
+        self.reason, self.retry_after = reason, retry_after
