@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import urljoin
@@ -139,6 +140,11 @@ class Page:
                 break
         return lines
 
+    @cached_property
+    def body_text(self) -> str:
+        """The page's visible text, as it was before any element was taken out."""
+        return self.soup.body.get_text(" ", strip=True) if self.soup.body else ""
+
     @classmethod
     def parse(cls, html: str, url: str) -> Page:
         soup = BeautifulSoup(html, "html.parser")
@@ -193,12 +199,17 @@ def _is_noise(node: Tag) -> bool:
     return bool(NOISE_PATTERN.search(marker))
 
 
-def _strip_noise(root: Tag, extra: list[str]) -> None:
+def _without(root: Tag, selectors: list[str]) -> Tag:
+    """The root with the elements these CSS selectors match taken out (a source's `remove`)."""
+    for selector in selectors:
+        for node in root.select(selector):
+            node.decompose()
+    return root
+
+
+def _strip_noise(root: Tag) -> None:
     for name in NOISE_TAGS:
         for node in root.find_all(name):
-            node.decompose()
-    for selector in extra:
-        for node in root.select(selector):
             node.decompose()
     for node in list(root.find_all(True)):
         if not node.decomposed and node.name not in ("html", "body") and _is_noise(node):
@@ -225,7 +236,7 @@ def _is_site_name(text: str, page: Page) -> bool:
 
 def _without_site_suffix(title: str, page: Page) -> str:
     """'Story | Site' → 'Story': the tail names the site, or only the head is the page's headline."""
-    body_text = page.soup.body.get_text(" ", strip=True) if page.soup.body else ""
+    body_text = page.body_text
     if title in body_text:
         return title
     for sep in (" | ", " - ", " – ", " :: ", " > ", " » "):
@@ -241,15 +252,18 @@ def _title(page: Page, selectors: Selectors) -> str:
     """The selector's; else what meta tags, JSON-LD or a headline element say; else the document
     title without the site's name. A candidate that is the site's name is passed over."""
     soup = page.soup
-    named = [_text(soup.select_one(selectors.title)) if selectors.title else "",
-             _without_site_suffix(clean(_meta(soup, "og:title")), page), clean(str(page.ld.get("headline") or ""))]
-    named += [_text(node) for selector in TITLE_SELECTORS[:2] for node in soup.select(selector)[:3]]
-    named.append(_without_site_suffix(_text(soup.title), page) if soup.title else "")
-    named += [_text(node) for selector in TITLE_SELECTORS[2:] for node in soup.select(selector)[:5]]
-    for title in named:
-        if 4 <= len(title) <= 300 and not _is_site_name(title, page):
-            return title
-    return ""
+
+    def candidates() -> Iterator[str]:  # in order of trust, each looked at only if those before fail
+        if selectors.title:
+            yield _text(soup.select_one(selectors.title))
+        yield _without_site_suffix(clean(_meta(soup, "og:title")), page)
+        yield clean(str(page.ld.get("headline") or ""))
+        yield from (_text(node) for selector in TITLE_SELECTORS[:2] for node in soup.select(selector)[:3])
+        if soup.title:
+            yield _without_site_suffix(_text(soup.title), page)
+        yield from (_text(node) for selector in TITLE_SELECTORS[2:] for node in soup.select(selector)[:5])
+
+    return next((t for t in candidates() if 4 <= len(t) <= 300 and not _is_site_name(t, page)), "")
 
 
 def _published(page: Page, selectors: Selectors, tz: str) -> str | None:
@@ -456,14 +470,12 @@ def _body_blocks(page: Page, selectors: Selectors) -> list[Block]:
     a container that holds far more (the rest is furniture); else trafilatura; else the densest block."""
     if selectors.body:
         node = page.soup.select_one(selectors.body)
-        return _node_blocks(node, selectors) if node is not None else []
-    for selector in selectors.remove:
-        for removed in page.soup.select(selector):
-            removed.decompose()
+        return _node_blocks(_without(node, selectors.remove)) if node is not None else []
+    _without(page.soup, selectors.remove)
     node = _select_first(page.soup, BODY_SELECTORS)
     found = _blocks_from_trafilatura(str(page.soup), page.url)
     if node is not None:
-        own = _node_blocks(node, selectors)
+        own = _node_blocks(node)
         partial = _text_length(found) > PARTIAL_CONTAINER * _text_length(own) and len(found) > len(own)
         cluttered = _text_length(own) > CLUTTERED_CONTAINER * _text_length(found) >= MIN_BODY_CHARS \
             and _share_inside(found, own) >= 0.9
@@ -472,7 +484,7 @@ def _body_blocks(page: Page, selectors: Selectors) -> list[Block]:
     if _text_length(found) >= MIN_BODY_CHARS:
         return found
     node = _densest_block(page.soup)
-    return _node_blocks(node, selectors) if node is not None else []
+    return _node_blocks(node) if node is not None else []
 
 
 def _share_inside(blocks: list[Block], container: list[Block]) -> float:
@@ -482,8 +494,8 @@ def _share_inside(blocks: list[Block], container: list[Block]) -> float:
     return sum(w in inside for w in words) / len(words) if words else 0.0
 
 
-def _node_blocks(node: Tag, selectors: Selectors) -> list[Block]:
-    _strip_noise(node, selectors.remove)
+def _node_blocks(node: Tag) -> list[Block]:
+    _strip_noise(node)
     for h1 in node.find_all("h1"):
         h1.decompose()
     return _blocks_from_node(node)
