@@ -4,7 +4,7 @@
 
 Takes the first N articles of a JSON-lines corpus (id, title, sapo, body; gzip or not), writes
 each as a portal-style HTML page and runs the real write path on them: `ingest_files` (extract,
-normalise, chunk, store with FTS5) then `build_index` (vocabulary, embed, FAISS) into a temporary
+normalise, chunk, store with the vocabulary) then `build_index` (embed, FAISS, lexical) into a temporary
 data dir with an empty vector cache, so every passage is embedded. Stage times are measured by
 wrapping the pipeline's own functions. Then the same passage texts go through
 `SentenceTransformer.encode` alone, batch size tuned on a sample: our embedding throughput as a
@@ -35,12 +35,11 @@ DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 STAGES = {
     "extract": (pipeline, "extract_article"),
     "chunk": (vtext, "chunk"),
-    "store+fts": (store, "upsert_article"),
-    "vocabulary": (store, "rebuild_vocabulary"),
+    "store": (store, "upsert_article"),
     "embed": (embed.Embedder, "encode_passages"),
     "faiss": (vectors, "make_index"),
-    "faiss-write": (vectors, "write_version"),
-    "faiss-verify": (vectors, "load_version"),
+    "version-write": (vectors, "write_version"),  # FAISS and the lexical indexes
+    "version-verify": (vectors, "load_version"),
 }
 PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>{title}</title>
 <meta property="og:title" content="{title}"></head><body><header><nav><a href="/">Trang chủ</a></nav></header>
@@ -98,8 +97,8 @@ def run_pipeline(settings: Settings, pages: Path) -> tuple[dict[str, float], flo
         pipeline.ingest_files(settings, [pages], source="bench")
         report = pipeline.build_index(settings)
     total = time.perf_counter() - started
-    totals["store+fts"] -= totals["chunk"]  # chunking runs inside upsert_article
-    for part in ("faiss-write", "faiss-verify"):
+    totals["store"] -= totals["chunk"]  # chunking runs inside upsert_article
+    for part in ("version-write", "version-verify"):
         totals["faiss"] += totals.pop(part)
     totals["other"] = total - sum(totals.values())
     return dict(totals), total, report.passages

@@ -1,37 +1,45 @@
-"""The whole query path at growing archive sizes: lexical, semantic and hybrid latency, p50/p99.
+"""The whole query path at growing archive sizes, built by the product's own write path.
 
     python -m bench.query_scale --corpus ../shared/corpus/baomoi-2017.jsonl.gz \
-        [--sizes 1000 10000 100000 1000000] [--real 20000] [--queries 60]
+        [--sizes 10000 100000 1000000] [--real N] [--queries 60] [--patch 1000] [--plot]
 
-The archive is filled with real articles (the project's own `upsert_article`: chunking, FTS5,
-diacritics vocabulary) up to --real passages. Above that, sizes are reached by copying those
-articles under new URLs, in SQL (their text, FTS rows and vocabulary counts scale together):
-duplicated text, said so in the output. Passage vectors are real e5 vectors from a vector cache
-plus Gaussian noise (embedding a million passages takes days here): timings are real, the dense
-results are not meaningful. Queries are real titles of stored articles, half of them typed
-without diacritics, each embedded (no query cache) through `SearchEngine.search`, 10 results with
-snippets, the request a person makes. Without --corpus the demo articles are used.
+The archive is filled with real articles through the project's own `upsert_article` (chunking,
+normalised words, diacritics vocabulary), all of the corpus unless --real caps it in passages.
+Above that, sizes are reached by copying those articles under new URLs in SQL: duplicated text,
+said so in the output. Each copy's passages get their own content hash, so their vectors differ.
+Passage vectors are real e5 vectors from a vector cache plus Gaussian noise, put in the archive's
+vector cache (embedding a million passages takes days here): `build_index` then builds, verifies
+and publishes a version exactly as a nightly run does (FAISS of the type "auto" picks, the lexical
+indexes), without embedding. Timings are real; dense results are not meaningful, but HNSW's recall
+against exact search is, on the real query vectors. Queries are real titles of stored articles,
+half typed without diacritics, embedded (no query cache) and answered through
+`SearchEngine.search` (10 results with snippets) in a fresh process, whose resident memory is
+reported. At the largest size, --patch new articles are stored (vectors cached: embedding
+excluded) and the nightly build that patches them in is timed. Without --corpus, the demo
+articles are used.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 
-from bench.indexing import DEMO, read_corpus
+from bench.indexing import DEMO, read_corpus, timed
 from bench.quality import percentile
 from bench.scale import load_real, synthesize
-from indexer import models, store, vectors
+from indexer import lexical, models, pipeline, store, vectors
 from indexer import text as vtext
 from indexer.config import Settings, load_settings
-from indexer.embed import model_id
+from indexer.embed import VectorCache, model_id
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("lexical", "semantic", "hybrid")
@@ -39,20 +47,30 @@ ARTICLE_COLUMNS = ("source, title, summary, body, author, published_at, publishe
                    "content_hash, fetched_at, updated_at")
 
 
+def store_items(conn, settings: Settings, items: list[dict], url_prefix: str = "corpus") -> int:
+    """Store corpus articles as the crawler would; returns how many were stored."""
+    stored = 0
+    for item in items:
+        article = models.Article(url=f"{url_prefix}:{item['id']}", source="corpus", title=item.get("title", ""),
+                                 summary=item.get("sapo", ""), body=item["body"],
+                                 )
+        with contextlib.suppress(ValueError):  # an empty body: skipped, as the crawler would
+            store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap)
+            stored += 1
+    return stored
+
+
 def fill_real(conn, settings: Settings, items: list[dict], target: int, cursor: int) -> int:
     """Store corpus articles from `cursor` until the archive holds `target` passages."""
     while cursor < len(items) and store.count_rows(conn)["passages"] < target:
-        item = items[cursor]
-        article = models.Article(url=f"corpus:{item['id']}", source="corpus", title=item.get("title", ""),
-                                summary=item.get("sapo", ""), body=item["body"])
-        with contextlib.suppress(ValueError):  # an empty body: skipped, as the crawler would
-            store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap)
-        cursor += 1
+        store_items(conn, settings, items[cursor:cursor + 200])
+        cursor += 200
     return cursor
 
 
 def copy_archive(conn, rounds: int) -> None:
-    """Append `rounds` copies of every stored article (new ids and URLs), FTS rows included."""
+    """Append `rounds` copies of every stored article (new ids, URLs and passage hashes), their
+    words and vocabulary counts included."""
     articles = conn.execute("SELECT max(id) FROM articles").fetchone()[0]
     passages = conn.execute("SELECT max(id) FROM passages").fetchone()[0]
     with conn:
@@ -62,33 +80,63 @@ def copy_archive(conn, rounds: int) -> None:
                              SELECT id + ?, url || '#copy' || (id + ?), {ARTICLE_COLUMNS} FROM articles
                              WHERE id <= ?""", (a_off, a_off, articles))
             conn.execute("""INSERT INTO passages (id, article_id, ordinal, start, end, text, content_hash)
-                            SELECT id + ?, article_id + ?, ordinal, start, end, text, content_hash
-                            FROM passages WHERE id <= ?""", (p_off, a_off, passages))
-            for table, offset, last in (("passages_fts", p_off, passages), ("passages_exact", p_off, passages),
-                                        ("articles_fts", a_off, articles)):
-                conn.execute(f"INSERT INTO {table} (rowid, title, text) SELECT rowid + ?, title, text "
-                             f"FROM {table} WHERE rowid <= ?", (offset, last))
-        conn.execute("UPDATE vocab_unigrams SET count = count * ?, texts = texts * ?", (rounds + 1, rounds + 1))
+                            SELECT id + ?, article_id + ?, ordinal, start, end, text, content_hash || '#' || ?
+                            FROM passages WHERE id <= ?""", (p_off, a_off, k, passages))
+            conn.execute("INSERT INTO passage_words SELECT id + ?, folded_title, folded_text, exact_title, exact_text "
+                         "FROM passage_words WHERE id <= ?", (p_off, passages))
+        conn.execute("UPDATE vocab_unigrams SET count = count * ?", (rounds + 1,))
         conn.execute("UPDATE vocab_bigrams SET count = count * ?", (rounds + 1,))
 
 
-def publish_vectors(settings: Settings, conn, real: np.ndarray, rng: np.random.Generator) -> None:
-    """A published index version of synthetic vectors (real + noise) for every stored passage."""
-    ids = np.array([r[0] for r in conn.execute("SELECT id FROM passages ORDER BY id")], dtype=np.int64)
-    index = vectors.make_index(synthesize(real, len(ids), 0.02, rng), ids, settings.index_factory)
-    manifest = {"model": model_id(settings), "index_factory": settings.index_factory,
-                "schema_version": store.schema_version(conn), "built_by": "bench.query_scale (synthetic)",
-                "max_passage_id": int(ids.max())}
-    vectors.publish(settings.index_root, vectors.write_version(settings.index_root, index, manifest))
-    vectors.prune(settings.index_root, 1)
+def cache_vectors(settings: Settings, conn, real: np.ndarray, rng: np.random.Generator) -> None:
+    """Synthetic vectors (real + noise) in the archive's vector cache for every passage lacking one."""
+    cache = VectorCache(settings.cache_dir / "vectors.sqlite3", model_id(settings), real.shape[1])
+    try:
+        hashes = [r[0] for r in conn.execute("SELECT content_hash FROM passages ORDER BY id")]
+        for start in range(0, len(hashes), 20_000):
+            part = hashes[start:start + 20_000]
+            missing = [h for h in part if h not in cache.get_many(part)]
+            if missing:
+                cache.put_many(missing, synthesize(real, len(missing), 0.02, rng))
+    finally:
+        cache.close()
 
 
-def time_queries(settings: Settings, queries: list[str]) -> dict[str, dict]:
+def build(settings: Settings) -> tuple[pipeline.BuildReport, float]:
+    """A nightly build (nothing to embed), and the seconds its lexical indexes took."""
+    totals = {"lexical": 0.0}
+    with timed(lexical, "build", totals, "lexical"):
+        report = pipeline.build_index(settings)
+    return report, totals["lexical"]
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def hnsw_recall(settings: Settings, queries: np.ndarray, k: int = 10) -> float | None:
+    """recall@k of the published index against exact search over the same vectors (None if exact)."""
+    name = vectors.current_version(settings.index_root)
+    loaded = vectors.load_version(settings.index_root, name, model_id(settings), queries.shape[1],
+                                  check_hash=False, search_params=settings.index_search_params)
+    if loaded.manifest["index_factory"] == "Flat":
+        return None
+    inner = faiss.downcast_index(loaded.index.index)
+    flat = faiss.IndexFlatIP(inner.d)
+    flat.add(faiss.rev_swig_ptr(faiss.downcast_index(inner.storage).get_xb(), inner.ntotal * inner.d)
+             .reshape(inner.ntotal, inner.d))
+    _, exact = flat.search(queries, k)
+    _, approx = inner.search(queries, k)
+    return float(np.mean([len(set(a) & set(e)) / k for a, e in zip(approx, exact)]))
+
+
+def _serve_queries(data_dir: str, model: str, queries: list[str], out) -> None:
+    """In a fresh process, as a service worker: every mode's latencies, query vectors, memory."""
     from service.search import Query, SearchEngine
 
-    engine = SearchEngine(settings)
+    engine = SearchEngine(load_settings({"data_dir": Path(data_dir), "model": model}))
     engine.search(Query(text="khởi động"))  # open connections, load the index
-    out = {}
+    result = {}
     for mode in MODES:
         engine.embedder.clear_query_cache()
         times = []
@@ -96,8 +144,21 @@ def time_queries(settings: Settings, queries: list[str]) -> dict[str, dict]:
             started = time.perf_counter()
             engine.search(Query(text=text, mode=mode))
             times.append((time.perf_counter() - started) * 1000)
-        out[mode] = {"p50_ms": round(statistics.median(times), 2), "p99_ms": round(percentile(times, 0.99), 2)}
-    return out
+        result[mode] = {"p50_ms": round(statistics.median(times), 2), "p99_ms": round(percentile(times, 0.99), 2)}
+    rss = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS"))
+    result["service_rss_mb"] = round(int(rss.split()[1]) / 1024)
+    result["query_vectors"] = np.stack([engine.embedder.encode_query(t) for t in queries]).tolist()
+    out.send(result)
+
+
+def time_queries(settings: Settings, queries: list[str]) -> dict:
+    receive, send = multiprocessing.Pipe(duplex=False)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_serve_queries, args=(str(settings.data_dir), settings.model, queries, send))
+    process.start()
+    result = receive.recv()
+    process.join()
+    return result
 
 
 def pick_queries(conn, count: int) -> list[str]:
@@ -106,8 +167,20 @@ def pick_queries(conn, count: int) -> list[str]:
     return [vtext.fold(t) if i % 2 else t for i, t in enumerate(titles)]
 
 
+def measure_patch(settings: Settings, conn, items: list[dict], count: int, real: np.ndarray,
+                  rng: np.random.Generator) -> dict:
+    """Store `count` new articles (corpus text under new URLs), cache their vectors, time the build."""
+    before = store.count_rows(conn)["passages"]
+    stored = store_items(conn, settings, items[:count], url_prefix="nightly")
+    cache_vectors(settings, conn, real, rng)
+    started = time.perf_counter()
+    report, lexical_s = build(settings)
+    return {"articles": stored, "passages_added": report.passages - before, "seconds": round(
+        time.perf_counter() - started, 1), "lexical_s": round(lexical_s, 1), "method": report.method}
+
+
 def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, vector_path: Path,
-        seed: int = 0) -> list[dict]:
+        patch: int = 0, seed: int = 0) -> list[dict]:
     items = read_corpus(corpus, 10 ** 9) if corpus else demo_items()
     real = load_real(vector_path)
     rng = np.random.default_rng(seed)
@@ -121,17 +194,27 @@ def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, ve
         for size in sorted(sizes):
             if not copied:
                 cursor = fill_real(conn, settings, items, min(size, real_cap), cursor)
-                store.rebuild_vocabulary(conn)
             held = store.count_rows(conn)["passages"]
             if held < size:  # the real text is used up, or capped: copy what is stored
                 copy_archive(conn, max(1, round(size / held) - 1))
                 copied = True
             queries = queries or pick_queries(conn, n_queries)
+            cache_vectors(settings, conn, real, rng)
             started = time.perf_counter()
-            publish_vectors(settings, conn, real, rng)
-            row = {"size": size, "passages": store.count_rows(conn)["passages"], "copied": copied,
-                   "factory": settings.index_factory, "faiss_build_s": round(time.perf_counter() - started, 2),
-                   "queries": len(queries), **time_queries(settings, queries)}
+            report, lexical_s = build(settings)
+            version = vectors.versions_dir(settings.index_root) / report.version
+            manifest = vectors.read_manifest(version)
+            served = time_queries(settings, queries)
+            row = {"size": size, "passages": report.passages, "articles": store.count_rows(conn)["articles"],
+                   "copied": copied, "factory": manifest["index_factory"],
+                   "build_s": round(time.perf_counter() - started, 1), "lexical_build_s": round(lexical_s, 1),
+                   "lexical_mb": round(folder_bytes(version / lexical.LEXICAL_DIR) / 2 ** 20, 1),
+                   "faiss_mb": round((version / vectors.INDEX_FILE).stat().st_size / 2 ** 20, 1),
+                   "queries": len(queries), "service_rss_mb": served["service_rss_mb"],
+                   "recall_at_10": hnsw_recall(settings, np.array(served["query_vectors"], dtype=np.float32)),
+                   **{m: served[m] for m in MODES}}
+            if patch and size == max(sizes):
+                row["nightly_patch"] = measure_patch(settings, conn, items[-patch:], patch, real, rng)
             rows.append(row)
             print(json.dumps(row), flush=True)
         conn.close()
@@ -150,10 +233,15 @@ def demo_items() -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = [f"{'passages':>9} {'copied':>6} " + " ".join(f"{m + ' p50':>13} {'p99':>7}" for m in MODES)]
+    lines = [f"{'passages':>9} {'copied':>6} {'faiss':>7} " + " ".join(f"{m + ' p50':>13} {'p99':>7}" for m in MODES)
+             + f" {'rss MB':>7} {'lexical s':>9} {'lexical MB':>10} {'recall@10':>9}"]
     for r in rows:
-        lines.append(f"{r['passages']:>9} {'yes' if r['copied'] else 'no':>6} " +
-                     " ".join(f"{r[m]['p50_ms']:>13.1f} {r[m]['p99_ms']:>7.1f}" for m in MODES))
+        recall = f"{r['recall_at_10']:.3f}" if r["recall_at_10"] is not None else "exact"
+        lines.append(f"{r['passages']:>9} {'yes' if r['copied'] else 'no':>6} {r['factory']:>7} " +
+                     " ".join(f"{r[m]['p50_ms']:>13.1f} {r[m]['p99_ms']:>7.1f}" for m in MODES) +
+                     f" {r['service_rss_mb']:>7} {r['lexical_build_s']:>9} {r['lexical_mb']:>10} {recall:>9}")
+        if "nightly_patch" in r:
+            lines.append(f"nightly patch at {r['passages']} passages: {json.dumps(r['nightly_patch'])}")
     return "\n".join(lines)
 
 
@@ -184,14 +272,15 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, help="JSON-lines articles; default: the demo articles")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
-    parser.add_argument("--real", type=int, default=20_000, help="passages of real text before copying")
+    parser.add_argument("--real", type=int, default=10 ** 9, help="passages of real text before copying (default: all)")
     parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--patch", type=int, default=0, help="at the largest size, time a nightly adding N articles")
     parser.add_argument("--vectors", type=Path, default=Path(__file__).resolve().parent / ".cache" / "vectors.sqlite3",
                         help="a vector cache holding real passage vectors")
     parser.add_argument("--json", type=Path, default=RESULTS / "query-scale.json")
     parser.add_argument("--plot", action="store_true", help="write query-scale.png next to the JSON")
     args = parser.parse_args(argv)
-    rows = run(args.corpus, args.sizes, args.real, args.queries, args.vectors)
+    rows = run(args.corpus, args.sizes, args.real, args.queries, args.vectors, args.patch)
     print(format_table(rows))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"rows": rows}, indent=2))

@@ -18,24 +18,18 @@ _WORD_RUN = re.compile(r"[^\W\d_]+(?:\s+[^\W\d_]+)*")  # letters only, split at 
 MAX_CANDIDATES = 6
 
 
-def count_ngrams(texts: Iterable[str]) -> tuple[Counter, Counter, Counter]:
-    """(unigrams, bigrams, texts holding each unigram) keyed by (folded, written form), lower case,
-    within runs of words. The third is a document frequency: how common a word is for BM25."""
+def count_ngrams(texts: Iterable[str]) -> tuple[Counter, Counter]:
+    """(unigrams, bigrams) keyed by (folded, written form), lower case, within runs of words."""
     unigrams: Counter = Counter()
     bigrams: Counter = Counter()
-    holders: Counter = Counter()
     for text in texts:
-        present = set()
         for run in _WORD_RUN.findall(text.lower()):
             syllables = run.split()
             folded = [fold(s) for s in syllables]
-            pairs = list(zip(folded, syllables))
-            unigrams.update(pairs)
-            present.update(pairs)
+            unigrams.update(zip(folded, syllables))
             for i in range(len(syllables) - 1):
                 bigrams[(f"{folded[i]} {folded[i + 1]}", f"{syllables[i]} {syllables[i + 1]}")] += 1
-        holders.update(present)
-    return unigrams, bigrams, holders
+    return unigrams, bigrams
 
 
 UnigramLookup = Callable[[str], dict[str, int]]  # folded syllable -> {form: count}

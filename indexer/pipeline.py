@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import faiss
 import numpy as np
 
-from indexer import store, vectors
+from indexer import lexical, store, vectors
 from indexer.config import Settings
 from indexer.decode import DecodeError, decode_html
 from indexer.embed import Embedder, VectorCache, cached_embeddings, get_embedder, model_id
@@ -117,7 +117,7 @@ def _current_manifest(settings: Settings) -> tuple[str | None, dict | None]:
 
 
 def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None, model: str, dimension: int,
-                    full: bool) -> tuple[vectors.LoadedIndex | None, str]:
+                    factory: str, full: bool) -> tuple[vectors.LoadedIndex | None, str]:
     """The published version to patch, or None and why the build must be full."""
     if full or not name:
         return None, "full (--full)" if full else "full (no previous version)"
@@ -125,8 +125,8 @@ def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None,
         return None, "full (previous version unusable: unreadable manifest)"
     if manifest.get("model") != model:
         return None, f"full (model changed from {manifest.get('model')!r})"
-    if manifest.get("index_factory") != settings.index_factory:
-        return None, "full (index type changed)"
+    if manifest.get("index_factory") != factory:
+        return None, f"full (index type changed to {factory})"
     try:
         return vectors.load_version(settings.index_root, name, model, dimension, writable=True), f"patched {name}"
     except vectors.IndexUnavailable as exc:
@@ -150,14 +150,33 @@ def _what_to_add(previous: vectors.LoadedIndex | None, method: str, rows: list, 
 
 
 def _write_verified(settings: Settings, index: faiss.Index, manifest: dict, dimension: int, expected: int,
-                    new_vector: np.ndarray | None, first_id: int | None) -> Path:
-    """Write a version and read it back: it must hold exactly `expected` vectors, name the model,
-    and answer a sample query (a vector just added, or the first one it holds)."""
-    version_dir = vectors.write_version(settings.index_root, index, manifest)
+                    new_vector: np.ndarray | None, first_id: int | None,
+                    write_lexical: Callable[[Path], dict]) -> Path:
+    """Write a version and read it back: it must hold exactly `expected` vectors and as many
+    lexical passages, name the model, and answer a sample query (a vector just added, or the
+    first one it holds)."""
+    version_dir = vectors.write_version(settings.index_root, index, manifest, write_lexical)
     loaded = vectors.load_version(settings.index_root, version_dir.name, manifest["model"], dimension)
     sample = new_vector if new_vector is not None else (loaded.reconstruct(first_id) if first_id is not None else None)
     verify_version(loaded, expected, manifest["model"], sample)
     return version_dir
+
+
+def _lexical_writer(settings: Settings, conn, previous: vectors.LoadedIndex | None, all_ids: np.ndarray,
+                    max_passage_id: int) -> Callable[[Path], dict]:
+    """How the new version's lexical indexes are written: the previous version's patched with the
+    passages added since (it holds the passages its FAISS holds), or all built anew when there is
+    none or passages were removed. tantivy keeps a deleted document in its statistics until its
+    segment is merged, and a version must rank exactly as a full build of the same archive."""
+    def kill_point() -> None:
+        checkpoint("lexical")
+
+    held = previous.ids() if previous is not None else None
+    if held is None or len(np.setdiff1d(held, all_ids)):
+        return lambda staging: lexical.build(staging, conn, max_passage_id, checkpoint=kill_point)
+    previous_dir = vectors.versions_dir(settings.index_root) / previous.version
+    added = np.setdiff1d(all_ids, held).tolist()
+    return lambda staging: lexical.build(staging, conn, max_passage_id, previous_dir, added, checkpoint=kill_point)
 
 
 def build_index(settings: Settings, progress: bool = False, full: bool = False,
@@ -183,9 +202,11 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
     try:
         with conn:  # one read snapshot of the passages
             rows = list(store.iter_passages_for_index(conn))
-        store.rebuild_vocabulary(conn)
         all_ids = np.array([r["id"] for r in rows], dtype=np.int64)
-        previous, method = _index_to_patch(settings, name, manifest, model, dimension, full)
+        factory = vectors.factory_for(settings.index_factory, len(rows))
+        previous, method = _index_to_patch(settings, name, manifest, model, dimension, factory, full)
+        max_passage_id = int(all_ids.max()) if len(all_ids) else 0
+        write_lexical = _lexical_writer(settings, conn, previous, all_ids, max_passage_id)
         index, rows_to_add, removed, method = _what_to_add(previous, method, rows, all_ids)
         hashes = [r["content_hash"] for r in rows_to_add]
         texts = [store.passage_embedding_text(r["title"], r["text"]) for r in rows_to_add]
@@ -194,14 +215,15 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         embed_seconds = time.perf_counter() - embed_started
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
         if index is None:
-            index = vectors.make_index(matrix, new_ids, settings.index_factory)
+            index = vectors.make_index(matrix, new_ids, factory)
         elif len(new_ids):
             index.add_with_ids(matrix, new_ids)
-        manifest = {"model": model, "index_factory": settings.index_factory,
+        manifest = {"model": model, "index_factory": factory,
                     "schema_version": store.schema_version(conn), "built_by": method,
-                    "max_passage_id": int(all_ids.max()) if len(all_ids) else 0}
+                    "max_passage_id": max_passage_id}
         version_dir = _write_verified(settings, index, manifest, dimension, len(rows),
-                                      matrix[0] if len(matrix) else None, int(all_ids[0]) if len(all_ids) else None)
+                                      matrix[0] if len(matrix) else None, int(all_ids[0]) if len(all_ids) else None,
+                                      write_lexical)
         checkpoint("before-publish")
         vectors.publish(settings.index_root, version_dir)
         pruned = vectors.prune(settings.index_root, settings.keep_index_versions)

@@ -1,7 +1,8 @@
 """The SQLite archive: the single definition of its schema, its migrations and its queries.
 
-Articles and their passages live here; FTS5 indexes the folded passage text (BM25). The service
-opens the same file read-only and calls the read helpers at the bottom of this module.
+Articles, their passages and the passages' normalised words live here: the indexer's working
+store. What a search matches is in each published index version (indexer/vectors.py, lexical.py);
+the service opens this file read-only for what results show, through the helpers at the bottom.
 """
 from __future__ import annotations
 
@@ -107,6 +108,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS crawl_runs_source ON crawl_runs(source, started_at);
     """,
+    """
+    -- Matching moved into each published index version (indexer/lexical.py, tantivy). The
+    -- normalised words stay, as plain columns: the lexical index is built from them and the
+    -- word-order stage reads them. FTS5's inverted indexes and the word counts that stood in
+    -- for its document frequencies go.
+    CREATE TABLE passage_words (
+        id           INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+        folded_title TEXT NOT NULL,  -- folded_text(title): folded words joined by single spaces
+        folded_text  TEXT NOT NULL,
+        exact_title  TEXT NOT NULL,  -- exact_text(title): canonical words with their diacritics
+        exact_text   TEXT NOT NULL
+    );
+    INSERT INTO passage_words SELECT f.rowid, f.title, f.text, e.title, e.text
+        FROM passages_fts f JOIN passages_exact e ON e.rowid = f.rowid;
+    DROP TABLE passages_fts;
+    DROP TABLE passages_exact;
+    DROP TABLE articles_fts;
+    ALTER TABLE vocab_unigrams DROP COLUMN texts;
+    """,
+    "recount_vocabulary",
 ]
 
 
@@ -157,9 +178,9 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise RuntimeError(f"database schema v{current} is newer than this code (v{len(MIGRATIONS)})")
     for version in range(current, len(MIGRATIONS)):
         step = MIGRATIONS[version]
-        if step in _PYTHON_STEPS:
+        if step in MIGRATION_STEPS:
             with conn:
-                _PYTHON_STEPS[step](conn)
+                MIGRATION_STEPS[step](conn)
                 conn.execute(f"PRAGMA user_version = {version + 1}")
         else:
             with conn:
@@ -193,15 +214,10 @@ def _populate_passages_exact(conn: sqlite3.Connection) -> None:
                      ((pid, exact_text(title), exact_text(text)) for pid, title, text in _passages_with_titles(conn)))
 
 
-def _index_article_text(conn: sqlite3.Connection, article_id: int, title: str, summary: str, body: str) -> None:
-    conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (article_id,))
-    conn.execute("INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
-                 (article_id, vtext.fold(title), vtext.fold(vtext.document_text(summary, body))))
-
-
 def _populate_articles_fts(conn: sqlite3.Connection) -> None:
-    for row in conn.execute("SELECT id, title, summary, body FROM articles").fetchall():
-        _index_article_text(conn, *row)
+    conn.executemany("INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
+                     ((aid, vtext.fold(title), vtext.fold(vtext.document_text(summary, body)))
+                      for aid, title, summary, body in conn.execute("SELECT id, title, summary, body FROM articles")))
 
 
 def _add_vocabulary_text_counts(conn: sqlite3.Connection) -> None:
@@ -212,10 +228,33 @@ def _add_vocabulary_text_counts(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE vocab_unigrams ADD COLUMN texts INTEGER NOT NULL DEFAULT 0")
 
 
-_PYTHON_STEPS = {"populate_passages_exact": _populate_passages_exact,
+def _count_vocabulary(conn: sqlite3.Connection, texts: Iterable[str], sign: int) -> None:
+    """Add (sign +1) or take away (-1) these texts' syllables and syllable pairs: the vocabulary
+    follows every stored and removed passage and title, so no build has to recount the archive."""
+    from indexer.diacritics import count_ngrams
+
+    unigrams, bigrams = count_ngrams(vtext.normalize(t) for t in texts)
+    for table, counts in (("vocab_unigrams", unigrams), ("vocab_bigrams", bigrams)):
+        conn.executemany(f"""INSERT INTO {table} (folded, form, count) VALUES (?, ?, ?)
+                             ON CONFLICT (folded, form) DO UPDATE SET count = count + excluded.count""",
+                         ((f, w, sign * c) for (f, w), c in counts.items()))
+        if sign < 0:
+            conn.executemany(f"DELETE FROM {table} WHERE folded = ? AND form = ? AND count <= 0", list(counts))
+
+
+def _recount_vocabulary(conn: sqlite3.Connection) -> None:
+    """Count every passage and title afresh (the base the incremental counts start from)."""
+    conn.execute("DELETE FROM vocab_unigrams")
+    conn.execute("DELETE FROM vocab_bigrams")
+    texts = conn.execute("SELECT text FROM passages UNION ALL SELECT title FROM articles")
+    _count_vocabulary(conn, (r[0] for r in texts), +1)
+
+
+MIGRATION_STEPS = {"populate_passages_exact": _populate_passages_exact,
                  "populate_articles_fts": _populate_articles_fts,
                  "add_vocabulary_text_counts": _add_vocabulary_text_counts,
-                 "folded_words_in_passages_fts": _folded_words_in_passages_fts}
+                 "folded_words_in_passages_fts": _folded_words_in_passages_fts,
+                 "recount_vocabulary": _recount_vocabulary}
 
 
 def _published_day(published_at: str | None) -> str | None:
@@ -253,46 +292,30 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
                    :published_day, :category, :content_hash, :fetched_at, :updated_at)""",
                 values).lastrowid
         _insert_passages(conn, article_id, article, chunk_words, chunk_overlap)
-        _index_article_text(conn, article_id, article.title, article.summary, article.body)
     return article_id, status
 
 
 def _delete_passages(conn: sqlite3.Connection, article_id: int) -> None:
-    for table in ("passages_fts", "passages_exact"):
-        conn.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT id FROM passages WHERE article_id = ?)",
-                     (article_id,))
-    conn.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
+    """Remove an article's passages, and their words and title from the vocabulary."""
+    texts = [r[0] for r in conn.execute("SELECT text FROM passages WHERE article_id = ? UNION ALL "
+                                        "SELECT title FROM articles WHERE id = ?", (article_id, article_id))]
+    _count_vocabulary(conn, texts, -1)
+    conn.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))  # passage_words cascade
 
 
 def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article,
                      chunk_words: int, chunk_overlap: int) -> None:
     doc = vtext.document_text(article.summary, article.body)
     folded_title, exact_title = folded_text(article.title), exact_text(article.title)
-    for ordinal, piece in enumerate(vtext.chunk(doc, chunk_words, chunk_overlap)):
+    pieces = vtext.chunk(doc, chunk_words, chunk_overlap)
+    _count_vocabulary(conn, [article.title, *(piece.text for piece in pieces)], +1)
+    for ordinal, piece in enumerate(pieces):
         digest = sha256_text(passage_embedding_text(article.title, piece.text))
         passage_id = conn.execute(
             "INSERT INTO passages (article_id, ordinal, start, end, text, content_hash) VALUES (?,?,?,?,?,?)",
             (article_id, ordinal, piece.start, piece.end, piece.text, digest)).lastrowid
-        conn.execute("INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
-                     (passage_id, folded_title, folded_text(piece.text)))
-        conn.execute("INSERT INTO passages_exact (rowid, title, text) VALUES (?, ?, ?)",
-                     (passage_id, exact_title, exact_text(piece.text)))
-
-
-def rebuild_vocabulary(conn: sqlite3.Connection) -> int:
-    """Recount the archive's syllables and syllable pairs; returns the number of distinct syllables."""
-    from indexer.diacritics import count_ngrams
-
-    texts = (vtext.normalize(r[0]) for r in conn.execute(
-        "SELECT p.text FROM passages p UNION ALL SELECT title FROM articles"))
-    unigrams, bigrams, holders = count_ngrams(texts)
-    with conn:
-        conn.execute("DELETE FROM vocab_unigrams")
-        conn.execute("DELETE FROM vocab_bigrams")
-        conn.executemany("INSERT INTO vocab_unigrams (folded, form, count, texts) VALUES (?, ?, ?, ?)",
-                         ((f, w, c, holders[(f, w)]) for (f, w), c in unigrams.items()))
-        conn.executemany("INSERT INTO vocab_bigrams VALUES (?, ?, ?)", ((f, w, c) for (f, w), c in bigrams.items()))
-    return len(unigrams)
+        conn.execute("INSERT INTO passage_words VALUES (?, ?, ?, ?, ?)",
+                     (passage_id, folded_title, folded_text(piece.text), exact_title, exact_text(piece.text)))
 
 
 def vocabulary_forms(conn: sqlite3.Connection, table: str, folded: str) -> dict[str, int]:
@@ -301,16 +324,9 @@ def vocabulary_forms(conn: sqlite3.Connection, table: str, folded: str) -> dict[
     return dict(conn.execute(f"SELECT form, count FROM {table} WHERE folded = ?", (folded,)).fetchall())
 
 
-def vocabulary_text_count(conn: sqlite3.Connection) -> int:
-    """How many texts the vocabulary counts words in: every passage and every non-empty title."""
-    return conn.execute("SELECT (SELECT count(*) FROM passages) + "
-                        "(SELECT count(*) FROM articles WHERE title != '')").fetchone()[0]
-
-
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
     with conn:
         _delete_passages(conn, article_id)
-        conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (article_id,))
         conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
 
@@ -376,14 +392,15 @@ def get_passages(conn: sqlite3.Connection, passage_ids: Iterable[int]) -> dict[i
 def article_word_texts(conn: sqlite3.Connection, article_ids: Iterable[int], exact: bool,
                        max_passage_id: int | None = None) -> dict[int, str]:
     """Each article's words joined by single spaces, padded with one, title and passages apart on
-    lines of their own, with their diacritics (passages_exact) or folded (passages_fts): "these
-    two words in a row" is then a substring test. Both tables store the words already joined."""
+    lines of their own, with their diacritics or folded: "these two words in a row" is then a
+    substring test. passage_words stores the words already joined."""
     ids = _existing_range(article_ids)
     if not ids:
         return {}
-    table = "passages_exact" if exact else "passages_fts"
+    form = "exact" if exact else "folded"
     published, newest = Filters(max_passage_id=max_passage_id).published("p.id")
-    rows = conn.execute(f"""SELECT p.article_id, t.title, t.text FROM passages p JOIN {table} t ON t.rowid = p.id
+    rows = conn.execute(f"""SELECT p.article_id, w.{form}_title, w.{form}_text FROM passages p
+                            JOIN passage_words w ON w.id = p.id
                             WHERE p.article_id IN ({','.join('?' * len(ids))}) AND {published}
                             ORDER BY p.article_id, p.ordinal""", [*ids, *newest])
     parts: dict[int, list[str]] = {}

@@ -5,6 +5,9 @@ Layout (the contract the service reads)::
     <data_dir>/index/CURRENT                  name of the published version (atomically replaced)
     <data_dir>/index/versions/<name>/index.faiss
     <data_dir>/index/versions/<name>/manifest.json
+    <data_dir>/index/versions/<name>/lexical/      the version's BM25 indexes (indexer/lexical.py)
+
+A version is served only whole: FAISS and the lexical indexes must hold the same passages.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +24,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexer import lexical
+
 INDEX_FILE, MANIFEST_FILE, CURRENT_FILE = "index.faiss", "manifest.json", "CURRENT"
+# Up to this many passages a search reads every vector (exact; 12 ms per query at 200k on two
+# cores, 60 ms at 1M, bench/README.md); above it, an HNSW graph answers in about a millisecond.
+EXACT_SEARCH_MAX = 200_000
+HNSW_FACTORY = "HNSW32"
 
 
 class IndexUnavailable(RuntimeError):
@@ -29,6 +39,14 @@ class IndexUnavailable(RuntimeError):
 
 def versions_dir(index_root: Path) -> Path:
     return Path(index_root) / "versions"
+
+
+def factory_for(setting: str, count: int) -> str:
+    """The FAISS index type a version of `count` passages is built with: the configured one, or
+    with "auto" exact search up to EXACT_SEARCH_MAX and HNSW above it."""
+    if setting != "auto":
+        return setting
+    return "Flat" if count <= EXACT_SEARCH_MAX else HNSW_FACTORY
 
 
 def make_index(vectors: np.ndarray, ids: np.ndarray, factory: str) -> faiss.Index:
@@ -74,8 +92,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_version(index_root: Path, index: faiss.Index, manifest: dict) -> Path:
-    """Write a complete version directory (fsynced), not yet published."""
+def _fsync_tree(path: Path) -> None:
+    for folder, _, files in os.walk(path):
+        for name in files:
+            with open(Path(folder) / name, "rb") as handle:
+                os.fsync(handle.fileno())
+        _fsync_dir(Path(folder))
+
+
+def write_version(index_root: Path, index: faiss.Index, manifest: dict,
+                  write_lexical: Callable[[Path], dict]) -> Path:
+    """Write a complete version directory (fsynced), not yet published: FAISS, then the lexical
+    indexes (`write_lexical` fills the staging directory and returns their counts)."""
     root = versions_dir(index_root)
     root.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
@@ -83,8 +111,10 @@ def write_version(index_root: Path, index: faiss.Index, manifest: dict) -> Path:
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
     try:
         faiss.write_index(index, str(staging / INDEX_FILE))
+        lexical_counts = write_lexical(staging)
         manifest = {
             **manifest,
+            "lexical": lexical_counts,
             "version": name,
             "created_at": created.replace(microsecond=0).isoformat(),
             "count": int(index.ntotal),
@@ -95,8 +125,7 @@ def write_version(index_root: Path, index: faiss.Index, manifest: dict) -> Path:
             json.dump(manifest, handle, indent=2, ensure_ascii=False)
             handle.flush()
             os.fsync(handle.fileno())
-        with open(staging / INDEX_FILE, "rb") as handle:
-            os.fsync(handle.fileno())
+        _fsync_tree(staging)
         final = root / name
         staging.rename(final)
         _fsync_dir(root)
@@ -145,6 +174,7 @@ class LoadedIndex:
     version: str
     manifest: dict
     index: faiss.Index
+    lexical: lexical.LexicalIndex
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         if self.index.ntotal == 0 or k <= 0:
@@ -192,4 +222,21 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
     if index.ntotal != manifest.get("count"):
         raise IndexUnavailable(f"index {name}: {index.ntotal} vectors, manifest says {manifest.get('count')}")
     apply_search_params(index, search_params)
-    return LoadedIndex(name, manifest, index)
+    return LoadedIndex(name, manifest, index, _load_lexical(version_dir, manifest))
+
+
+def _load_lexical(version_dir: Path, manifest: dict) -> lexical.LexicalIndex:
+    """The version's lexical indexes, refused unless they hold the passages FAISS holds."""
+    name, counts = version_dir.name, manifest.get("lexical")
+    if not counts:
+        raise IndexUnavailable(f"index {name} was built before lexical indexes were part of a version: "
+                               f"run `python -m indexer build` once to upgrade it")
+    try:
+        found = lexical.LexicalIndex.open(version_dir)
+    except lexical.LexicalUnavailable as exc:
+        raise IndexUnavailable(f"index {name}: {exc}") from exc
+    if (found.passage_count, found.article_count) != (manifest.get("count"), counts.get("articles")):
+        raise IndexUnavailable(
+            f"index {name}: lexical index holds {found.passage_count} passages and {found.article_count} "
+            f"articles, the manifest says {manifest.get('count')} and {counts.get('articles')}")
+    return found

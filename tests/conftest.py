@@ -130,8 +130,8 @@ def fake_embedder() -> FakeEmbedder:
 def make_archive(tmp_path, fake_embedder):
     """make_archive([(title, body), …] or [Article, …], build=True) → a SearchEngine over them.
 
-    Articles get ids 1…n in the order given; with `build`, a vector index is built and published
-    by the real pipeline (fake vectors); without, the archive has no index (lexical search only).
+    Articles get ids 1…n in the order given; an index version is built and published by the
+    real pipeline (fake vectors).
     """
     from indexer import models, store
     from indexer.pipeline import build_index
@@ -139,7 +139,7 @@ def make_archive(tmp_path, fake_embedder):
 
     made = []
 
-    def make(articles, build: bool = True, embedder=None):
+    def make(articles, embedder=None):
         embedder = embedder or fake_embedder
         settings = load_settings({"data_dir": tmp_path / f"archive-{len(made)}", "model": embedder.model_id})
         settings.data_dir.mkdir(parents=True)
@@ -148,10 +148,8 @@ def make_archive(tmp_path, fake_embedder):
             article = item if isinstance(item, models.Article) else \
                 models.Article(url=f"u:{i}", source="s", title=item[0], body=item[1])
             store.upsert_article(conn, article)
-        store.rebuild_vocabulary(conn)
         conn.close()
-        if build:
-            build_index(settings, embedder=embedder)
+        build_index(settings, embedder=embedder)
         made.append(settings)
         return SearchEngine(settings, embedder=embedder)
 

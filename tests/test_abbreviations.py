@@ -1,7 +1,6 @@
-from indexer import models
 from indexer.abbreviations import ABBREVIATIONS, alternatives, spelled_out
 from indexer.models import Filters
-from service.search import Query, candidates, parse_query
+from service.search import Query, parse_query
 
 
 def test_both_directions_longest_match_first():
@@ -21,7 +20,7 @@ def test_dictionary_is_well_formed():
 def test_query_gets_alternatives_and_a_spelled_out_semantic_text():
     parsed = parse_query("UBND huyện họp")
     assert "uy ban nhan dan" in parsed.alternatives
-    assert parsed.fts_match() == '("ubnd" OR "huyen" OR "hop" OR "uy ban nhan dan")'
+    assert parsed.words_to_match().options == (("ubnd",), ("huyen",), ("hop",), ("uy", "ban", "nhan", "dan"))
     assert parsed.semantic_text == "UBND huyện họp (ủy ban nhân dân)"
 
 
@@ -33,13 +32,10 @@ def test_abbreviation_finds_articles_that_spell_it_out(app):
     assert spelled and spelled <= via_abbr
 
 
-def test_each_form_finds_the_other_in_the_archive(tmp_path):
-    from indexer import store
-
-    conn = store.connect(tmp_path / "a.sqlite3")
-    spelled = models.Article(url="u:1", source="s", title="Hội nghị", body="Ủy ban Mặt trận Tổ quốc huyện tổ chức hội nghị. " * 3)
-    short = models.Article(url="u:2", source="s", title="Tin", body="Ủy ban MTTQ xã phát động ủng hộ người nghèo. " * 3)
-    ids = {store.upsert_article(conn, a)[0]: a.url for a in (spelled, short)}
+def test_each_form_finds_the_other_in_the_archive(make_archive):
+    engine = make_archive([("Hội nghị", "Ủy ban Mặt trận Tổ quốc huyện tổ chức hội nghị. " * 3),
+                           ("Tin", "Ủy ban MTTQ xã phát động ủng hộ người nghèo. " * 3)])
+    lexical = engine.index.get().lexical
     for query in ("MTTQ", "mặt trận tổ quốc"):
-        found = candidates.lexical_candidates(conn, parse_query(query).fts_match(), Filters(), 10)
-        assert {ids[aid] for _, aid, _ in found} == {"u:1", "u:2"}, query
+        found = lexical.passages(parse_query(query).words_to_match(), Filters(), 10)
+        assert {aid for _, aid, _ in found} == {1, 2}, query

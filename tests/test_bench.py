@@ -6,7 +6,7 @@ import types
 
 from bench import indexing, peers, query_scale
 from indexer import models, store
-from service.search import candidates
+from service.search import SearchEngine
 
 
 def test_sample_keeps_only_queries_answered_inside_it():
@@ -19,23 +19,30 @@ def test_sample_keeps_only_queries_answered_inside_it():
     assert peers.sample_set(docs, queries, 10, seed=3) == (kept, answered)  # seeded
 
 
-def test_archive_copies_are_searchable_like_the_originals(tmp_path):
-    conn = store.connect(tmp_path / "a.sqlite3")
+def test_archive_copies_are_searchable_like_the_originals(tmp_path, fake_embedder):
+    from indexer.config import load_settings
+    from indexer.lexical import WordQuery
+    from indexer.pipeline import build_index
+
+    settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
+    conn = store.connect(settings.db_path)
     for i, body in enumerate(["Bão số 9 gây thiệt hại ở huyện ven biển.", "Hội nghị tổng kết công tác quân sự."]):
         store.upsert_article(conn, models.Article(url=f"u{i}", source="s", title=f"Tin {i}", body=body))
-    store.rebuild_vocabulary(conn)
     before = store.count_rows(conn)
     count = dict(conn.execute("SELECT form, count FROM vocab_unigrams WHERE folded = 'bao'").fetchall())["bão"]
     query_scale.copy_archive(conn, 2)
     after = store.count_rows(conn)
     assert after == {k: 3 * v for k, v in before.items()}
-    found = candidates.lexical_candidates(conn, '"thiet hai"', models.Filters(), 10)
-    assert len(found) == 3 and len({aid for _, aid, _ in found}) == 3
-    assert len(candidates.lexical_candidates(conn, '"thiệt hại"', models.Filters(), 10, exact=True)) == 3
-    assert len(candidates.article_candidates(conn, '"quan su"', models.Filters(), 10)) == 3
     assert dict(conn.execute("SELECT form, count FROM vocab_unigrams WHERE folded = 'bao'").fetchall())["bão"] \
         == 3 * count
     assert conn.execute("SELECT count(DISTINCT url) FROM articles").fetchone()[0] == after["articles"]
+    assert conn.execute("SELECT count(DISTINCT content_hash) FROM passages").fetchone()[0] == after["passages"]
+    build_index(settings, embedder=fake_embedder)
+    lexical = SearchEngine(settings, embedder=fake_embedder).index.get().lexical
+    found = lexical.passages(WordQuery((("thiet", "hai"),)), models.Filters(), 10)
+    assert len({aid for _, aid, _ in found}) == 3
+    assert len(lexical.passages(WordQuery((("thiệt", "hại"),)), models.Filters(), 10, exact=True)) == 3
+    assert len(lexical.articles(WordQuery((("quan", "su"),)), models.Filters(), 10)) == 3
 
 
 def test_stage_timer_adds_time_and_puts_the_function_back():

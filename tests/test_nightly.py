@@ -47,14 +47,11 @@ def nightly(data_dir: Path, *args: str, kill_at: str | None = None, max_file_byt
 
 
 def served(app):
-    """(version, top-5 article ids, total): what a reader sees.
-
-    The ranks further down may move slightly once unpublished articles are stored: FTS5's BM25
-    statistics cover the whole table, though unpublished passages themselves are never shown.
-    """
+    """(version, every result's article id and score in order, total): what a reader sees. The
+    served version's statistics are its own, so stored but unpublished articles change none of it."""
     engine = app.extensions["engine"]
-    result = engine.search(Query(PROBE, per_page=5))
-    return engine.health()["index_version"], [h.article_id for h in result.hits], result.total
+    result = engine.search(Query(PROBE, per_page=50))
+    return engine.health()["index_version"], [(h.article_id, h.score) for h in result.hits], result.total
 
 
 def integrity(data_dir: Path) -> str:
@@ -65,7 +62,7 @@ def integrity(data_dir: Path) -> str:
 def test_killed_runs_leave_the_service_answering_and_the_next_run_publishes(data_dir, site):
     app = create_app({"data_dir": data_dir, "model": ""})
     before = served(app)
-    for point in ("crawl", "embedding", "before-publish"):
+    for point in ("crawl", "embedding", "lexical", "before-publish"):
         run = nightly(data_dir, kill_at=point)
         assert run.returncode == -signal.SIGKILL, (point, run.stdout, run.stderr)
         assert served(app) == before, point  # same version, same results, no unpublished article

@@ -1,6 +1,7 @@
 """ingest → build → search over the demo corpus, through the engine the service uses."""
 import pytest
 
+from indexer.lexical import WordQuery
 from indexer.models import Filters
 from service.search import Query, highlight, parse_query
 
@@ -67,7 +68,7 @@ def test_parse_query():
     p = parse_query('"thiên tai" bão năm 2021')
     assert p.phrases == ("thien tai",) and p.terms == ("bao",)
     assert p.date_intent.start.year == 2021
-    assert p.fts_match() == '"thien tai" AND ("bao")'
+    assert p.words_to_match() == WordQuery((("thien", "tai"),), (("bao",),))
 
 
 def test_highlight_respects_diacritics_typed_by_the_user(engine):
@@ -87,11 +88,9 @@ def test_highlight_escapes_html_and_marks_folded_matches():
 
 
 def common_words(engine, parsed, keep=None):
-    from indexer import store
     from service.search import candidates, rank
 
-    conn = engine.connection()
-    return candidates.common_words(conn, parsed, store.vocabulary_text_count(conn), rank.COMMON_FRACTION, keep)
+    return candidates.common_words(engine.index.get().lexical, parsed, rank.COMMON_FRACTION, keep)
 
 
 def test_words_in_most_passages_are_left_out_of_lexical_matching(make_archive):
@@ -100,7 +99,7 @@ def test_words_in_most_passages_are_left_out_of_lexical_matching(make_archive):
     engine = make_archive([("", b) for b in bodies])
     parsed = engine.parse("huyện bão lũ")
     assert common_words(engine, parsed) == ({"huyen"}, {"huyện"})
-    assert parsed.without(({"huyen"}, {"huyện"})).fts_match_exact() == '("bão" OR "lũ")'
+    assert parsed.without(({"huyen"}, {"huyện"})).words_to_match(exact=True) == WordQuery((), (("bão",), ("lũ",)))
     assert common_words(engine, engine.parse("huyện")) == (set(), set())  # nothing left: keep it
     ranked = engine.search(Query("huyện bão lũ", mode="lexical")).hits
     assert [h.article_id for h in ranked][:1] == [4]

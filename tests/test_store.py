@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from indexer import models, store
-from service.search import candidates
+from indexer.lexical import WordQuery
 
 
 @pytest.fixture()
@@ -36,7 +36,7 @@ def test_upsert_new_unchanged_updated(conn):
     assert store.upsert_article(conn, article(body="Nội dung mới về bầu cử. " * 5)) == (aid, "updated")
     new_passages = store.article_passage_ids(conn, aid)
     assert new_passages and not set(old_passages) & set(new_passages)  # ids never reused
-    assert conn.execute("SELECT count(*) FROM passages_fts").fetchone()[0] == len(new_passages)
+    assert conn.execute("SELECT count(*) FROM passage_words").fetchone()[0] == len(new_passages)
 
 
 def test_text_is_kept_as_published_and_matched_canonically(conn):
@@ -62,20 +62,23 @@ def test_passage_offsets_index_document_text(conn):
         assert doc[p["start"]:p["end"]] == p["text"]
 
 
-def test_folded_fts_finds_d_bar_and_missing_diacritics(conn):
-    store.upsert_article(conn, article())
-    store.upsert_article(conn, article(url="https://x.example/a2", title="Bầu cử", body="Cử tri đi bầu cử. " * 10))
-    found = candidates.lexical_candidates(conn, '"dang" AND "van" AND "quang"', models.Filters(), 10)
+def test_folded_words_find_d_bar_and_missing_diacritics(make_archive):
+    engine = make_archive([article(), article(url="https://x.example/a2", title="Bầu cử", body="Cử tri đi bầu cử. " * 10)])
+    lexical = engine.index.get().lexical
+    found = lexical.passages(WordQuery((("dang", "van", "quang"),)), models.Filters(), 10)
     assert {aid for _, aid, _ in found} == {1}
+    assert not lexical.passages(WordQuery((("đang",),)), models.Filters(), 10, exact=True)
 
 
-def test_filters(conn):
-    store.upsert_article(conn, article())
-    store.upsert_article(conn, article(url="https://y.example/2", source="y", published_at="2019-05-01T00:00:00+07:00"))
-    match = '"thien"'
-    assert len(candidates.lexical_candidates(conn, match, models.Filters(date_from="2020-01-01"), 10)) == 1
-    assert len(candidates.lexical_candidates(conn, match, models.Filters(sources=("y",)), 10)) == 1
-    assert len(candidates.lexical_candidates(conn, match, models.Filters(), 10)) == 2
+def test_filters(make_archive):
+    engine = make_archive([article(), article(url="https://y.example/2", source="y",
+                                              published_at="2019-05-01T00:00:00+07:00")])
+    lexical, words = engine.index.get().lexical, WordQuery(options=(("thien",),))
+    for kind in (lexical.passages, lexical.articles):
+        assert {c.article_id for c in kind(words, models.Filters(date_from="2020-01-01"), 10)} == {1}
+        assert {c.article_id for c in kind(words, models.Filters(date_to="2019-05-01"), 10)} == {2}
+        assert {c.article_id for c in kind(words, models.Filters(sources=("y",)), 10)} == {2}
+        assert {c.article_id for c in kind(words, models.Filters(), 10)} == {1, 2}
 
 
 def test_empty_body_is_refused(conn):
@@ -90,28 +93,36 @@ def test_readonly_connection_cannot_write(conn, tmp_path):
         ro.execute("DELETE FROM articles")
 
 
-def test_folded_passages_store_words_only_and_migrate_with_the_same_scores(tmp_path):
-    from indexer import text as vtext
-
-    path = tmp_path / "a.sqlite3"
-    conn = store.connect(path)
+def test_passage_words_are_stored_as_words_only(conn):
     store.upsert_article(conn, article(title="Bão số 5: “Thiệt hại lớn”!",
                                        body="Huyện Quảng Điền, (Thừa Thiên-Huế) khắc phục... hậu quả. " * 12))
     store.upsert_article(conn, article(url="https://x.example/a2", body="Thiệt hại do bão. " * 20))
-    title, text = conn.execute("SELECT title, text FROM passages_fts WHERE rowid = 1").fetchone()
-    assert title == "bao so 5 thiet hai lon"
-    assert text.startswith("huyen tong ket cong tac phong chong thien tai huyen quang dien thua thien hue")
-    match = '"thiet hai" AND ("bao" OR "hue")'
-    scores = candidates.lexical_candidates(conn, match, models.Filters(), 10)
-    with conn:  # what an archive of the previous schema holds: folded text, punctuation kept
-        for pid, title, body in conn.execute(
-                "SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id").fetchall():
-            conn.execute("UPDATE passages_fts SET title = ?, text = ? WHERE rowid = ?",
-                         (vtext.fold(title), vtext.fold(body), pid))
-        conn.execute(f"PRAGMA user_version = {store.MIGRATIONS.index('folded_words_in_passages_fts')}")
-    conn.close()
-    conn = store.connect(path)
-    assert conn.execute("SELECT title FROM passages_fts WHERE rowid = 1").fetchone()[0] == "bao so 5 thiet hai lon"
-    assert candidates.lexical_candidates(conn, match, models.Filters(), 10) == scores
+    row = conn.execute("SELECT * FROM passage_words WHERE id = 1").fetchone()
+    assert row["folded_title"] == "bao so 5 thiet hai lon" and row["exact_title"] == "bão số 5 thiệt hại lớn"
+    assert row["folded_text"].startswith("huyen tong ket cong tac phong chong thien tai huyen quang dien thua thien hue")
     texts = store.article_word_texts(conn, [1, 2], exact=False)
     assert " thiet hai lon \n huyen tong ket " in texts[1] and " bao thiet hai " in texts[2]
+
+
+def test_an_fts5_archive_migrates_its_words_to_plain_columns(tmp_path, monkeypatch):
+    current = store.connect(tmp_path / "current.sqlite3")
+    store.upsert_article(current, article())
+    words = [tuple(r) for r in current.execute("SELECT * FROM passage_words ORDER BY id")]
+    with monkeypatch.context() as patch:  # the archive the previous schema made: words in FTS5
+        patch.setattr(store, "MIGRATIONS", store.MIGRATIONS[:store.MIGRATIONS.index("recount_vocabulary") - 1])
+        old = store.connect(tmp_path / "old.sqlite3")
+        old.execute("ATTACH ? AS cur", (str(tmp_path / "current.sqlite3"),))
+        with old:
+            old.execute("INSERT INTO articles SELECT * FROM cur.articles")
+            old.execute("INSERT INTO passages SELECT * FROM cur.passages")
+            for pid, folded_title, folded_text, exact_title, exact_text in words:
+                old.execute("INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)", (pid, folded_title, folded_text))
+                old.execute("INSERT INTO passages_exact (rowid, title, text) VALUES (?, ?, ?)", (pid, exact_title, exact_text))
+        old.close()
+    migrated = store.connect(tmp_path / "old.sqlite3")
+    assert store.schema_version(migrated) == len(store.MIGRATIONS)
+    assert [tuple(r) for r in migrated.execute("SELECT * FROM passage_words ORDER BY id")] == words
+    tables = {r[0] for r in migrated.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not {"passages_fts", "passages_exact", "articles_fts"} & tables
+    counted = dict(migrated.execute("SELECT form, count FROM vocab_unigrams WHERE folded = 'thien'").fetchall())
+    assert counted == dict(current.execute("SELECT form, count FROM vocab_unigrams WHERE folded = 'thien'").fetchall())

@@ -1,7 +1,10 @@
+import json
+import shutil
+
 import numpy as np
 import pytest
 
-from indexer import vectors
+from indexer import lexical, models, store, vectors
 
 
 def unit_vectors(n, d=8, seed=0):
@@ -16,9 +19,19 @@ def load_current(root, model, dimension):
     return vectors.load_version(root, name, model, dimension)
 
 
+def lexical_for(root, count):
+    """Writes a version's lexical indexes for `count` one-passage articles: a version must hold
+    as many lexical passages as vectors, and these tests are about FAISS and the switch."""
+    conn = store.connect(root / f"archive-{count}.sqlite3")
+    for i in range(conn.execute("SELECT count(*) FROM articles").fetchone()[0], count):
+        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=f"Tin {i}", body=f"Bài số {i}."))
+    return lambda staging: lexical.build(staging, conn, count)
+
+
 def publish(root, vecs, ids, model="m", factory="Flat"):
     index = vectors.make_index(vecs, ids, factory)
-    version = vectors.write_version(root, index, {"model": model, "index_factory": factory})
+    version = vectors.write_version(root, index, {"model": model, "index_factory": factory},
+                                    lexical_for(root, len(ids)))
     vectors.publish(root, version)
     return version
 
@@ -78,3 +91,18 @@ def test_search_parameters_apply_where_the_index_type_has_them(tmp_path):
     hnsw = vectors.make_index(vecs, np.arange(400), "HNSW16,Flat")
     assert vectors.apply_search_params(hnsw, "nprobe=4,efSearch=64") == ["efSearch=64"]
     assert vectors.apply_search_params(vectors.make_index(vecs, np.arange(400), "Flat"), "nprobe=4") == []
+
+
+def test_a_version_whose_lexical_index_disagrees_with_faiss_is_refused(tmp_path):
+    version = publish(tmp_path, unit_vectors(10), np.arange(10))
+    manifest = vectors.read_manifest(version)
+    (version / vectors.MANIFEST_FILE).write_text(json.dumps({**manifest, "lexical": {"passages": 10, "articles": 9}}))
+    with pytest.raises(vectors.IndexUnavailable, match="lexical index holds 10 passages and 10 articles"):
+        vectors.load_version(tmp_path, version.name, "m", 8, check_hash=False)
+    shutil.rmtree(version / lexical.LEXICAL_DIR)
+    (version / vectors.MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(vectors.IndexUnavailable, match="no readable lexical index"):
+        vectors.load_version(tmp_path, version.name, "m", 8)
+    (version / vectors.MANIFEST_FILE).write_text(json.dumps({k: v for k, v in manifest.items() if k != "lexical"}))
+    with pytest.raises(vectors.IndexUnavailable, match="run `python -m indexer build` once to upgrade"):
+        vectors.load_version(tmp_path, version.name, "m", 8)

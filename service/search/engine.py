@@ -59,7 +59,6 @@ class SearchEngine:
         self.embedder = embedder or get_embedder(settings)
         self.index = IndexHolder(settings, self.embedder.model_id, self.embedder.dimension)
         self._local = threading.local()
-        self._text_count: tuple[str | None, int] = (None, 0)  # (index version, vocabulary texts)
 
     def connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -77,27 +76,20 @@ class SearchEngine:
             words, lambda f: store.vocabulary_forms(conn, "vocab_unigrams", f),
             lambda f: store.vocabulary_forms(conn, "vocab_bigrams", f)))
 
-    def _words_to_match(self, parsed: ParsedQuery, mode: str, version: str | None) -> ParsedQuery:
-        """The query without the words too common to be worth an FTS5 posting list."""
-        conn = self.connection()
-        if self._text_count[0] != version or version is None:
-            self._text_count = (version, store.vocabulary_text_count(conn))
-        keep = rank.HYBRID_MATCH_WORDS if mode == "hybrid" else None
-        return parsed.without(candidates.common_words(conn, parsed, self._text_count[1], rank.COMMON_FRACTION, keep))
-
-    def _lexical_lists(self, parsed: ParsedQuery, mode: str, filters: Filters, version: str | None,
+    @staticmethod
+    def _lexical_lists(parsed: ParsedQuery, mode: str, filters: Filters, index: vectors.LoadedIndex,
                        ) -> tuple[list[rank.CandidateList], rank.CandidateList]:
-        """([exact passages, folded passages], whole articles)."""
-        conn = self.connection()
-        matching = self._words_to_match(parsed, mode, version)
-        match, match_exact = matching.fts_match(), matching.fts_match_exact()
-        exact = candidates.lexical_candidates(conn, match_exact, filters, rank.LEXICAL_DEPTH, exact=True) \
-            if match_exact else []
+        """([exact passages, folded passages], whole articles), from the served version, without
+        the words too common to be worth a posting list."""
+        lexical = index.lexical
+        keep = rank.HYBRID_MATCH_WORDS if mode == "hybrid" else None
+        matching = parsed.without(candidates.common_words(lexical, parsed, rank.COMMON_FRACTION, keep))
+        words, exact_words = matching.words_to_match(), matching.words_to_match(exact=True)
+        exact = lexical.passages(exact_words, filters, rank.LEXICAL_DEPTH, exact=True)
         exact_weight, folded_weight = rank.lexical_weights(bool(exact))
-        # A list without weight would only add articles at score 0: not worth an FTS5 query.
-        folded = candidates.lexical_candidates(conn, match, filters, rank.LEXICAL_DEPTH) \
-            if match and folded_weight else []
-        articles = candidates.article_candidates(conn, match, filters, rank.LEXICAL_DEPTH) if match else []
+        # A list without weight would only add articles at score 0: not worth a search.
+        folded = lexical.passages(words, filters, rank.LEXICAL_DEPTH) if folded_weight else []
+        articles = lexical.articles(words, filters, rank.LEXICAL_DEPTH)
         return ([rank.CandidateList("exact", exact_weight, exact), rank.CandidateList("folded", folded_weight, folded)],
                 rank.CandidateList("article", rank.WEIGHTS["article"], articles))
 
@@ -121,12 +113,14 @@ class SearchEngine:
             filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
         conn, dates, shares = self.connection(), {}, {}
         explain: rank.Explanations | None = {} if query.explain else None
-        uses_words, uses_vector = query.mode in ("hybrid", "lexical"), query.mode in ("hybrid", "semantic")
-        pending = self.embedder.query_future(parsed.semantic_text) if uses_vector and index is not None else None
+        # Nothing is searched before a version is published: its indexes are the searchable archive.
+        uses_words = query.mode in ("hybrid", "lexical") and index is not None
+        uses_vector = query.mode in ("hybrid", "semantic") and index is not None
+        pending = self.embedder.query_future(parsed.semantic_text) if uses_vector else None
         lists: list[rank.CandidateList] = []
         articles = rank.CandidateList("article", rank.WEIGHTS["article"], [])
         if uses_words:
-            lists, articles = self._lexical_lists(parsed, query.mode, filters, index.version if index else None)
+            lists, articles = self._lexical_lists(parsed, query.mode, filters, index)
             if pending is not None and not pending.done():  # what needs no vector, while it is computed
                 leaders = rank.fuse(lists)
                 dates.update(store.article_dates(conn, leaders))

@@ -10,6 +10,7 @@ from functools import cached_property
 from indexer import abbreviations
 from indexer import text as vtext
 from indexer.dates import DateIntent, query_date_intent
+from indexer.lexical import WordQuery
 from indexer.models import Filters
 
 MODES = ("hybrid", "semantic", "lexical")
@@ -42,20 +43,15 @@ class ParsedQuery:
     exact_words: tuple[str, ...] = ()    # canonical words with diacritics, typed or restored
     exact_phrases: tuple[str, ...] = ()
 
-    def fts_match_exact(self) -> str | None:
-        if not self.exact_words and not self.exact_phrases:
-            return None
-        parts = [f'"{p}"' for p in self.exact_phrases]
-        if self.exact_words:
-            parts.append("(" + " OR ".join(f'"{w}"' for w in self.exact_words) + ")")
-        return " AND ".join(parts)
-
-    def fts_match(self) -> str | None:
-        parts = [f'"{p}"' for p in self.phrases]
-        if self.terms:
-            options = [f'"{t}"' for t in self.terms] + [f'"{a}"' for a in self.alternatives]
-            parts.append("(" + " OR ".join(options) + ")")
-        return " AND ".join(parts) or None
+    def words_to_match(self, exact: bool = False) -> WordQuery:
+        """What the lexical lists match: the phrases, and any of the words (folded, with the
+        abbreviations' alternatives) or, with `exact`, the words as spelled with diacritics."""
+        if exact:
+            return WordQuery(tuple(tuple(p.split()) for p in self.exact_phrases),
+                             tuple((w,) for w in self.exact_words))
+        return WordQuery(tuple(tuple(p.split()) for p in self.phrases),
+                         tuple((t,) for t in self.terms)
+                         + (tuple(tuple(a.split()) for a in self.alternatives) if self.terms else ()))
 
     def without(self, common: tuple[set[str], set[str]]) -> ParsedQuery:
         """The query for matching, these (folded, exact) words left out of its OR lists; phrases

@@ -1,0 +1,256 @@
+"""The lexical index of a published version: BM25 over the project's own normalised words, in
+tantivy (block-max WAND prunes a top-k query; SQLite FTS5 scored every posting of every word).
+
+Two indexes sit in each version directory, beside FAISS::
+
+    <version>/lexical/passages/   a document per passage: folded and exact words of its title and text
+    <version>/lexical/articles/   a document per article: folded words of its title, lead and body
+
+Words are fed already normalised (`store.folded_text`, `store.exact_text`) and split on spaces,
+so the index and the query parser agree on every word by construction. A version's statistics
+(BM25's document frequencies, the common-word counts) are its own: what is stored but not yet
+published changes nothing a served version answers. A nightly patch hard-links the previous
+version's files (segments are immutable), adds the new passages and articles, and commits: the previous
+version's directory is never written. A build where passages were removed indexes everything
+anew, since tantivy counts a deleted document in BM25's statistics until its segment is merged.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import tantivy
+
+from indexer import store
+from indexer import text as vtext
+from indexer.models import Candidate, Filters
+
+LEXICAL_DIR, PASSAGES, ARTICLES = "lexical", "passages", "articles"
+# A title word counts three times a text word. The title is written that many times into one
+# field, as FTS5's column weights scaled the term frequency before BM25's saturation (a boost on a
+# separate title field would multiply the score instead); one field also keeps a query a plain
+# union of term queries, which is what block-max WAND prunes.
+TITLE_WEIGHT = 3
+WRITER_HEAP = 256 * 1024 * 1024
+_FIELDS = {PASSAGES: ("words", "words_exact"), ARTICLES: ("words",)}
+
+
+class LexicalUnavailable(RuntimeError):
+    """A version's lexical index that is missing or does not match its manifest."""
+
+
+def _schema(kind: str) -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("pid", stored=True, indexed=True, fast=True)
+    builder.add_unsigned_field("aid", stored=True, indexed=True, fast=True)
+    builder.add_integer_field("day", indexed=True, fast=True)  # YYYYMMDD; absent when undated
+    builder.add_text_field("source", tokenizer_name="raw")
+    for name in _FIELDS[kind]:
+        builder.add_text_field(name, tokenizer_name="whitespace", index_option="position")
+    return builder.build()
+
+
+def _day_number(day: str | None) -> int | None:
+    return int(day.replace("-", "")) if day else None
+
+
+@dataclass(frozen=True)
+class WordQuery:
+    """What a candidate list matches: every phrase, and at least one of the options (a word, or a
+    phrase such as an abbreviation spelled out). Words are in the form the list's fields hold."""
+
+    phrases: tuple[tuple[str, ...], ...] = ()
+    options: tuple[tuple[str, ...], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.phrases or self.options)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def _document(kind: str, row: sqlite3.Row | tuple, texts: dict[str, str]) -> tantivy.Document:
+    pid, aid, day, source = row[:4]
+    doc = tantivy.Document()
+    doc.add_unsigned("pid", pid)
+    doc.add_unsigned("aid", aid)
+    if (number := _day_number(day)) is not None:
+        doc.add_integer("day", number)
+    doc.add_text("source", source)
+    for name in _FIELDS[kind]:
+        doc.add_text(name, texts[name])
+    return doc
+
+
+def weighted_words(title: str, text: str) -> str:
+    """A document's words for BM25: the title TITLE_WEIGHT times, then the text."""
+    return " ".join([title] * TITLE_WEIGHT + [text])
+
+
+def _passage_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id: int) -> Iterator[tantivy.Document]:
+    """Passage documents from the words the archive stores for them (all published, or these ids)."""
+    where = f"AND p.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
+    rows = conn.execute(
+        f"""SELECT p.id, p.article_id, a.published_day, a.source, w.folded_title, w.folded_text,
+                   w.exact_title, w.exact_text
+            FROM passages p JOIN articles a ON a.id = p.article_id JOIN passage_words w ON w.id = p.id
+            WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
+    for row in rows:
+        yield _document(PASSAGES, row, {"words": weighted_words(row[4], row[5]),
+                                        "words_exact": weighted_words(row[6], row[7])})
+
+
+def _article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id: int) -> Iterator[tantivy.Document]:
+    """Article documents (all, or these ids) for articles with a published passage; the
+    passage id is the article's first passage, the one an article match points at."""
+    where = f"AND a.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
+    rows = conn.execute(
+        f"""SELECT p.id, a.id, a.published_day, a.source, a.title, a.summary, a.body
+            FROM articles a JOIN passages p ON p.article_id = a.id AND p.ordinal = 0
+            WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
+    for row in rows:
+        words = weighted_words(store.folded_text(row[4]), store.folded_text(vtext.document_text(row[5], row[6])))
+        yield _document(ARTICLES, row, {"words": words})
+
+
+def _link_tree(previous: Path, target: Path) -> None:
+    """Hard-link a previous version's index files (copy where links are impossible)."""
+    target.mkdir(parents=True)
+    for path in previous.iterdir():
+        if path.name.startswith(".tantivy-") or not path.is_file():
+            continue  # lock files belong to the writer that made them
+        try:
+            os.link(path, target / path.name)
+        except OSError:
+            import shutil
+
+            shutil.copy2(path, target / path.name)
+
+
+def _write(path: Path, kind: str, previous: Path | None, documents: Iterable[tantivy.Document],
+           checkpoint: Callable[[], None]) -> None:
+    if previous is not None:
+        _link_tree(previous, path)
+        index = tantivy.Index.open(str(path))
+    else:
+        path.mkdir(parents=True)
+        index = tantivy.Index(_schema(kind), str(path))
+    writer = index.writer(WRITER_HEAP, min(2, os.cpu_count() or 1))
+    for number, doc in enumerate(documents):
+        writer.add_document(doc)
+        if number == 0:  # the kill point of the crash tests: a build half written
+            checkpoint()
+    writer.commit()
+    writer.wait_merging_threads()
+
+
+def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, previous: Path | None = None,
+          added: list[int] | None = None, checkpoint: Callable[[], None] = lambda: None) -> dict:
+    """Write the lexical indexes into a version directory being built; returns their manifest
+    entry. With `previous` (a published version's directory), its indexes are patched with the
+    `added` passages and their articles, new ones (an updated article's passages replace its old
+    ones, and a patch never deletes: see pipeline); otherwise every published passage and article
+    is indexed."""
+    root = Path(version_dir) / LEXICAL_DIR
+    if previous is not None:
+        old, ids = Path(previous) / LEXICAL_DIR, sorted(added or [])
+        articles = sorted({aid for start in range(0, len(ids), 5000) for (aid,) in conn.execute(
+            f"SELECT DISTINCT article_id FROM passages WHERE id IN ({','.join('?' * len(ids[start:start + 5000]))})",
+            ids[start:start + 5000])})
+        _write(root / PASSAGES, PASSAGES, old / PASSAGES,
+               _chunked(conn, ids, lambda c, part: _passage_rows(c, part, max_passage_id)), checkpoint)
+        _write(root / ARTICLES, ARTICLES, old / ARTICLES,
+               _chunked(conn, articles, lambda c, part: _article_rows(c, part, max_passage_id)), checkpoint)
+    else:
+        _write(root / PASSAGES, PASSAGES, None, _passage_rows(conn, None, max_passage_id), checkpoint)
+        _write(root / ARTICLES, ARTICLES, None, _article_rows(conn, None, max_passage_id), checkpoint)
+    opened = LexicalIndex.open(version_dir)
+    return {"passages": opened.passage_count, "articles": opened.article_count,
+            "built": "patched" if previous is not None else "full"}
+
+
+def _chunked(conn: sqlite3.Connection, ids: list[int],
+             rows: Callable[[sqlite3.Connection, list[int]], Iterator[tantivy.Document]]) -> Iterator[tantivy.Document]:
+    for start in range(0, len(ids), 5000):
+        yield from rows(conn, ids[start:start + 5000])
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+class LexicalIndex:
+    """A version's two lexical indexes, opened read-only for searching."""
+
+    def __init__(self, passages: tantivy.Index, articles: tantivy.Index) -> None:
+        self._passages, self._articles = passages, articles
+        self._passage_searcher, self._article_searcher = passages.searcher(), articles.searcher()
+
+    @classmethod
+    def open(cls, version_dir: Path) -> LexicalIndex:
+        root = Path(version_dir) / LEXICAL_DIR
+        try:
+            return cls(*(tantivy.Index.open(str(root / kind)) for kind in (PASSAGES, ARTICLES)))
+        except (ValueError, OSError) as exc:
+            raise LexicalUnavailable(f"no readable lexical index in {root}: {exc}") from exc
+
+    @property
+    def passage_count(self) -> int:
+        return self._passage_searcher.num_docs
+
+    @property
+    def article_count(self) -> int:
+        return self._article_searcher.num_docs
+
+    def document_frequency(self, word: str, exact: bool) -> int:
+        """In how many passages this word occurs (folded, or spelled with diacritics)."""
+        return self._passage_searcher.doc_freq("words_exact" if exact else "words", word)
+
+    def passages(self, words: WordQuery, filters: Filters, limit: int, exact: bool = False) -> list[Candidate]:
+        """The best `limit` passages by BM25, on folded words or `exact` ones."""
+        field = "words_exact" if exact else "words"
+        return self._search(self._passages, self._passage_searcher, field, words, filters, limit)
+
+    def articles(self, words: WordQuery, filters: Filters, limit: int) -> list[Candidate]:
+        """The best `limit` whole articles by BM25, each pointing at its first passage."""
+        return self._search(self._articles, self._article_searcher, "words", words, filters, limit)
+
+    @staticmethod
+    def _search(index: tantivy.Index, searcher: tantivy.Searcher, field: str, words: WordQuery,
+                filters: Filters, limit: int) -> list[Candidate]:
+        if not words or limit <= 0:
+            return []
+        query = _query(index.schema, field, words, filters)
+        hits = searcher.search(query, limit, count=False).hits
+        out = []
+        for score, address in hits:
+            doc = searcher.doc(address)
+            out.append(Candidate(doc["pid"][0], doc["aid"][0], float(score)))
+        return out
+
+
+def _query(schema: tantivy.Schema, field: str, words: WordQuery, filters: Filters) -> tantivy.Query:
+    """Every phrase must match, and at least one option; filters restrict without scoring."""
+    Occur, Query = tantivy.Occur, tantivy.Query
+
+    def match(terms: tuple[str, ...]) -> tantivy.Query:
+        if len(terms) == 1:
+            return Query.term_query(schema, field, terms[0])
+        return Query.phrase_query(schema, field, list(terms))
+
+    clauses = [(Occur.Must, match(p)) for p in words.phrases]
+    if words.options:
+        clauses.append((Occur.Must, Query.boolean_query([(Occur.Should, match(o)) for o in words.options])))
+    for clause in _filter_clauses(schema, filters):
+        clauses.append((Occur.Must, Query.const_score_query(clause, 0.0)))
+    return clauses[0][1] if len(clauses) == 1 else Query.boolean_query(clauses)
+
+
+def _filter_clauses(schema: tantivy.Schema, filters: Filters) -> list[tantivy.Query]:
+    out = []
+    if filters.date_from or filters.date_to:
+        out.append(tantivy.Query.range_query(schema, "day", tantivy.FieldType.Integer,
+                                             _day_number(filters.date_from), _day_number(filters.date_to)))
+    if filters.sources:
+        out.append(tantivy.Query.term_set_query(schema, "source", list(filters.sources)))
+    return out

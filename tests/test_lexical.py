@@ -1,0 +1,75 @@
+"""The lexical index of a version: patched exactly as built, its statistics its own."""
+from indexer import models, store, vectors
+from indexer.config import load_settings
+from indexer.pipeline import build_index
+from service.search import Query, SearchEngine
+
+STORIES = [("Bão số 9 đổ bộ", "Bão số 9 gây lũ lớn ở các huyện ven biển, hàng trăm ngôi nhà bị tốc mái."),
+           ("Phòng chống thiên tai năm 2021", "Huyện tổng kết công tác phòng chống thiên tai và tìm kiếm cứu nạn."),
+           ("Hội nghị quân sự", "Ban Chỉ huy Quân sự huyện tổng kết công tác quân sự, quốc phòng năm 2021."),
+           ("Bầu cử đại biểu HĐND", "Cử tri xã Sơn Thủy đi bầu cử đại biểu Hội đồng nhân dân các cấp."),
+           ("Lũ quét ở xã vùng cao", "Lũ quét làm sạt lở đường giao thông, huyện huy động lực lượng khắc phục."),
+           ("Thu hoạch lúa", "Nông dân thu hoạch lúa vụ đông xuân, năng suất đạt cao.")]
+QUERIES = ["bão lũ", "bao lu huyen", "phòng chống thiên tai", "\"quân sự\" huyện", "UBND", "cử tri"]
+
+
+def answers(engine):
+    return {(q, mode): [(h.article_id, h.score) for h in engine.search(Query(q, mode=mode, per_page=20)).hits]
+            for q in QUERIES for mode in ("lexical", "hybrid")}
+
+
+def test_a_patched_version_ranks_exactly_as_a_full_build(tmp_path, fake_embedder):
+    """One delete and one update (the lexical index is rebuilt whole), then an addition (patched)."""
+    settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
+    conn = store.connect(settings.db_path)
+    for i, (title, body) in enumerate(STORIES[:5]):
+        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=title, body=body))
+    build_index(settings, embedder=fake_embedder)
+    store.delete_article(conn, 1)
+    store.upsert_article(conn, models.Article(url="u:5", source="s", title=STORIES[5][0], body=STORIES[5][1]))
+    store.upsert_article(conn, models.Article(url="u:2", source="s", title=STORIES[2][0], body=STORIES[2][1] + " Bão lũ."))
+    patched = build_index(settings, embedder=fake_embedder)
+    assert patched.method.startswith("patched") and patched.removed == 2
+    engine = SearchEngine(settings, embedder=fake_embedder)
+    after_patch = answers(engine)
+    assert any(after_patch.values())
+    assert build_index(settings, full=True, embedder=fake_embedder).method == "full (--full)"
+    assert answers(engine) == after_patch
+    assert 1 not in {aid for hits in after_patch.values() for aid, _ in hits}
+    store.upsert_article(conn, models.Article(url="u:6", source="s", title="Bão lũ cuối năm", body="Bão và lũ cuối năm ở huyện."))
+    added = build_index(settings, embedder=fake_embedder)
+    assert vectors.read_manifest(vectors.versions_dir(settings.index_root) / added.version)["lexical"]["built"] == "patched"
+    after_add = answers(engine)
+    assert 7 in {aid for hits in after_add.values() for aid, _ in hits}
+    build_index(settings, full=True, embedder=fake_embedder)
+    assert answers(engine) == after_add
+
+
+def test_stored_but_unpublished_articles_change_nothing_served(tmp_path, fake_embedder):
+    settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
+    conn = store.connect(settings.db_path)
+    for i, (title, body) in enumerate(STORIES):
+        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=title, body=body))
+    build_index(settings, embedder=fake_embedder)
+    engine = SearchEngine(settings, embedder=fake_embedder)
+    before = answers(engine)
+    for i in range(30):  # common words made far more common, and new matches, none published yet
+        store.upsert_article(conn, models.Article(url=f"new:{i}", source="s", title="Bão lũ huyện",
+                                                  body="Bão lũ ở huyện, cử tri bầu cử, quân sự huyện. " * 3))
+    assert answers(engine) == before
+
+
+def test_the_vocabulary_follows_every_store_and_delete(tmp_path):
+    conn = store.connect(tmp_path / "a.sqlite3")
+    for i, (title, body) in enumerate(STORIES):
+        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=title, body=body))
+    store.upsert_article(conn, models.Article(url="u:0", source="s", title="Bão số 10", body="Bão số 10 suy yếu."))
+    store.delete_article(conn, 2)
+
+    def vocabulary():
+        return [sorted(map(tuple, conn.execute(f"SELECT * FROM {t}"))) for t in ("vocab_unigrams", "vocab_bigrams")]
+
+    kept = vocabulary()
+    with conn:
+        store.MIGRATION_STEPS["recount_vocabulary"](conn)
+    assert vocabulary() == kept and ("bao", "bão", 2) in kept[0]
