@@ -17,6 +17,7 @@ anew, since tantivy counts a deleted document in BM25's statistics until its seg
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -124,8 +125,6 @@ def _link_tree(previous: Path, target: Path) -> None:
         try:
             os.link(path, target / path.name)
         except OSError:
-            import shutil
-
             shutil.copy2(path, target / path.name)
 
 
@@ -156,9 +155,8 @@ def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, prev
     root = Path(version_dir) / LEXICAL_DIR
     if previous is not None:
         old, ids = Path(previous) / LEXICAL_DIR, sorted(added or [])
-        articles = sorted({aid for start in range(0, len(ids), 5000) for (aid,) in conn.execute(
-            f"SELECT DISTINCT article_id FROM passages WHERE id IN ({','.join('?' * len(ids[start:start + 5000]))})",
-            ids[start:start + 5000])})
+        articles = sorted({aid for part in _batches(ids) for (aid,) in conn.execute(
+            f"SELECT DISTINCT article_id FROM passages WHERE id IN ({','.join('?' * len(part))})", part)})
         _write(root / PASSAGES, PASSAGES, old / PASSAGES,
                _chunked(conn, ids, lambda c, part: _passage_rows(c, part, max_passage_id)), checkpoint)
         _write(root / ARTICLES, ARTICLES, old / ARTICLES,
@@ -171,10 +169,16 @@ def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, prev
             "built": "patched" if previous is not None else "full"}
 
 
+def _batches(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
+    """Ids in slices small enough for one SQL IN list."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
 def _chunked(conn: sqlite3.Connection, ids: list[int],
              rows: Callable[[sqlite3.Connection, list[int]], Iterator[tantivy.Document]]) -> Iterator[tantivy.Document]:
-    for start in range(0, len(ids), 5000):
-        yield from rows(conn, ids[start:start + 5000])
+    for part in _batches(ids):
+        yield from rows(conn, part)
 
 
 # --- reading ---------------------------------------------------------------------------------
