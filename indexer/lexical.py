@@ -10,12 +10,15 @@ Words are fed already normalised (`store.folded_text`, `store.exact_text`) and s
 so the index and the query parser agree on every word by construction. A version's statistics
 (BM25's document frequencies, the common-word counts) are its own: what is stored but not yet
 published changes nothing a served version answers. A nightly patch hard-links the previous
-version's files (segments are immutable), adds the new passages and articles, and commits: the previous
-version's directory is never written. A build where passages were removed indexes everything
-anew, since tantivy counts a deleted document in BM25's statistics until its segment is merged.
+version's files (segments are immutable) and adds the new passages and articles; a segment that
+holds a removed passage is left out and its other documents are indexed again, since tantivy
+counts a deleted document in BM25's statistics until its segment is merged. The previous
+version's directory is never written. Removals are mostly corrections to recent news, which sits
+in the small, recent segments.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -36,7 +39,9 @@ LEXICAL_DIR, PASSAGES, ARTICLES = "lexical", "passages", "articles"
 # union of term queries, which is what block-max WAND prunes.
 TITLE_WEIGHT = 3
 WRITER_HEAP = 256 * 1024 * 1024
+WRITER_THREADS = min(2, os.cpu_count() or 1)  # each thread writes segments of its own
 _FIELDS = {PASSAGES: ("words", "words_exact"), ARTICLES: ("words",)}
+_KEY = {PASSAGES: "pid", ARTICLES: "aid"}  # what a document is indexed again by
 
 
 class LexicalUnavailable(RuntimeError):
@@ -116,27 +121,62 @@ def _article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_i
         yield _document(ARTICLES, row, {"words": words})
 
 
-def _link_tree(previous: Path, target: Path) -> None:
-    """Hard-link a previous version's index files (copy where links are impossible)."""
+def _segment_files(segment_id: str) -> str:
+    """The prefix of a segment's files: meta.json spells its id as a UUID, the files without dashes."""
+    return segment_id.replace("-", "")
+
+
+def _segments_holding(index_dir: Path, kind: str, removed: list[int]) -> tuple[list[int], set[int]]:
+    """(keys, segment ordinals): the segments of a published index that hold a document of a
+    removed passage (the article index: of a removed first passage), and the keys (passage ids;
+    for articles, article ids) of their other documents, which a patch indexes again."""
+    index = tantivy.Index.open(str(index_dir))
+    searcher, schema = index.searcher(), index.schema
+    segments = json.loads((index_dir / "meta.json").read_text())["segments"]
+    holding: set[int] = set()
+    for part in _batches(removed):
+        found = searcher.search(tantivy.Query.term_set_query(schema, "pid", part), len(part), count=False)
+        holding.update(address.segment_ord for _, address in found.hits)
+    gone, keys = set(removed), []
+    for ordinal in sorted(holding):
+        addresses = [tantivy.DocAddress(ordinal, doc) for doc in range(segments[ordinal]["max_doc"])]
+        pids = searcher.fast_field_values("pid", addresses)
+        own = searcher.fast_field_values(_KEY[kind], addresses)
+        keys.extend(key for pid, key in zip(pids, own) if pid not in gone)
+    return keys, holding
+
+
+def _link_tree(previous: Path, target: Path, dropped: set[int]) -> None:
+    """Hard-link a previous version's index files (copy where links are impossible), less the
+    `dropped` segments (ordinals), which its meta.json then leaves out. Segment files are never
+    written again, and tantivy replaces meta.json by renaming: the previous version stays as it was."""
+    meta = json.loads((previous / "meta.json").read_text())
+    prefixes = tuple(_segment_files(meta["segments"][ordinal]["segment_id"]) for ordinal in dropped)
+    meta["segments"] = [segment for ordinal, segment in enumerate(meta["segments"]) if ordinal not in dropped]
     target.mkdir(parents=True)
     for path in previous.iterdir():
-        if path.name.startswith(".tantivy-") or not path.is_file():
+        if (path.name.startswith(".tantivy-") or path.name == "meta.json" or not path.is_file()
+                or (prefixes and path.name.startswith(prefixes))):
             continue  # lock files belong to the writer that made them
+        if path.name == ".managed.json":  # tantivy's list of its files: this version's own
+            shutil.copy2(path, target / path.name)
+            continue
         try:
             os.link(path, target / path.name)
         except OSError:
             shutil.copy2(path, target / path.name)
+    (target / "meta.json").write_text(json.dumps(meta))
 
 
 def _write(path: Path, kind: str, previous: Path | None, documents: Iterable[tantivy.Document],
-           checkpoint: Callable[[], None]) -> None:
+           checkpoint: Callable[[], None], dropped: set[int] = frozenset()) -> None:
     if previous is not None:
-        _link_tree(previous, path)
+        _link_tree(previous, path, dropped)
         index = tantivy.Index.open(str(path))
     else:
         path.mkdir(parents=True)
         index = tantivy.Index(_schema(kind), str(path))
-    writer = index.writer(WRITER_HEAP, min(2, os.cpu_count() or 1))
+    writer = index.writer(WRITER_HEAP, WRITER_THREADS)
     for number, doc in enumerate(documents):
         writer.add_document(doc)
         if number == 0:  # the kill point of the crash tests: a build half written
@@ -146,27 +186,36 @@ def _write(path: Path, kind: str, previous: Path | None, documents: Iterable[tan
 
 
 def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, previous: Path | None = None,
-          added: list[int] | None = None, checkpoint: Callable[[], None] = lambda: None) -> dict:
+          added: list[int] | None = None, removed: list[int] | None = None,
+          checkpoint: Callable[[], None] = lambda: None) -> dict:
     """Write the lexical indexes into a version directory being built; returns their manifest
-    entry. With `previous` (a published version's directory), its indexes are patched with the
-    `added` passages and their articles, new ones (an updated article's passages replace its old
-    ones, and a patch never deletes: see pipeline); otherwise every published passage and article
-    is indexed."""
+    entry. With `previous` (a published version's directory), its indexes are patched: the
+    segments holding a `removed` passage are left out and their other documents indexed again
+    with the `added` passages and their articles (an updated article's passages replace its old
+    ones). No document is ever deleted: tantivy would count it in BM25's statistics until its
+    segment is merged, and a patched version must rank exactly as a full build. Without
+    `previous`, every published passage and article is indexed."""
     root = Path(version_dir) / LEXICAL_DIR
-    if previous is not None:
-        old, ids = Path(previous) / LEXICAL_DIR, sorted(added or [])
-        articles = sorted({aid for part in _batches(ids) for (aid,) in conn.execute(
-            f"SELECT DISTINCT article_id FROM passages WHERE id IN ({','.join('?' * len(part))})", part)})
-        _write(root / PASSAGES, PASSAGES, old / PASSAGES,
-               _chunked(conn, ids, lambda c, part: _passage_rows(c, part, max_passage_id)), checkpoint)
-        _write(root / ARTICLES, ARTICLES, old / ARTICLES,
-               _chunked(conn, articles, lambda c, part: _article_rows(c, part, max_passage_id)), checkpoint)
-    else:
+    if previous is None:
         _write(root / PASSAGES, PASSAGES, None, _passage_rows(conn, None, max_passage_id), checkpoint)
         _write(root / ARTICLES, ARTICLES, None, _article_rows(conn, None, max_passage_id), checkpoint)
+        opened = LexicalIndex.open(version_dir)
+        return {"passages": opened.passage_count, "articles": opened.article_count, "built": "full"}
+    old, ids, gone = Path(previous) / LEXICAL_DIR, sorted(added or []), sorted(removed or [])
+    kept_passages, passage_segments = _segments_holding(old / PASSAGES, PASSAGES, gone)
+    kept_articles, article_segments = _segments_holding(old / ARTICLES, ARTICLES, gone)
+    articles = sorted({aid for part in _batches(ids) for (aid,) in conn.execute(
+        f"SELECT DISTINCT article_id FROM passages WHERE id IN ({','.join('?' * len(part))})", part)}
+        | set(kept_articles))
+    passages = sorted(set(ids) | set(kept_passages))
+    _write(root / PASSAGES, PASSAGES, old / PASSAGES, _chunked(_passage_rows, conn, passages, max_passage_id),
+           checkpoint, passage_segments)
+    _write(root / ARTICLES, ARTICLES, old / ARTICLES, _chunked(_article_rows, conn, articles, max_passage_id),
+           checkpoint, article_segments)
     opened = LexicalIndex.open(version_dir)
-    return {"passages": opened.passage_count, "articles": opened.article_count,
-            "built": "patched" if previous is not None else "full"}
+    return {"passages": opened.passage_count, "articles": opened.article_count, "built": "patched",
+            "segments_rewritten": len(passage_segments) + len(article_segments),
+            "documents_rewritten": len(kept_passages) + len(kept_articles)}
 
 
 def _batches(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
@@ -175,10 +224,11 @@ def _batches(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
         yield ids[start:start + size]
 
 
-def _chunked(conn: sqlite3.Connection, ids: list[int],
-             rows: Callable[[sqlite3.Connection, list[int]], Iterator[tantivy.Document]]) -> Iterator[tantivy.Document]:
+def _chunked(rows: Callable[[sqlite3.Connection, list[int], int], Iterator[tantivy.Document]],
+             conn: sqlite3.Connection, ids: list[int], max_passage_id: int) -> Iterator[tantivy.Document]:
+    """The documents of these ids, read a SQL IN list at a time."""
     for part in _batches(ids):
-        yield from rows(conn, part)
+        yield from rows(conn, part, max_passage_id)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -226,11 +276,9 @@ class LexicalIndex:
             return []
         query = _query(index.schema, field, words, filters)
         hits = searcher.search(query, limit, count=False).hits
-        out = []
-        for score, address in hits:
-            doc = searcher.doc(address)
-            out.append(Candidate(doc["pid"][0], doc["aid"][0], float(score)))
-        return out
+        addresses = [address for _, address in hits]  # ids from the fast fields: no stored document is read
+        return [Candidate(pid, aid, float(score)) for (score, _), pid, aid in zip(
+            hits, searcher.fast_field_values("pid", addresses), searcher.fast_field_values("aid", addresses))]
 
 
 def _query(schema: tantivy.Schema, field: str, words: WordQuery, filters: Filters) -> tantivy.Query:

@@ -164,19 +164,19 @@ def _write_verified(settings: Settings, index: faiss.Index, manifest: dict, dime
 
 def _lexical_writer(settings: Settings, conn, previous: vectors.LoadedIndex | None, all_ids: np.ndarray,
                     max_passage_id: int) -> Callable[[Path], dict]:
-    """How the new version's lexical indexes are written: the previous version's patched with the
-    passages added since (it holds the passages its FAISS holds), or all built anew when there is
-    none or passages were removed. tantivy keeps a deleted document in its statistics until its
-    segment is merged, and a version must rank exactly as a full build of the same archive."""
+    """How the new version's lexical indexes are written: the previous version's patched (it
+    holds the passages its FAISS holds: those gone since are removed, those new added), or all
+    built anew when there is none."""
     def kill_point() -> None:
         checkpoint("lexical")
 
-    held = previous.ids() if previous is not None else None
-    if held is None or len(np.setdiff1d(held, all_ids)):
+    if previous is None:
         return lambda staging: lexical.build(staging, conn, max_passage_id, checkpoint=kill_point)
+    held = previous.ids()
     previous_dir = vectors.versions_dir(settings.index_root) / previous.version
-    added = np.setdiff1d(all_ids, held).tolist()
-    return lambda staging: lexical.build(staging, conn, max_passage_id, previous_dir, added, checkpoint=kill_point)
+    added, removed = np.setdiff1d(all_ids, held).tolist(), np.setdiff1d(held, all_ids).tolist()
+    return lambda staging: lexical.build(staging, conn, max_passage_id, previous_dir, added, removed,
+                                         checkpoint=kill_point)
 
 
 def build_index(settings: Settings, progress: bool = False, full: bool = False,
@@ -200,8 +200,9 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
     cache = VectorCache(settings.cache_dir / "vectors.sqlite3", model, dimension)
 
     try:
-        with conn:  # one read snapshot of the passages
+        with conn:  # one read snapshot of the passages and of the sources they come from
             rows = list(store.iter_passages_for_index(conn))
+            sources = store.list_sources(conn)
         all_ids = np.array([r["id"] for r in rows], dtype=np.int64)
         factory = vectors.factory_for(settings.index_factory, len(rows))
         previous, method = _index_to_patch(settings, name, manifest, model, dimension, factory, full)
@@ -220,7 +221,7 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
             index.add_with_ids(matrix, new_ids)
         manifest = {"model": model, "index_factory": factory,
                     "schema_version": store.schema_version(conn), "built_by": method,
-                    "max_passage_id": max_passage_id}
+                    "max_passage_id": max_passage_id, "sources": sources}
         version_dir = _write_verified(settings, index, manifest, dimension, len(rows),
                                       matrix[0] if len(matrix) else None, int(all_ids[0]) if len(all_ids) else None,
                                       write_lexical)

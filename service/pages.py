@@ -5,7 +5,6 @@ from dataclasses import replace
 
 from flask import Blueprint, abort, render_template, request
 
-from indexer import store
 from indexer.text import fold, has_diacritics
 from service import engine
 from service.params import BadRequest, parse_search_args
@@ -19,7 +18,7 @@ LIST_NAMES = {"exact": "Khớp từ đúng dấu (đoạn)", "folded": "Khớp t
 
 @bp.get("/")
 def search_page():
-    sources = store.list_sources(engine().connection())
+    sources = engine().sources()
     context = {"args": request.args, "sources": sources, "modes": MODES, "sorts": SORTS, "list_names": LIST_NAMES,
                "result": None, "error": None, "suggestions": []}
     status = 200

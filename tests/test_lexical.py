@@ -1,5 +1,5 @@
 """The lexical index of a version: patched exactly as built, its statistics its own."""
-from indexer import models, store, vectors
+from indexer import lexical, models, store, vectors
 from indexer.config import load_settings
 from indexer.pipeline import build_index
 from service.search import Query, SearchEngine
@@ -19,7 +19,7 @@ def answers(engine):
 
 
 def test_a_patched_version_ranks_exactly_as_a_full_build(tmp_path, fake_embedder):
-    """One delete and one update (the lexical index is rebuilt whole), then an addition (patched)."""
+    """One delete and one update (the segments holding them rewritten), then an addition."""
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
     conn = store.connect(settings.db_path)
     for i, (title, body) in enumerate(STORIES[:5]):
@@ -30,6 +30,7 @@ def test_a_patched_version_ranks_exactly_as_a_full_build(tmp_path, fake_embedder
     store.upsert_article(conn, models.Article(url="u:2", source="s", title=STORIES[2][0], body=STORIES[2][1] + " Bão lũ."))
     patched = build_index(settings, embedder=fake_embedder)
     assert patched.method.startswith("patched") and patched.removed == 2
+    assert lexical_entry(settings, patched)["built"] == "patched"
     engine = SearchEngine(settings, embedder=fake_embedder)
     after_patch = answers(engine)
     assert any(after_patch.values())
@@ -38,11 +39,48 @@ def test_a_patched_version_ranks_exactly_as_a_full_build(tmp_path, fake_embedder
     assert 1 not in {aid for hits in after_patch.values() for aid, _ in hits}
     store.upsert_article(conn, models.Article(url="u:6", source="s", title="Bão lũ cuối năm", body="Bão và lũ cuối năm ở huyện."))
     added = build_index(settings, embedder=fake_embedder)
-    assert vectors.read_manifest(vectors.versions_dir(settings.index_root) / added.version)["lexical"]["built"] == "patched"
+    assert lexical_entry(settings, added)["built"] == "patched"
     after_add = answers(engine)
     assert 7 in {aid for hits in after_add.values() for aid, _ in hits}
     build_index(settings, full=True, embedder=fake_embedder)
     assert answers(engine) == after_add
+
+
+def lexical_entry(settings, report) -> dict:
+    return vectors.read_manifest(vectors.versions_dir(settings.index_root) / report.version)["lexical"]
+
+
+def test_a_removal_rewrites_only_the_segments_holding_it(tmp_path, fake_embedder, monkeypatch):
+    """A correction to the newest article indexes again only its own segment; a removal from the
+    first build rewrites that build's segments and leaves the previous version as it was."""
+    monkeypatch.setattr(lexical, "WRITER_THREADS", 1)  # a segment per index and build
+    settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
+    conn = store.connect(settings.db_path)
+    for i, (title, body) in enumerate(STORIES[:5]):
+        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=title, body=body))
+    build_index(settings, embedder=fake_embedder)
+    store.upsert_article(conn, models.Article(url="u:5", source="s", title=STORIES[5][0], body=STORIES[5][1]))
+    build_index(settings, embedder=fake_embedder)  # the new article: a segment of its own in each index
+    store.upsert_article(conn, models.Article(url="u:5", source="s", title=STORIES[5][0],
+                                              body=STORIES[5][1] + " Bão lũ làm hỏng lúa."))
+    corrected = build_index(settings, embedder=fake_embedder)
+    assert corrected.removed == 1
+    entry = lexical_entry(settings, corrected)
+    assert (entry["built"], entry["segments_rewritten"], entry["documents_rewritten"]) == ("patched", 2, 0)
+    engine = SearchEngine(settings, embedder=fake_embedder)
+    after_correction = answers(engine)
+    previous = vectors.versions_dir(settings.index_root) / corrected.version
+    files = {path: (path.stat().st_size, path.stat().st_mtime_ns) for path in previous.rglob("*")}
+    store.delete_article(conn, 1)
+    removed = build_index(settings, embedder=fake_embedder)
+    entry = lexical_entry(settings, removed)
+    assert (entry["segments_rewritten"], entry["documents_rewritten"]) == (2, 8)  # 4 passages, 4 articles
+    assert {path: (path.stat().st_size, path.stat().st_mtime_ns) for path in previous.rglob("*")} == files
+    assert lexical.LexicalIndex.open(previous).passage_count == 6  # the version served before, intact
+    after_removal = answers(engine)
+    assert after_removal != after_correction
+    build_index(settings, full=True, embedder=fake_embedder)
+    assert answers(engine) == after_removal
 
 
 def test_stored_but_unpublished_articles_change_nothing_served(tmp_path, fake_embedder):
@@ -53,10 +91,14 @@ def test_stored_but_unpublished_articles_change_nothing_served(tmp_path, fake_em
     build_index(settings, embedder=fake_embedder)
     engine = SearchEngine(settings, embedder=fake_embedder)
     before = answers(engine)
+    assert engine.sources() == [{"source": "s", "articles": 6, "first": None, "last": None}]
     for i in range(30):  # common words made far more common, and new matches, none published yet
-        store.upsert_article(conn, models.Article(url=f"new:{i}", source="s", title="Bão lũ huyện",
+        store.upsert_article(conn, models.Article(url=f"new:{i}", source="moi", title="Bão lũ huyện",
                                                   body="Bão lũ ở huyện, cử tri bầu cử, quân sự huyện. " * 3))
     assert answers(engine) == before
+    assert [s["source"] for s in engine.sources()] == ["s"]  # the sources a filter can select: the served ones
+    build_index(settings, embedder=fake_embedder)
+    assert {s["source"]: s["articles"] for s in engine.sources()} == {"moi": 30, "s": 6}
 
 
 def test_the_vocabulary_follows_every_store_and_delete(tmp_path):

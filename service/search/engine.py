@@ -196,13 +196,23 @@ class SearchEngine:
         return [(articles[aid], round(score, 4)) for aid, score in top if aid in articles]
 
     def sources(self) -> list[dict]:
+        """The served version's sources, counted when it was built (a count over the archive
+        would read every article on each search page); versions built before it was recorded
+        are counted live."""
+        index = self._served_or_none()
+        if index is not None and "sources" in index.manifest:
+            return index.manifest["sources"]
         return store.list_sources(self.connection())
 
-    def health(self) -> dict:
+    def _served_or_none(self) -> vectors.LoadedIndex | None:
+        """The served version, or None where none can be (what pages show without one)."""
         try:
-            index = self.index.get()
+            return self.index.get()
         except vectors.IndexUnavailable:
-            index = None
+            return None
+
+    def health(self) -> dict:
+        index = self._served_or_none()
         info = {"status": "ok", "model": self.embedder.model_id,
                 "index_version": index.version if index else None,
                 "index_built_at": index.manifest.get("created_at") if index else None}
