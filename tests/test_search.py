@@ -93,10 +93,14 @@ def common_words(engine, parsed, keep=None):
     return candidates.common_words(engine.index.get().lexical, parsed, rank.COMMON_FRACTION, keep)
 
 
-def test_words_in_most_passages_are_left_out_of_lexical_matching(make_archive):
+UNRELATED = ["Nông dân thu hoạch lúa.", "Học sinh ôn thi.", "Chợ Tết đông vui.", "Trường khai giảng.",
+             "Cầu mới thông xe.", "Đội bóng thắng trận."]
+
+
+def test_words_in_many_passages_are_left_out_of_lexical_matching(make_archive):
     bodies = ["Huyện tổ chức hội nghị tổng kết.", "Huyện ra quân làm đường giao thông.",
-              "Huyện phát động phong trào thi đua.", "Bão số 9 gây lũ lớn ở huyện ven biển."]
-    engine = make_archive([("", b) for b in bodies])
+              "Huyện phát động phong trào thi đua.", "Bão số 9 gây lũ lớn ở huyện ven biển.", *UNRELATED]
+    engine = make_archive([("", b) for b in bodies])  # huyện: in 4 of 10 passages, over COMMON_FRACTION
     parsed = engine.parse("huyện bão lũ")
     assert common_words(engine, parsed) == ({"huyen"}, {"huyện"})
     assert parsed.without(({"huyen"}, {"huyện"})).words_to_match(exact=True) == WordQuery((), (("bão",), ("lũ",)))
@@ -106,11 +110,11 @@ def test_words_in_most_passages_are_left_out_of_lexical_matching(make_archive):
 
 
 def test_hybrid_matches_only_the_rarest_words(make_archive):
-    bodies = ["Bão lũ tại huyện.", "Lũ quét ở xã.", "Huyện họp về lũ.", "Xã họp dân."]
+    bodies = ["Bão lũ tại huyện.", "Lũ quét ở xã.", "Huyện họp về lũ.", "Xã họp dân.", *UNRELATED]
     engine = make_archive([("", b) for b in bodies])
     parsed = engine.parse("bão lũ huyện")
     assert common_words(engine, parsed, keep=1) == ({"lu", "huyen"}, {"lũ", "huyện"})  # bão is rarest
-    assert common_words(engine, parsed, keep=5) == ({"lu"}, {"lũ"})  # in 3 of 4 texts
+    assert common_words(engine, parsed, keep=5) == ({"lu"}, {"lũ"})  # in 3 of 10 texts
 
 
 SCATTERED = ("", "Thành viên đoàn Hà Tĩnh thăm phố cổ. Nội dung chuyến thăm: phố đi bộ, thành cổ, "

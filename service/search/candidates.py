@@ -48,9 +48,9 @@ def common_words(lexical: LexicalIndex, parsed: ParsedQuery, fraction: float,
     """(folded, exact) query words to leave out of the OR lists: those in more than `fraction` of
     the version's passages and, with `keep`, all but the `keep` rarest.
 
-    BM25 gives a word in over half the passages an idf near 0, yet its posting list is most of
-    an OR query's cost. The counts are the served version's own. When every word is that common,
-    the rule leaves none out.
+    Such a word's posting list is most of an OR query's cost and, on long queries, its BM25
+    weight more noise than signal (docs/ranking.md). The counts are the served version's own.
+    When every word is that common, the rule leaves none out.
     """
     limit = fraction * lexical.passage_count
 

@@ -16,10 +16,10 @@ from service.search.query import ParsedQuery
 WEIGHTS = {"exact": 0.15, "lexical": 0.0, "article": 0.2, "dense": 0.65}
 DENSE_DEPTH = 300          # passages taken from FAISS before fusion
 DENSE_DEPTH_FILTERED = 2000  # deeper when filters will discard many of them
-LEXICAL_DEPTH = 300
-COMMON_FRACTION = 0.5      # words in more texts than this share are left out of lexical matching
+LEXICAL_DEPTH = 400        # passages (and articles) taken from each lexical list (tuned on eval-dev)
+COMMON_FRACTION = 0.2      # words in more passages than this share are left out of lexical matching
 # In hybrid search the lexical lists catch rare exact words (names, places, numbers) and dense
-# similarity does the rest, so only the rarest words are matched: it bounds FTS5's cost.
+# similarity does the rest, so only the rarest words are matched (fewer posting lists to read).
 HYBRID_MATCH_WORDS = 6
 DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
 # Second stage, lexical and hybrid: the fused top PAIR_DEPTH articles gain PAIR_WEIGHT times the
