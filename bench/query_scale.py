@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import faiss
@@ -40,20 +44,37 @@ from indexer import lexical, models, pipeline, store, vectors
 from indexer import text as vtext
 from indexer.config import Settings, load_settings
 from indexer.embed import VectorCache, model_id
+from indexer.models import Filters
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("lexical", "semantic", "hybrid")
+PATH_STEPS = ("hybrid_rarest_source", "hybrid_one_month", "similar", "article", "health", "sources")
 ARTICLE_COLUMNS = ("source, title, summary, body, author, published_at, published_day, category, "
                    "content_hash, fetched_at, updated_at")
+
+
+# The corpus has neither portals nor dates: each article gets one of SOURCES portals (the k-th
+# holds a share of the archive proportional to 1/(k+1), as a province's portals differ in size)
+# and a day in ten years, both from its id, so the filters select what they would in a province.
+SOURCES = [f"portal-{k:02d}" for k in range(12)]
+_SOURCE_WEIGHTS = np.cumsum([1 / (k + 1) for k in range(len(SOURCES))]) / sum(1 / (k + 1) for k in range(len(SOURCES)))
+FIRST_DAY, DAYS = date(2017, 1, 1), 3650
+
+
+def synthetic_place(key: str) -> tuple[str, str]:
+    """(source, published_at) of the corpus article with this id, spread evenly by a hash."""
+    digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+    source = SOURCES[int(np.searchsorted(_SOURCE_WEIGHTS, (digest % 10_000) / 10_000, side="right"))]
+    return source, (FIRST_DAY + timedelta(days=(digest >> 16) % DAYS)).isoformat() + "T08:00:00+07:00"
 
 
 def store_items(conn, settings: Settings, items: list[dict], url_prefix: str = "corpus") -> int:
     """Store corpus articles as the crawler would; returns how many were stored."""
     stored = 0
     for item in items:
-        article = models.Article(url=f"{url_prefix}:{item['id']}", source="corpus", title=item.get("title", ""),
-                                 summary=item.get("sapo", ""), body=item["body"],
-                                 )
+        source, published_at = synthetic_place(str(item["id"]))
+        article = models.Article(url=f"{url_prefix}:{item['id']}", source=source, title=item.get("title", ""),
+                                 summary=item.get("sapo", ""), body=item["body"], published_at=published_at)
         with contextlib.suppress(ValueError):  # an empty body: skipped, as the crawler would
             store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap)
             stored += 1
@@ -95,18 +116,19 @@ def cache_vectors(settings: Settings, conn, real: np.ndarray, rng: np.random.Gen
         hashes = [r[0] for r in conn.execute("SELECT content_hash FROM passages ORDER BY id")]
         for start in range(0, len(hashes), 20_000):
             part = hashes[start:start + 20_000]
-            missing = [h for h in part if h not in cache.get_many(part)]
+            held = cache.get_many(part)
+            missing = [h for h in part if h not in held]
             if missing:
                 cache.put_many(missing, synthesize(real, len(missing), 0.02, rng))
     finally:
         cache.close()
 
 
-def build(settings: Settings) -> tuple[pipeline.BuildReport, float]:
-    """A nightly build (nothing to embed), and the seconds its lexical indexes took."""
+def build(settings: Settings, full: bool = False) -> tuple[pipeline.BuildReport, float]:
+    """A build with nothing to embed (a nightly's, or `full`), and the seconds its lexical indexes took."""
     totals = {"lexical": 0.0}
     with timed(lexical, "build", totals, "lexical"):
-        report = pipeline.build_index(settings)
+        report = pipeline.build_index(settings, full=full)
     return report, totals["lexical"]
 
 
@@ -130,28 +152,46 @@ def hnsw_recall(settings: Settings, queries: np.ndarray, k: int = 10) -> float |
     return float(np.mean([len(set(a) & set(e)) / k for a, e in zip(approx, exact)]))
 
 
-def _serve_queries(data_dir: str, model: str, queries: list[str], out) -> None:
-    """In a fresh process, as a service worker: every mode's latencies, query vectors, memory."""
+def _latencies(calls: Iterable[Callable[[], object]]) -> dict:
+    times = []
+    for call in calls:
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(statistics.median(times), 2), "p99_ms": round(percentile(times, 0.99), 2)}
+
+
+def _serve_queries(data_dir: str, model: str, queries: list[tuple[int, str]], out) -> None:
+    """In a fresh process, as a service worker: every mode's latencies (query embedded), then the
+    rest of the query path (filters, similar articles, the article row, health, sources), the
+    query vectors and the resident memory."""
     from service.search import Query, SearchEngine
 
     engine = SearchEngine(load_settings({"data_dir": Path(data_dir), "model": model}))
     engine.search(Query(text="khởi động"))  # open connections, load the index
-    result = {}
-    for mode in MODES:
+    texts, ids = [t for _, t in queries], [a for a, _ in queries]
+    filtered = {"hybrid_rarest_source": Filters(sources=(SOURCES[-1],)),
+                "hybrid_one_month": Filters(date_from="2021-05-01", date_to="2021-05-31")}
+    result, found = {}, {}
+
+    def search(text: str, mode: str, filters: Filters, name: str) -> None:
+        found.setdefault(name, []).append(engine.search(Query(text=text, mode=mode, filters=filters)).total)
+
+    for name, mode, filters in [*((m, m, Filters()) for m in MODES), *((n, "hybrid", f) for n, f in filtered.items())]:
         engine.embedder.clear_query_cache()
-        times = []
-        for text in queries:
-            started = time.perf_counter()
-            engine.search(Query(text=text, mode=mode))
-            times.append((time.perf_counter() - started) * 1000)
-        result[mode] = {"p50_ms": round(statistics.median(times), 2), "p99_ms": round(percentile(times, 0.99), 2)}
+        result[name] = _latencies(lambda t=t, m=mode, f=filters, n=name: search(t, m, f, n) for t in texts)
+    result["results_found"] = {name: round(statistics.mean(totals), 1) for name, totals in found.items()}
+    result["similar"] = _latencies(lambda a=a: engine.similar(a) for a in ids)
+    result["article"] = _latencies(lambda a=a: engine.article(a) for a in ids)
+    result["health"] = _latencies(engine.health for _ in range(20))
+    result["sources"] = _latencies(engine.sources for _ in range(20))
     rss = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS"))
     result["service_rss_mb"] = round(int(rss.split()[1]) / 1024)
-    result["query_vectors"] = np.stack([engine.embedder.encode_query(t) for t in queries]).tolist()
+    result["query_vectors"] = np.stack([engine.embedder.encode_query(t) for t in texts]).tolist()
     out.send(result)
 
 
-def time_queries(settings: Settings, queries: list[str]) -> dict:
+def time_queries(settings: Settings, queries: list[tuple[int, str]]) -> dict:
     receive, send = multiprocessing.Pipe(duplex=False)
     process = multiprocessing.get_context("spawn").Process(
         target=_serve_queries, args=(str(settings.data_dir), settings.model, queries, send))
@@ -161,37 +201,67 @@ def time_queries(settings: Settings, queries: list[str]) -> dict:
     return result
 
 
-def pick_queries(conn, count: int) -> list[str]:
-    titles = [r[0] for r in conn.execute("SELECT title FROM articles WHERE title != '' ORDER BY id LIMIT ?",
-                                         (count,))]
-    return [vtext.fold(t) if i % 2 else t for i, t in enumerate(titles)]
+def pick_queries(conn, count: int) -> list[tuple[int, str]]:
+    """(article id, its title) of the first titled articles, every other title without diacritics."""
+    rows = conn.execute("SELECT id, title FROM articles WHERE title != '' ORDER BY id LIMIT ?", (count,)).fetchall()
+    return [(aid, vtext.fold(t) if i % 2 else t) for i, (aid, t) in enumerate(rows)]
 
 
-def measure_patch(settings: Settings, conn, items: list[dict], count: int, real: np.ndarray,
-                  rng: np.random.Generator) -> dict:
-    """Store `count` new articles (corpus text under new URLs), cache their vectors, time the build."""
+def _timed_nightly(settings: Settings, conn, real: np.ndarray, rng: np.random.Generator,
+                   change: Callable[[], int]) -> dict:
+    """Make a change to the archive, cache the vectors it needs, and time the build that follows."""
     before = store.count_rows(conn)["passages"]
-    stored = store_items(conn, settings, items[:count], url_prefix="nightly")
+    articles = change()
     cache_vectors(settings, conn, real, rng)
     started = time.perf_counter()
     report, lexical_s = build(settings)
-    return {"articles": stored, "passages_added": report.passages - before, "seconds": round(
-        time.perf_counter() - started, 1), "lexical_s": round(lexical_s, 1), "method": report.method}
+    manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / report.version)
+    return {"articles": articles, "passages_added": report.passages - before, "passages_removed": report.removed,
+            "seconds": round(time.perf_counter() - started, 1), "lexical_s": round(lexical_s, 1),
+            "method": report.method, "lexical": manifest["lexical"]}
+
+
+def update_articles(conn, settings: Settings, article_ids: list[int]) -> int:
+    """Store a corrected version of each article (a sentence added): its passages are replaced."""
+    for row in map(partial(store.get_article, conn), article_ids):
+        store.upsert_article(conn, models.Article(
+            url=row["url"], source=row["source"], title=row["title"], summary=row["summary"],
+            body=row["body"] + "\nBài viết đã được cập nhật thông tin mới.", published_at=row["published_at"]),
+            settings.chunk_words, settings.chunk_overlap)
+    return len(article_ids)
+
+
+def measure_nightlies(settings: Settings, conn, items: list[dict], count: int, real: np.ndarray,
+                      rng: np.random.Generator) -> dict:
+    """Three nightly builds, embedding excluded: `count` new articles (corpus text under new URLs);
+    a tenth of them corrected (the usual update: news of the last days); ten of the oldest
+    articles corrected (the rare one: their passages sit in the largest segments)."""
+    prefix = f"nightly-{time.strftime('%Y%m%dT%H%M%S')}"
+    out = {"added": _timed_nightly(settings, conn, real, rng,
+                                   lambda: store_items(conn, settings, items[:count], url_prefix=prefix))}
+    recent = [r[0] for r in conn.execute("SELECT id FROM articles WHERE url LIKE ? ORDER BY id LIMIT ?",
+                                         (f"{prefix}:%", max(1, count // 10)))]
+    out["updated_recent"] = _timed_nightly(settings, conn, real, rng, lambda: update_articles(conn, settings, recent))
+    oldest = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id LIMIT 10")]
+    out["updated_oldest"] = _timed_nightly(settings, conn, real, rng, lambda: update_articles(conn, settings, oldest))
+    return out
 
 
 def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, vector_path: Path,
-        patch: int = 0, seed: int = 0) -> list[dict]:
+        patch: int = 0, seed: int = 0, work: Path | None = None) -> list[dict]:
     items = read_corpus(corpus, 10 ** 9) if corpus else demo_items()
     real = load_real(vector_path)
     rng = np.random.default_rng(seed)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="newssearch-query-scale-") as tmp:
+    place = contextlib.nullcontext(str(work)) if work else tempfile.TemporaryDirectory(prefix="newssearch-query-scale-")
+    with place as folder:
         base = load_settings()
-        settings = load_settings({"data_dir": Path(tmp), "model": base.model or str(base.default_model_path.resolve())})
+        settings = load_settings({"data_dir": Path(folder),
+                                  "model": base.model or str(base.default_model_path.resolve())})
         conn = store.connect(settings.db_path)
-        cursor, copied = 0, False
-        queries: list[str] = []
+        cursor, queries = 0, []
         for size in sorted(sizes):
+            copied = conn.execute("SELECT 1 FROM articles WHERE url LIKE '%#copy%' LIMIT 1").fetchone() is not None
             if not copied:
                 cursor = fill_real(conn, settings, items, min(size, real_cap), cursor)
             held = store.count_rows(conn)["passages"]
@@ -201,20 +271,19 @@ def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, ve
             queries = queries or pick_queries(conn, n_queries)
             cache_vectors(settings, conn, real, rng)
             started = time.perf_counter()
-            report, lexical_s = build(settings)
+            report, lexical_s = build(settings, full=True)
             version = vectors.versions_dir(settings.index_root) / report.version
             manifest = vectors.read_manifest(version)
             served = time_queries(settings, queries)
+            query_vectors = np.array(served.pop("query_vectors"), dtype=np.float32)
             row = {"size": size, "passages": report.passages, "articles": store.count_rows(conn)["articles"],
                    "copied": copied, "factory": manifest["index_factory"],
                    "build_s": round(time.perf_counter() - started, 1), "lexical_build_s": round(lexical_s, 1),
                    "lexical_mb": round(folder_bytes(version / lexical.LEXICAL_DIR) / 2 ** 20, 1),
                    "faiss_mb": round((version / vectors.INDEX_FILE).stat().st_size / 2 ** 20, 1),
-                   "queries": len(queries), "service_rss_mb": served["service_rss_mb"],
-                   "recall_at_10": hnsw_recall(settings, np.array(served["query_vectors"], dtype=np.float32)),
-                   **{m: served[m] for m in MODES}}
+                   "queries": len(queries), "recall_at_10": hnsw_recall(settings, query_vectors), **served}
             if patch and size == max(sizes):
-                row["nightly_patch"] = measure_patch(settings, conn, items[-patch:], patch, real, rng)
+                row["nightlies"] = measure_nightlies(settings, conn, items[-patch:], patch, real, rng)
             rows.append(row)
             print(json.dumps(row), flush=True)
         conn.close()
@@ -240,8 +309,16 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{r['passages']:>9} {'yes' if r['copied'] else 'no':>6} {r['factory']:>7} " +
                      " ".join(f"{r[m]['p50_ms']:>13.1f} {r[m]['p99_ms']:>7.1f}" for m in MODES) +
                      f" {r['service_rss_mb']:>7} {r['lexical_build_s']:>9} {r['lexical_mb']:>10} {recall:>9}")
-        if "nightly_patch" in r:
-            lines.append(f"nightly patch at {r['passages']} passages: {json.dumps(r['nightly_patch'])}")
+    lines.append("\nthe rest of the query path, p50 / p99 ms (results found: mean over the queries)")
+    lines.append(f"{'passages':>9} " + " ".join(f"{name:>22}" for name in PATH_STEPS))
+    for r in rows:
+        lines.append(f"{r['passages']:>9} " + " ".join(
+            f"{r[name]['p50_ms']:>8.1f} / {r[name]['p99_ms']:<6.1f}"
+            + (f"({r['results_found'][name]:>4.0f})" if name in r["results_found"] else " " * 6)
+            for name in PATH_STEPS))
+    for r in rows:
+        for name, nightly in r.get("nightlies", {}).items():
+            lines.append(f"nightly at {r['passages']} passages, {name}: {json.dumps(nightly)}")
     return "\n".join(lines)
 
 
@@ -277,10 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patch", type=int, default=0, help="at the largest size, time a nightly adding N articles")
     parser.add_argument("--vectors", type=Path, default=Path(__file__).resolve().parent / ".cache" / "vectors.sqlite3",
                         help="a vector cache holding real passage vectors")
+    parser.add_argument("--work", type=Path, help="build the archive here and keep it: a second run reuses it "
+                        "(default: a temporary folder)")
     parser.add_argument("--json", type=Path, default=RESULTS / "query-scale.json")
     parser.add_argument("--plot", action="store_true", help="write query-scale.png next to the JSON")
     args = parser.parse_args(argv)
-    rows = run(args.corpus, args.sizes, args.real, args.queries, args.vectors, args.patch)
+    rows = run(args.corpus, args.sizes, args.real, args.queries, args.vectors, args.patch, work=args.work)
     print(format_table(rows))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"rows": rows}, indent=2))
