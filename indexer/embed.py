@@ -190,16 +190,21 @@ class VectorCache:
 
 
 def cached_embeddings(get_model: Callable[[], Embedder], cache: VectorCache, hashes: Sequence[str],
-                      texts: Sequence[str], progress: bool = False,
+                      text_of: Callable[[int], str], progress: bool = False,
                       chunk_size: int = 256) -> tuple[np.ndarray, int]:
-    """Vectors for texts in order, embedding only cache misses. Returns (vectors, embedded count).
+    """Vectors for the texts of these content hashes, in order, embedding only cache misses
+    (`text_of(i)` gives the i-th text, asked for misses alone: a full build of a large archive
+    would otherwise normalise every passage again). Returns (vectors, embedded count).
 
     The model is asked for only when something is missing. Misses are embedded and cached in
     chunks, so a killed run keeps what it already paid for.
     """
     known = cache.get_many(hashes)
-    missing = list(dict.fromkeys(h for h in hashes if h not in known))
-    text_of = dict(zip(hashes, texts))
+    first: dict[str, int] = {}
+    for position, digest in enumerate(hashes):
+        if digest not in known:
+            first.setdefault(digest, position)
+    missing = list(first)
     bar = None
     if progress and missing:
         from tqdm import tqdm
@@ -208,7 +213,7 @@ def cached_embeddings(get_model: Callable[[], Embedder], cache: VectorCache, has
     embedder = get_model() if missing else None
     for i in range(0, len(missing), chunk_size):
         part = missing[i:i + chunk_size]
-        vectors = embedder.encode_passages([text_of[h] for h in part])
+        vectors = embedder.encode_passages([text_of(first[h]) for h in part])
         cache.put_many(part, vectors)
         known.update(zip(part, vectors))
         checkpoint("embedding")

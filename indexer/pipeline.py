@@ -97,8 +97,8 @@ class BuildReport:
 def verify_version(index: vectors.LoadedIndex, expected_count: int, model: str,
                    sample: np.ndarray | None) -> None:
     """Refuse to publish an index that does not hold exactly the archive's passages."""
-    if index.index.ntotal != expected_count:
-        raise vectors.IndexUnavailable(f"new index has {index.index.ntotal} vectors, archive has {expected_count}")
+    if index.count != expected_count:
+        raise vectors.IndexUnavailable(f"new index serves {index.count} passages, archive has {expected_count}")
     if index.manifest.get("model") != model:
         raise vectors.IndexUnavailable("new index manifest names another model")
     if sample is not None and not index.search(sample, 1):
@@ -133,20 +133,32 @@ def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None,
         return None, f"full (previous version unusable: {exc})"
 
 
+# An index type that cannot remove vectors (HNSW) keeps a removed passage's vector and skips it in
+# searches; past this share of the index, the next build is full and drops them.
+REMOVED_SHARE_MAX = 0.1
+
+
 def _what_to_add(previous: vectors.LoadedIndex | None, method: str, rows: list, all_ids: np.ndarray,
-                 ) -> tuple[faiss.Index | None, list, int, str]:
+                 ) -> tuple[faiss.Index | None, list, int, np.ndarray, str]:
     """(the previous index with vanished passages removed, or None for a new one; the rows it
-    lacks; how many vectors were removed; how the build is made)."""
+    lacks; how many passages were removed; the ids it holds but no longer serves; how the build
+    is made)."""
+    none = np.array([], dtype=np.int64)
     if previous is None:
-        return None, rows, 0, method
+        return None, rows, 0, none, method
     index, held = previous.index, previous.ids()
     gone = np.setdiff1d(held, all_ids)
+    kept = previous.removed
     try:
-        removed = int(index.remove_ids(gone)) if len(gone) else 0
-    except RuntimeError:  # this index type cannot remove vectors
-        return None, rows, 0, "full (index type cannot remove vectors)"
+        if len(gone):
+            index.remove_ids(gone)
+    except RuntimeError:  # this index type cannot remove vectors: they stay, skipped
+        kept = np.union1d(kept, gone)
+        if len(kept) > REMOVED_SHARE_MAX * index.ntotal:
+            return None, rows, 0, none, f"full ({len(kept)} removed passages still in the index: over " \
+                                        f"{REMOVED_SHARE_MAX:.0%})"
     held_set = set(held.tolist())
-    return index, [r for r in rows if r["id"] not in held_set], removed, method
+    return index, [r for r in rows if r["id"] not in held_set], len(gone), kept, method
 
 
 def _write_verified(settings: Settings, index: faiss.Index, manifest: dict, dimension: int, expected: int,
@@ -208,11 +220,13 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         previous, method = _index_to_patch(settings, name, manifest, model, dimension, factory, full)
         max_passage_id = int(all_ids.max()) if len(all_ids) else 0
         write_lexical = _lexical_writer(settings, conn, previous, all_ids, max_passage_id)
-        index, rows_to_add, removed, method = _what_to_add(previous, method, rows, all_ids)
+        index, rows_to_add, removed, skipped, method = _what_to_add(previous, method, rows, all_ids)
         hashes = [r["content_hash"] for r in rows_to_add]
-        texts = [store.passage_embedding_text(r["title"], r["text"]) for r in rows_to_add]
+        def text_of(position: int) -> str:
+            return store.passage_embedding_text(rows_to_add[position]["title"], rows_to_add[position]["text"])
+
         embed_started = time.perf_counter()
-        matrix, embedded = cached_embeddings(load_embedder, cache, hashes, texts, progress=progress)
+        matrix, embedded = cached_embeddings(load_embedder, cache, hashes, text_of, progress=progress)
         embed_seconds = time.perf_counter() - embed_started
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
         if index is None:
@@ -221,7 +235,7 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
             index.add_with_ids(matrix, new_ids)
         manifest = {"model": model, "index_factory": factory,
                     "schema_version": store.schema_version(conn), "built_by": method,
-                    "max_passage_id": max_passage_id, "sources": sources}
+                    "max_passage_id": max_passage_id, "sources": sources, "removed_ids": skipped.tolist()}
         version_dir = _write_verified(settings, index, manifest, dimension, len(rows),
                                       matrix[0] if len(matrix) else None, int(all_ids[0]) if len(all_ids) else None,
                                       write_lexical)

@@ -117,7 +117,7 @@ def write_version(index_root: Path, index: faiss.Index, manifest: dict,
             "lexical": lexical_counts,
             "version": name,
             "created_at": created.replace(microsecond=0).isoformat(),
-            "count": int(index.ntotal),
+            "count": int(index.ntotal) - len(removed_ids(manifest)),
             "dimension": int(index.d),
             "index_sha256": _sha256_file(staging / INDEX_FILE),
         }
@@ -169,6 +169,12 @@ def prune(index_root: Path, keep: int) -> list[str]:
     return doomed
 
 
+def removed_ids(manifest: dict) -> np.ndarray:
+    """Passages a version's FAISS index still holds but no longer serves: an index type that
+    cannot remove vectors (HNSW) keeps them until the next full build, and searches skip them."""
+    return np.array(manifest.get("removed_ids", []), dtype=np.int64)
+
+
 @dataclass
 class LoadedIndex:
     version: str
@@ -176,17 +182,34 @@ class LoadedIndex:
     index: faiss.Index
     lexical: lexical.LexicalIndex
 
+    def __post_init__(self) -> None:
+        self.removed = removed_ids(self.manifest)
+        self._params = None
+        if len(self.removed):  # the selectors must live as long as the parameters that point at them
+            self._selectors = (faiss.IDSelectorBatch(self.removed),)
+            self._selectors += (faiss.IDSelectorNot(self._selectors[0]),)
+            self._params = faiss.SearchParameters(sel=self._selectors[1])
+
+    @property
+    def count(self) -> int:
+        """How many passages the version serves."""
+        return int(self.index.ntotal) - len(self.removed)
+
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if self.index.ntotal == 0 or k <= 0:
+        if self.count == 0 or k <= 0:
             return []
-        scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), min(k, self.index.ntotal))
+        scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), min(k, self.count),
+                                        params=self._params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def ids(self) -> np.ndarray:
-        """The passage ids it holds (ID-mapped indexes)."""
-        return faiss.vector_to_array(faiss.downcast_index(self.index).id_map).astype(np.int64)
+        """The passage ids it serves (ID-mapped indexes)."""
+        held = faiss.vector_to_array(faiss.downcast_index(self.index).id_map).astype(np.int64)
+        return np.setdiff1d(held, self.removed) if len(self.removed) else held
 
     def reconstruct(self, passage_id: int) -> np.ndarray | None:
+        if passage_id in self.removed:
+            return None
         try:
             return self.index.reconstruct(int(passage_id))
         except RuntimeError:
@@ -219,8 +242,9 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
         index = faiss.read_index(str(path), 0 if writable else faiss.IO_FLAG_READ_ONLY)
     except RuntimeError as exc:
         raise IndexUnavailable(f"index {name}: cannot read {INDEX_FILE}: {exc}") from exc
-    if index.ntotal != manifest.get("count"):
-        raise IndexUnavailable(f"index {name}: {index.ntotal} vectors, manifest says {manifest.get('count')}")
+    if index.ntotal != (manifest.get("count") or 0) + len(removed_ids(manifest)):
+        raise IndexUnavailable(f"index {name}: {index.ntotal} vectors, manifest says {manifest.get('count')} "
+                               f"and {len(removed_ids(manifest))} removed")
     apply_search_params(index, search_params)
     return LoadedIndex(name, manifest, index, _load_lexical(version_dir, manifest))
 

@@ -106,3 +106,36 @@ def test_a_version_whose_lexical_index_disagrees_with_faiss_is_refused(tmp_path)
     (version / vectors.MANIFEST_FILE).write_text(json.dumps({k: v for k, v in manifest.items() if k != "lexical"}))
     with pytest.raises(vectors.IndexUnavailable, match="run `python -m indexer build` once to upgrade"):
         vectors.load_version(tmp_path, version.name, "m", 8)
+
+
+def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fake_embedder):
+    """HNSW keeps a removed passage's vector (searches skip it) until the removed share calls
+    for a full build, which drops them."""
+    from indexer.config import load_settings
+    from indexer.pipeline import REMOVED_SHARE_MAX, build_index
+    from service.search import Query, SearchEngine
+
+    settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id, "index_factory": "HNSW16"})
+    conn = store.connect(settings.db_path)
+    for i in range(40):
+        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=f"Tin số {i}",
+                                                  body=f"Xã {i} họp dân bàn việc làm đường, bài số {i}."))
+    build_index(settings, embedder=fake_embedder)
+    gone = store.article_passage_ids(conn, 3)
+    vector = load_current(settings.index_root, fake_embedder.model_id, 64).reconstruct(gone[0])
+    store.delete_article(conn, 3)
+    patched = build_index(settings, embedder=fake_embedder)
+    assert patched.method.startswith("patched") and patched.removed == len(gone)
+    loaded = load_current(settings.index_root, fake_embedder.model_id, 64)
+    assert loaded.removed.tolist() == gone and loaded.index.ntotal == 40 and loaded.count == 39
+    assert loaded.manifest["count"] == loaded.lexical.passage_count == 39
+    assert gone[0] not in loaded.ids() and loaded.reconstruct(gone[0]) is None
+    assert gone[0] not in [pid for pid, _ in loaded.search(vector, 40)] and len(loaded.search(vector, 40)) == 39
+    engine = SearchEngine(settings, embedder=fake_embedder)
+    assert 3 not in [h.article_id for h in engine.search(Query("Tin số 3 bài số 3", mode="semantic")).hits]
+    for article_id in range(4, 4 + int(REMOVED_SHARE_MAX * 40)):  # past the share: built whole
+        store.delete_article(conn, article_id)
+    full = build_index(settings, embedder=fake_embedder)
+    assert full.method.startswith("full (5 removed passages")
+    loaded = load_current(settings.index_root, fake_embedder.model_id, 64)
+    assert len(loaded.removed) == 0 and loaded.index.ntotal == loaded.count == 35
