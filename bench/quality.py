@@ -125,6 +125,20 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def constant_override(text: str) -> tuple[str, object]:
+    """NAME=VALUE for a numeric ranking constant, VALUE read as the constant's own type."""
+    from service.search import rank
+
+    name, _, value = text.partition("=")
+    current = getattr(rank, name, None)
+    if not name.isupper() or not isinstance(current, int | float) or not value:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a numeric constant of service/search/rank.py")
+    try:
+        return name, type(current)(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: {exc}") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -133,7 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write {'rows': [...]} to this file")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="persistent passage-vector cache")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", type=constant_override,
+                        help="run with a constant of service/search/rank.py changed (tuning); repeatable")
     args = parser.parse_args(argv)
+    from service.search import rank
+
+    for name, value in args.set:
+        setattr(rank, name, value)
     rows = evaluate(args.eval, tuple(args.mode or MODES), args.cache_dir, progress=not args.quiet)
     print(format_table(rows))
     if args.json:

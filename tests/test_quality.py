@@ -73,3 +73,23 @@ def test_restoration_benchmark_scores_words_and_whole_queries(tmp_path, model_di
     assert result["queries"] == 4 and result["words"] == 14
     assert result["word_accuracy"] == round(13 / 14, 4) and result["query_accuracy"] == 0.75
     assert "'thien tai': restored 'thiên tai', typed 'thiên tài'" in capsys.readouterr().out
+
+
+def test_a_ranking_constant_can_be_changed_for_one_run(tmp_path, model_dir, monkeypatch, capsys):
+    import pytest
+
+    from service.search import rank
+
+    monkeypatch.setenv("NEWSSEARCH_MODEL", str(model_dir))
+    monkeypatch.setattr(rank, "LEXICAL_DEPTH", rank.LEXICAL_DEPTH)  # restored after the test
+    eval_dir = write_eval_set(tmp_path / "eval", [{"qid": q, "kind": k, "text": t, "relevant": r}
+                                                  for q, k, t, r in QUERIES])
+    out = tmp_path / "r.json"
+    assert main(["--eval", str(eval_dir), "--json", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet",
+                 "--mode", "lexical", "--set", "LEXICAL_DEPTH=0"]) == 0
+    assert rank.LEXICAL_DEPTH == 0
+    assert {r["mrr@10"] for r in json.loads(out.read_text())["rows"]} == {0.0}  # no lexical list, nothing found
+    for wrong in ("WEIGHTS=1", "lexical_depth=3", "LEXICAL_DEPTH=deep", "NOPE=1"):
+        with pytest.raises(SystemExit):
+            main(["--eval", str(eval_dir), "--set", wrong])
+    assert "not a numeric constant" in capsys.readouterr().err
