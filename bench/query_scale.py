@@ -1,22 +1,25 @@
 """The whole query path at growing archive sizes, built by the product's own write path.
 
     python -m bench.query_scale --corpus ../shared/corpus/baomoi-2017.jsonl.gz \
-        [--sizes 10000 100000 1000000] [--real N] [--queries 60] [--patch 1000] [--plot]
+        [--sizes 10000 100000 1000000] [--real N] [--queries 60] [--patch 1000] [--work DIR] [--plot]
 
 The archive is filled with real articles through the project's own `upsert_article` (chunking,
-normalised words, diacritics vocabulary), all of the corpus unless --real caps it in passages.
-Above that, sizes are reached by copying those articles under new URLs in SQL: duplicated text,
-said so in the output. Each copy's passages get their own content hash, so their vectors differ.
+normalised words, diacritics vocabulary), all of the corpus unless --real caps it in passages;
+each gets a synthetic portal and date (the corpus has neither) so that filters select what they
+would in a province. Above that, sizes are reached by copying those articles under new URLs in
+SQL: duplicated text, said so in the output. Each copy's passages get their own content hash.
 Passage vectors are real e5 vectors from a vector cache plus Gaussian noise, put in the archive's
-vector cache (embedding a million passages takes days here): `build_index` then builds, verifies
-and publishes a version exactly as a nightly run does (FAISS of the type "auto" picks, the lexical
-indexes), without embedding. Timings are real; dense results are not meaningful, but HNSW's recall
-against exact search is, on the real query vectors. Queries are real titles of stored articles,
-half typed without diacritics, embedded (no query cache) and answered through
-`SearchEngine.search` (10 results with snippets) in a fresh process, whose resident memory is
-reported. At the largest size, --patch new articles are stored (vectors cached: embedding
-excluded) and the nightly build that patches them in is timed. Without --corpus, the demo
-articles are used.
+vector cache (embedding a million passages takes days here): a full `build_index` then builds,
+verifies and publishes a version exactly as a nightly run does (FAISS of the type "auto" picks,
+the lexical indexes), without embedding. Timings are real; dense results carry no meaning, and
+HNSW's recall against exact search is measured as bench.scale does, on stored vectors plus noise.
+Queries are real titles of stored articles, half typed without diacritics, embedded (no query
+cache) and answered through `SearchEngine.search` (10 results with snippets) in a fresh process,
+whose resident memory is reported, then with a filter (the smallest portal; one month), and the
+rest of the query path is timed (similar articles, the article row, health, sources). At the
+largest size, with --patch N, three nightly builds are timed (vectors cached: embedding excluded):
+N new articles, a tenth of them corrected, ten of the oldest corrected. Without --corpus, the
+demo articles are used.
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ from indexer.models import Filters
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("lexical", "semantic", "hybrid")
+NOISE = 0.02  # per dimension, on real passage vectors: the synthetic ones
 PATH_STEPS = ("hybrid_rarest_source", "hybrid_one_month", "similar", "article", "health", "sources")
 ARTICLE_COLUMNS = ("source, title, summary, body, author, published_at, published_day, category, "
                    "content_hash, fetched_at, updated_at")
@@ -119,7 +123,7 @@ def cache_vectors(settings: Settings, conn, real: np.ndarray, rng: np.random.Gen
             held = cache.get_many(part)
             missing = [h for h in part if h not in held]
             if missing:
-                cache.put_many(missing, synthesize(real, len(missing), 0.02, rng))
+                cache.put_many(missing, synthesize(real, len(missing), NOISE, rng))
     finally:
         cache.close()
 
@@ -136,17 +140,23 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def hnsw_recall(settings: Settings, queries: np.ndarray, k: int = 10) -> float | None:
-    """recall@k of the published index against exact search over the same vectors (None if exact)."""
+def hnsw_recall(settings: Settings, rng: np.random.Generator, count: int = 60, k: int = 10) -> float | None:
+    """recall@k of the published index against exact search over the same vectors (None if
+    exact), with the service's search parameters. The queries are stored vectors plus the
+    synthetic noise, as in bench.scale: a query embedded from text is about equally near to
+    every synthetic vector (they carry no text's meaning), which would measure tie-breaking."""
     name = vectors.current_version(settings.index_root)
-    loaded = vectors.load_version(settings.index_root, name, model_id(settings), queries.shape[1],
-                                  check_hash=False, search_params=settings.index_search_params)
+    dimension = vectors.read_manifest(vectors.versions_dir(settings.index_root) / name)["dimension"]
+    loaded = vectors.load_version(settings.index_root, name, model_id(settings), dimension, check_hash=False,
+                                  search_params=settings.index_search_params)
     if loaded.manifest["index_factory"] == "Flat":
         return None
     inner = faiss.downcast_index(loaded.index.index)
+    stored = faiss.rev_swig_ptr(faiss.downcast_index(inner.storage).get_xb(), inner.ntotal * inner.d)
+    stored = stored.reshape(inner.ntotal, inner.d)
+    queries = synthesize(stored, count, NOISE, rng)
     flat = faiss.IndexFlatIP(inner.d)
-    flat.add(faiss.rev_swig_ptr(faiss.downcast_index(inner.storage).get_xb(), inner.ntotal * inner.d)
-             .reshape(inner.ntotal, inner.d))
+    flat.add(stored)
     _, exact = flat.search(queries, k)
     _, approx = inner.search(queries, k)
     return float(np.mean([len(set(a) & set(e)) / k for a, e in zip(approx, exact)]))
@@ -163,8 +173,8 @@ def _latencies(calls: Iterable[Callable[[], object]]) -> dict:
 
 def _serve_queries(data_dir: str, model: str, queries: list[tuple[int, str]], out) -> None:
     """In a fresh process, as a service worker: every mode's latencies (query embedded), then the
-    rest of the query path (filters, similar articles, the article row, health, sources), the
-    query vectors and the resident memory."""
+    rest of the query path (filters, similar articles, the article row, health, sources) and
+    the resident memory."""
     from service.search import Query, SearchEngine
 
     engine = SearchEngine(load_settings({"data_dir": Path(data_dir), "model": model}))
@@ -187,7 +197,6 @@ def _serve_queries(data_dir: str, model: str, queries: list[tuple[int, str]], ou
     result["sources"] = _latencies(engine.sources for _ in range(20))
     rss = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS"))
     result["service_rss_mb"] = round(int(rss.split()[1]) / 1024)
-    result["query_vectors"] = np.stack([engine.embedder.encode_query(t) for t in texts]).tolist()
     out.send(result)
 
 
@@ -216,7 +225,8 @@ def _timed_nightly(settings: Settings, conn, real: np.ndarray, rng: np.random.Ge
     started = time.perf_counter()
     report, lexical_s = build(settings)
     manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / report.version)
-    return {"articles": articles, "passages_added": report.passages - before, "passages_removed": report.removed,
+    return {"articles": articles, "passages_added": report.passages - before + report.removed,
+            "passages_removed": report.removed,
             "seconds": round(time.perf_counter() - started, 1), "lexical_s": round(lexical_s, 1),
             "method": report.method, "lexical": manifest["lexical"]}
 
@@ -275,13 +285,12 @@ def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, ve
             version = vectors.versions_dir(settings.index_root) / report.version
             manifest = vectors.read_manifest(version)
             served = time_queries(settings, queries)
-            query_vectors = np.array(served.pop("query_vectors"), dtype=np.float32)
             row = {"size": size, "passages": report.passages, "articles": store.count_rows(conn)["articles"],
                    "copied": copied, "factory": manifest["index_factory"],
                    "build_s": round(time.perf_counter() - started, 1), "lexical_build_s": round(lexical_s, 1),
                    "lexical_mb": round(folder_bytes(version / lexical.LEXICAL_DIR) / 2 ** 20, 1),
                    "faiss_mb": round((version / vectors.INDEX_FILE).stat().st_size / 2 ** 20, 1),
-                   "queries": len(queries), "recall_at_10": hnsw_recall(settings, query_vectors), **served}
+                   "queries": len(queries), "recall_at_10": hnsw_recall(settings, rng), **served}
             if patch and size == max(sizes):
                 row["nightlies"] = measure_nightlies(settings, conn, items[-patch:], patch, real, rng)
             rows.append(row)
