@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+from indexer import duplicates
 from indexer import text as vtext
 from indexer.models import Article, Filters, now_iso, sha256_text
 
@@ -128,6 +129,30 @@ MIGRATIONS: list[str] = [
     ALTER TABLE vocab_unigrams DROP COLUMN texts;
     """,
     "recount_vocabulary",
+    """
+    -- Near-duplicate articles (indexer/duplicates.py): MinHash bands for finding candidates, the
+    -- pairs whose shingle sets are near-identical, and the groups those pairs connect.
+    CREATE TABLE article_bands (
+        band       INTEGER NOT NULL,
+        key        INTEGER NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        PRIMARY KEY (band, key, article_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX article_bands_article ON article_bands(article_id);
+    CREATE TABLE duplicate_pairs (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        other_id   INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        jaccard    REAL NOT NULL,
+        PRIMARY KEY (article_id, other_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX duplicate_pairs_other ON duplicate_pairs(other_id);
+    CREATE TABLE article_groups (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        group_id   INTEGER NOT NULL
+    );
+    CREATE INDEX article_groups_group ON article_groups(group_id);
+    """,
+    "find_near_duplicates",
 ]
 
 
@@ -250,11 +275,18 @@ def _recount_vocabulary(conn: sqlite3.Connection) -> None:
     _count_vocabulary(conn, (r[0] for r in texts), +1)
 
 
+def _find_near_duplicates(conn: sqlite3.Connection) -> None:
+    """Group the stored articles, as if each had been stored since groups existed."""
+    for aid, summary, body in conn.execute("SELECT id, summary, body FROM articles ORDER BY id").fetchall():
+        duplicates.index_article(conn, aid, summary, body)
+
+
 MIGRATION_STEPS = {"populate_passages_exact": _populate_passages_exact,
                  "populate_articles_fts": _populate_articles_fts,
                  "add_vocabulary_text_counts": _add_vocabulary_text_counts,
                  "folded_words_in_passages_fts": _folded_words_in_passages_fts,
-                 "recount_vocabulary": _recount_vocabulary}
+                 "recount_vocabulary": _recount_vocabulary,
+                 "find_near_duplicates": _find_near_duplicates}
 
 
 def _published_day(published_at: str | None) -> str | None:
@@ -292,6 +324,7 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
                    :published_day, :category, :content_hash, :fetched_at, :updated_at)""",
                 values).lastrowid
         _insert_passages(conn, article_id, article, chunk_words, chunk_overlap)
+        duplicates.index_article(conn, article_id, article.summary, article.body)
     return article_id, status
 
 
@@ -326,8 +359,10 @@ def vocabulary_forms(conn: sqlite3.Connection, table: str, folded: str) -> dict[
 
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
     with conn:
+        copies = duplicates.neighbours(conn, [article_id])
         _delete_passages(conn, article_id)
-        conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))  # its bands, pairs, group cascade
+        duplicates.regroup(conn, copies)
 
 
 # --- read helpers (the service uses these, read-only) ---------------------------------------

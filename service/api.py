@@ -34,7 +34,7 @@ def search_json(result: SearchResult) -> dict:
         "results": [{
             "id": h.article_id, "url": h.url, "title": h.title, "published_at": h.published_at,
             "source": h.source, "category": h.category, "score": h.score,
-            "passage_id": h.passage_id, "snippet": h.snippet,
+            "passage_id": h.passage_id, "snippet": h.snippet, "copies": h.copies,
             **({"explain": explanation_json(h.explanation)} if h.explanation else {}),
         } for h in result.hits],
     }
@@ -63,7 +63,7 @@ def article(article_id: int):
     row = engine().article(article_id)
     if row is None:
         abort(404, description=f"no article with id {article_id}")
-    return jsonify(article_json(row))
+    return jsonify({**article_json(row), "copies": engine().copies(article_id)})
 
 
 @bp.get("/articles/<int:article_id>/similar")

@@ -19,7 +19,8 @@ from service.search import MAX_RESULTS, Hit, SearchResult
 bp = Blueprint("exports", __name__)
 
 FEED_ENTRIES = 50
-CSV_COLUMNS = ("id", "title", "published_at", "source", "category", "url", "article_page", "score", "snippet")
+CSV_COLUMNS = ("id", "title", "published_at", "source", "category", "url", "article_page", "score", "snippet",
+               "copies")  # the URLs of the same story published elsewhere, space-separated
 ATOM = "http://www.w3.org/2005/Atom"
 _MARK = re.compile(r"</?mark>")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -95,7 +96,8 @@ def search_csv():
     writer.writerow(CSV_COLUMNS)
     for hit in result.hits:
         row = (hit.article_id, hit.title, hit.published_at, hit.source, hit.category, hit.url,
-               _article_page(hit, query.text), hit.score, snippet_text(hit.snippet))
+               _article_page(hit, query.text), hit.score, snippet_text(hit.snippet),
+               " ".join(copy["url"] for copy in hit.copies))
         writer.writerow([spreadsheet_safe(value) for value in row])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # the BOM lets Excel read UTF-8
                     headers={"Content-Disposition": 'attachment; filename="tim-kiem.csv"'})

@@ -50,7 +50,12 @@ def document() -> dict:
         {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "hybrid"}},
         {"name": "explain", "in": "query", "schema": {"type": "boolean", "default": False},
          "description": "add to each result why it scored what it did (never changes the ranking)"},
+        {"name": "collapse", "in": "query", "schema": {"type": "boolean", "default": True},
+         "description": "one result per group of near-duplicate copies (the best ranked one, its copies "
+         "listed); false shows every copy"},
     ]
+    copies = {"type": "array", "items": {"$ref": "#/components/schemas/ArticleSummary"},
+              "description": "the same story published elsewhere (near-duplicate articles), oldest first"}
     explanation = {
         "type": "object", "required": ["lists", "word_order", "period_factor", "final"],
         "description": "final = (sum of the lists' contributions + word_order.bonus) × period_factor",
@@ -65,8 +70,8 @@ def document() -> dict:
                            "properties": {"share": {"type": "number"}, "bonus": {"type": "number"}}},
             "period_factor": {"type": "number"}, "final": {"type": "number"}}}
     hit = {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {
-        "type": "object", "required": ["score", "passage_id", "snippet"],
-        "properties": {"score": {"type": "number"}, "passage_id": {"type": "integer"},
+        "type": "object", "required": ["score", "passage_id", "snippet", "copies"],
+        "properties": {"score": {"type": "number"}, "passage_id": {"type": "integer"}, "copies": copies,
                        "snippet": {"type": "string", "description": "HTML: escaped text, matches in <mark>"},
                        "explain": explanation}}]}
     search_response = {
@@ -87,11 +92,12 @@ def document() -> dict:
         },
     }
     article = {"type": "object",
-               "required": ["id", "url", "source", "title", "summary", "body", "author", "published_at", "category"],
+               "required": ["id", "url", "source", "title", "summary", "body", "author", "published_at", "category",
+                            "copies"],
                "properties": {"id": {"type": "integer"}, "url": {"type": "string"}, "source": {"type": "string"},
                               "title": {"type": "string"}, "summary": {"type": "string"}, "body": {"type": "string"},
                               "author": {"type": "string"}, "published_at": NULLABLE_STRING,
-                              "category": {"type": "string"}}}
+                              "category": {"type": "string"}, "copies": copies}}
     similar = {"type": "object", "required": ["id", "results"], "properties": {
         "id": {"type": "integer"},
         "results": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {

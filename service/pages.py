@@ -54,4 +54,5 @@ def article_page(article_id: int):
     view = article_view(article, engine().passage(passage) if passage is not None else None,
                         request.args.get("q", ""))
     related = engine().similar(article_id, limit=5)
-    return render_template("article.html", view=view, q=request.args.get("q", ""), related=related)
+    return render_template("article.html", view=view, q=request.args.get("q", ""), related=related,
+                           copies=engine().copies(article_id))

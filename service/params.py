@@ -51,9 +51,11 @@ def _date(args: Mapping, name: str) -> str | None:
         raise BadRequest(f"'{name}' is not a valid date: use YYYY-MM-DD", name) from None
 
 
-def _flag(args: Mapping, name: str) -> bool:
+def _flag(args: Mapping, name: str, default: bool = False) -> bool:
     raw = (args.get(name) or "").strip().lower()
-    if raw in ("", "false", "0", "no"):
+    if raw == "":
+        return default
+    if raw in ("false", "0", "no"):
         return False
     if raw in ("true", "1", "yes"):
         return True
@@ -87,4 +89,4 @@ def parse_search_args(args: Mapping) -> Query:
     return Query(text=q, page=page, per_page=per_page,
                  filters=Filters(date_from, date_to, sources),
                  sort=_choice(args, "sort", SORTS), mode=_choice(args, "mode", MODES),
-                 explain=_flag(args, "explain"))
+                 explain=_flag(args, "explain"), collapse=_flag(args, "collapse", default=True))

@@ -54,3 +54,24 @@ def test_stage_timer_adds_time_and_puts_the_function_back():
         assert owner.work(0.01) == "done"
     assert totals["work"] >= 0.02
     assert owner.work is original
+
+
+def test_duplicates_benchmark_finds_the_copies_and_counts_them(tmp_path):
+    import json
+
+    from bench import duplicates as bench_duplicates
+    from tests.test_duplicates import OTHER, STORY
+
+    items = [{"id": "1", "title": "a", "sapo": "", "body": STORY},
+             {"id": "2", "title": "b", "sapo": "", "body": STORY + " Theo Cổng thông tin huyện."},
+             {"id": "3", "title": "c", "sapo": "", "body": "Tin, ảnh: PV. " + STORY},
+             {"id": "4", "title": "d", "sapo": "", "body": OTHER},
+             {"id": "5", "title": "e", "sapo": "", "body": OTHER + " Một đoạn khác hẳn được thêm vào cuối bài, "
+              "kể về việc xã tổ chức lễ hội mùa xuân, hội thi nấu cơm, kéo co, đánh cờ tướng và văn nghệ."}]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in items))
+    result = bench_duplicates.run(corpus, sample=5)
+    assert (result["groups"], result["articles_in_groups"], result["group_sizes"]) == (1, 3, {3: 1})
+    pairs = result["pairs"]
+    assert (pairs["pairs_at_threshold"], pairs["recall"], pairs["false_merges_under_0.5"]) == (3, 1.0, 0)
+    assert result["sample"]["recall"] == 1.0 and "added" in result["sample"]

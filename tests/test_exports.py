@@ -35,13 +35,16 @@ def test_csv_export_has_every_result_and_neutralises_formulas(make_archive, fake
             for i, title in enumerate(["=HYPERLINK(\"http://evil\")", "+1+1", "-2", "@SUM(A1)", "Bão số 9"])]
     engine = make_archive(evil)
     client = create_app(engine.settings, fake_embedder).test_client()
-    r = client.get("/search.csv?q=phòng chống thiên tai")
+    r = client.get("/search.csv?q=phòng chống thiên tai&collapse=false")  # one body: copies of one story
     assert r.status_code == 200 and r.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
     assert len(rows) == 5
     titles = {row["title"] for row in rows}
     assert titles == {"'=HYPERLINK(\"http://evil\")", "'+1+1", "'-2", "'@SUM(A1)", "Bão số 9"}
     assert all(row["url"].startswith("https://x.example/") and "<mark>" not in row["snippet"] for row in rows)
+    assert all(len(row["copies"].split()) == 4 for row in rows)  # each lists the other four
+    collapsed = client.get("/search.csv?q=phòng chống thiên tai").get_data(as_text=True).lstrip("\ufeff")
+    assert len(list(csv.DictReader(io.StringIO(collapsed)))) == 1
 
 
 def test_bad_feed_and_export_parameters_get_the_json_error(client):

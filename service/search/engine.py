@@ -12,11 +12,11 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from indexer import diacritics, store, vectors
+from indexer import diacritics, duplicates, store, vectors
 from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
@@ -38,6 +38,7 @@ class Hit:
     passage_id: int
     snippet: str  # HTML: escaped text with <mark> around matched words
     explanation: rank.Explanation | None = None  # with Query.explain: why it scored what it did
+    copies: list[dict] = field(default_factory=list)  # the same story published elsewhere (id, url, source, …)
 
 
 @dataclass
@@ -147,27 +148,34 @@ class SearchEngine:
     def search(self, query: Query) -> SearchResult:
         started = time.perf_counter()
         ranking = self.rank(query)
-        conn, fused = self.connection(), ranking.fused
+        conn, fused, order = self.connection(), ranking.fused, ranking.order
+        if query.collapse:
+            order = duplicates.collapse(order, duplicates.group_ids(conn, order))
         begin = (query.page - 1) * query.per_page
-        page_ids = ranking.order[begin:begin + query.per_page]
+        page_ids = order[begin:begin + query.per_page]
         articles = store.get_articles(conn, page_ids)
         passages = store.get_passages(conn, [fused[aid][1] for aid in page_ids])
+        copies = duplicates.copies(conn, page_ids)
         terms, exact = ranking.parsed.highlight_terms, ranking.parsed.exact
         hits = []
         for aid in page_ids:
             a, (score, pid) = articles[aid], fused[aid]
             hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"], a["category"],
                             round(score, 6), pid, highlight(passages[pid]["text"], terms, exact=exact),
-                            ranking.explanations[aid] if ranking.explanations is not None else None))
-        years = dict(sorted(Counter(ranking.dates[aid][1][:4] for aid in ranking.order
-                                    if ranking.dates[aid][1]).items()))
+                            ranking.explanations[aid] if ranking.explanations is not None else None,
+                            copies.get(aid, [])))
+        years = dict(sorted(Counter(ranking.dates[aid][1][:4] for aid in order if ranking.dates[aid][1]).items()))
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query, ranking.parsed, len(ranking.order), round(took, 2), hits, years,
+        return SearchResult(query, ranking.parsed, len(order), round(took, 2), hits, years,
                             ranking.index.version if ranking.index else None)
 
     # --- articles ------------------------------------------------------------------------
     def article(self, article_id: int) -> sqlite3.Row | None:
         return store.get_article(self.connection(), article_id)
+
+    def copies(self, article_id: int) -> list[dict]:
+        """The same story published elsewhere: the other articles of its near-duplicate group."""
+        return duplicates.copies(self.connection(), [article_id]).get(article_id, [])
 
     def passage(self, passage_id: int) -> sqlite3.Row | None:
         return store.get_passages(self.connection(), [passage_id]).get(passage_id)

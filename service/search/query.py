@@ -27,6 +27,7 @@ class Query:
     sort: str = "relevance"
     mode: str = "hybrid"
     explain: bool = False  # record why each result scored what it did (never changes the ranking)
+    collapse: bool = True  # one result per group of near-duplicate copies (indexer/duplicates.py)
 
 
 @dataclass(frozen=True)

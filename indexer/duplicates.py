@@ -1,0 +1,137 @@
+"""Near-duplicate articles: the same story republished by the province's portal, the provincial
+paper and aggregators. Each article's text becomes a set of word shingles; MinHash (datasketch)
+signs it, and locality-sensitive hashing in SQLite (`article_bands`) finds the articles that may
+share most of them. A candidate joins only if the exact Jaccard similarity of the two shingle
+sets reaches JACCARD_MIN (`duplicate_pairs`), and the connected articles form a group
+(`article_groups`), named by its smallest article id. Everything follows each store and delete,
+so a nightly run keeps the groups current without a pass over the archive.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable
+
+import numpy as np
+from datasketch import MinHash
+
+from indexer import text as vtext
+
+SHINGLE_WORDS = 5   # w-shingles of folded words (Broder's choice for near-duplicate web pages)
+JACCARD_MIN = 0.8   # shared shingles over all shingles: a republished copy, not a related story
+BANDS, ROWS = 20, 5  # 100 MinHash values; a pair at Jaccard 0.8 shares a band with p = 1 - (1 - 0.8^5)^20 > 0.999
+MIN_SHINGLES = 8     # texts shorter than this (a caption, a one-line notice) are never grouped
+
+
+def shingles(summary: str, body: str) -> set[str]:
+    """The article's text (lead and body, folded) as overlapping runs of SHINGLE_WORDS words."""
+    words = vtext.words(vtext.fold(vtext.document_text(summary, body)))
+    return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
+
+
+def jaccard(first: set[str], second: set[str]) -> float:
+    return len(first & second) / len(first | second) if first and second else 0.0
+
+
+def band_keys(found: set[str]) -> list[tuple[int, int]]:
+    """(band, key) of the shingle set's MinHash: sets that share a key are candidates."""
+    signature = MinHash(num_perm=BANDS * ROWS, seed=1)
+    signature.update_batch([s.encode() for s in sorted(found)])
+    values = np.asarray(signature.hashvalues, dtype=np.uint64)
+    return [(band, int.from_bytes(hashlib.blake2b(values[band * ROWS:(band + 1) * ROWS].tobytes(),
+                                                  digest_size=8).digest(), "big", signed=True))
+            for band in range(BANDS)]
+
+
+def _texts(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, set[str]]:
+    ids = list(article_ids)
+    rows = conn.execute(f"SELECT id, summary, body FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)
+    return {aid: shingles(summary, body) for aid, summary, body in rows}
+
+
+def index_article(conn: sqlite3.Connection, article_id: int, summary: str, body: str) -> None:
+    """Find a stored or updated article's near-duplicates and regroup what it touches; runs
+    inside the caller's transaction."""
+    before = neighbours(conn, [article_id])
+    conn.execute("DELETE FROM article_bands WHERE article_id = ?", (article_id,))
+    conn.execute("DELETE FROM duplicate_pairs WHERE article_id = ? OR other_id = ?", (article_id, article_id))
+    found = shingles(summary, body)
+    copies: list[tuple[int, float]] = []
+    if len(found) >= MIN_SHINGLES:
+        keys = band_keys(found)
+        candidates = {aid for (aid,) in conn.execute(  # CROSS JOIN: the bands' primary key for each key
+            f"""SELECT DISTINCT b.article_id FROM (VALUES {','.join(['(?, ?)'] * len(keys))}) v
+                CROSS JOIN article_bands b ON b.band = v.column1 AND b.key = v.column2
+                WHERE b.article_id != ?""", [*(v for k in keys for v in k), article_id])}
+        if candidates:
+            copies = [(aid, score) for aid, other in _texts(conn, candidates).items()
+                      if (score := jaccard(found, other)) >= JACCARD_MIN]
+        conn.executemany("INSERT INTO article_bands (band, key, article_id) VALUES (?, ?, ?)",
+                         [(band, key, article_id) for band, key in keys])
+    conn.executemany("INSERT INTO duplicate_pairs (article_id, other_id, jaccard) VALUES (?, ?, ?)",
+                     [pair for aid, score in copies for pair in ((article_id, aid, score), (aid, article_id, score))])
+    regroup(conn, {article_id, *before, *(aid for aid, _ in copies)})
+
+
+def neighbours(conn: sqlite3.Connection, article_ids: Iterable[int]) -> set[int]:
+    ids = list(article_ids)
+    return {other for (other,) in conn.execute(
+        f"SELECT other_id FROM duplicate_pairs WHERE article_id IN ({','.join('?' * len(ids))})", ids)}
+
+
+def regroup(conn: sqlite3.Connection, article_ids: set[int]) -> None:
+    """Recompute the groups of these articles (and of every article connected to them): a group
+    is a connected set of near-duplicate pairs, named by its smallest id; a lone article has none."""
+    pending = set(article_ids)
+    while pending:
+        component, frontier = set(), {pending.pop()}
+        while frontier:
+            component |= frontier
+            frontier = neighbours(conn, frontier) - component
+        pending -= component
+        ids = sorted(component)
+        conn.execute(f"DELETE FROM article_groups WHERE article_id IN ({','.join('?' * len(ids))})", ids)
+        if len(ids) > 1:
+            conn.executemany("INSERT INTO article_groups (article_id, group_id) VALUES (?, ?)",
+                             [(aid, ids[0]) for aid in ids])
+
+
+def collapse(order: list[int], groups: dict[int, int]) -> list[int]:
+    """The ranking with each group's copies after its first (best ranked) one left out."""
+    seen: set[int] = set()
+    kept = []
+    for aid in order:
+        group = groups.get(aid)
+        if group is None or group not in seen:
+            kept.append(aid)
+            if group is not None:
+                seen.add(group)
+    return kept
+
+
+def group_ids(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, int]:
+    """The group of each of these articles that has copies (a lone article is absent)."""
+    ids = list(article_ids)
+    if not ids:
+        return {}
+    return dict(conn.execute(
+        f"SELECT article_id, group_id FROM article_groups WHERE article_id IN ({','.join('?' * len(ids))})", ids))
+
+
+COPY_FIELDS = ("id", "url", "source", "title", "published_at", "category")
+
+
+def copies(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Each article's copies (the other members of its group), oldest first, listing fields only."""
+    groups = group_ids(conn, article_ids)
+    if not groups:
+        return {}
+    members: dict[int, list[sqlite3.Row]] = {}
+    wanted = sorted(set(groups.values()))
+    for row in conn.execute(
+            f"""SELECT g.group_id, a.id, a.url, a.source, a.title, a.published_at, a.category FROM article_groups g
+                JOIN articles a ON a.id = g.article_id WHERE g.group_id IN ({','.join('?' * len(wanted))})
+                ORDER BY a.published_at IS NULL, a.published_at, a.id""", wanted):
+        members.setdefault(row["group_id"], []).append(row)
+    return {aid: [{key: row[key] for key in COPY_FIELDS} for row in members[gid] if row["id"] != aid]
+            for aid, gid in groups.items()}

@@ -1,0 +1,108 @@
+"""Near-duplicate groups: found when an article is stored, kept current by updates and deletes,
+collapsed in results with their copies listed."""
+import pytest
+
+from indexer import duplicates, models, store
+
+STORY = ("Sáng 23/12, Ban Chỉ huy Quân sự huyện Minh Sơn tổ chức hội nghị tổng kết công tác quân sự, "
+         "quốc phòng địa phương năm 2021 và triển khai nhiệm vụ năm 2022. Dự hội nghị có lãnh đạo Bộ Chỉ huy "
+         "Quân sự tỉnh, Thường trực Huyện ủy, UBND huyện cùng các ban, ngành, đoàn thể. Năm 2021, lực lượng "
+         "vũ trang huyện đã hoàn thành tốt nhiệm vụ phòng chống thiên tai, tìm kiếm cứu nạn và giao quân đạt "
+         "100% chỉ tiêu.")
+OTHER = ("Nông dân xã Sơn Thủy thu hoạch lúa vụ đông xuân, năng suất bình quân đạt 68 tạ mỗi héc-ta, giá lúa "
+         "ổn định, thương lái thu mua tận ruộng, hợp tác xã hỗ trợ máy gặt cho các hộ khó khăn.")
+
+
+def article(url, source, body, title="Hội nghị tổng kết", published_at=None):
+    return models.Article(url=url, source=source, title=title, body=body, published_at=published_at)
+
+
+def test_shingles_jaccard_and_collapse():
+    assert duplicates.shingles("", "Một hai ba bốn năm sáu") == {"mot hai ba bon nam", "hai ba bon nam sau"}
+    copy = duplicates.shingles("", STORY + " Theo huyện Minh Sơn.")
+    assert duplicates.jaccard(duplicates.shingles("", STORY), copy) >= duplicates.JACCARD_MIN
+    assert duplicates.jaccard(duplicates.shingles("", STORY), duplicates.shingles("", OTHER)) == 0.0
+    assert duplicates.collapse([5, 2, 9, 3, 7], {2: 2, 3: 2, 7: 9, 9: 9}) == [5, 2, 9]
+
+
+@pytest.fixture()
+def conn(tmp_path):
+    return store.connect(tmp_path / "archive.sqlite3")
+
+
+def test_copies_are_grouped_when_stored_and_regrouped_by_updates_and_deletes(conn):
+    first, _ = store.upsert_article(conn, article("huyen:1", "minhson.gov.vn", STORY, published_at="2021-12-23T08:00:00+07:00"))
+    other, _ = store.upsert_article(conn, article("bao:9", "baotinh.vn", OTHER))
+    second, _ = store.upsert_article(conn, article("tinh:1", "tinh.gov.vn", STORY + " Theo Cổng thông tin huyện.",
+                                                  published_at="2021-12-24T08:00:00+07:00"))
+    third, _ = store.upsert_article(conn, article("bao:1", "baotinh.vn", "Tin, ảnh: PV. " + STORY,
+                                                 published_at="2021-12-25T08:00:00+07:00"))
+    assert duplicates.group_ids(conn, [first, other, second, third]) == {first: first, second: first, third: first}
+    listed = duplicates.copies(conn, [second])[second]
+    assert [c["id"] for c in listed] == [first, third]  # oldest first, itself left out
+    assert set(listed[0]) == set(duplicates.COPY_FIELDS) and listed[0]["source"] == "minhson.gov.vn"
+    store.delete_article(conn, first)  # the group is renamed after its smallest remaining id
+    assert duplicates.group_ids(conn, [second, third]) == {second: second, third: second}
+    store.upsert_article(conn, article("bao:1", "baotinh.vn", OTHER + " Cập nhật."))  # now a copy of the other story
+    assert duplicates.group_ids(conn, [other, second, third]) == {other: other, third: other}
+
+
+def test_copies_of_copies_are_one_group_and_short_texts_are_never_grouped(conn):
+    a, _ = store.upsert_article(conn, article("a", "a", STORY))
+    b, _ = store.upsert_article(conn, article("b", "b", STORY + " Thêm một câu cuối bài."))
+    c, _ = store.upsert_article(conn, article("c", "c", STORY + " Thêm một câu cuối bài. Và một câu nữa ở đây."))
+    assert len(set(duplicates.group_ids(conn, [a, b, c]).values())) == 1
+    store.delete_article(conn, b)  # a and c are still near each other
+    assert duplicates.group_ids(conn, [a, c]) == {a: a, c: a}
+    notice = "Thông báo lịch tiếp công dân."
+    x, _ = store.upsert_article(conn, article("x", "x", notice))
+    y, _ = store.upsert_article(conn, article("y", "y", notice))
+    assert duplicates.group_ids(conn, [x, y]) == {}
+
+
+def test_an_archive_from_before_groups_is_grouped_by_its_migration(conn):
+    first, _ = store.upsert_article(conn, article("u:1", "a", STORY))
+    second, _ = store.upsert_article(conn, article("u:2", "b", STORY))
+    conn.execute("DELETE FROM article_groups")
+    conn.execute("DELETE FROM duplicate_pairs")
+    conn.execute("DELETE FROM article_bands")
+    store.MIGRATION_STEPS["find_near_duplicates"](conn)
+    assert duplicates.group_ids(conn, [first, second]) == {first: first, second: first}
+
+
+def test_results_show_one_copy_with_the_others_listed_unless_asked_for_all(make_archive):
+    from service.search import Query
+
+    engine = make_archive([article("huyen:1", "minhson.gov.vn", STORY, "Hội nghị tổng kết quân sự năm 2021"),
+                           article("tinh:1", "tinh.gov.vn", STORY + " Theo Cổng thông tin huyện.", "Tổng kết quân sự"),
+                           article("bao:9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
+    for mode in ("hybrid", "lexical", "semantic"):
+        collapsed = engine.search(Query("hội nghị tổng kết quân sự 2021", mode=mode))
+        shown = [h.article_id for h in collapsed.hits]
+        assert len({1, 2} & set(shown)) == 1, mode
+        best = next(h for h in collapsed.hits if h.article_id in (1, 2))
+        assert [c["id"] for c in best.copies] == [({1, 2} - {best.article_id}).pop()]
+        every = engine.search(Query("hội nghị tổng kết quân sự 2021", mode=mode, collapse=False))
+        assert {1, 2} <= {h.article_id for h in every.hits} and every.total == collapsed.total + 1
+    assert engine.copies(3) == [] and [c["source"] for c in engine.copies(2)] == ["minhson.gov.vn"]
+
+
+def test_the_api_and_pages_collapse_and_list_copies(make_archive, fake_embedder):
+    from service import create_app
+
+    engine = make_archive([article("huyen:1", "minhson.gov.vn", STORY, "Hội nghị tổng kết quân sự năm 2021"),
+                           article("tinh:1", "tinh.gov.vn", STORY + " Theo Cổng thông tin huyện.", "Tổng kết quân sự"),
+                           article("bao:9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
+    client = create_app(engine.settings, embedder=fake_embedder).test_client()
+    collapsed = client.get("/api/search?q=tổng kết quân sự").get_json()
+    assert [len(h["copies"]) for h in collapsed["results"] if h["id"] in (1, 2)] == [1]
+    every = client.get("/api/search?q=tổng kết quân sự&collapse=false").get_json()
+    assert {1, 2} <= {h["id"] for h in every["results"]} and every["total"] == collapsed["total"] + 1
+    bad = client.get("/api/search?q=tổng kết&collapse=maybe")
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "collapse"
+    assert [c["url"] for c in client.get("/api/articles/2").get_json()["copies"]] == ["huyen:1"]
+    assert client.get("/api/articles/3").get_json()["copies"] == []
+    page = client.get("/?q=tổng kết quân sự").get_data(as_text=True)
+    assert "Cũng đăng trên:" in page and 'name="collapse" value="false" >' in page
+    assert 'value="false" checked' in client.get("/?q=tổng kết quân sự&collapse=false").get_data(as_text=True)
+    assert "Bài này cũng được đăng trên" in client.get("/articles/1").get_data(as_text=True)
