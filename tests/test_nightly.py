@@ -106,6 +106,13 @@ def test_full_rebuild_and_removed_passages(data_dir):
                              env={**os.environ, "NEWSSEARCH_DATA_DIR": str(data_dir)})
     assert deleted.returncode == 0 and "deleted 1" in deleted.stdout
     (data_dir / "sources.toml").unlink()
+    app = create_app({"data_dir": data_dir, "model": ""})
+    before = served(app)
+    assert victim not in [aid for aid, _ in before[1]]  # taken down at once, before any build
+    killed = nightly(data_dir, kill_at="lexical")  # a patch that rewrites the segments holding it
+    assert killed.returncode == -signal.SIGKILL, (killed.stdout, killed.stderr)
+    assert served(app) == before and integrity(data_dir) == "ok"
+    assert vectors.current_version(data_dir / "index") == before[0]
     run = nightly(data_dir)
     assert run.returncode == 0, run.stderr
     name = vectors.current_version(data_dir / "index")
