@@ -40,6 +40,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from bench import hnsw_recall as hnsw_recall_bench
 from bench.indexing import DEMO, read_corpus, timed
 from bench.quality import percentile
 from bench.scale import load_real, synthesize
@@ -51,7 +52,7 @@ from indexer.models import Filters
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("lexical", "semantic", "hybrid")
-NOISE = 0.02  # per dimension, on real passage vectors: the synthetic ones
+NOISE = hnsw_recall_bench.NOISE  # per dimension, on real passage vectors: the synthetic ones
 PATH_STEPS = ("hybrid_rarest_source", "hybrid_one_month", "similar", "article", "health", "sources")
 ARTICLE_COLUMNS = ("source, title, summary, body, author, published_at, published_day, category, "
                    "content_hash, fetched_at, updated_at")
@@ -140,26 +141,19 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def hnsw_recall(settings: Settings, rng: np.random.Generator, count: int = 60, k: int = 10) -> float | None:
-    """recall@k of the published index against exact search over the same vectors (None if
-    exact), with the service's search parameters. The queries are stored vectors plus the
-    synthetic noise, as in bench.scale: a query embedded from text is about equally near to
-    every synthetic vector (they carry no text's meaning), which would measure tie-breaking."""
-    name = vectors.current_version(settings.index_root)
-    dimension = vectors.read_manifest(vectors.versions_dir(settings.index_root) / name)["dimension"]
-    loaded = vectors.load_version(settings.index_root, name, model_id(settings), dimension, check_hash=False,
-                                  search_params=settings.index_search_params)
+def hnsw_recall(settings: Settings, rng: np.random.Generator, count: int = 60) -> float | None:
+    """recall@10 of the published index against exact search over the same vectors (None if
+    exact), with the service's search parameters, measured as bench.hnsw_recall does: a query
+    embedded from text is about equally near to every synthetic vector (they carry no text's
+    meaning), which would measure tie-breaking."""
+    loaded = hnsw_recall_bench.open_served(settings.index_root, settings.index_search_params)
     if loaded.manifest["index_factory"] == "Flat":
         return None
-    inner = faiss.downcast_index(loaded.index.index)
-    stored = faiss.rev_swig_ptr(faiss.downcast_index(inner.storage).get_xb(), inner.ntotal * inner.d)
-    stored = stored.reshape(inner.ntotal, inner.d)
-    queries = synthesize(stored, count, NOISE, rng)
-    flat = faiss.IndexFlatIP(inner.d)
-    flat.add(stored)
-    _, exact = flat.search(queries, k)
-    _, approx = inner.search(queries, k)
-    return float(np.mean([len(set(a) & set(e)) / k for a, e in zip(approx, exact)]))
+    inner = hnsw_recall_bench.unmapped(loaded.index)
+    stored = hnsw_recall_bench.stored_vectors(inner)
+    exact = faiss.IndexFlatIP(stored.shape[1])
+    exact.add(stored)
+    return hnsw_recall_bench.recall(inner, exact, synthesize(stored, count, NOISE, rng))[0]
 
 
 def _latencies(calls: Iterable[Callable[[], object]]) -> dict:
