@@ -29,7 +29,7 @@ class Settings:
     index_factory: str = field(default_factory=lambda: _env("NEWSSEARCH_INDEX_FACTORY", "auto"))
     # Search-time FAISS parameters, applied where the index type has them (IVF: nprobe, HNSW: efSearch).
     index_search_params: str = field(default_factory=lambda: _env("NEWSSEARCH_INDEX_SEARCH_PARAMS",
-                                                                  "nprobe=16,efSearch=64"))
+                                                                  "nprobe=16,efSearch=256"))
     timezone: str = field(default_factory=lambda: _env("NEWSSEARCH_TIMEZONE", "Asia/Ho_Chi_Minh"))
     chunk_words: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_WORDS", "180")))
     chunk_overlap: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CHUNK_OVERLAP", "30")))
