@@ -75,3 +75,20 @@ def test_duplicates_benchmark_finds_the_copies_and_counts_them(tmp_path):
     pairs = result["pairs"]
     assert (pairs["pairs_at_threshold"], pairs["recall"], pairs["false_merges_under_0.5"]) == (3, 1.0, 0)
     assert result["sample"]["recall"] == 1.0 and "added" in result["sample"]
+
+
+def test_hnsw_recall_benchmark_measures_a_served_hnsw_version(tmp_path):
+    import numpy as np
+    import pytest
+
+    from bench import hnsw_recall
+    from tests.test_vectors import publish, unit_vectors
+
+    publish(tmp_path / "index", unit_vectors(500, d=16), np.arange(1000, 1500), factory="HNSW16,Flat")
+    rows = hnsw_recall.run(tmp_path, [8, 64], count=20, rounds=2)
+    assert [(r["efSearch"], r["round"]) for r in rows] == [(8, 0), (8, 1), (64, 0), (64, 1)]
+    assert all(0 < r["recall_at_10"] <= 1 and r["vectors"] == 500 for r in rows)
+    assert rows[-1]["recall_at_10"] >= 0.9  # wide enough a search finds nearly all of 500 vectors
+    publish(tmp_path / "flat" / "index", unit_vectors(50, d=16), np.arange(50))
+    with pytest.raises(SystemExit, match="not HNSW"):
+        hnsw_recall.run(tmp_path / "flat", [8], count=5, rounds=1)
