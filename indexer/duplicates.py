@@ -121,17 +121,22 @@ def group_ids(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int,
 COPY_FIELDS = ("id", "url", "source", "title", "published_at", "category")
 
 
-def copies(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, list[dict]]:
-    """Each article's copies (the other members of its group), oldest first, listing fields only."""
+def copies(conn: sqlite3.Connection, article_ids: Iterable[int],
+           max_passage_id: int | None = None) -> dict[int, list[dict]]:
+    """Each article's copies (the other members of its group), oldest first, listing fields only;
+    with `max_passage_id`, only those a served version holds (their first passage is in it)."""
     groups = group_ids(conn, article_ids)
     if not groups:
         return {}
     members: dict[int, list[sqlite3.Row]] = {}
     wanted = sorted(set(groups.values()))
+    published = "" if max_passage_id is None else \
+        "AND EXISTS (SELECT 1 FROM passages p WHERE p.article_id = a.id AND p.ordinal = 0 AND p.id <= ?)"
     for row in conn.execute(
             f"""SELECT g.group_id, a.id, a.url, a.source, a.title, a.published_at, a.category FROM article_groups g
-                JOIN articles a ON a.id = g.article_id WHERE g.group_id IN ({','.join('?' * len(wanted))})
-                ORDER BY a.published_at IS NULL, a.published_at, a.id""", wanted):
+                JOIN articles a ON a.id = g.article_id WHERE g.group_id IN ({','.join('?' * len(wanted))}) {published}
+                ORDER BY a.published_at IS NULL, a.published_at, a.id""",
+            [*wanted, *([] if max_passage_id is None else [max_passage_id])]):
         members.setdefault(row["group_id"], []).append(row)
-    return {aid: [{key: row[key] for key in COPY_FIELDS} for row in members[gid] if row["id"] != aid]
+    return {aid: [{key: row[key] for key in COPY_FIELDS} for row in members.get(gid, []) if row["id"] != aid]
             for aid, gid in groups.items()}

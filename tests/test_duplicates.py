@@ -106,3 +106,19 @@ def test_the_api_and_pages_collapse_and_list_copies(make_archive, fake_embedder)
     assert "Cũng đăng trên:" in page and 'name="collapse" value="false" >' in page
     assert 'value="false" checked' in client.get("/?q=tổng kết quân sự&collapse=false").get_data(as_text=True)
     assert "Bài này cũng được đăng trên" in client.get("/articles/1").get_data(as_text=True)
+
+
+def test_a_copy_stored_but_not_yet_published_is_not_listed(make_archive):
+    from service.search import Query
+
+    engine = make_archive([article("huyen:1", "minhson.gov.vn", STORY, "Hội nghị tổng kết quân sự năm 2021"),
+                           article("bao:9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
+    conn = store.connect(engine.settings.db_path)
+    store.upsert_article(conn, article("tinh:1", "tinh.gov.vn", STORY, "Tổng kết quân sự"))
+    assert duplicates.group_ids(conn, [1, 3]) == {1: 1, 3: 1}  # grouped at once in the archive
+    hit = next(h for h in engine.search(Query("tổng kết quân sự 2021")).hits if h.article_id == 1)
+    assert hit.copies == [] and engine.copies(1) == []  # but the served version does not hold it yet
+    from indexer.pipeline import build_index
+
+    build_index(engine.settings, embedder=engine.embedder)
+    assert [c["url"] for c in engine.copies(1)] == ["tinh:1"]

@@ -52,6 +52,11 @@ class SearchResult:
     index_version: str | None
 
 
+def _published_bound(index: vectors.LoadedIndex | None) -> int | None:
+    """The last passage id a served version holds: what is stored after it is not yet searchable."""
+    return index.manifest.get("max_passage_id") if index is not None else None
+
+
 class SearchEngine:
     """One per app: the embedder, the index holder and per-thread read-only connections."""
 
@@ -110,8 +115,8 @@ class SearchEngine:
         parsed = self.parse(query.text)
         index = self.index.get()
         filters = query.filters
-        if index is not None and index.manifest.get("max_passage_id") is not None:
-            filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
+        if _published_bound(index) is not None:
+            filters = replace(filters, max_passage_id=_published_bound(index))
         conn, dates, shares = self.connection(), {}, {}
         explain: rank.Explanations | None = {} if query.explain else None
         # Nothing is searched before a version is published: its indexes are the searchable archive.
@@ -155,7 +160,7 @@ class SearchEngine:
         page_ids = order[begin:begin + query.per_page]
         articles = store.get_articles(conn, page_ids)
         passages = store.get_passages(conn, [fused[aid][1] for aid in page_ids])
-        copies = duplicates.copies(conn, page_ids)
+        copies = duplicates.copies(conn, page_ids, _published_bound(ranking.index))
         terms, exact = ranking.parsed.highlight_terms, ranking.parsed.exact
         hits = []
         for aid in page_ids:
@@ -175,7 +180,8 @@ class SearchEngine:
 
     def copies(self, article_id: int) -> list[dict]:
         """The same story published elsewhere: the other articles of its near-duplicate group."""
-        return duplicates.copies(self.connection(), [article_id]).get(article_id, [])
+        bound = _published_bound(self._served_or_none())
+        return duplicates.copies(self.connection(), [article_id], bound).get(article_id, [])
 
     def passage(self, passage_id: int) -> sqlite3.Row | None:
         return store.get_passages(self.connection(), [passage_id]).get(passage_id)
