@@ -107,7 +107,7 @@ def run_pipeline(settings: Settings, pages: Path) -> tuple[dict[str, float], flo
 def passage_texts(settings: Settings) -> list[str]:
     conn = store.connect(settings.db_path, readonly=True)
     try:
-        return [store.passage_embedding_text(r["title"], r["text"]) for r in store.iter_passages_for_index(conn)]
+        return [store.embedding_text(conn, r["id"]) for r in store.iter_passages_for_index(conn)]
     finally:
         conn.close()
 

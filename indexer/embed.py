@@ -191,20 +191,26 @@ class VectorCache:
 
 def cached_embeddings(get_model: Callable[[], Embedder], cache: VectorCache, hashes: Sequence[str],
                       text_of: Callable[[int], str], progress: bool = False,
-                      chunk_size: int = 256) -> tuple[np.ndarray, int]:
+                      chunk_size: int = 256, cache_slice: int = 20_000) -> tuple[np.ndarray, int]:
     """Vectors for the texts of these content hashes, in order, embedding only cache misses
     (`text_of(i)` gives the i-th text, asked for misses alone: a full build of a large archive
-    would otherwise normalise every passage again). Returns (vectors, embedded count).
+    would otherwise read and normalise every passage again). Returns (vectors, embedded count).
 
-    The model is asked for only when something is missing. Misses are embedded and cached in
-    chunks, so a killed run keeps what it already paid for.
+    The cache is read a slice at a time straight into the result, so a million vectors are held
+    once. The model is asked for only when something is missing. Misses are embedded and cached
+    in chunks, so a killed run keeps what it already paid for.
     """
-    known = cache.get_many(hashes)
-    first: dict[str, int] = {}
-    for position, digest in enumerate(hashes):
-        if digest not in known:
-            first.setdefault(digest, position)
-    missing = list(first)
+    out = np.zeros((len(hashes), cache.dimension), dtype=np.float32)
+    waiting: dict[str, list[int]] = {}  # a missing hash → the positions it fills
+    for start in range(0, len(hashes), cache_slice):
+        part = hashes[start:start + cache_slice]
+        found = cache.get_many(part)
+        for position, digest in enumerate(part, start):
+            if digest in found:
+                out[position] = found[digest]
+            else:
+                waiting.setdefault(digest, []).append(position)
+    missing = list(waiting)
     bar = None
     if progress and missing:
         from tqdm import tqdm
@@ -213,17 +219,15 @@ def cached_embeddings(get_model: Callable[[], Embedder], cache: VectorCache, has
     embedder = get_model() if missing else None
     for i in range(0, len(missing), chunk_size):
         part = missing[i:i + chunk_size]
-        vectors = embedder.encode_passages([text_of(first[h]) for h in part])
+        vectors = embedder.encode_passages([text_of(waiting[h][0]) for h in part])
         cache.put_many(part, vectors)
-        known.update(zip(part, vectors))
+        for digest, vector in zip(part, vectors):
+            out[waiting[digest]] = vector
         checkpoint("embedding")
         if bar is not None:
             bar.update(len(part))
     if bar is not None:
         bar.close()
-    out = np.zeros((len(hashes), cache.dimension), dtype=np.float32)
-    for row, digest in enumerate(hashes):
-        out[row] = known[digest]
     return out, len(missing)
 
 

@@ -222,11 +222,10 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         write_lexical = _lexical_writer(settings, conn, previous, all_ids, max_passage_id)
         index, rows_to_add, removed, skipped, method = _what_to_add(previous, method, rows, all_ids)
         hashes = [r["content_hash"] for r in rows_to_add]
-        def text_of(position: int) -> str:
-            return store.passage_embedding_text(rows_to_add[position]["title"], rows_to_add[position]["text"])
-
         embed_started = time.perf_counter()
-        matrix, embedded = cached_embeddings(load_embedder, cache, hashes, text_of, progress=progress)
+        matrix, embedded = cached_embeddings(load_embedder, cache, hashes,
+                                             lambda position: store.embedding_text(conn, rows_to_add[position]["id"]),
+                                             progress=progress)
         embed_seconds = time.perf_counter() - embed_started
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
         if index is None:

@@ -368,9 +368,17 @@ def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
 # --- read helpers (the service uses these, read-only) ---------------------------------------
 
 def iter_passages_for_index(conn: sqlite3.Connection) -> Iterator[sqlite3.Row]:
-    yield from conn.execute(
-        """SELECT p.id, p.content_hash, p.text, a.title FROM passages p
-           JOIN articles a ON a.id = p.article_id ORDER BY p.id""")
+    """(id, content_hash) of every passage: what an index version is built from. Texts are read
+    only for the passages whose vectors must be computed (`embedding_text`)."""
+    yield from conn.execute("SELECT id, content_hash FROM passages ORDER BY id")
+
+
+def embedding_text(conn: sqlite3.Connection, passage_id: int) -> str:
+    row = conn.execute("""SELECT a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id
+                          WHERE p.id = ?""", (passage_id,)).fetchone()
+    if row is None:
+        raise RuntimeError(f"passage {passage_id} was removed while the index was being built: build again")
+    return passage_embedding_text(row["title"], row["text"])
 
 
 def count_rows(conn: sqlite3.Connection) -> dict[str, int]:

@@ -139,3 +139,23 @@ def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fa
     assert full.method.startswith("full (5 removed passages")
     loaded = load_current(settings.index_root, fake_embedder.model_id, 64)
     assert len(loaded.removed) == 0 and loaded.index.ntotal == loaded.count == 35
+
+
+def test_cached_embeddings_read_the_cache_by_slices_and_embed_each_missing_text_once(tmp_path, fake_embedder):
+    from indexer.embed import VectorCache, cached_embeddings
+
+    texts = ["bão lũ", "cử tri", "bão lũ", "thu hoạch lúa", "cử tri", "giao quân"]
+    hashes = [f"h:{t}" for t in texts]
+    cache = VectorCache(tmp_path / "vectors.sqlite3", fake_embedder.model_id, fake_embedder.dimension)
+    cache.put_many(["h:cử tri"], fake_embedder.encode_passages(["cử tri"]))
+    asked = []
+
+    def text_of(position):
+        asked.append(position)
+        return texts[position]
+
+    out, embedded = cached_embeddings(lambda: fake_embedder, cache, hashes, text_of, cache_slice=4)
+    assert embedded == 3 and sorted(asked) == [0, 3, 5]  # each missing text once; the cached one never
+    assert np.allclose(out, fake_embedder.encode_passages(texts))
+    again, embedded = cached_embeddings(lambda: pytest.fail("nothing to embed"), cache, hashes, text_of, cache_slice=4)
+    assert embedded == 0 and np.array_equal(again, out)
