@@ -21,6 +21,10 @@ SHINGLE_WORDS = 5   # w-shingles of folded words (Broder's choice for near-dupli
 JACCARD_MIN = 0.8   # shared shingles over all shingles: a republished copy, not a related story
 BANDS, ROWS = 20, 5  # 100 MinHash values; a pair at Jaccard 0.8 shares a band with p = 1 - (1 - 0.8^5)^20 > 0.999
 MIN_SHINGLES = 8     # texts shorter than this (a caption, a one-line notice) are never grouped
+# Candidates compared exactly per stored article, those sharing the most bands first: a portal's
+# thousand copies of one template would otherwise make each store compare against all of them.
+# A group stays connected through the ones compared.
+MAX_CANDIDATES = 100
 
 
 def shingles(summary: str, body: str) -> set[str]:
@@ -60,9 +64,10 @@ def index_article(conn: sqlite3.Connection, article_id: int, summary: str, body:
     if len(found) >= MIN_SHINGLES:
         keys = band_keys(found)
         candidates = {aid for (aid,) in conn.execute(  # CROSS JOIN: the bands' primary key for each key
-            f"""SELECT DISTINCT b.article_id FROM (VALUES {','.join(['(?, ?)'] * len(keys))}) v
+            f"""SELECT b.article_id FROM (VALUES {','.join(['(?, ?)'] * len(keys))}) v
                 CROSS JOIN article_bands b ON b.band = v.column1 AND b.key = v.column2
-                WHERE b.article_id != ?""", [*(v for k in keys for v in k), article_id])}
+                WHERE b.article_id != ? GROUP BY b.article_id ORDER BY count(*) DESC, b.article_id DESC
+                LIMIT ?""", [*(v for k in keys for v in k), article_id, MAX_CANDIDATES])}
         if candidates:
             copies = [(aid, score) for aid, other in _texts(conn, candidates).items()
                       if (score := jaccard(found, other)) >= JACCARD_MIN]

@@ -122,3 +122,15 @@ def test_a_copy_stored_but_not_yet_published_is_not_listed(make_archive):
 
     build_index(engine.settings, embedder=engine.embedder)
     assert [c["url"] for c in engine.copies(1)] == ["tinh:1"]
+
+
+def test_many_copies_of_one_text_are_compared_a_bounded_number_of_times(conn, monkeypatch):
+    monkeypatch.setattr(duplicates, "MAX_CANDIDATES", 5)
+    compared = []
+    jaccard = duplicates.jaccard
+    monkeypatch.setattr(duplicates, "jaccard", lambda a, b: compared.append(1) or jaccard(a, b))
+    ids = [store.upsert_article(conn, article(f"u:{i}", "s", STORY))[0] for i in range(12)]
+    assert len(compared) == sum(min(i, 5) for i in range(12))  # never more than 5 per stored article
+    assert set(duplicates.group_ids(conn, ids).values()) == {ids[0]}
+    store.delete_article(conn, ids[0])  # the oldest copy gone: the others stay joined by their own pairs
+    assert set(duplicates.group_ids(conn, ids[1:]).values()) == {ids[1]}
