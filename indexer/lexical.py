@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,7 +146,7 @@ def _segments_holding(index_dir: Path, kind: str, removed: list[int]) -> tuple[l
     return keys, holding
 
 
-def _link_tree(previous: Path, target: Path, dropped: set[int]) -> None:
+def _link_tree(previous: Path, target: Path, dropped: Collection[int]) -> None:
     """Hard-link a previous version's index files (copy where links are impossible), less the
     `dropped` segments (ordinals), which its meta.json then leaves out. Segment files are never
     written again, and tantivy replaces meta.json by renaming: the previous version stays as it was."""
@@ -169,7 +169,7 @@ def _link_tree(previous: Path, target: Path, dropped: set[int]) -> None:
 
 
 def _write(path: Path, kind: str, previous: Path | None, documents: Iterable[tantivy.Document],
-           checkpoint: Callable[[], None], dropped: set[int] = frozenset()) -> None:
+           checkpoint: Callable[[], None], dropped: Collection[int] = ()) -> None:
     if previous is not None:
         _link_tree(previous, path, dropped)
         index = tantivy.Index.open(str(path))
