@@ -123,25 +123,29 @@ def group_ids(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int,
         f"SELECT article_id, group_id FROM article_groups WHERE article_id IN ({','.join('?' * len(ids))})", ids))
 
 
+def snapshot(conn: sqlite3.Connection) -> dict[int, int]:
+    """Every grouped article's group: what an index version records when it is built, so that
+    the version it serves collapses the same copies until the next one is published."""
+    return dict(conn.execute("SELECT article_id, group_id FROM article_groups"))
+
+
 COPY_FIELDS = ("id", "url", "source", "title", "published_at", "category")
 
 
-def copies(conn: sqlite3.Connection, article_ids: Iterable[int],
-           max_passage_id: int | None = None) -> dict[int, list[dict]]:
-    """Each article's copies (the other members of its group), oldest first, listing fields only;
-    with `max_passage_id`, only those a served version holds (their first passage is in it)."""
-    groups = group_ids(conn, article_ids)
-    if not groups:
+def copies(conn: sqlite3.Connection, article_ids: Iterable[int], groups: dict[int, int]) -> dict[int, list[dict]]:
+    """Each article's copies under `groups` (a version's snapshot): the other members of its group
+    that are still stored, oldest first, listing fields only."""
+    members: dict[int, list[int]] = {}
+    wanted = {groups[aid] for aid in article_ids if aid in groups}
+    for aid, group in groups.items():
+        if group in wanted:
+            members.setdefault(group, []).append(aid)
+    if not members:
         return {}
-    members: dict[int, list[sqlite3.Row]] = {}
-    wanted = sorted(set(groups.values()))
-    published = "" if max_passage_id is None else \
-        "AND EXISTS (SELECT 1 FROM passages p WHERE p.article_id = a.id AND p.ordinal = 0 AND p.id <= ?)"
-    for row in conn.execute(
-            f"""SELECT g.group_id, a.id, a.url, a.source, a.title, a.published_at, a.category FROM article_groups g
-                JOIN articles a ON a.id = g.article_id WHERE g.group_id IN ({','.join('?' * len(wanted))}) {published}
-                ORDER BY a.published_at IS NULL, a.published_at, a.id""",
-            [*wanted, *([] if max_passage_id is None else [max_passage_id])]):
-        members.setdefault(row["group_id"], []).append(row)
-    return {aid: [{key: row[key] for key in COPY_FIELDS} for row in members.get(gid, []) if row["id"] != aid]
-            for aid, gid in groups.items()}
+    ids = sorted(aid for group in members.values() for aid in group)
+    rows = {row["id"]: row for row in conn.execute(
+        f"""SELECT {', '.join(COPY_FIELDS)} FROM articles WHERE id IN ({','.join('?' * len(ids))})
+            ORDER BY published_at IS NULL, published_at, id""", ids)}
+    return {aid: [{key: rows[other][key] for key in COPY_FIELDS} for other in rows
+                  if other != aid and groups.get(other) == groups[aid]]
+            for aid in article_ids if aid in groups}

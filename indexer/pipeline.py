@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import faiss
 import numpy as np
 
-from indexer import lexical, store, vectors
+from indexer import duplicates, lexical, store, vectors
 from indexer.config import Settings
 from indexer.decode import DecodeError, decode_html
 from indexer.embed import Embedder, VectorCache, cached_embeddings, get_embedder, model_id
@@ -212,9 +212,9 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
     cache = VectorCache(settings.cache_dir / "vectors.sqlite3", model, dimension)
 
     try:
-        with conn:  # one read snapshot of the passages and of the sources they come from
+        with conn:  # one read snapshot of the passages, their sources and their copies' groups
             rows = list(store.iter_passages_for_index(conn))
-            sources = store.list_sources(conn)
+            sources, groups = store.list_sources(conn), duplicates.snapshot(conn)
         all_ids = np.array([r["id"] for r in rows], dtype=np.int64)
         factory = vectors.factory_for(settings.index_factory, len(rows))
         previous, method = _index_to_patch(settings, name, manifest, model, dimension, factory, full)
@@ -234,7 +234,8 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
             index.add_with_ids(matrix, new_ids)
         manifest = {"model": model, "index_factory": factory,
                     "schema_version": store.schema_version(conn), "built_by": method,
-                    "max_passage_id": max_passage_id, "sources": sources, "removed_ids": skipped.tolist()}
+                    "max_passage_id": max_passage_id, "sources": sources, "removed_ids": skipped.tolist(),
+                    "groups": groups}
         version_dir = _write_verified(settings, index, manifest, dimension, len(rows),
                                       matrix[0] if len(matrix) else None, int(all_ids[0]) if len(all_ids) else None,
                                       write_lexical)

@@ -184,6 +184,8 @@ class LoadedIndex:
 
     def __post_init__(self) -> None:
         self.removed = removed_ids(self.manifest)
+        # Near-duplicate groups as the version was built (article id → group id; JSON keys are text).
+        self.groups = {int(aid): group for aid, group in self.manifest.get("groups", {}).items()}
         self._params = None
         if len(self.removed):  # the selectors must live as long as the parameters that point at them
             self._selectors = (faiss.IDSelectorBatch(self.removed),)

@@ -38,7 +38,7 @@ def test_copies_are_grouped_when_stored_and_regrouped_by_updates_and_deletes(con
     third, _ = store.upsert_article(conn, article("bao:1", "baotinh.vn", "Tin, ảnh: PV. " + STORY,
                                                  published_at="2021-12-25T08:00:00+07:00"))
     assert duplicates.group_ids(conn, [first, other, second, third]) == {first: first, second: first, third: first}
-    listed = duplicates.copies(conn, [second])[second]
+    listed = duplicates.copies(conn, [second], duplicates.snapshot(conn))[second]
     assert [c["id"] for c in listed] == [first, third]  # oldest first, itself left out
     assert set(listed[0]) == set(duplicates.COPY_FIELDS) and listed[0]["source"] == "minhson.gov.vn"
     store.delete_article(conn, first)  # the group is renamed after its smallest remaining id
@@ -134,3 +134,25 @@ def test_many_copies_of_one_text_are_compared_a_bounded_number_of_times(conn, mo
     assert set(duplicates.group_ids(conn, ids).values()) == {ids[0]}
     store.delete_article(conn, ids[0])  # the oldest copy gone: the others stay joined by their own pairs
     assert set(duplicates.group_ids(conn, ids[1:]).values()) == {ids[1]}
+
+
+def test_the_served_version_collapses_the_copies_it_was_built_with(make_archive):
+    """A copy stored since the version was built joins two published articles into one group in
+    the archive at once; what the served version collapses changes only with the next build."""
+    from indexer.pipeline import build_index
+    from service.search import Query
+
+    first = STORY + " Hội nghị biểu dương mười hai tập thể và hai mươi cá nhân xuất sắc."
+    last = STORY + " Chỉ huy trưởng tỉnh đề nghị huyện củng cố lực lượng dân quân tự vệ."
+    engine = make_archive([article("a", "a.vn", first, "Tổng kết quân sự 2021"),
+                           article("c", "c.vn", last, "Tổng kết quân sự năm 2021"),
+                           article("x", "x.vn", OTHER, "Thu hoạch lúa")])
+    conn = store.connect(engine.settings.db_path)
+    assert duplicates.group_ids(conn, [1, 2]) == {}  # not near enough to each other
+    store.upsert_article(conn, article("b", "b.vn", STORY, "Tổng kết công tác quân sự"))  # near to both
+    assert duplicates.group_ids(conn, [1, 2, 4]) == {1: 1, 2: 1, 4: 1}
+    shown = {h.article_id for h in engine.search(Query("tổng kết quân sự 2021")).hits}
+    assert {1, 2} <= shown and engine.copies(1) == []
+    build_index(engine.settings, embedder=engine.embedder)
+    shown = {h.article_id for h in engine.search(Query("tổng kết quân sự 2021")).hits}
+    assert len(shown & {1, 2, 4}) == 1 and {c["id"] for c in engine.copies(1)} == {2, 4}

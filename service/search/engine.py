@@ -52,11 +52,6 @@ class SearchResult:
     index_version: str | None
 
 
-def _published_bound(index: vectors.LoadedIndex | None) -> int | None:
-    """The last passage id a served version holds: what is stored after it is not yet searchable."""
-    return index.manifest.get("max_passage_id") if index is not None else None
-
-
 class SearchEngine:
     """One per app: the embedder, the index holder and per-thread read-only connections."""
 
@@ -115,8 +110,8 @@ class SearchEngine:
         parsed = self.parse(query.text)
         index = self.index.get()
         filters = query.filters
-        if _published_bound(index) is not None:
-            filters = replace(filters, max_passage_id=_published_bound(index))
+        if index is not None and index.manifest.get("max_passage_id") is not None:
+            filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
         conn, dates, shares = self.connection(), {}, {}
         explain: rank.Explanations | None = {} if query.explain else None
         # Nothing is searched before a version is published: its indexes are the searchable archive.
@@ -154,13 +149,14 @@ class SearchEngine:
         started = time.perf_counter()
         ranking = self.rank(query)
         conn, fused, order = self.connection(), ranking.fused, ranking.order
+        groups = ranking.index.groups if ranking.index else {}
         if query.collapse:
-            order = duplicates.collapse(order, duplicates.group_ids(conn, order))
+            order = duplicates.collapse(order, groups)
         begin = (query.page - 1) * query.per_page
         page_ids = order[begin:begin + query.per_page]
         articles = store.get_articles(conn, page_ids)
         passages = store.get_passages(conn, [fused[aid][1] for aid in page_ids])
-        copies = duplicates.copies(conn, page_ids, _published_bound(ranking.index))
+        copies = duplicates.copies(conn, page_ids, groups)
         terms, exact = ranking.parsed.highlight_terms, ranking.parsed.exact
         hits = []
         for aid in page_ids:
@@ -179,9 +175,10 @@ class SearchEngine:
         return store.get_article(self.connection(), article_id)
 
     def copies(self, article_id: int) -> list[dict]:
-        """The same story published elsewhere: the other articles of its near-duplicate group."""
-        bound = _published_bound(self._served_or_none())
-        return duplicates.copies(self.connection(), [article_id], bound).get(article_id, [])
+        """The same story published elsewhere: the other articles of its near-duplicate group, as
+        the served version records them."""
+        index = self._served_or_none()
+        return duplicates.copies(self.connection(), [article_id], index.groups if index else {}).get(article_id, [])
 
     def passage(self, passage_id: int) -> sqlite3.Row | None:
         return store.get_passages(self.connection(), [passage_id]).get(passage_id)
