@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 from datasketch import MinHash
@@ -129,23 +130,35 @@ def snapshot(conn: sqlite3.Connection) -> dict[int, int]:
     return dict(conn.execute("SELECT article_id, group_id FROM article_groups"))
 
 
+@dataclass(frozen=True)
+class Groups:
+    """A version's groups, both ways: an article's group, and a group's members."""
+
+    of: dict[int, int] = field(default_factory=dict)
+    members: dict[int, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_snapshot(cls, recorded: dict) -> Groups:
+        """From a snapshot as a manifest holds it (JSON: the article ids are text)."""
+        of = {int(aid): group for aid, group in recorded.items()}
+        members: dict[int, list[int]] = {}
+        for aid, group in sorted(of.items()):
+            members.setdefault(group, []).append(aid)
+        return cls(of, members)
+
+
 COPY_FIELDS = ("id", "url", "source", "title", "published_at", "category")
 
 
-def copies(conn: sqlite3.Connection, article_ids: Iterable[int], groups: dict[int, int]) -> dict[int, list[dict]]:
-    """Each article's copies under `groups` (a version's snapshot): the other members of its group
-    that are still stored, oldest first, listing fields only."""
-    members: dict[int, list[int]] = {}
-    wanted = {groups[aid] for aid in article_ids if aid in groups}
-    for aid, group in groups.items():
-        if group in wanted:
-            members.setdefault(group, []).append(aid)
-    if not members:
+def copies(conn: sqlite3.Connection, article_ids: Iterable[int], groups: Groups) -> dict[int, list[dict]]:
+    """Each article's copies in `groups` (a version's): the other members of its group that are
+    still stored, oldest first, listing fields only."""
+    grouped = [aid for aid in article_ids if aid in groups.of]
+    ids = sorted({member for aid in grouped for member in groups.members[groups.of[aid]]})
+    if not ids:
         return {}
-    ids = sorted(aid for group in members.values() for aid in group)
     rows = {row["id"]: row for row in conn.execute(
         f"""SELECT {', '.join(COPY_FIELDS)} FROM articles WHERE id IN ({','.join('?' * len(ids))})
             ORDER BY published_at IS NULL, published_at, id""", ids)}
     return {aid: [{key: rows[other][key] for key in COPY_FIELDS} for other in rows
-                  if other != aid and groups.get(other) == groups[aid]]
-            for aid in article_ids if aid in groups}
+                  if other != aid and groups.of.get(other) == groups.of[aid]] for aid in grouped}

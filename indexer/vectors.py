@@ -24,7 +24,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer import lexical
+from indexer import duplicates, lexical
 
 INDEX_FILE, MANIFEST_FILE, CURRENT_FILE = "index.faiss", "manifest.json", "CURRENT"
 # Up to this many passages a search reads every vector (exact; 12 ms per query at 200k on two
@@ -184,8 +184,7 @@ class LoadedIndex:
 
     def __post_init__(self) -> None:
         self.removed = removed_ids(self.manifest)
-        # Near-duplicate groups as the version was built (article id → group id; JSON keys are text).
-        self.groups = {int(aid): group for aid, group in self.manifest.get("groups", {}).items()}
+        self.groups = duplicates.Groups.from_snapshot(self.manifest.get("groups", {}))  # as built
         self._params = None
         if len(self.removed):  # the selectors must live as long as the parameters that point at them
             self._selectors = (faiss.IDSelectorBatch(self.removed),)

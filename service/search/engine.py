@@ -149,9 +149,9 @@ class SearchEngine:
         started = time.perf_counter()
         ranking = self.rank(query)
         conn, fused, order = self.connection(), ranking.fused, ranking.order
-        groups = ranking.index.groups if ranking.index else {}
+        groups = ranking.index.groups if ranking.index else duplicates.Groups()
         if query.collapse:
-            order = duplicates.collapse(order, groups)
+            order = duplicates.collapse(order, groups.of)
         begin = (query.page - 1) * query.per_page
         page_ids = order[begin:begin + query.per_page]
         articles = store.get_articles(conn, page_ids)
@@ -178,7 +178,8 @@ class SearchEngine:
         """The same story published elsewhere: the other articles of its near-duplicate group, as
         the served version records them."""
         index = self._served_or_none()
-        return duplicates.copies(self.connection(), [article_id], index.groups if index else {}).get(article_id, [])
+        groups = index.groups if index else duplicates.Groups()
+        return duplicates.copies(self.connection(), [article_id], groups).get(article_id, [])
 
     def passage(self, passage_id: int) -> sqlite3.Row | None:
         return store.get_passages(self.connection(), [passage_id]).get(passage_id)
