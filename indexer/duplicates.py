@@ -115,15 +115,6 @@ def collapse(order: list[int], groups: dict[int, int]) -> list[int]:
     return kept
 
 
-def group_ids(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, int]:
-    """The group of each of these articles that has copies (a lone article is absent)."""
-    ids = list(article_ids)
-    if not ids:
-        return {}
-    return dict(conn.execute(
-        f"SELECT article_id, group_id FROM article_groups WHERE article_id IN ({','.join('?' * len(ids))})", ids))
-
-
 def snapshot(conn: sqlite3.Connection) -> dict[int, int]:
     """Every grouped article's group: what an index version records when it is built, so that
     the version it serves collapses the same copies until the next one is published."""
