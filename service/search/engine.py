@@ -52,6 +52,11 @@ class SearchResult:
     index_version: str | None
 
 
+def _groups(index: vectors.LoadedIndex | None) -> duplicates.Groups:
+    """The near-duplicate groups a served version was built with (none without a version)."""
+    return index.groups if index is not None else duplicates.Groups()
+
+
 class SearchEngine:
     """One per app: the embedder, the index holder and per-thread read-only connections."""
 
@@ -149,7 +154,7 @@ class SearchEngine:
         started = time.perf_counter()
         ranking = self.rank(query)
         conn, fused, order = self.connection(), ranking.fused, ranking.order
-        groups = ranking.index.groups if ranking.index else duplicates.Groups()
+        groups = _groups(ranking.index)
         if query.collapse:
             order = duplicates.collapse(order, groups.of)
         begin = (query.page - 1) * query.per_page
@@ -177,9 +182,7 @@ class SearchEngine:
     def copies(self, article_id: int) -> list[dict]:
         """The same story published elsewhere: the other articles of its near-duplicate group, as
         the served version records them."""
-        index = self._served_or_none()
-        groups = index.groups if index else duplicates.Groups()
-        return duplicates.copies(self.connection(), [article_id], groups).get(article_id, [])
+        return duplicates.copies(self.connection(), [article_id], _groups(self._served_or_none())).get(article_id, [])
 
     def passage(self, passage_id: int) -> sqlite3.Row | None:
         return store.get_passages(self.connection(), [passage_id]).get(passage_id)
