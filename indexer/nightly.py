@@ -53,6 +53,7 @@ class NightlyReport:
     sources: dict[str, dict] = field(default_factory=dict)
     index_version: str | None = None
     build: str | None = None
+    lexical: dict | None = None  # how the lexical indexes were written (full, patched, segments rewritten)
     passages: int | None = None
     passages_embedded: int = 0
     passages_reused: int = 0
@@ -110,6 +111,7 @@ def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool
         try:
             built = build_index(settings, progress=progress, full=full)
             report.index_version, report.build, report.passages = built.version, built.method, built.passages
+            report.lexical = built.lexical
             report.passages_embedded, report.passages_reused = built.embedded, built.reused
             report.passages_removed = built.removed
         except Exception as exc:  # nothing was published: the served index stays as it was

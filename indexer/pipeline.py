@@ -83,6 +83,7 @@ class BuildReport:
     embed_seconds: float
     pruned: list[str]
     method: str  # "patched <previous version>" or "full (<why>)"
+    lexical: dict = field(default_factory=dict)  # the manifest's: built full or patched, segments rewritten
 
     @property
     def passages_per_second(self) -> float:
@@ -90,8 +91,12 @@ class BuildReport:
 
     def summary(self) -> str:
         rate = f", {self.passages_per_second:.1f} passages/s embedding" if self.embedded else ""
+        rewritten = self.lexical.get("segments_rewritten")
+        lexical = f", lexical {self.lexical.get('built', 'unknown')}" + (
+            f" ({rewritten} segments rewritten, {self.lexical['documents_rewritten']} documents indexed again)"
+            if rewritten else "")
         return (f"build: index version {self.version}: {self.passages} passages ({self.embedded} embedded, "
-                f"{self.reused} reused, {self.removed} removed{rate}), {self.method}, {self.seconds:.1f} s")
+                f"{self.reused} reused, {self.removed} removed{rate}), {self.method}{lexical}, {self.seconds:.1f} s")
 
 
 def verify_version(index: vectors.LoadedIndex, expected_count: int, model: str,
@@ -163,7 +168,7 @@ def _what_to_add(previous: vectors.LoadedIndex | None, method: str, rows: list, 
 
 def _write_verified(settings: Settings, index: faiss.Index, manifest: dict, dimension: int, expected: int,
                     new_vector: np.ndarray | None, first_id: int | None,
-                    write_lexical: Callable[[Path], dict]) -> Path:
+                    write_lexical: Callable[[Path], dict]) -> tuple[Path, dict]:
     """Write a version and read it back: it must hold exactly `expected` vectors and as many
     lexical passages, name the model, and answer a sample query (a vector just added, or the
     first one it holds)."""
@@ -171,7 +176,7 @@ def _write_verified(settings: Settings, index: faiss.Index, manifest: dict, dime
     loaded = vectors.load_version(settings.index_root, version_dir.name, manifest["model"], dimension)
     sample = new_vector if new_vector is not None else (loaded.reconstruct(first_id) if first_id is not None else None)
     verify_version(loaded, expected, manifest["model"], sample)
-    return version_dir
+    return version_dir, loaded.manifest
 
 
 def _lexical_writer(settings: Settings, conn, previous: vectors.LoadedIndex | None, all_ids: np.ndarray,
@@ -236,7 +241,7 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
                     "schema_version": store.schema_version(conn), "built_by": method,
                     "max_passage_id": max_passage_id, "sources": sources, "removed_ids": skipped.tolist(),
                     "groups": groups}
-        version_dir = _write_verified(settings, index, manifest, dimension, len(rows),
+        version_dir, written = _write_verified(settings, index, manifest, dimension, len(rows),
                                       matrix[0] if len(matrix) else None, int(all_ids[0]) if len(all_ids) else None,
                                       write_lexical)
         checkpoint("before-publish")
@@ -246,4 +251,4 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         cache.close()
         conn.close()
     return BuildReport(version_dir.name, len(rows), embedded, len(rows) - embedded, removed,
-                       time.perf_counter() - started, embed_seconds, pruned, method)
+                       time.perf_counter() - started, embed_seconds, pruned, method, written["lexical"])

@@ -67,6 +67,7 @@ def test_a_removal_rewrites_only_the_segments_holding_it(tmp_path, fake_embedder
     assert corrected.removed == 1
     entry = lexical_entry(settings, corrected)
     assert (entry["built"], entry["segments_rewritten"], entry["documents_rewritten"]) == ("patched", 2, 0)
+    assert "lexical patched (2 segments rewritten, 0 documents indexed again)" in corrected.summary()
     engine = SearchEngine(settings, embedder=fake_embedder)
     after_correction = answers(engine)
     previous = vectors.versions_dir(settings.index_root) / corrected.version
