@@ -130,6 +130,8 @@ def _segments_holding(index_dir: Path, kind: str, removed: list[int]) -> tuple[l
     """(keys, segment ordinals): the segments of a published index that hold a document of a
     removed passage (the article index: of a removed first passage), and the keys (passage ids;
     for articles, article ids) of their other documents, which a patch indexes again."""
+    if not removed:  # an add-only patch: nothing to look up
+        return [], set()
     index = tantivy.Index.open(str(index_dir))
     searcher, schema = index.searcher(), index.schema
     segments = json.loads((index_dir / "meta.json").read_text())["segments"]

@@ -243,9 +243,10 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
         index = faiss.read_index(str(path), 0 if writable else faiss.IO_FLAG_READ_ONLY)
     except RuntimeError as exc:
         raise IndexUnavailable(f"index {name}: cannot read {INDEX_FILE}: {exc}") from exc
-    if index.ntotal != (manifest.get("count") or 0) + len(removed_ids(manifest)):
+    removed = len(removed_ids(manifest))
+    if manifest.get("count") != index.ntotal - removed:
         raise IndexUnavailable(f"index {name}: {index.ntotal} vectors, manifest says {manifest.get('count')} "
-                               f"and {len(removed_ids(manifest))} removed")
+                               f"and {removed} removed")
     apply_search_params(index, search_params)
     return LoadedIndex(name, manifest, index, _load_lexical(version_dir, manifest))
 
