@@ -7,7 +7,7 @@ PORT   ?= 8000
 DEMO   ?= data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo run serve nightly test lint bench clean-data
+.PHONY: help install ray browser demo run serve nightly test lint bench clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,7 +43,13 @@ browser: ## install Debian's chromium for the browser tests when it is absent (n
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else echo "chromium is missing and this is not root: the browser tests will be skipped"; fi; }
 
-test: install browser ## run the test suite
+$(VENV)/.ray-installed: $(VENV)/.installed requirements-ray.txt
+	$(VENV)/bin/pip install --quiet -r requirements-ray.txt
+	touch $@
+
+ray: $(VENV)/.ray-installed ## install the optional Ray extra (embedding on a Ray cluster: build --ray)
+
+test: install ray browser ## run the test suite (with the Ray extra, so the Ray path is tested)
 	$(PY) -m pytest
 
 CORPUS ?= ../shared/corpus

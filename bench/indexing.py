@@ -115,7 +115,7 @@ def passage_texts(settings: Settings) -> list[str]:
 def bare_encode(embedder: embed.Embedder, texts: list[str], batch_sizes: list[int], sample: int) -> dict:
     """sentence-transformers alone (the embedder's model and passage prompt): batch size tuned on
     a sample, then every text at the best one."""
-    model, prompt = embedder.model, embedder.passage_prompt
+    model, prompt = embedder.model, embed.passage_prompt(embedder.model)
     tried = {}
     for size in batch_sizes:
         started = time.perf_counter()

@@ -46,10 +46,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_for_indexing(args: argparse.Namespace):
+    """The settings, with `--ray ADDRESS` over NEWSSEARCH_RAY_ADDRESS; a Ray cluster that cannot
+    be used is refused here, before anything is crawled or built."""
+    settings = load_settings({"ray_address": args.ray} if args.ray else None)
+    if settings.ray_address:
+        from indexer import distributed
+
+        resources = distributed.connect(settings)
+        plan = distributed.actor_plan(settings, resources)
+        print(f"embedding on Ray at {settings.ray_address}: up to {plan['actors']} actor(s), "
+              f"{plan['num_gpus'] or plan['num_cpus']} {'GPU' if plan['num_gpus'] else 'CPU(s)'} each", file=sys.stderr)
+    return settings
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from indexer.pipeline import build_index
 
-    report = build_index(load_settings(), progress=True, full=args.full)
+    report = build_index(settings_for_indexing(args), progress=True, full=args.full)
     print(report.summary())
     return 0
 
@@ -132,7 +146,8 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from indexer.nightly import EXIT_LOCKED, Locked, run_nightly
 
     try:
-        report = run_nightly(load_settings(), args.sources, full=args.full, progress=sys.stderr.isatty())
+        report = run_nightly(settings_for_indexing(args), args.sources, full=args.full,
+                             progress=sys.stderr.isatty())
     except Locked as exc:
         print(f"nightly: {exc}", file=sys.stderr)
         return EXIT_LOCKED
@@ -200,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sources", type=Path, help="sources file (default: <data dir>/sources.toml)")
     p.add_argument("--full", action="store_true", help="rebuild the index from the archive (cached vectors reused)")
     p.set_defaults(func=cmd_nightly)
+    for name in ("build", "nightly"):
+        sub.choices[name].add_argument("--ray", metavar="ADDRESS",
+                                       help="embed on this Ray cluster (HOST:PORT; default: NEWSSEARCH_RAY_ADDRESS)")
     for name, func, text in (("crawl", cmd_crawl, "fetch new and changed articles from the sources"),
                              ("update", cmd_update, "crawl every source, then index what is new")):
         p = sub.add_parser(name, help=text)

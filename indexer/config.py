@@ -45,6 +45,17 @@ class Settings:
     # Origins allowed to call /api from a browser: empty = CORS off, "*" = any, else comma-separated.
     cors_origins: str = field(default_factory=lambda: _env("NEWSSEARCH_CORS_ORIGINS", ""))
     keep_index_versions: int = field(default_factory=lambda: int(_env("NEWSSEARCH_KEEP_VERSIONS", "3")))
+    # A Ray cluster to embed on (`ray start --head` prints it: "10.0.0.5:6379"); empty = this process.
+    ray_address: str = field(default_factory=lambda: _env("NEWSSEARCH_RAY_ADDRESS", ""))
+    # CPUs (and torch threads) per embedding actor; one actor per GPU instead when the cluster has GPUs.
+    ray_cpus_per_actor: int = field(default_factory=lambda: int(_env("NEWSSEARCH_RAY_CPUS_PER_ACTOR", "1")))
+    # Memory each actor declares to Ray's scheduler, in MiB (the default model takes about 1 GiB).
+    ray_actor_memory_mib: int = field(default_factory=lambda: int(_env("NEWSSEARCH_RAY_ACTOR_MEMORY", "1536")))
+    # Passages per Ray batch: each batch is one task and comes back into the vector cache at once.
+    ray_batch_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_RAY_BATCH", "64")))
+    # The model directory on every worker (a shared mount); empty = ship the driver's model through
+    # Ray's object store. Either way a worker whose model differs from the driver's is refused.
+    ray_model_path: str = field(default_factory=lambda: _env("NEWSSEARCH_RAY_MODEL_PATH", ""))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))

@@ -8,8 +8,9 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,23 @@ def ensure_default_model(settings: Settings, log: Callable[[str], None] = print)
         convert(default_bin_path(), target)
     onnx_query.ensure_export(target, settings.query_threads, log)
     return target
+
+
+def passage_prompt(model) -> str | None:
+    """The model's own prompt for passages (e5: "passage: "), if it names one."""
+    prompts = model.prompts or {}
+    return next((p for p in ("document", "passage") if p in prompts), None)
+
+
+def encode_with(model, texts: Sequence[str], prompt_name: str | None, batch_size: int,
+                progress: bool = False) -> np.ndarray:
+    """L2-normalised float32 vectors from a sentence-transformers model: the one way this project
+    encodes, here and on Ray workers (indexer/distributed.py)."""
+    if not texts:
+        return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+    vectors = model.encode(list(texts), prompt_name=prompt_name, batch_size=batch_size,
+                           normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 class Embedder:
@@ -101,29 +119,15 @@ class Embedder:
                 self._model = SentenceTransformer(self.settings.model_name_or_path, device="cpu")
             return self._model
 
-    @property
-    def query_prompt(self) -> str | None:
-        return "query" if "query" in (self.model.prompts or {}) else None
-
-    @property
-    def passage_prompt(self) -> str | None:
-        prompts = self.model.prompts or {}
-        return next((p for p in ("document", "passage") if p in prompts), None)
-
-    def _encode(self, texts: Sequence[str], prompt_name: str | None, progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(list(texts), prompt_name=prompt_name, batch_size=self.batch_size,
-                                    normalize_embeddings=True, convert_to_numpy=True,
-                                    show_progress_bar=progress)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self.passage_prompt, progress)
+        return encode_with(self.model, texts, passage_prompt(self.model), self.batch_size, progress)
 
     def encode_query(self, query: str) -> np.ndarray:
         """One query vector, uncached, through the query backend."""
-        return self.onnx.encode(query) if self.onnx else self._encode([query], self.query_prompt)[0]
+        if self.onnx:
+            return self.onnx.encode(query)
+        prompt = "query" if "query" in (self.model.prompts or {}) else None
+        return encode_with(self.model, [query], prompt, self.batch_size)[0]
 
     def clear_query_cache(self) -> None:
         with self._lock:
@@ -189,16 +193,41 @@ class VectorCache:
         self.conn.close()
 
 
-def cached_embeddings(get_model: Callable[[], Embedder], cache: VectorCache, hashes: Sequence[str],
+# (content hashes, their vectors), in whatever order a backend finishes them.
+Batches = Iterator[tuple[Sequence[str], np.ndarray]]
+# Embeds these missing content hashes, asking text_of(hash) for each text: locally
+# (embed_in_chunks) or on a Ray cluster (indexer/distributed.py).
+EmbedMissing = Callable[[list[str], Callable[[str], str]], Batches]
+
+
+def embed_in_chunks(embedder: Embedder, hashes: list[str], text_of: Callable[[str], str],
+                    chunk_size: int = 256) -> Batches:
+    """The local backend: this process's model, a chunk at a time."""
+    for i in range(0, len(hashes), chunk_size):
+        part = hashes[i:i + chunk_size]
+        yield part, embedder.encode_passages([text_of(h) for h in part])
+
+
+@dataclass
+class Embedded:
+    """What cached_embeddings did: vectors in the order asked, how many it embedded, and how many
+    vectors a backend sent for a passage already cached in this run (dropped, never written twice)."""
+    vectors: np.ndarray
+    embedded: int
+    duplicates: int = 0
+
+
+def cached_embeddings(embed_missing: EmbedMissing, cache: VectorCache, hashes: Sequence[str],
                       text_of: Callable[[int], str], progress: bool = False,
-                      chunk_size: int = 256, cache_slice: int = 20_000) -> tuple[np.ndarray, int]:
+                      cache_slice: int = 20_000) -> Embedded:
     """Vectors for the texts of these content hashes, in order, embedding only cache misses
     (`text_of(i)` gives the i-th text, asked for misses alone: a full build of a large archive
-    would otherwise read and normalise every passage again). Returns (vectors, embedded count).
+    would otherwise read and normalise every passage again).
 
     The cache is read a slice at a time straight into the result, so a million vectors are held
-    once. The model is asked for only when something is missing. Misses are embedded and cached
-    in chunks, so a killed run keeps what it already paid for.
+    once. The backend is called only when something is missing; each batch it returns is cached
+    as it arrives, so a killed run keeps what it already paid for. Each hash is written once,
+    and a backend that leaves one out fails the build rather than publish a zero vector.
     """
     out = np.zeros((len(hashes), cache.dimension), dtype=np.float32)
     waiting: dict[str, list[int]] = {}  # a missing hash → the positions it fills
@@ -210,25 +239,32 @@ def cached_embeddings(get_model: Callable[[], Embedder], cache: VectorCache, has
                 out[position] = found[digest]
             else:
                 waiting.setdefault(digest, []).append(position)
-    missing = list(waiting)
+    if not waiting:
+        return Embedded(out, 0)
     bar = None
-    if progress and missing:
+    if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(missing), unit="passage", desc="embedding")
-    embedder = get_model() if missing else None
-    for i in range(0, len(missing), chunk_size):
-        part = missing[i:i + chunk_size]
-        vectors = embedder.encode_passages([text_of(waiting[h][0]) for h in part])
-        cache.put_many(part, vectors)
-        for digest, vector in zip(part, vectors):
-            out[waiting[digest]] = vector
-        checkpoint("embedding")
+        bar = tqdm(total=len(waiting), unit="passage", desc="embedding")
+    pending, duplicates = set(waiting), 0
+    try:
+        for part, vectors in embed_missing(list(waiting), lambda digest: text_of(waiting[digest][0])):
+            fresh = [i for i, digest in enumerate(part) if digest in pending]
+            duplicates += len(part) - len(fresh)
+            part, vectors = [part[i] for i in fresh], vectors[fresh]
+            cache.put_many(part, vectors)
+            for digest, vector in zip(part, vectors):
+                out[waiting[digest]] = vector
+            pending.difference_update(part)
+            checkpoint("embedding")
+            if bar is not None:
+                bar.update(len(part))
+    finally:
         if bar is not None:
-            bar.update(len(part))
-    if bar is not None:
-        bar.close()
-    return out, len(missing)
+            bar.close()
+    if pending:
+        raise RuntimeError(f"the embedding backend returned no vector for {len(pending)} of {len(waiting)} passages")
+    return Embedded(out, len(waiting), duplicates)
 
 
 _EMBEDDERS: dict[str, Embedder] = {}

@@ -58,6 +58,7 @@ class NightlyReport:
     passages_embedded: int = 0
     passages_reused: int = 0
     passages_removed: int = 0
+    embedded_on: str | None = None
     errors: list[str] = field(default_factory=list)
     exit_code: int = EXIT_OK
 
@@ -113,7 +114,7 @@ def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool
             report.index_version, report.build, report.passages = built.version, built.method, built.passages
             report.lexical = built.lexical
             report.passages_embedded, report.passages_reused = built.embedded, built.reused
-            report.passages_removed = built.removed
+            report.passages_removed, report.embedded_on = built.removed, built.embedded_on
         except Exception as exc:  # nothing was published: the served index stays as it was
             report.errors.append(f"build: {type(exc).__name__}: {exc} (nothing published)")
             report.exit_code = EXIT_BUILD_FAILED

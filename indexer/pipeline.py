@@ -14,7 +14,15 @@ import numpy as np
 from indexer import duplicates, lexical, store, vectors
 from indexer.config import Settings
 from indexer.decode import DecodeError, decode_html
-from indexer.embed import Embedder, VectorCache, cached_embeddings, get_embedder, model_id
+from indexer.embed import (
+    Embedder,
+    EmbedMissing,
+    VectorCache,
+    cached_embeddings,
+    embed_in_chunks,
+    get_embedder,
+    model_id,
+)
 from indexer.extract import ExtractionError, extract_article
 from indexer.faults import checkpoint
 
@@ -84,13 +92,14 @@ class BuildReport:
     pruned: list[str]
     method: str  # "patched <previous version>" or "full (<why>)"
     lexical: dict = field(default_factory=dict)  # the manifest's: built full or patched, segments rewritten
+    embedded_on: str = "this process"  # or "Ray at ADDRESS"
 
     @property
     def passages_per_second(self) -> float:
         return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
 
     def summary(self) -> str:
-        rate = f", {self.passages_per_second:.1f} passages/s embedding" if self.embedded else ""
+        rate = f", {self.passages_per_second:.1f} passages/s embedding on {self.embedded_on}" if self.embedded else ""
         rewritten = self.lexical.get("segments_rewritten")
         lexical = f", lexical {self.lexical.get('built', 'unknown')}" + (
             f" ({rewritten} segments rewritten, {self.lexical['documents_rewritten']} documents indexed again)"
@@ -196,6 +205,16 @@ def _lexical_writer(settings: Settings, conn, previous: vectors.LoadedIndex | No
                                          checkpoint=kill_point)
 
 
+def _embed_missing(settings: Settings, load_embedder: Callable[[], Embedder], model: str) -> EmbedMissing:
+    """Where cache misses are embedded: on the Ray cluster `settings.ray_address` names (Ray is
+    imported only then), else by this process's model."""
+    if settings.ray_address:
+        from indexer import distributed
+
+        return lambda missing, text_of: distributed.embed_on_ray(settings, model, missing, text_of)
+    return lambda missing, text_of: embed_in_chunks(load_embedder(), missing, text_of)
+
+
 def build_index(settings: Settings, progress: bool = False, full: bool = False,
                 embedder: Embedder | None = None) -> BuildReport:
     """Embed what is not cached, write a new index version, verify it, publish it, prune old ones.
@@ -228,9 +247,10 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         index, rows_to_add, removed, skipped, method = _what_to_add(previous, method, rows, all_ids)
         hashes = [r["content_hash"] for r in rows_to_add]
         embed_started = time.perf_counter()
-        matrix, embedded = cached_embeddings(load_embedder, cache, hashes,
-                                             lambda position: store.embedding_text(conn, rows_to_add[position]["id"]),
-                                             progress=progress)
+        result = cached_embeddings(_embed_missing(settings, load_embedder, model), cache, hashes,
+                                   lambda position: store.embedding_text(conn, rows_to_add[position]["id"]),
+                                   progress=progress)
+        matrix, embedded = result.vectors, result.embedded
         embed_seconds = time.perf_counter() - embed_started
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
         if index is None:
@@ -251,4 +271,5 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         cache.close()
         conn.close()
     return BuildReport(version_dir.name, len(rows), embedded, len(rows) - embedded, removed,
-                       time.perf_counter() - started, embed_seconds, pruned, method, written["lexical"])
+                       time.perf_counter() - started, embed_seconds, pruned, method, written["lexical"],
+                       f"Ray at {settings.ray_address}" if settings.ray_address else "this process")

@@ -1,5 +1,6 @@
 import json
 import shutil
+from functools import partial
 
 import numpy as np
 import pytest
@@ -142,7 +143,7 @@ def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fa
 
 
 def test_cached_embeddings_read_the_cache_by_slices_and_embed_each_missing_text_once(tmp_path, fake_embedder):
-    from indexer.embed import VectorCache, cached_embeddings
+    from indexer.embed import VectorCache, cached_embeddings, embed_in_chunks
 
     texts = ["bão lũ", "cử tri", "bão lũ", "thu hoạch lúa", "cử tri", "giao quân"]
     hashes = [f"h:{t}" for t in texts]
@@ -154,8 +155,40 @@ def test_cached_embeddings_read_the_cache_by_slices_and_embed_each_missing_text_
         asked.append(position)
         return texts[position]
 
-    out, embedded = cached_embeddings(lambda: fake_embedder, cache, hashes, text_of, cache_slice=4)
-    assert embedded == 3 and sorted(asked) == [0, 3, 5]  # each missing text once; the cached one never
-    assert np.allclose(out, fake_embedder.encode_passages(texts))
-    again, embedded = cached_embeddings(lambda: pytest.fail("nothing to embed"), cache, hashes, text_of, cache_slice=4)
-    assert embedded == 0 and np.array_equal(again, out)
+    local = partial(embed_in_chunks, fake_embedder)
+    first = cached_embeddings(local, cache, hashes, text_of, cache_slice=4)
+    assert first.embedded == 3 and sorted(asked) == [0, 3, 5]  # each missing text once; the cached one never
+    assert np.allclose(first.vectors, fake_embedder.encode_passages(texts))
+    again = cached_embeddings(lambda *_: pytest.fail("nothing to embed"), cache, hashes, text_of, cache_slice=4)
+    assert again.embedded == 0 and np.array_equal(again.vectors, first.vectors)
+
+
+def test_a_backend_that_sends_a_vector_twice_is_cached_once_and_one_that_leaves_a_passage_out_fails(
+        tmp_path, fake_embedder):
+    """The contract a distributed backend (Ray retries) is held to: out of order and repeated
+    batches are fine, a missing vector is not (it would publish a zero vector)."""
+    from indexer.embed import VectorCache, cached_embeddings
+
+    texts = ["bão lũ", "cử tri", "thu hoạch lúa", "giao quân"]
+    hashes = [f"h:{t}" for t in texts]
+    written = []
+    cache = VectorCache(tmp_path / "vectors.sqlite3", fake_embedder.model_id, fake_embedder.dimension)
+    put_many = cache.put_many
+    cache.put_many = lambda part, vectors: (written.extend(part), put_many(part, vectors))
+
+    def repeating(missing, text_of):
+        for part in (missing[2:], missing[:3], missing[1:2]):  # reversed, overlapping, repeated
+            yield part, fake_embedder.encode_passages([text_of(h) for h in part])
+
+    result = cached_embeddings(repeating, cache, hashes, texts.__getitem__)
+    assert result.embedded == 4 and result.duplicates == 2 and sorted(written) == sorted(hashes)
+    assert np.allclose(result.vectors, fake_embedder.encode_passages(texts))
+
+    other = VectorCache(tmp_path / "other.sqlite3", fake_embedder.model_id, fake_embedder.dimension)
+
+    def losing(missing, text_of):
+        yield missing[:3], fake_embedder.encode_passages([text_of(h) for h in missing[:3]])
+
+    with pytest.raises(RuntimeError, match="no vector for 1 of 4 passages"):
+        cached_embeddings(losing, other, hashes, texts.__getitem__)
+    assert len(other.get_many(hashes)) == 3  # what came back stays cached for the next run
