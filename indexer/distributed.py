@@ -104,7 +104,6 @@ def connect(settings: Settings) -> dict[str, float]:
     import indexer
 
     address = settings.ray_address
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its progress lines are not the build's
     if not ray.is_initialized():
         _check_reachable(address)
         try:
@@ -182,6 +181,7 @@ def map_on_actors(items: list[dict], actor_class: type, constructor_kwargs: dict
     their tasks when a node dies; a batch is delivered once."""
     import ray
 
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # after ray.data set up its own logging
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
