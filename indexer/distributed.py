@@ -181,7 +181,6 @@ def map_on_actors(items: list[dict], actor_class: type, constructor_kwargs: dict
     their tasks when a node dies; a batch is delivered once."""
     import ray
 
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # after ray.data set up its own logging
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
