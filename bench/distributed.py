@@ -19,7 +19,6 @@ joining the cluster, shipping the model, loading it in each actor. Benchmarks ne
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import save_result
 from fixtures.ray_cluster import loopback_cluster
 from indexer import distributed, embed
 from indexer.config import Settings, load_settings
@@ -200,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.corpus, args.articles, args.passages, args.batch_size)
     print(format_result(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    save_result(args.json, result)
     return 0
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from bench import save_result
 from bench.indexing import read_corpus
 from indexer import duplicates, models, store
 
@@ -130,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.corpus, args.sample)
     print(json.dumps(result, ensure_ascii=False, indent=2))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    save_result(args.json, result)
     return 0
 
 

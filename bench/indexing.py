@@ -25,6 +25,7 @@ from collections import defaultdict
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from bench import save_result
 from indexer import embed, pipeline, store, vectors
 from indexer import text as vtext
 from indexer.config import Settings, load_settings
@@ -182,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.corpus, args.articles, args.batch_sizes, args.sample, args.keep_vectors)
     print(format_result(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    save_result(args.json, result)
     return 0
 
 
