@@ -50,12 +50,18 @@ def passage_prompt(model) -> str | None:
     return next((p for p in ("document", "passage") if p in prompts), None)
 
 
+def embedding_dimension(model) -> int:
+    """A sentence-transformers model's vector size (the method was renamed in version 6)."""
+    method = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(method())
+
+
 def encode_with(model, texts: Sequence[str], prompt_name: str | None, batch_size: int,
                 progress: bool = False) -> np.ndarray:
     """L2-normalised float32 vectors from a sentence-transformers model: the one way this project
     encodes, here and on Ray workers (indexer/distributed.py)."""
     if not texts:
-        return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+        return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
     vectors = model.encode(list(texts), prompt_name=prompt_name, batch_size=batch_size,
                            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
     return np.ascontiguousarray(vectors, dtype=np.float32)
@@ -81,9 +87,7 @@ class Embedder:
         if self.onnx:
             self.dimension = self.onnx.dimension
         else:
-            dimension = getattr(self.model, "get_embedding_dimension", None) or \
-                self.model.get_sentence_embedding_dimension
-            self.dimension = int(dimension())
+            self.dimension = embedding_dimension(self.model)
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_size = settings.query_cache_size
         self._lock = threading.Lock()
