@@ -154,11 +154,16 @@ class PassageEmbedder:
                 "fingerprint": np.full(len(vectors), self.fingerprint)}
 
 
+def unpacked_model_dir(fingerprint: str) -> Path:
+    """Where a node keeps the shipped model of this fingerprint, for later actors and runs."""
+    return Path(tempfile.gettempdir()) / "newssearch-models" / fingerprint
+
+
 def _unpack(fingerprint: str, shipped: list | None) -> Path:
     """The shipped model, written once per node under the temp dir and found there by later actors."""
     import ray
 
-    target = Path(tempfile.gettempdir()) / "newssearch-models" / fingerprint
+    target = unpacked_model_dir(fingerprint)
     if target.is_dir():
         return target
     files: dict[str, bytes] = ray.get(shipped[0])

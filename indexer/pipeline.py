@@ -93,6 +93,7 @@ class BuildReport:
     method: str  # "patched <previous version>" or "full (<why>)"
     lexical: dict = field(default_factory=dict)  # the manifest's: built full or patched, segments rewritten
     embedded_on: str = "this process"  # or "Ray at ADDRESS"
+    repeats_dropped: int = 0  # vectors a backend sent twice (Ray retries), written to the cache once
 
     @property
     def passages_per_second(self) -> float:
@@ -100,6 +101,8 @@ class BuildReport:
 
     def summary(self) -> str:
         rate = f", {self.passages_per_second:.1f} passages/s embedding on {self.embedded_on}" if self.embedded else ""
+        if self.repeats_dropped:
+            rate += f" ({self.repeats_dropped} repeated vectors dropped)"
         rewritten = self.lexical.get("segments_rewritten")
         lexical = f", lexical {self.lexical.get('built', 'unknown')}" + (
             f" ({rewritten} segments rewritten, {self.lexical['documents_rewritten']} documents indexed again)"
@@ -272,4 +275,5 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         conn.close()
     return BuildReport(version_dir.name, len(rows), embedded, len(rows) - embedded, removed,
                        time.perf_counter() - started, embed_seconds, pruned, method, written["lexical"],
-                       f"Ray at {settings.ray_address}" if settings.ray_address else "this process")
+                       f"Ray at {settings.ray_address}" if settings.ray_address else "this process",
+                       result.duplicates)

@@ -21,6 +21,7 @@ import pytest
 
 from fixtures.ray_cluster import loopback_cluster  # first: it keeps Ray on 127.0.0.1
 from indexer import vectors
+from indexer.embed import VectorCache
 from tests.conftest import DEMO, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,12 +42,12 @@ def start_cluster(worker_cpus: list[int]):
 @pytest.fixture(scope="module")
 def cluster(model_dir):
     """Two worker nodes × 1 CPU; the model they unpack from the object store is removed after."""
-    from indexer.distributed import model_fingerprint
+    from indexer.distributed import model_fingerprint, unpacked_model_dir
 
     cluster, nodes = start_cluster([1, 1])
     yield cluster, nodes
     cluster.shutdown()
-    shutil.rmtree(Path("/tmp") / "newssearch-models" / model_fingerprint(model_dir), ignore_errors=True)
+    shutil.rmtree(unpacked_model_dir(model_fingerprint(model_dir)), ignore_errors=True)
 
 
 def indexer_cli(data_dir: Path, *args: str, **env: str) -> subprocess.Popen:
@@ -70,11 +71,9 @@ def demo_archive(tmp_path: Path, model_dir: Path, name: str) -> Path:
 
     settings = make_settings(tmp_path / name, model_dir)
     assert ingest_files(settings, [DEMO]).counts["new"] == 40
-    settings.cache_dir.mkdir(parents=True)
+    VectorCache(settings.cache_dir / "vectors.sqlite3", "", 0).close()  # the cache's own table
     with sqlite3.connect(settings.cache_dir / "vectors.sqlite3") as conn:
         conn.executescript("""
-            CREATE TABLE vectors (model TEXT NOT NULL, content_hash TEXT NOT NULL, vector BLOB NOT NULL,
-                                  PRIMARY KEY (model, content_hash)) WITHOUT ROWID;
             CREATE TABLE writes (content_hash TEXT NOT NULL);
             CREATE TRIGGER counted AFTER INSERT ON vectors BEGIN INSERT INTO writes VALUES (new.content_hash); END;
         """)
