@@ -36,10 +36,18 @@ def cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _province(name: str) -> str:
+    from indexer import places
+
+    if not places.is_province(name):
+        raise argparse.ArgumentTypeError(f"{name!r} names no Vietnamese province")
+    return name
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from indexer.pipeline import ingest_files
 
-    report = ingest_files(load_settings(), args.paths, source=args.source, progress=True)
+    report = ingest_files(load_settings(), args.paths, source=args.source, progress=True, province=args.province)
     for path, reason in report.failures:
         print(f"  failed: {path}: {reason}", file=sys.stderr)
     print(report.summary())
@@ -207,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("ingest", help="store saved article pages (files or folders)")
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--source", help="source name (default: the host of each page's URL)")
+    p.add_argument("--province", type=_province,
+                   help="the source's province (\"Nghệ An\"): resolves place names many units share")
     p.set_defaults(func=cmd_ingest)
     p = sub.add_parser("build", help="embed new passages and publish a new index version")
     p.add_argument("--full", action="store_true", help="rebuild from the archive instead of patching")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import tantivy
 
-from indexer import store
+from indexer import places, store
 from indexer import text as vtext
 from indexer.models import Candidate, Filters
 
@@ -54,6 +54,7 @@ def _schema(kind: str) -> tantivy.Schema:
     builder.add_unsigned_field("aid", stored=True, indexed=True, fast=True)
     builder.add_integer_field("day", indexed=True, fast=True)  # YYYYMMDD; absent when undated
     builder.add_text_field("source", tokenizer_name="raw")
+    builder.add_text_field("places", tokenizer_name="raw")  # the article's place keys, for filtering
     for name in _FIELDS[kind]:
         builder.add_text_field(name, tokenizer_name="whitespace", index_option="position")
     return builder.build()
@@ -78,16 +79,21 @@ class WordQuery:
 # --- writing ---------------------------------------------------------------------------------
 
 def _document(kind: str, row: sqlite3.Row | tuple, texts: dict[str, str]) -> tantivy.Document:
-    pid, aid, day, source = row[:4]
+    pid, aid, day, source, keys = row[:5]
     doc = tantivy.Document()
     doc.add_unsigned("pid", pid)
     doc.add_unsigned("aid", aid)
     if (number := _day_number(day)) is not None:
         doc.add_integer("day", number)
     doc.add_text("source", source)
+    for key in (keys or "").split():
+        doc.add_text("places", key)
     for name in _FIELDS[kind]:
         doc.add_text(name, texts[name])
     return doc
+
+
+_PLACES_OF = "(SELECT group_concat(place, ' ') FROM article_places WHERE article_id = {})"
 
 
 def weighted_words(title: str, text: str) -> str:
@@ -99,13 +105,13 @@ def _passage_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_i
     """Passage documents from the words the archive stores for them (all published, or these ids)."""
     where = f"AND p.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
     rows = conn.execute(
-        f"""SELECT p.id, p.article_id, a.published_day, a.source, w.folded_title, w.folded_text,
-                   w.exact_title, w.exact_text
+        f"""SELECT p.id, p.article_id, a.published_day, a.source, {_PLACES_OF.format("a.id")},
+                   w.folded_title, w.folded_text, w.exact_title, w.exact_text
             FROM passages p JOIN articles a ON a.id = p.article_id JOIN passage_words w ON w.id = p.id
             WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
     for row in rows:
-        yield _document(PASSAGES, row, {"words": weighted_words(row[4], row[5]),
-                                        "words_exact": weighted_words(row[6], row[7])})
+        yield _document(PASSAGES, row, {"words": weighted_words(row[5], row[6]),
+                                        "words_exact": weighted_words(row[7], row[8])})
 
 
 def _article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id: int) -> Iterator[tantivy.Document]:
@@ -113,11 +119,11 @@ def _article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_i
     passage id is the article's first passage, the one an article match points at."""
     where = f"AND a.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
     rows = conn.execute(
-        f"""SELECT p.id, a.id, a.published_day, a.source, a.title, a.summary, a.body
+        f"""SELECT p.id, a.id, a.published_day, a.source, {_PLACES_OF.format("a.id")}, a.title, a.summary, a.body
             FROM articles a JOIN passages p ON p.article_id = a.id AND p.ordinal = 0
             WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
     for row in rows:
-        words = weighted_words(store.folded_text(row[4]), store.folded_text(vtext.document_text(row[5], row[6])))
+        words = weighted_words(store.folded_text(row[5]), store.folded_text(vtext.document_text(row[6], row[7])))
         yield _document(ARTICLES, row, {"words": words})
 
 
@@ -201,7 +207,8 @@ def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, prev
         _write(root / PASSAGES, PASSAGES, None, _passage_rows(conn, None, max_passage_id), checkpoint)
         _write(root / ARTICLES, ARTICLES, None, _article_rows(conn, None, max_passage_id), checkpoint)
         opened = LexicalIndex.open(version_dir)
-        return {"passages": opened.passage_count, "articles": opened.article_count, "built": "full"}
+        return {"passages": opened.passage_count, "articles": opened.article_count, "built": "full",
+                "places": places.VERSION}
     old, ids, gone = Path(previous) / LEXICAL_DIR, sorted(added or []), sorted(removed or [])
     kept_passages, passage_segments = _segments_holding(old / PASSAGES, PASSAGES, gone)
     kept_articles, article_segments = _segments_holding(old / ARTICLES, ARTICLES, gone)
@@ -215,6 +222,7 @@ def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, prev
            checkpoint, article_segments)
     opened = LexicalIndex.open(version_dir)
     return {"passages": opened.passage_count, "articles": opened.article_count, "built": "patched",
+            "places": places.VERSION,
             "segments_rewritten": len(passage_segments) + len(article_segments),
             "documents_rewritten": len(kept_passages) + len(kept_articles)}
 
@@ -306,4 +314,6 @@ def _filter_clauses(schema: tantivy.Schema, filters: Filters) -> list[tantivy.Qu
                                              _day_number(filters.date_from), _day_number(filters.date_to)))
     if filters.sources:
         out.append(tantivy.Query.term_set_query(schema, "source", list(filters.sources)))
+    if filters.places:
+        out.append(tantivy.Query.term_set_query(schema, "places", list(filters.place_keys)))
     return out

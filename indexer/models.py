@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from indexer import places
 from indexer import text as vtext
 
 
@@ -59,16 +60,22 @@ class Filters:
     date_from: str | None = None  # YYYY-MM-DD inclusive
     date_to: str | None = None
     sources: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()  # unit keys (indexer/places.py); each admits its old and new names
     # Passages newer than the served index version stay unseen until it is published (ids only grow).
     max_passage_id: int | None = None
 
     @property
     def active(self) -> bool:
         """Any restriction on articles (the published-passages bound is not one)."""
-        return bool(self.date_from or self.date_to or self.sources)
+        return bool(self.date_from or self.date_to or self.sources or self.places)
+
+    @property
+    def place_keys(self) -> tuple[str, ...]:
+        """What an article's places must include one of: the chosen places under every name."""
+        return places.same_place(self.places)
 
     def on_articles(self, alias: str = "a") -> tuple[str, list]:
-        """WHERE clauses over the articles table (`alias`): dates and sources."""
+        """WHERE clauses over the articles table (`alias`): dates, sources and places."""
         clauses, params = [], []
         if self.date_from:
             clauses.append(f"{alias}.published_day >= ?")
@@ -79,6 +86,11 @@ class Filters:
         if self.sources:
             clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
             params.extend(self.sources)
+        if self.places:
+            keys = self.place_keys
+            clauses.append(f"EXISTS (SELECT 1 FROM article_places ap WHERE ap.article_id = {alias}.id "
+                           f"AND ap.place IN ({','.join('?' * len(keys))}))")
+            params.extend(keys)
         return (" AND ".join(clauses) or "1"), params
 
     def published(self, passage_id: str = "p.id") -> tuple[str, list]:

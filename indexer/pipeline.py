@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import faiss
 import numpy as np
 
-from indexer import duplicates, lexical, store, vectors
+from indexer import duplicates, lexical, places, store, vectors
 from indexer.config import Settings
 from indexer.decode import DecodeError, decode_html
 from indexer.embed import (
@@ -56,8 +56,9 @@ def source_from_url(url: str) -> str:
 
 
 def ingest_files(settings: Settings, paths: Iterable[Path], source: str | None = None,
-                 progress: bool = False) -> IngestReport:
-    """Store saved article pages; a page that fails is reported and never touches stored ones."""
+                 progress: bool = False, province: str | None = None) -> IngestReport:
+    """Store saved article pages; a page that fails is reported and never touches stored ones.
+    `province` is the source's, for place names many units share."""
     from tqdm import tqdm
 
     files = html_files(paths)
@@ -73,7 +74,7 @@ def ingest_files(settings: Settings, paths: Iterable[Path], source: str | None =
                 report.failures.append((str(path), str(exc)))
                 continue
             article.source = source or source_from_url(article.url)
-            _, status = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap)
+            _, status = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap, province)
             report.counts[status] += 1
     finally:
         conn.close()
@@ -144,6 +145,8 @@ def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None,
         return None, f"full (model changed from {manifest.get('model')!r})"
     if manifest.get("index_factory") != factory:
         return None, f"full (index type changed to {factory})"
+    if (manifest.get("lexical") or {}).get("places") not in (None, places.VERSION):
+        return None, f"full (places recognised anew: {places.VERSION})"
     try:
         return vectors.load_version(settings.index_root, name, model, dimension, writable=True), f"patched {name}"
     except vectors.IndexUnavailable as exc:

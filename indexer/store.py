@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from indexer import duplicates
+from indexer import duplicates, places
 from indexer import text as vtext
 from indexer.models import Article, Filters, now_iso, sha256_text
 
@@ -153,6 +153,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX article_groups_group ON article_groups(group_id);
     """,
     "find_near_duplicates",
+    """
+    -- The places each article is about (indexer/places.py): unit keys with the number of times the
+    -- article names them (or a place inside them).
+    CREATE TABLE article_places (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        place      TEXT NOT NULL,
+        mentions   INTEGER NOT NULL,
+        PRIMARY KEY (article_id, place)
+    ) WITHOUT ROWID;
+    CREATE INDEX article_places_place ON article_places(place, article_id);
+    """,
+    "recognise_places",
 ]
 
 
@@ -281,12 +293,26 @@ def _find_near_duplicates(conn: sqlite3.Connection) -> None:
         duplicates.index_article(conn, aid, summary, body)
 
 
+def _recognise_places(conn: sqlite3.Connection) -> None:
+    """Find the places of every stored article (without its source's province: none was known)."""
+    for aid, title, summary, body, day in conn.execute(
+            "SELECT id, title, summary, body, published_day FROM articles ORDER BY id").fetchall():
+        _store_places(conn, aid, places.article_places(title, summary, body, day))
+
+
+def _store_places(conn: sqlite3.Connection, article_id: int, found: dict[str, int]) -> None:
+    conn.execute("DELETE FROM article_places WHERE article_id = ?", (article_id,))
+    conn.executemany("INSERT INTO article_places (article_id, place, mentions) VALUES (?, ?, ?)",
+                     [(article_id, place, n) for place, n in found.items()])
+
+
 MIGRATION_STEPS = {"populate_passages_exact": _populate_passages_exact,
                  "populate_articles_fts": _populate_articles_fts,
                  "add_vocabulary_text_counts": _add_vocabulary_text_counts,
                  "folded_words_in_passages_fts": _folded_words_in_passages_fts,
                  "recount_vocabulary": _recount_vocabulary,
-                 "find_near_duplicates": _find_near_duplicates}
+                 "find_near_duplicates": _find_near_duplicates,
+                 "recognise_places": _recognise_places}
 
 
 def _published_day(published_at: str | None) -> str | None:
@@ -294,8 +320,10 @@ def _published_day(published_at: str | None) -> str | None:
 
 
 def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int = 180,
-                   chunk_overlap: int = 30) -> tuple[int, str]:
-    """Store an article and its passages in one transaction. Returns (id, new|updated|unchanged)."""
+                   chunk_overlap: int = 30, home_province: str | None = None) -> tuple[int, str]:
+    """Store an article, its passages, near-duplicates and places in one transaction; the
+    source's `home_province` resolves place names many units share. Returns (id,
+    new|updated|unchanged)."""
     article = article.cleaned()
     if not article.body:
         raise ValueError(f"{article.url}: empty body")
@@ -325,6 +353,8 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
                 values).lastrowid
         _insert_passages(conn, article_id, article, chunk_words, chunk_overlap)
         duplicates.index_article(conn, article_id, article.summary, article.body)
+        _store_places(conn, article_id, places.article_places(
+            article.title, article.summary, article.body, values["published_day"], home_province))
     return article_id, status
 
 
@@ -422,6 +452,29 @@ def article_dates(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[
     rows = conn.execute(f"""SELECT id, published_at, published_day FROM articles INDEXED BY articles_dates
                             WHERE id IN ({','.join('?' * len(ids))})""", ids)
     return {aid: (at, day) for aid, at, day in rows}
+
+
+def places_of(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, set[str]]:
+    """The places each of these articles is about (those about none are left out)."""
+    ids = list(article_ids)
+    out: dict[int, set[str]] = {}
+    for part in range(0, len(ids), 5000):
+        chunk = ids[part:part + 5000]
+        for aid, place in conn.execute(
+                f"SELECT article_id, place FROM article_places WHERE article_id IN ({','.join('?' * len(chunk))})",
+                chunk):
+            out.setdefault(aid, set()).add(place)
+    return out
+
+
+def place_counts(conn: sqlite3.Connection, article_ids: list[int], limit: int) -> list[tuple[str, int]]:
+    """The places most of these articles are about, with how many are about each."""
+    if not article_ids:
+        return []
+    ids = article_ids[:5000]
+    return [(place, n) for place, n in conn.execute(
+        f"""SELECT place, count(*) FROM article_places WHERE article_id IN ({','.join('?' * len(ids))})
+            GROUP BY place ORDER BY count(*) DESC, place LIMIT ?""", [*ids, limit])]
 
 
 def get_article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:

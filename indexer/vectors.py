@@ -257,6 +257,9 @@ def _load_lexical(version_dir: Path, manifest: dict) -> lexical.LexicalIndex:
     if not counts:
         raise IndexUnavailable(f"index {name} was built before lexical indexes were part of a version: "
                                f"run `python -m indexer build` once to upgrade it")
+    if "places" not in counts:
+        raise IndexUnavailable(f"index {name} was built before places were indexed: "
+                               f"run `python -m indexer build` once to upgrade it")
     try:
         found = lexical.LexicalIndex.open(version_dir)
     except lexical.LexicalUnavailable as exc:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
 
+from indexer import places
 from service import engine
 from service.params import BadRequest, parse_search_args
 from service.search import Explanation, SearchResult
@@ -30,7 +31,8 @@ def search_json(result: SearchResult) -> dict:
                          "to": result.parsed.date_intent.end.isoformat()}
                         if result.parsed.date_intent else None),
         "restored_query": result.parsed.restored,
-        "facets": {"years": result.years},
+        "query_places": [{"key": key, "label": places.label(key)} for key in result.parsed.places],
+        "facets": {"years": result.years, "places": result.places},
         "results": [{
             "id": h.article_id, "url": h.url, "title": h.title, "published_at": h.published_at,
             "source": h.source, "category": h.category, "score": h.score,
@@ -41,13 +43,14 @@ def search_json(result: SearchResult) -> dict:
 
 
 def explanation_json(note: Explanation) -> dict:
-    """final = (sum of the lists' contributions + word_order.bonus) × period_factor."""
+    """final = (sum of the lists' contributions + word_order.bonus) × period_factor × place_factor."""
     return {
         "lists": [{"name": s.name, "rank": s.rank, "score": round(s.raw, 6), "normalised": round(s.normalised, 6),
                    "weight": s.weight, "contribution": round(s.contribution, 6)} for s in note.lists],
         "word_order": ({"share": round(note.word_order_share, 6), "bonus": round(note.word_order_bonus, 6)}
                        if note.word_order_share is not None else None),
         "period_factor": note.period_factor,
+        "place_factor": note.place_factor,
         "final": round(note.final, 6),
     }
 
@@ -63,7 +66,7 @@ def article(article_id: int):
     row = engine().article(article_id)
     if row is None:
         abort(404, description=f"no article with id {article_id}")
-    return jsonify({**article_json(row), "copies": engine().copies(article_id)})
+    return jsonify({**article_json(row), "copies": engine().copies(article_id), "places": engine().places(article_id)})
 
 
 @bp.get("/articles/<int:article_id>/similar")

@@ -46,6 +46,9 @@ def document() -> dict:
         {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
         {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
         {"name": "source", "in": "query", "schema": {"type": "string"}, "description": "source name; repeatable"},
+        {"name": "place", "in": "query", "schema": {"type": "string"},
+         "description": "a place key from facets.places (e.g. n/tinhnghean); repeatable. Admits the place under "
+         "its names before and after the reorganisation of 1 July 2025"},
         {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS), "default": "relevance"}},
         {"name": "mode", "in": "query", "schema": {"type": "string", "enum": list(MODES), "default": "hybrid"}},
         {"name": "explain", "in": "query", "schema": {"type": "boolean", "default": False},
@@ -57,8 +60,8 @@ def document() -> dict:
     copies = {"type": "array", "items": {"$ref": "#/components/schemas/ArticleSummary"},
               "description": "the same story published elsewhere (near-duplicate articles), oldest first"}
     explanation = {
-        "type": "object", "required": ["lists", "word_order", "period_factor", "final"],
-        "description": "final = (sum of the lists' contributions + word_order.bonus) × period_factor",
+        "type": "object", "required": ["lists", "word_order", "period_factor", "place_factor", "final"],
+        "description": "final = (sum of the lists' contributions + word_order.bonus) × period_factor × place_factor",
         "properties": {
             "lists": {"type": "array", "items": {
                 "type": "object", "required": ["name", "rank", "score", "normalised", "weight", "contribution"],
@@ -68,7 +71,9 @@ def document() -> dict:
                                "contribution": {"type": "number"}}}},
             "word_order": {"type": "object", "nullable": True, "required": ["share", "bonus"],
                            "properties": {"share": {"type": "number"}, "bonus": {"type": "number"}}},
-            "period_factor": {"type": "number"}, "final": {"type": "number"}}}
+            "period_factor": {"type": "number"}, "place_factor": {"type": "number"}, "final": {"type": "number"}}}
+    place = {"type": "object", "required": ["key", "label"],
+             "properties": {"key": {"type": "string"}, "label": {"type": "string"}}}
     hit = {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {
         "type": "object", "required": ["score", "passage_id", "snippet", "copies"],
         "properties": {"score": {"type": "number"}, "passage_id": {"type": "integer"}, "copies": copies,
@@ -77,7 +82,7 @@ def document() -> dict:
     search_response = {
         "type": "object",
         "required": ["query", "mode", "sort", "page", "per_page", "total", "took_ms", "index_version",
-                     "date_intent", "restored_query", "facets", "results"],
+                     "date_intent", "restored_query", "query_places", "facets", "results"],
         "properties": {
             "query": {"type": "string"}, "mode": {"type": "string", "enum": list(MODES)},
             "sort": {"type": "string", "enum": list(SORTS)}, "page": {"type": "integer"},
@@ -86,18 +91,25 @@ def document() -> dict:
             "date_intent": {"type": "object", "nullable": True, "required": ["from", "to"],
                             "properties": {"from": {"type": "string"}, "to": {"type": "string"}}},
             "restored_query": NULLABLE_STRING,
-            "facets": {"type": "object", "required": ["years"], "properties": {
-                "years": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+            "query_places": {"type": "array", "items": place,
+                             "description": "places the query names: articles about them rank higher"},
+            "facets": {"type": "object", "required": ["years", "places"], "properties": {
+                "years": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "places": {"type": "array", "description": "places most results are about (filter with place=key)",
+                           "items": {"allOf": [place, {"type": "object", "required": ["count"],
+                                                       "properties": {"count": {"type": "integer"}}}]}}}},
             "results": {"type": "array", "items": hit},
         },
     }
     article = {"type": "object",
                "required": ["id", "url", "source", "title", "summary", "body", "author", "published_at", "category",
-                            "copies"],
+                            "copies", "places"],
                "properties": {"id": {"type": "integer"}, "url": {"type": "string"}, "source": {"type": "string"},
                               "title": {"type": "string"}, "summary": {"type": "string"}, "body": {"type": "string"},
                               "author": {"type": "string"}, "published_at": NULLABLE_STRING,
-                              "category": {"type": "string"}, "copies": copies}}
+                              "category": {"type": "string"}, "copies": copies,
+                              "places": {"type": "array", "items": place,
+                                         "description": "the places the article is about, broadest first"}}}
     similar = {"type": "object", "required": ["id", "results"], "properties": {
         "id": {"type": "integer"},
         "results": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {

@@ -55,4 +55,4 @@ def article_page(article_id: int):
                         request.args.get("q", ""))
     related = engine().similar(article_id, limit=5)
     return render_template("article.html", view=view, q=request.args.get("q", ""), related=related,
-                           copies=engine().copies(article_id))
+                           copies=engine().copies(article_id), places=engine().places(article_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 
+from indexer import places
 from indexer.dates import parse_date_arg
 from indexer.models import Filters
 from service.search import MAX_RESULTS, MODES, SORTS, Query
@@ -71,6 +72,12 @@ def check_text(value: str, name: str, limit: int) -> str:
     return value
 
 
+def _list(args: Mapping, name: str) -> tuple[str, ...]:
+    """A parameter given several times, or as one comma-separated value."""
+    raw = args.getlist(name) if hasattr(args, "getlist") else [args.get(name) or ""]
+    return tuple(dict.fromkeys(v.strip() for part in raw for v in (part or "").split(",") if v.strip()))
+
+
 def parse_search_args(args: Mapping) -> Query:
     q = check_text((args.get("q") or "").strip(), "q", MAX_QUERY_CHARS)
     if not q:
@@ -82,11 +89,15 @@ def parse_search_args(args: Mapping) -> Query:
     date_from, date_to = _date(args, "from"), _date(args, "to")
     if date_from and date_to and date_from > date_to:
         raise BadRequest("'from' is after 'to'", "from")
-    raw_sources = args.getlist("source") if hasattr(args, "getlist") else [args.get("source") or ""]
-    sources = tuple(s.strip() for raw in raw_sources for s in (raw or "").split(",") if s.strip())
+    sources = _list(args, "source")
     for source in sources:
         check_text(source, "source", 200)
+    chosen = _list(args, "place")
+    for place in chosen:
+        if not places.known(check_text(place, "place", 200)):
+            raise BadRequest(f"'place' {place!r} is not a known place key (the search's places facet lists them)",
+                             "place")
     return Query(text=q, page=page, per_page=per_page,
-                 filters=Filters(date_from, date_to, sources),
+                 filters=Filters(date_from, date_to, sources, chosen),
                  sort=_choice(args, "sort", SORTS), mode=_choice(args, "mode", MODES),
                  explain=_flag(args, "explain"), collapse=_flag(args, "collapse", default=True))

@@ -1,10 +1,13 @@
-"""What the Jinja templates may call: Vietnamese dates, and this page's URL with a parameter changed."""
+"""What the Jinja templates may call: Vietnamese dates, this page's URL with a parameter changed,
+and a place's name from its key."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 from flask import Flask, request, url_for
+
+from indexer import places
 
 
 def vndate(value: str | None, with_time: bool = False) -> str:
@@ -28,4 +31,4 @@ def url_with(**changes: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(vndate, "vndate")
-    app.context_processor(lambda: {"url_with": url_with})
+    app.context_processor(lambda: {"url_with": url_with, "place_label": places.label})

@@ -19,7 +19,7 @@ def test_article_json(client):
     hit = client.get("/api/search?q=bầu cử&per_page=1").get_json()["results"][0]
     article = client.get(f"/api/articles/{hit['id']}").get_json()
     assert set(article) == {"id", "url", "source", "title", "summary", "body", "author", "published_at", "category",
-                            "copies"}
+                            "copies", "places"}
     assert article["url"] == hit["url"] and article["published_at"][:10].count("-") == 2
 
 

@@ -97,7 +97,7 @@ def test_search_parameters_apply_where_the_index_type_has_them(tmp_path):
 def test_a_version_whose_lexical_index_disagrees_with_faiss_is_refused(tmp_path):
     version = publish(tmp_path, unit_vectors(10), np.arange(10))
     manifest = vectors.read_manifest(version)
-    (version / vectors.MANIFEST_FILE).write_text(json.dumps({**manifest, "lexical": {"passages": 10, "articles": 9}}))
+    (version / vectors.MANIFEST_FILE).write_text(json.dumps({**manifest, "lexical": {**manifest["lexical"], "articles": 9}}))
     with pytest.raises(vectors.IndexUnavailable, match="lexical index holds 10 passages and 10 articles"):
         vectors.load_version(tmp_path, version.name, "m", 8, check_hash=False)
     shutil.rmtree(version / lexical.LEXICAL_DIR)

@@ -237,7 +237,7 @@ class Crawler:
             self._fail(report, url, source.name, "extraction: the page's markup is nested too deeply to parse")
             return
         article.url = normalize_url(article.url)  # the canonical URL, cleaned
-        _, status = store.upsert_article(self.conn, article, self.chunk_words, self.chunk_overlap)
+        _, status = store.upsert_article(self.conn, article, self.chunk_words, self.chunk_overlap, source.province)
         report.counts[status] += 1
         self._record(url, source.name, "stored" if status != "unchanged" else "unchanged",
                      response=response, content_hash=digest, article_url=article.url)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from indexer import places
 from indexer.extract import Selectors
 
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|zarsrc|_ga|_gl|mc_cid|mc_eid|ref|refid)$", re.I)
@@ -53,6 +54,7 @@ class Source:
     max_pages: int = 200
     delay_seconds: float = 1.0
     timezone: str | None = None
+    province: str | None = None  # where the source reports from: resolves place names many units share
     selectors: Selectors = field(default_factory=Selectors)
 
     def same_site(self, url: str) -> bool:
@@ -112,6 +114,8 @@ def _source(table: dict, raw: str, index: int, where: str) -> Source:
             re.compile(table["article_pattern"])
         except re.error as exc:
             raise SourcesError(f"{where}: article_pattern is not a valid regex: {exc}") from None
+    if table.get("province") and not places.is_province(table["province"]):
+        raise SourcesError(f"{where}: province {table['province']!r} names no Vietnamese province")
     if "max_pages" in table and (not isinstance(table["max_pages"], int) or table["max_pages"] < 1):
         raise SourcesError(f"{where}: max_pages must be a whole number of at least 1")
     return Source(**table, selectors=Selectors(**selectors))

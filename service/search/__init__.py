@@ -2,7 +2,7 @@
 
     query.py         what a search asks and what its text means
     candidates.py    every candidate list (FTS5 exact and folded passages, whole articles, FAISS)
-    rank.py          the tuned constants, fusion, the word-order stage, the period boost, the order
+    rank.py          the tuned constants, fusion, the word-order stage, the period and place boosts, the order
     snippets.py      highlighted snippets and the article page's paragraphs
     index_holder.py  the published index version a worker serves
     engine.py        SearchEngine: the facade the Flask views call

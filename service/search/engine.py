@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from indexer import diacritics, duplicates, store, vectors
+from indexer import diacritics, duplicates, places, store, vectors
 from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
@@ -24,6 +24,8 @@ from service.search import candidates, rank
 from service.search.index_holder import IndexHolder
 from service.search.query import ParsedQuery, Query, parse_query
 from service.search.snippets import highlight
+
+PLACE_FACET_SIZE = 12  # places listed beside the results
 
 
 @dataclass
@@ -50,6 +52,7 @@ class SearchResult:
     hits: list[Hit]
     years: dict[str, int]
     index_version: str | None
+    places: list[dict] = field(default_factory=list)  # facet: {key, label, count}, most articles first
 
 
 def _groups(index: vectors.LoadedIndex | None) -> duplicates.Groups:
@@ -145,6 +148,8 @@ class SearchEngine:
         dates.update(store.article_dates(conn, [aid for aid in fused if aid not in dates]))
         if parsed.date_intent:
             rank.boost_period(fused, dates, parsed.date_intent, explain)
+        if parsed.places:
+            rank.boost_places(fused, store.places_of(conn, fused), set(places.same_place(parsed.places)), explain)
         if explain is not None:
             for aid, note in explain.items():
                 note.final = fused[aid][0]
@@ -171,13 +176,21 @@ class SearchEngine:
                             ranking.explanations[aid] if ranking.explanations is not None else None,
                             copies.get(aid, [])))
         years = dict(sorted(Counter(ranking.dates[aid][1][:4] for aid in order if ranking.dates[aid][1]).items()))
+        facet = [{"key": key, "label": places.label(key), "count": n}
+                  for key, n in store.place_counts(conn, order, PLACE_FACET_SIZE) if places.known(key)]
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query, ranking.parsed, len(order), round(took, 2), hits, years,
-                            ranking.index.version if ranking.index else None)
+                            ranking.index.version if ranking.index else None, facet)
 
     # --- articles ------------------------------------------------------------------------
     def article(self, article_id: int) -> sqlite3.Row | None:
         return store.get_article(self.connection(), article_id)
+
+    def places(self, article_id: int) -> list[dict]:
+        """The places an article is about, broadest first."""
+        keys = sorted(store.places_of(self.connection(), [article_id]).get(article_id, ()),
+                      key=lambda k: (k.count("/"), places.label(k)))
+        return [{"key": key, "label": places.label(key)} for key in keys if places.known(key)]
 
     def copies(self, article_id: int) -> list[dict]:
         """The same story published elsewhere: the other articles of its near-duplicate group, as

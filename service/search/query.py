@@ -1,5 +1,6 @@
 """What a search asks: the request (Query) and what its text means (ParsedQuery): words to
-match, exact spellings, phrases, a period named in it, abbreviations, restored diacritics."""
+match, exact spellings, phrases, a period and places named in it, abbreviations, restored
+diacritics."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from indexer import abbreviations
+from indexer import abbreviations, places
 from indexer import text as vtext
 from indexer.dates import DateIntent, query_date_intent
 from indexer.lexical import WordQuery
@@ -43,6 +44,7 @@ class ParsedQuery:
     alternatives: tuple[str, ...] = ()  # folded phrases an abbreviation in the query stands for, or back
     exact_words: tuple[str, ...] = ()    # canonical words with diacritics, typed or restored
     exact_phrases: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()  # places the query names (unit keys, indexer/places.py)
 
     def words_to_match(self, exact: bool = False) -> WordQuery:
         """What the lexical lists match: the phrases, and any of the words (folded, with the
@@ -110,7 +112,7 @@ def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] |
     if readings:  # the model reads "ủy ban nhân dân" better than "UBND"
         semantic = f"{semantic} ({', '.join(readings)})"
     return ParsedQuery(normalized, semantic, terms, phrases, intent, restored, alternatives,
-                       exact_words, tuple(p for p in exact_phrases if p))
+                       exact_words, tuple(p for p in exact_phrases if p), places.query_places(normalized))
 
 
 def _restore_text(text: str, restore_words: Callable[[list[str]], list[str]]) -> str:

@@ -22,6 +22,7 @@ COMMON_FRACTION = 0.2      # words in more passages than this share are left out
 # similarity does the rest, so only the rarest words are matched (fewer posting lists to read).
 HYBRID_MATCH_WORDS = 6
 DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
+PLACE_BOOST = 1.25         # articles about a place named in the query (under its old or new name)
 # Second stage, lexical and hybrid: the fused top PAIR_DEPTH articles gain PAIR_WEIGHT times the
 # share of the query's adjacent word pairs that their text holds in the same order (tuned on eval-dev).
 PAIR_WEIGHT = 1.0
@@ -57,12 +58,14 @@ class ListShare:
 
 @dataclass
 class Explanation:
-    """Why an article scored what it did: (sum of list contributions + word-order bonus) × period factor."""
+    """Why an article scored what it did: (sum of list contributions + word-order bonus) × period
+    factor × place factor."""
 
     lists: list[ListShare] = field(default_factory=list)
     word_order_share: float | None = None  # None: the second stage did not look at this article
     word_order_bonus: float = 0.0
     period_factor: float = 1.0
+    place_factor: float = 1.0
     final: float = 0.0
 
 
@@ -150,6 +153,17 @@ def boost_period(fused: Fused, dates: Dates, intent: DateIntent, explain: Explan
             fused[aid] = (score * DATE_INTENT_BOOST, pid)
             if explain is not None:
                 explain.setdefault(aid, Explanation()).period_factor = DATE_INTENT_BOOST
+
+
+def boost_places(fused: Fused, about: dict[int, set[str]], wanted: set[str],
+                 explain: Explanations | None = None) -> None:
+    """Articles about a place the query names ("thiên tai Nghệ An") gain PLACE_BOOST×; `wanted`
+    holds the place under all its names, old and new."""
+    for aid, (score, pid) in fused.items():
+        if about.get(aid, set()) & wanted:
+            fused[aid] = (score * PLACE_BOOST, pid)
+            if explain is not None:
+                explain.setdefault(aid, Explanation()).place_factor = PLACE_BOOST
 
 
 def ordered(fused: Fused, dates: Dates, sort: str) -> list[int]:
