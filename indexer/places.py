@@ -73,6 +73,7 @@ _ALIASES = {"thừa thiên huế": "Huế", "tp hcm": "Hồ Chí Minh", "tphcm":
 # in a query typed in lower case, a common word ("hòa bình": peace; "hải dương": ocean).
 _NEEDS_PREFIX = {"hồ chí minh"}
 _NEEDS_PREFIX_IN_QUERY = _NEEDS_PREFIX | {"hòa bình", "thái bình", "hải dương", "bình định", "vĩnh phúc"}
+_NEEDS_PREFIX_IN_QUERY |= {vtext.fold(name) for name in _NEEDS_PREFIX_IN_QUERY}  # typed without diacritics too
 # A run of capitalised words after a place can go on into a person's name ("UBND tỉnh Nghệ An
 # Nguyễn Đức Trung"): the name ends where a family name begins.
 _FAMILY_NAMES = frozenset(vtext.words(
@@ -532,8 +533,7 @@ def query_places(normalized: str) -> tuple[str, ...]:
     g = gazetteer()
     typed = vtext.has_diacritics(normalized)
     words = [vtext.canonical_word(w) if typed else vtext.fold_word(w) for w in vtext.words(normalized)]
-    prefixes = {tuple(vtext.canonical_word(w) if typed else vtext.fold_word(w) for w in p): kinds
-                for p, kinds in _PREFIXES.items()}
+    prefixes = _QUERY_PREFIXES[typed]
     table = g.by_name if typed else g.by_folded
     found: list[tuple[str, list[str]]] = []
     i = 0
@@ -566,12 +566,17 @@ def query_places(normalized: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(keys))
 
 
+# The prefixes as a query spells them: with diacritics (True) or folded (False).
+_QUERY_PREFIXES = {typed: {tuple(vtext.canonical_word(w) if typed else vtext.fold(w) for w in p): kinds
+                           for p, kinds in _PREFIXES.items()} for typed in (True, False)}
+
+
 def _query_name(words: list[str], begin: int, kinds: tuple[tuple[str, str], ...],
                 table: dict[tuple[str, str], list[str]], g: Gazetteer, bare: bool = False,
                 ) -> tuple[int, str, list[str]] | None:
     for size in range(min(MAX_NAME_WORDS, len(words) - begin), 0, -1):
         name = " ".join(words[begin:begin + size])
-        if bare and (size < 2 or name in {vtext.fold(n) for n in _NEEDS_PREFIX_IN_QUERY} | _NEEDS_PREFIX_IN_QUERY):
+        if bare and (size < 2 or name in _NEEDS_PREFIX_IN_QUERY):
             continue
         for level, kind in kinds:
             units = _of_kind(table.get((level, name), ()), level, kind, g)

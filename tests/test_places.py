@@ -6,6 +6,7 @@ import json
 import pytest
 
 from indexer import models, places, store, vectors
+from service.search import rank
 
 
 @pytest.fixture()
@@ -144,7 +145,7 @@ def test_a_place_in_the_query_boosts_its_articles_and_explains_it(make_archive):
         plain = engine.search(Query("lũ quét", mode=mode, explain=True, per_page=50))
         assert all(h.explanation.place_factor == 1 for h in plain.hits)
         named = engine.search(Query("lũ quét Hà Giang", mode=mode, explain=True, per_page=50))
-        boosted = {h.article_id for h in named.hits if h.explanation.place_factor == 1.25}
+        boosted = {h.article_id for h in named.hits if h.explanation.place_factor == rank.PLACE_BOOST}
         assert boosted == {1, 2}, mode
         assert named.parsed.places == ("o/tinhhagiang",)
         today = engine.search(Query("lu quet da nang", mode=mode, explain=True, per_page=50))

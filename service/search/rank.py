@@ -22,7 +22,7 @@ COMMON_FRACTION = 0.2      # words in more passages than this share are left out
 # similarity does the rest, so only the rarest words are matched (fewer posting lists to read).
 HYBRID_MATCH_WORDS = 6
 DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
-PLACE_BOOST = 1.25         # articles about a place named in the query (under its old or new name)
+PLACE_BOOST = 1.15         # articles about a place named in the query, under its old or new name (eval-dev)
 # Second stage, lexical and hybrid: the fused top PAIR_DEPTH articles gain PAIR_WEIGHT times the
 # share of the query's adjacent word pairs that their text holds in the same order (tuned on eval-dev).
 PAIR_WEIGHT = 1.0
