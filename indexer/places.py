@@ -62,6 +62,12 @@ _PREFIXES: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {
     ("phường",): ((COMMUNE, "Phường"),),
     ("thị", "trấn"): ((COMMUNE, "Thị trấn"),),
     ("đặc", "khu"): ((COMMUNE, "Đặc khu"),),
+    # Abbreviations: "TX Hồng Ngự", "TT. Kim Sơn", "Q.Gò Vấp", "P. Phú Thủy", "H. Quế Phong".
+    ("tx",): ((DISTRICT, "Thị xã"),),
+    ("tt",): ((COMMUNE, "Thị trấn"),),
+    ("q", "."): ((DISTRICT, "Quận"),),
+    ("h", "."): ((DISTRICT, "Huyện"),),
+    ("p", "."): ((COMMUNE, "Phường"),),
 }
 _KINDS = {level: tuple(dict.fromkeys(kind for kinds in _PREFIXES.values() for lv, kind in kinds if lv == level))
           for level in LEVELS}
@@ -327,8 +333,12 @@ def _match_name(tokens: list[tuple[str, int, int]], begin: int, end: int, kinds:
 
 
 def _of_kind(units: Iterable[str], level: str, kind: str, g: Gazetteer) -> list[str]:
-    """The units of the kind a prefix announces; "tỉnh", or no prefix, admits either kind of province."""
-    return [k for k in units if g.units[k].kind == kind or (level == PROVINCE and kind == "Tỉnh")]
+    """The units of the kind a prefix announces; "tỉnh", or no prefix, admits either kind of province.
+    A district of another kind stands in when none is of this one: districts changed kind over the
+    years the archive covers (huyện Kim Bảng became a thị xã in 2024) and kept their names."""
+    units = list(units)
+    same = [k for k in units if g.units[k].kind == kind or (level == PROVINCE and kind == "Tỉnh")]
+    return same if same or level != DISTRICT else units
 
 
 def _prefix_at(words: list[str], i: int) -> tuple[int, tuple[tuple[str, str], ...]] | None:

@@ -55,6 +55,14 @@ def test_lists_chains_and_a_district_named_before_its_province():
                                                                "o/tinhdaknong"]
 
 
+def test_abbreviated_prefixes_and_districts_that_changed_kind():
+    assert units("ngụ Q.Gò Vấp, TP.HCM") == ["o/thanhphohochiminh/quangovap", "o/thanhphohochiminh"]
+    assert units("P. Phú Thủy, TP Phan Thiết") == [
+        "o/tinhbinhthuan/thanhphophanthiet/phuongphuthuy", "o/tinhbinhthuan/thanhphophanthiet"]
+    # huyện Kim Bảng became a thị xã in 2024; articles from before still say huyện.
+    assert units("Công an huyện Kim Bảng đã có mặt.") == ["o/tinhhanam/thixakimbang"]
+
+
 def test_the_era_of_the_article_decides_which_province_a_kept_name_is():
     assert units("Mưa lớn ở tỉnh Tuyên Quang.", "2024-05-01") == ["o/tinhtuyenquang"]
     assert units("Mưa lớn ở tỉnh Tuyên Quang.", "2025-08-01") == ["n/tinhtuyenquang"]
