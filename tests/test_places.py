@@ -1,8 +1,11 @@
 """Places: recognised in articles and queries, resolved by context or left out, the same area under
 its names before and after the reorganisation of 1 July 2025 (real merges: Hà Giang into Tuyên
 Quang, Quảng Nam into Đà Nẵng), and a filter, a facet and a boost in every search mode."""
+import csv
+import io
 import json
 
+import feedparser
 import pytest
 
 from indexer import models, places, store, vectors
@@ -176,6 +179,12 @@ def test_the_api_and_pages_show_filter_and_explain_places(make_archive, fake_emb
     assert {r["id"] for r in filtered["results"]} == {1, 2}
     bad = client.get("/api/search?q=lũ quét&place=nowhere")
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "place"
+    feed = feedparser.parse(client.get("/search.atom?q=lũ quét&place=o/tinhhagiang").get_data())
+    assert sorted(entry.link.split("?")[0] for entry in feed.entries) == [
+        "http://localhost/articles/1", "http://localhost/articles/2"]
+    rows = list(csv.DictReader(io.StringIO(client.get("/search.csv?q=lũ quét&place=o/tinhhagiang").get_data(as_text=True))))
+    assert sorted(row["url"] for row in rows) == ["u:1", "u:2"]
+    assert client.get("/search.atom?q=lũ quét&place=nowhere").status_code == 400
     assert [p["key"] for p in client.get("/api/articles/1").get_json()["places"]] == [
         "o/tinhhagiang", "o/tinhhagiang/huyenbacme"]
     page = client.get("/?q=lũ quét Tuyên Quang").get_data(as_text=True)
