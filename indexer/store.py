@@ -165,6 +165,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX article_places_place ON article_places(place, article_id);
     """,
     "recognise_places",
+    """
+    -- How often each syllable and pair is written capitalised (capitals restored in queries).
+    ALTER TABLE vocab_unigrams ADD COLUMN capitalised INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE vocab_bigrams ADD COLUMN capitalised INTEGER NOT NULL DEFAULT 0;
+    """,
+    "recount_vocabulary_with_capitals",
 ]
 
 
@@ -265,26 +271,32 @@ def _add_vocabulary_text_counts(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE vocab_unigrams ADD COLUMN texts INTEGER NOT NULL DEFAULT 0")
 
 
-def _count_vocabulary(conn: sqlite3.Connection, texts: Iterable[str], sign: int) -> None:
+def _count_vocabulary(conn: sqlite3.Connection, texts: Iterable[str], sign: int, capitals: bool = True) -> None:
     """Add (sign +1) or take away (-1) these texts' syllables and syllable pairs: the vocabulary
     follows every stored and removed passage and title, so no build has to recount the archive."""
     from indexer.diacritics import count_ngrams
 
-    unigrams, bigrams = count_ngrams(vtext.normalize(t) for t in texts)
-    for table, counts in (("vocab_unigrams", unigrams), ("vocab_bigrams", bigrams)):
-        conn.executemany(f"""INSERT INTO {table} (folded, form, count) VALUES (?, ?, ?)
-                             ON CONFLICT (folded, form) DO UPDATE SET count = count + excluded.count""",
-                         ((f, w, sign * c) for (f, w), c in counts.items()))
+    found = count_ngrams(vtext.normalize(t) for t in texts)
+    # Migration steps from before the capitalised column existed count without it.
+    width = 4 if capitals else 3
+    columns, marks = ", ".join(["folded", "form", "count", "capitalised"][:width]), ", ".join("?" * width)
+    also = ", capitalised = capitalised + excluded.capitalised" if capitals else ""
+    for table, counts, capitalised in (("vocab_unigrams", found.unigrams, found.capitalised_unigrams),
+                                       ("vocab_bigrams", found.bigrams, found.capitalised_bigrams)):
+        conn.executemany(f"""INSERT INTO {table} ({columns}) VALUES ({marks})
+                             ON CONFLICT (folded, form) DO UPDATE SET count = count + excluded.count{also}""",
+                         ((f, w, sign * c, sign * capitalised[(f, w)])[:width]
+                          for (f, w), c in counts.items()))
         if sign < 0:
             conn.executemany(f"DELETE FROM {table} WHERE folded = ? AND form = ? AND count <= 0", list(counts))
 
 
-def _recount_vocabulary(conn: sqlite3.Connection) -> None:
+def _recount_vocabulary(conn: sqlite3.Connection, capitals: bool = True) -> None:
     """Count every passage and title afresh (the base the incremental counts start from)."""
     conn.execute("DELETE FROM vocab_unigrams")
     conn.execute("DELETE FROM vocab_bigrams")
     texts = conn.execute("SELECT text FROM passages UNION ALL SELECT title FROM articles")
-    _count_vocabulary(conn, (r[0] for r in texts), +1)
+    _count_vocabulary(conn, (r[0] for r in texts), +1, capitals)
 
 
 def _find_near_duplicates(conn: sqlite3.Connection) -> None:
@@ -310,7 +322,8 @@ MIGRATION_STEPS = {"populate_passages_exact": _populate_passages_exact,
                  "populate_articles_fts": _populate_articles_fts,
                  "add_vocabulary_text_counts": _add_vocabulary_text_counts,
                  "folded_words_in_passages_fts": _folded_words_in_passages_fts,
-                 "recount_vocabulary": _recount_vocabulary,
+                 "recount_vocabulary": lambda conn: _recount_vocabulary(conn, capitals=False),
+                 "recount_vocabulary_with_capitals": _recount_vocabulary,
                  "find_near_duplicates": _find_near_duplicates,
                  "recognise_places": _recognise_places}
 
@@ -382,9 +395,21 @@ def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article
 
 
 def vocabulary_forms(conn: sqlite3.Connection, table: str, folded: str) -> dict[str, int]:
-    if table not in ("vocab_unigrams", "vocab_bigrams"):
+    if table not in VOCABULARY_TABLES:
         raise ValueError(table)
     return dict(conn.execute(f"SELECT form, count FROM {table} WHERE folded = ?", (folded,)).fetchall())
+
+
+def vocabulary_casing(conn: sqlite3.Connection, table: str, form: str) -> tuple[int, int]:
+    """(times seen, times capitalised) of a syllable or pair as written, in lower case."""
+    if table not in VOCABULARY_TABLES:
+        raise ValueError(table)
+    row = conn.execute(f"SELECT count, capitalised FROM {table} WHERE folded = ? AND form = ?",
+                       (vtext.fold(form), form)).fetchone()
+    return (row[0], row[1]) if row else (0, 0)
+
+
+VOCABULARY_TABLES = ("vocab_unigrams", "vocab_bigrams")
 
 
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:

@@ -1,4 +1,4 @@
-from indexer.diacritics import count_ngrams, restore
+from indexer.diacritics import count_ngrams, restore, truecase
 
 ARCHIVE = [
     "Huyện triển khai công tác phòng chống thiên tai năm 2021.",
@@ -17,19 +17,19 @@ def lookup(table):
 
 
 def test_context_picks_the_right_spelling():
-    unigrams, bigrams = count_ngrams(ARCHIVE)
+    unigrams, bigrams, _, _ = count_ngrams(ARCHIVE)
     assert restore(["phong", "chong", "thien", "tai"], lookup(unigrams), lookup(bigrams)) == \
         ["phòng", "chống", "thiên", "tai"]
     assert restore(["dang", "van", "quang"], lookup(unigrams), lookup(bigrams)) == ["đặng", "văn", "quang"]
 
 
 def test_unknown_words_are_kept():
-    unigrams, bigrams = count_ngrams(ARCHIVE)
+    unigrams, bigrams, _, _ = count_ngrams(ARCHIVE)
     assert restore(["covid", "thien", "tai"], lookup(unigrams), lookup(bigrams)) == ["covid", "thiên", "tai"]
 
 
 def test_counts_stop_at_digits_and_punctuation():
-    unigrams, bigrams = count_ngrams(["Năm 2021, thiên tai"])
+    unigrams, bigrams, _, _ = count_ngrams(["Năm 2021, thiên tai"])
     assert ("nam", "năm") in unigrams and not any(" 2021" in k[1] for k in bigrams)
     assert ("thien tai", "thiên tai") in bigrams and ("nam thien", "năm thiên") not in bigrams
 
@@ -38,3 +38,26 @@ def test_engine_restores_queries_typed_without_diacritics(app):
     engine = app.extensions["engine"]
     assert engine.parse("phong chong thien tai 2021").restored == "phòng chống thiên tai"
     assert engine.parse("phòng chống thiên tai").restored is None
+
+
+def test_capitals_come_back_where_the_archive_writes_a_name():
+    found = count_ngrams(["Lũ ở Nghệ An. Tỉnh Nghệ An họp.", "Về Nghệ An, an toàn là trên hết.",
+                          "Người dân Nghệ An vui.", "UBND tỉnh họp về an toàn."])
+    tables = {"vocab_unigrams": (found.unigrams, found.capitalised_unigrams),
+              "vocab_bigrams": (found.bigrams, found.capitalised_bigrams)}
+
+    def seen(table, form):
+        counts, capitalised = tables[table]
+        key = next((k for k in counts if k[1] == form), None)
+        return (counts[key], capitalised[key]) if key else (0, 0)
+
+    assert truecase(["nghệ", "an", "an", "toàn"], seen) == ["Nghệ", "An", "an", "toàn"]
+    assert truecase(["ubnd", "tỉnh"], seen) == ["ubnd", "tỉnh"]  # all capitals is an abbreviation, not a name
+    assert found.capitalised_unigrams[("ve", "về")] == 0  # a sentence's first word says nothing
+
+
+def test_engine_restores_capitals_only_of_a_query_typed_in_lower_case(make_archive):
+    engine = make_archive([("Lũ ở Nghệ An", "Tỉnh Nghệ An họp. Người dân Nghệ An vui. Nghệ An mưa lớn.")] * 1)
+    assert engine.parse("lu o nghe an").semantic_text == "lũ ở Nghệ An"
+    assert engine.parse("lũ ở nghệ an").semantic_text == "lũ ở Nghệ An"
+    assert engine.parse("lũ ở Nghệ an").semantic_text == "lũ ở Nghệ an"  # typed with a capital: as typed

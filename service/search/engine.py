@@ -79,11 +79,12 @@ class SearchEngine:
 
     # --- the query path -------------------------------------------------------------------
     def parse(self, text: str) -> ParsedQuery:
-        """The query's meaning, its diacritics restored from the archive's own vocabulary."""
+        """The query's meaning, its diacritics and capitals restored from the archive's own vocabulary."""
         conn = self.connection()
         return parse_query(text, lambda words: diacritics.restore(
             words, lambda f: store.vocabulary_forms(conn, "vocab_unigrams", f),
-            lambda f: store.vocabulary_forms(conn, "vocab_bigrams", f)))
+            lambda f: store.vocabulary_forms(conn, "vocab_bigrams", f)),
+            lambda words: diacritics.truecase(words, lambda table, form: store.vocabulary_casing(conn, table, form)))
 
     @staticmethod
     def _lexical_lists(parsed: ParsedQuery, mode: str, filters: Filters, index: vectors.LoadedIndex,

@@ -86,8 +86,10 @@ class ParsedQuery:
         return set(self.terms) | {w for p in self.phrases for w in p.split()}
 
 
-def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] | None = None) -> ParsedQuery:
-    """Split a query into terms, phrases and a period; restore diacritics for the dense side."""
+def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] | None = None,
+                restore_capitals: Callable[[list[str]], list[str]] | None = None) -> ParsedQuery:
+    """Split a query into terms, phrases and a period; restore diacritics, and the capitals of a
+    query typed all in lower case, for the dense side (e5 reads "Nghệ An" better than "nghệ an")."""
     normalized = vtext.normalize(raw)
     phrases = tuple(vtext.fold(" ".join(vtext.words(p))) for p in _PHRASE.findall(normalized))
     phrases = tuple(p for p in phrases if p)
@@ -102,6 +104,9 @@ def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] |
     if restore_diacritics and not vtext.has_diacritics(semantic) and vtext.words(semantic):
         restored = _restore_text(semantic, restore_diacritics)
         semantic = restored
+    if restore_capitals and not any(c.isupper() for c in normalized):
+        semantic = _restore_text(semantic, restore_capitals)
+        restored = semantic if restored else None
     exact_source = rest if vtext.has_diacritics(normalized) else (restored or "")
     exact_words = tuple(dict.fromkeys(vtext.canonical_word(w) for w in vtext.words(exact_source)))
     exact_phrases = tuple(" ".join(vtext.canonical_word(w) for w in vtext.words(p))
@@ -116,7 +121,8 @@ def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] |
 
 
 def _restore_text(text: str, restore_words: Callable[[list[str]], list[str]]) -> str:
-    """Replace each run of letters by its restored spelling, keeping digits and punctuation."""
+    """Replace each run of letters by its restored spelling (diacritics or capitals), keeping digits
+    and punctuation."""
     def run(match: re.Match) -> str:
         return " ".join(restore_words(match.group(0).split()))
 
