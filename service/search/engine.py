@@ -88,7 +88,7 @@ class SearchEngine:
 
     @staticmethod
     def _lexical_lists(parsed: ParsedQuery, mode: str, filters: Filters, index: vectors.LoadedIndex,
-                       ) -> tuple[list[rank.CandidateList], rank.CandidateList]:
+                       fusion: rank.Fusion) -> tuple[list[rank.CandidateList], rank.CandidateList]:
         """([exact passages, folded passages], whole articles), from the served version, without
         the words too common to be worth a posting list."""
         lexical = index.lexical
@@ -96,12 +96,12 @@ class SearchEngine:
         matching = parsed.without(candidates.common_words(lexical, parsed, rank.COMMON_FRACTION, keep))
         words, exact_words = matching.words_to_match(), matching.words_to_match(exact=True)
         exact = lexical.passages(exact_words, filters, rank.LEXICAL_DEPTH, exact=True)
-        exact_weight, folded_weight = rank.lexical_weights(bool(exact))
+        exact_weight, folded_weight = rank.lexical_weights(bool(exact), fusion.weights)
         # A list without weight would only add articles at score 0: not worth a search.
         folded = lexical.passages(words, filters, rank.LEXICAL_DEPTH) if folded_weight else []
         articles = lexical.articles(words, filters, rank.LEXICAL_DEPTH)
         return ([rank.CandidateList("exact", exact_weight, exact), rank.CandidateList("folded", folded_weight, folded)],
-                rank.CandidateList("article", rank.WEIGHTS["article"], articles))
+                rank.CandidateList("article", fusion.weights["article"], articles))
 
     def _pair_shares(self, parsed: ParsedQuery, article_ids: list[int], max_passage_id: int | None,
                      known: dict[int, float]) -> None:
@@ -128,16 +128,17 @@ class SearchEngine:
         uses_vector = query.mode in ("hybrid", "semantic") and index is not None
         pending = self.embedder.query_future(parsed.semantic_text) if uses_vector else None
         lists: list[rank.CandidateList] = []
-        articles = rank.CandidateList("article", rank.WEIGHTS["article"], [])
+        fusion = rank.fusion_for(parsed, query.mode)
+        articles = rank.CandidateList("article", fusion.weights["article"], [])
         if uses_words:
-            lists, articles = self._lexical_lists(parsed, query.mode, filters, index)
+            lists, articles = self._lexical_lists(parsed, query.mode, filters, index, fusion)
             if pending is not None and not pending.done():  # what needs no vector, while it is computed
                 leaders = rank.fuse(lists)
                 dates.update(store.article_dates(conn, leaders))
                 self._pair_shares(parsed, rank.best(leaders, rank.PAIR_DEPTH), filters.max_passage_id, shares)
         if pending is not None:
             depth = rank.DENSE_DEPTH_FILTERED if filters.active else rank.DENSE_DEPTH
-            lists.append(rank.CandidateList("dense", rank.WEIGHTS["dense"], candidates.dense_candidates(
+            lists.append(rank.CandidateList("dense", fusion.weights["dense"], candidates.dense_candidates(
                 conn, index, pending.result(), filters, depth)))
         if uses_words:
             lists.append(articles)
@@ -145,7 +146,7 @@ class SearchEngine:
         if query.mode != "semantic" and parsed.word_pairs:
             top = rank.best(fused, rank.PAIR_DEPTH)
             self._pair_shares(parsed, top, filters.max_passage_id, shares)
-            rank.reward_word_pairs(fused, top, shares, explain)
+            rank.reward_word_pairs(fused, top, shares, explain, fusion.pair_weight)
         dates.update(store.article_dates(conn, [aid for aid in fused if aid not in dates]))
         if parsed.date_intent:
             rank.boost_period(fused, dates, parsed.date_intent, explain)

@@ -27,10 +27,33 @@ PLACE_BOOST = 1.15         # articles about a place named in the query, under it
 # share of the query's adjacent word pairs that their text holds in the same order (tuned on eval-dev).
 PAIR_WEIGHT = 1.0
 PAIR_DEPTH = 20
+# A short query (SHORT_QUERY_WORDS words or fewer besides a period, as people type them:
+# "phòng chống thiên tai 2021") leans on the lexical lists: the few words a person remembers are
+# rare ones BM25 pins down, and the model reads so few words loosely. The weights were chosen by
+# 5-fold cross-validation, grouped by article, on eval-dev-short; at five words a full headline of
+# eval-dev lost a place, at four none did (bench/README.md, "Short queries").
+SHORT_QUERY_WORDS = 4
+SHORT_WEIGHTS = {"exact": 0.35, "lexical": 0.0, "article": 0.4, "dense": 0.3}
+SHORT_PAIR_WEIGHT = 0.5
 MAX_RESULTS = 1000
 
 Fused = dict[int, tuple[float, int]]  # article id → (score, the passage to show)
 Dates = dict[int, tuple[str | None, str | None]]  # article id → (published_at, published_day)
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """The list weights and word-order weight a query is ranked with."""
+
+    weights: dict[str, float]
+    pair_weight: float
+
+
+def fusion_for(parsed: ParsedQuery, mode: str) -> Fusion:
+    """Short queries in hybrid search weigh the lists their own way (SHORT_WEIGHTS); the rest by WEIGHTS."""
+    if mode == "hybrid" and len(parsed.terms) <= SHORT_QUERY_WORDS:
+        return Fusion(SHORT_WEIGHTS, SHORT_PAIR_WEIGHT)
+    return Fusion(WEIGHTS, PAIR_WEIGHT)
 
 
 class CandidateList(NamedTuple):
@@ -84,10 +107,10 @@ class Ranking:
     explanations: Explanations | None = None
 
 
-def lexical_weights(exact_found: bool) -> tuple[float, float]:
+def lexical_weights(exact_found: bool, weights: dict[str, float] = WEIGHTS) -> tuple[float, float]:
     """(exact, folded) list weights: an empty exact list lends its weight to the folded one."""
-    exact = WEIGHTS["exact"] if exact_found else 0.0
-    return exact, WEIGHTS["lexical"] + WEIGHTS["exact"] - exact
+    exact = weights["exact"] if exact_found else 0.0
+    return exact, weights["lexical"] + weights["exact"] - exact
 
 
 def fuse(lists: list[CandidateList], explain: Explanations | None = None) -> Fused:
@@ -130,18 +153,18 @@ def pair_share(text: str, pairs: list[str]) -> float:
 
 
 def reward_word_pairs(fused: Fused, top: list[int], shares: dict[int, float],
-                      explain: Explanations | None = None) -> None:
-    """Second stage: the top articles gain PAIR_WEIGHT × their word-pair share.
+                      explain: Explanations | None = None, weight: float = PAIR_WEIGHT) -> None:
+    """Second stage: the top articles gain `weight` (PAIR_WEIGHT) × their word-pair share.
 
     Both first-stage lexical lists score syllables as a bag, so "thành phố Philippines" and an
     article that merely has "phố" and "thành" score alike; this is the phrase evidence they miss.
     """
     for aid in top:
         score, passage = fused[aid]
-        fused[aid] = (score + PAIR_WEIGHT * shares[aid], passage)
+        fused[aid] = (score + weight * shares[aid], passage)
         if explain is not None:
             note = explain.setdefault(aid, Explanation())
-            note.word_order_share, note.word_order_bonus = shares[aid], PAIR_WEIGHT * shares[aid]
+            note.word_order_share, note.word_order_bonus = shares[aid], weight * shares[aid]
 
 
 def boost_period(fused: Fused, dates: Dates, intent: DateIntent, explain: Explanations | None = None) -> None:
