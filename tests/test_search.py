@@ -168,3 +168,17 @@ def test_hybrid_fuses_words_and_vectors_without_the_model(make_archive):
     for mode in ("hybrid", "semantic", "lexical"):
         result = engine.search(Query("bầu cử đại biểu", mode=mode))
         assert result.hits[0].article_id == 2 and result.index_version, mode
+
+
+def test_a_short_hybrid_query_is_fused_with_the_short_query_weights_and_explains_them(engine):
+    from service.search import rank
+
+    short, long = parse_query("phòng chống thiên tai 2021"), parse_query("hội nghị tổng kết công tác quân sự năm 2021")
+    assert rank.fusion_for(short, "hybrid") == rank.Fusion(rank.SHORT_WEIGHTS, rank.SHORT_PAIR_WEIGHT)
+    assert rank.fusion_for(long, "hybrid") == rank.Fusion(rank.WEIGHTS, rank.PAIR_WEIGHT)
+    assert rank.fusion_for(short, "lexical") == rank.Fusion(rank.WEIGHTS, rank.PAIR_WEIGHT)
+    hit = engine.search(Query(text="phòng chống thiên tai 2021", explain=True)).hits[0]
+    weights = {share.name: share.weight for share in hit.explanation.lists}
+    assert weights["dense"] == rank.SHORT_WEIGHTS["dense"] and weights["article"] == rank.SHORT_WEIGHTS["article"]
+    if hit.explanation.word_order_share is not None:
+        assert hit.explanation.word_order_bonus == pytest.approx(rank.SHORT_PAIR_WEIGHT * hit.explanation.word_order_share)
