@@ -59,13 +59,11 @@ def found_in(text: str, span: vtext.Span) -> list[dict]:
             for m in places.recognise(text) if span.start <= m.start and m.end <= span.end]
 
 
-def _place_like(sentence: str) -> bool:
+def _place_like(sentence: str, names: set[str]) -> bool:
     """Holds a run of one to three capitalised words that some unit of any level is named, or a
     capitalised word after an administrative word: where places are, and where the traps are
     (a person named like a commune), whatever the recogniser decides."""
-    g = places.gazetteer()
     words = vtext.words(sentence)
-    names = {name for _, name in g.by_name}
     for i, word in enumerate(words):
         if not word[:1].isupper():
             continue
@@ -85,13 +83,14 @@ def draft(items: list[dict], count: int, seed: int) -> list[dict]:
     order = list(range(len(items)))
     rng.shuffle(order)
     picked, named = [], int(count * 0.75)
+    names = {name for _, name in places.gazetteer().by_name}  # every unit's name, of any level
     for index in order:
         if len(picked) >= count:
             break
         text, spans = sentences(items[index])
         span = rng.choice(spans)
         sentence = text[span.start:span.end]
-        if len(vtext.words(sentence)) < 6 or (len(picked) < named and not _place_like(sentence)):
+        if len(vtext.words(sentence)) < 6 or (len(picked) < named and not _place_like(sentence, names)):
             continue
         picked.append({"doc": items[index]["id"], "sentence": spans.index(span), "sha1": fingerprint(sentence),
                        "text": sentence, "places": [

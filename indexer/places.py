@@ -27,7 +27,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from importlib.util import find_spec
 from itertools import pairwise
 from pathlib import Path
@@ -605,5 +605,11 @@ def known(key: str) -> bool:
 
 def same_place(keys: Iterable[str]) -> tuple[str, ...]:
     """Every key that counts as one of these places (old and new names of the same area)."""
+    return _same_place(tuple(keys))
+
+
+@lru_cache(maxsize=4096)
+def _same_place(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Cached: a search with a place filter asks once per candidate list."""
     g = gazetteer()
     return tuple(sorted({k for key in keys for k in g.same_place(key)}))
