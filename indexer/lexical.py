@@ -142,7 +142,7 @@ def _segments_holding(index_dir: Path, kind: str, removed: list[int]) -> tuple[l
     searcher, schema = index.searcher(), index.schema
     segments = json.loads((index_dir / "meta.json").read_text())["segments"]
     holding: set[int] = set()
-    for part in _batches(removed):
+    for part in store.batches(removed):
         found = searcher.search(tantivy.Query.term_set_query(schema, "pid", part), len(part), count=False)
         holding.update(address.segment_ord for _, address in found.hits)
     gone, keys = set(removed), []
@@ -212,7 +212,7 @@ def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, prev
     old, ids, gone = Path(previous) / LEXICAL_DIR, sorted(added or []), sorted(removed or [])
     kept_passages, passage_segments = _segments_holding(old / PASSAGES, PASSAGES, gone)
     kept_articles, article_segments = _segments_holding(old / ARTICLES, ARTICLES, gone)
-    articles = sorted({aid for part in _batches(ids) for (aid,) in conn.execute(
+    articles = sorted({aid for part in store.batches(ids) for (aid,) in conn.execute(
         f"SELECT DISTINCT article_id FROM passages WHERE id IN ({','.join('?' * len(part))})", part)}
         | set(kept_articles))
     passages = sorted(set(ids) | set(kept_passages))
@@ -227,16 +227,10 @@ def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, prev
             "documents_rewritten": len(kept_passages) + len(kept_articles)}
 
 
-def _batches(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
-    """Ids in slices small enough for one SQL IN list."""
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
-
-
 def _chunked(rows: Callable[[sqlite3.Connection, list[int], int], Iterator[tantivy.Document]],
              conn: sqlite3.Connection, ids: list[int], max_passage_id: int) -> Iterator[tantivy.Document]:
     """The documents of these ids, read a SQL IN list at a time."""
-    for part in _batches(ids):
+    for part in store.batches(ids):
         yield from rows(conn, part, max_passage_id)
 
 

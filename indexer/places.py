@@ -72,6 +72,7 @@ _PREFIXES: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {
 _KINDS = {level: tuple(dict.fromkeys(kind for kinds in _PREFIXES.values() for lv, kind in kinds if lv == level))
           for level in LEVELS}
 _PREFIX_WORDS = max(len(p) for p in _PREFIXES)
+_PREFIX_WORD_SET = {w for p in _PREFIXES for w in p}
 # Other spellings of province names, beside the dataset's short names.
 _ALIASES = {"thừa thiên huế": "Huế", "tp hcm": "Hồ Chí Minh", "tphcm": "Hồ Chí Minh", "sài gòn": "Hồ Chí Minh",
             "đăk lăk": "Đắk Lắk", "đắk lăk": "Đắk Lắk", "đăk nông": "Đắk Nông", "kontum": "Kon Tum"}
@@ -198,12 +199,15 @@ def _data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def _wards(tables: Iterable[dict]) -> Iterable[tuple[str, str, dict]]:
-    """(key, entry) of every commune in the nested tables, the dataset's blanks left out."""
-    for table in tables:
-        for key, entry in table.items():
-            if key != "NaN" and isinstance(entry.get("wardShort"), str):
-                yield key, entry
+def _wards(table: dict) -> Iterable[tuple[str, dict]]:
+    """(key, entry) of every commune in a table, the dataset's blanks left out."""
+    for key, entry in table.items():
+        if key != "NaN" and isinstance(entry.get("wardShort"), str):
+            yield key, entry
+
+
+def _province_kind(entry: dict) -> str:
+    return "Thành phố" if entry["province"].startswith("Thành phố") else "Tỉnh"
 
 
 @cache
@@ -223,13 +227,11 @@ def gazetteer() -> Gazetteer:
     for alias, name in _ALIASES.items():
         aliases[name].append(alias)
     for raw, entry in legacy["DICT_PROVINCE"].items():
-        kind = "Thành phố" if entry["province"].startswith("Thành phố") else "Tỉnh"
-        g.add(Unit(old_province(raw), PROVINCE, kind, entry["provinceShort"], None,
+        g.add(Unit(old_province(raw), PROVINCE, _province_kind(entry), entry["provinceShort"], None,
                    "both" if raw in kept else "old"), aliases[entry["provinceShort"]])
     for raw, entry in modern["DICT_PROVINCE"].items():
         if raw not in kept:
-            kind = "Thành phố" if entry["province"].startswith("Thành phố") else "Tỉnh"
-            g.add(Unit(f"n/{raw}", PROVINCE, kind, entry["provinceShort"], None, "new"),
+            g.add(Unit(f"n/{raw}", PROVINCE, _province_kind(entry), entry["provinceShort"], None, "new"),
                   aliases[entry["provinceShort"]])
     for raw, districts in legacy["DICT_PROVINCE_DISTRICT"].items():
         for draw, entry in districts.items():
@@ -239,13 +241,13 @@ def gazetteer() -> Gazetteer:
     for table in ("DICT_PROVINCE_DISTRICT_WARD_NO_ACCENTED", "DICT_PROVINCE_DISTRICT_WARD_ACCENTED"):
         for raw, districts in legacy[table].items():
             for draw, wards in districts.items():
-                for wraw, entry in _wards([wards]):
+                for wraw, entry in _wards(wards):
                     kind = entry["wardType"]
                     g.add(Unit(f"o/{raw}/{draw}/{wraw}", COMMUNE, kind, _short(entry, "wardShort", kind),
                                f"o/{raw}/{draw}", "old"))
     for table in ("DICT_PROVINCE_WARD_NO_ACCENTED", "DICT_PROVINCE_WARD_ACCENTED"):
         for raw, wards in modern[table].items():
-            for wraw, entry in _wards([wards]):
+            for wraw, entry in _wards(wards):
                 kind = entry["wardType"]
                 g.add(Unit(f"n/{raw}/{wraw}", COMMUNE, kind, _short(entry, "wardShort", kind), f"n/{raw}", "new"))
     for new, olds in converter["DICT_PROVINCE"].items():
@@ -384,11 +386,10 @@ def _candidates(text: str, g: Gazetteer) -> list[_Candidate]:
             i = end
             continue
         i += 1
-    prefix_words = {w for p in _PREFIXES for w in p}
     for n, (here, after) in enumerate(pairwise(out)):
         gap = lower[here.last + 1:after.first]
         if LEVELS.index(after.level) < LEVELS.index(here.level) and gap and all(
-                t in _CHAIN_GAP or t in prefix_words for t in gap):
+                t in _CHAIN_GAP or t in _PREFIX_WORD_SET for t in gap):
             here.parent = n + 1
     return out
 

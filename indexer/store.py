@@ -479,15 +479,19 @@ def article_dates(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[
     return {aid: (at, day) for aid, at, day in rows}
 
 
+def batches(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
+    """Ids in slices small enough for one SQL IN list."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
 def places_of(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, set[str]]:
     """The places each of these articles is about (those about none are left out)."""
-    ids = list(article_ids)
     out: dict[int, set[str]] = {}
-    for part in range(0, len(ids), 5000):
-        chunk = ids[part:part + 5000]
+    for part in batches(list(article_ids)):
         for aid, place in conn.execute(
-                f"SELECT article_id, place FROM article_places WHERE article_id IN ({','.join('?' * len(chunk))})",
-                chunk):
+                f"SELECT article_id, place FROM article_places WHERE article_id IN ({','.join('?' * len(part))})",
+                part):
             out.setdefault(aid, set()).add(place)
     return out
 
