@@ -34,10 +34,11 @@ def open_served(index_root: Path, search_params: str = "") -> vectors.LoadedInde
                                 search_params=search_params)
 
 
-def unmapped(index: faiss.Index) -> faiss.Index:
-    """The index inside a version's ID map: it answers with row positions, as exact search over
-    stored_vectors does."""
-    return faiss.downcast_index(faiss.downcast_index(index).index)
+def unmapped(loaded: vectors.LoadedIndex) -> faiss.Index:
+    """The index inside the ID map of a version's largest segment (a full build writes one): it
+    answers with row positions, as exact search over stored_vectors does."""
+    largest = max(loaded.segments, key=lambda segment: segment.ntotal)
+    return faiss.downcast_index(faiss.downcast_index(largest).index)
 
 
 def stored_vectors(inner: faiss.Index) -> np.ndarray:
@@ -60,7 +61,7 @@ def recall(index: faiss.Index, exact: faiss.Index, queries: np.ndarray, k: int =
 
 def run(data_dir: Path, ef_values: list[int], count: int, rounds: int) -> list[dict]:
     loaded = open_served(data_dir / "index")
-    inner = unmapped(loaded.index)
+    inner = unmapped(loaded)
     if not isinstance(inner, faiss.IndexHNSW):
         raise SystemExit(f"the served version is {loaded.manifest['index_factory']}, not HNSW")
     stored = stored_vectors(inner)

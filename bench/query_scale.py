@@ -149,7 +149,7 @@ def hnsw_recall(settings: Settings, rng: np.random.Generator, count: int = 60) -
     loaded = hnsw_recall_bench.open_served(settings.index_root, settings.index_search_params)
     if loaded.manifest["index_factory"] == "Flat":
         return None
-    inner = hnsw_recall_bench.unmapped(loaded.index)
+    inner = hnsw_recall_bench.unmapped(loaded)
     stored = hnsw_recall_bench.stored_vectors(inner)
     exact = faiss.IndexFlatIP(stored.shape[1])
     exact.add(stored)
@@ -282,7 +282,7 @@ def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, ve
                    "copied": copied, "factory": manifest["index_factory"],
                    "build_s": round(time.perf_counter() - started, 1), "lexical_build_s": round(lexical_s, 1),
                    "lexical_mb": round(folder_bytes(version / lexical.LEXICAL_DIR) / 2 ** 20, 1),
-                   "faiss_mb": round((version / vectors.INDEX_FILE).stat().st_size / 2 ** 20, 1),
+                   "faiss_mb": round(sum(f.stat().st_size for f in vectors.segment_files(version)) / 2 ** 20, 1),
                    "queries": len(queries), "recall_at_10": hnsw_recall(settings, rng), **served}
             if patch and size == max(sizes):
                 row["nightlies"] = measure_nightlies(settings, conn, items[-patch:], patch, real, rng)

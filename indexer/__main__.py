@@ -1,8 +1,9 @@
-"""Command line: ``python -m indexer model|ingest|crawl|probe|build|update|nightly|delete|stats``.
+"""Command line: ``python -m indexer model|ingest|crawl|probe|build|update|nightly|delete|stats|pull``.
 
 Exit codes: 0 success; 2 bad input or configuration (message on stderr); 3 a whole source failed
 to crawl (the others were still crawled and stored, the index still built); 4 another nightly run
-holds the lock; 5 the index build failed (nothing was published; the served index is unchanged).
+holds the lock; 5 the index build failed (nothing was published; the served index is unchanged);
+6 a pull was refused (unreachable, cut off or corrupt; the served index is unchanged).
 """
 from __future__ import annotations
 
@@ -164,8 +165,13 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    """Take articles down (by id or URL); the next build removes their passages from the index."""
-    conn = store.connect(load_settings().db_path)
+    """Take articles down (by id or URL) and publish a version without them at once: the service
+    reads only published versions. A nightly run that holds the lock drops them when it publishes."""
+    from indexer.nightly import Locked, job_lock
+    from indexer.pipeline import build_index
+
+    settings = load_settings()
+    conn = store.connect(settings.db_path)
     deleted, missing = 0, []
     try:
         for ref in args.articles:
@@ -178,7 +184,16 @@ def cmd_delete(args: argparse.Namespace) -> int:
             deleted += 1
     finally:
         conn.close()
-    print(f"deleted {deleted} article(s); run `python -m indexer build` to drop them from the index")
+    if not deleted or vectors.current_version(settings.index_root) is None:
+        print(f"deleted {deleted} article(s)")
+    else:
+        try:
+            with job_lock(settings.data_dir / "nightly.lock"):
+                report = build_index(settings)
+            print(f"deleted {deleted} article(s); published index version {report.version} without them "
+                  f"(replicas drop them at their next pull)")
+        except Locked:
+            print(f"deleted {deleted} article(s); the nightly run under way drops them when it publishes")
     for ref in missing:
         print(f"  not found: {ref}", file=sys.stderr)
     return 2 if missing else 0
@@ -204,6 +219,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
               f"({manifest.get('count', 0)} vectors, {manifest.get('index_factory', '-')})")
         for s in sources:
             print(f"  {s['source']}: {s['articles']} articles, {s['first']} … {s['last']}")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from indexer import replicate
+
+    settings = load_settings()
+    try:
+        report = replicate.pull(args.source, settings.index_root, settings.keep_index_versions, args.timeout)
+    except replicate.PullRefused as exc:
+        print(f"pull refused: {exc}", file=sys.stderr)
+        return 6
+    print(report.summary())
     return 0
 
 
@@ -244,9 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--remove", action="append", default=[], metavar="CSS",
                    help="try removing these elements from the body; repeatable")
     p.set_defaults(func=cmd_probe)
-    p = sub.add_parser("delete", help="take articles down (ids or URLs); the next build drops them")
+    p = sub.add_parser("delete", help="take articles down (ids or URLs) and publish a version without them")
     p.add_argument("articles", nargs="+")
     p.set_defaults(func=cmd_delete)
+    p = sub.add_parser("pull", help="on a replica: copy the primary's published version, verify it, serve it")
+    p.add_argument("source", help="the primary's index root: a directory, or an http(s):// URL publishing it")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds an HTTP read may wait (default 30)")
+    p.set_defaults(func=cmd_pull)
     p = sub.add_parser("stats", help="print archive and index counts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,15 +141,16 @@ class Groups:
 COPY_FIELDS = ("id", "url", "source", "title", "published_at", "category")
 
 
-def copies(conn: sqlite3.Connection, article_ids: Iterable[int], groups: Groups) -> dict[int, list[dict]]:
-    """Each article's copies in `groups` (a version's): the other members of its group that are
-    still stored, oldest first, listing fields only."""
+def copies(fields_of: Callable[[list[int]], dict[int, dict]], article_ids: Iterable[int],
+           groups: Groups) -> dict[int, list[dict]]:
+    """Each article's copies in `groups` (a version's): the other members of its group that the
+    version serves (`fields_of` reads them), oldest first, listing fields only."""
     grouped = [aid for aid in article_ids if aid in groups.of]
     ids = sorted({member for aid in grouped for member in groups.members[groups.of[aid]]})
     if not ids:
         return {}
-    rows = {row["id"]: row for row in conn.execute(
-        f"""SELECT {', '.join(COPY_FIELDS)} FROM articles WHERE id IN ({','.join('?' * len(ids))})
-            ORDER BY published_at IS NULL, published_at, id""", ids)}
+    found = fields_of(ids)
+    rows = {aid: found[aid] for aid in sorted(found, key=lambda a: (found[a]["published_at"] is None,
+                                                                  found[a]["published_at"] or "", a))}
     return {aid: [{key: rows[other][key] for key in COPY_FIELDS} for other in rows
                   if other != aid and groups.of.get(other) == groups.of[aid]] for aid in grouped}

@@ -3,8 +3,13 @@ tantivy (block-max WAND prunes a top-k query; SQLite FTS5 scored every posting o
 
 Two indexes sit in each version directory, beside FAISS::
 
-    <version>/lexical/passages/   a document per passage: folded and exact words of its title and text
-    <version>/lexical/articles/   a document per article: folded words of its title, lead and body
+    <version>/lexical/passages/   a document per passage: folded and exact words of its title and
+                                  text; stored: its text and where it sits in the article
+    <version>/lexical/articles/   a document per article: folded words of its title, lead and body;
+                                  stored: what result lists and the article page show, and its
+                                  words joined for the word-order stage
+
+The stored fields make a version all the service reads: it never opens the SQLite archive.
 
 Words are fed already normalised (`store.folded_text`, `store.exact_text`) and split on spaces,
 so the index and the query parser agree on every word by construction. A version's statistics
@@ -24,12 +29,15 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 from indexer import places, store
 from indexer import text as vtext
+from indexer.files import link_or_copy
 from indexer.models import Candidate, Filters
 
 LEXICAL_DIR, PASSAGES, ARTICLES = "lexical", "passages", "articles"
@@ -42,21 +50,33 @@ WRITER_HEAP = 256 * 1024 * 1024
 WRITER_THREADS = min(2, os.cpu_count() or 1)  # each thread writes segments of its own
 _FIELDS = {PASSAGES: ("words", "words_exact"), ARTICLES: ("words",)}
 _KEY = {PASSAGES: "pid", ARTICLES: "aid"}  # what a document is indexed again by
+MAX_PASSAGES = 10_000  # an article's passages read at most (a book-length page: 1.8M words)
 
 
 class LexicalUnavailable(RuntimeError):
     """A version's lexical index that is missing or does not match its manifest."""
 
 
+# Stored, never searched: what a result, the article page and the word-order stage read.
+ARTICLE_FIELDS = ("url", "title", "summary", "body", "author", "published_at", "category")
+_STORED = {PASSAGES: ("text",), ARTICLES: (*ARTICLE_FIELDS, "joined_folded", "joined_exact")}
+_POSITIONS = {PASSAGES: ("ordinal", "start", "end"), ARTICLES: ()}
+
+
 def _schema(kind: str) -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("pid", stored=True, indexed=True, fast=True)
     builder.add_unsigned_field("aid", stored=True, indexed=True, fast=True)
-    builder.add_integer_field("day", indexed=True, fast=True)  # YYYYMMDD; absent when undated
-    builder.add_text_field("source", tokenizer_name="raw")
-    builder.add_text_field("places", tokenizer_name="raw")  # the article's place keys, for filtering
+    builder.add_integer_field("day", stored=True, indexed=True, fast=True)  # YYYYMMDD; absent when undated
+    builder.add_integer_field("published", fast=True)  # seconds since 1970, for newest first
+    builder.add_text_field("source", tokenizer_name="raw", stored=True)
+    builder.add_text_field("places", tokenizer_name="raw", stored=True, fast=True)  # the article's place keys
     for name in _FIELDS[kind]:
         builder.add_text_field(name, tokenizer_name="whitespace", index_option="position")
+    for name in _STORED[kind]:  # bytes (UTF-8): tantivy has no text field that is stored only
+        builder.add_bytes_field(name, stored=True)
+    for name in _POSITIONS[kind]:
+        builder.add_unsigned_field(name, stored=True)
     return builder.build()
 
 
@@ -78,19 +98,32 @@ class WordQuery:
 
 # --- writing ---------------------------------------------------------------------------------
 
-def _document(kind: str, row: sqlite3.Row | tuple, texts: dict[str, str]) -> tantivy.Document:
-    pid, aid, day, source, keys = row[:5]
+def _document(row: sqlite3.Row, texts: dict[str, str], numbers: dict[str, int]) -> tantivy.Document:
     doc = tantivy.Document()
-    doc.add_unsigned("pid", pid)
-    doc.add_unsigned("aid", aid)
-    if (number := _day_number(day)) is not None:
+    doc.add_unsigned("pid", row["pid"])
+    doc.add_unsigned("aid", row["aid"])
+    if (number := _day_number(row["published_day"])) is not None:
         doc.add_integer("day", number)
-    doc.add_text("source", source)
-    for key in (keys or "").split():
+    if (seconds := _seconds(row["published_at"])) is not None:
+        doc.add_integer("published", seconds)
+    doc.add_text("source", row["source"])
+    for key in (row["places"] or "").split():
         doc.add_text("places", key)
-    for name in _FIELDS[kind]:
-        doc.add_text(name, texts[name])
+    for name, value in texts.items():
+        if name in _STORED[ARTICLES] or name in _STORED[PASSAGES]:
+            doc.add_bytes(name, (value or "").encode())
+        else:
+            doc.add_text(name, value)
+    for name, value in numbers.items():
+        doc.add_unsigned(name, value)
     return doc
+
+
+def _seconds(published_at: str | None) -> int | None:
+    try:
+        return int(datetime.fromisoformat(published_at).timestamp()) if published_at else None
+    except ValueError:
+        return None
 
 
 _PLACES_OF = "(SELECT group_concat(place, ' ') FROM article_places WHERE article_id = {})"
@@ -105,13 +138,16 @@ def _passage_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_i
     """Passage documents from the words the archive stores for them (all published, or these ids)."""
     where = f"AND p.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
     rows = conn.execute(
-        f"""SELECT p.id, p.article_id, a.published_day, a.source, {_PLACES_OF.format("a.id")},
+        f"""SELECT p.id AS pid, p.article_id AS aid, a.published_day, a.published_at, a.source,
+                   {_PLACES_OF.format("a.id")} AS places, p.ordinal, p.start, p."end", p.text,
                    w.folded_title, w.folded_text, w.exact_title, w.exact_text
             FROM passages p JOIN articles a ON a.id = p.article_id JOIN passage_words w ON w.id = p.id
             WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
     for row in rows:
-        yield _document(PASSAGES, row, {"words": weighted_words(row[5], row[6]),
-                                        "words_exact": weighted_words(row[7], row[8])})
+        yield _document(row, {"words": weighted_words(row["folded_title"], row["folded_text"]),
+                              "words_exact": weighted_words(row["exact_title"], row["exact_text"]),
+                              "text": row["text"]},
+                        {name: row[name] for name in _POSITIONS[PASSAGES]})
 
 
 def _article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id: int) -> Iterator[tantivy.Document]:
@@ -119,12 +155,19 @@ def _article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_i
     passage id is the article's first passage, the one an article match points at."""
     where = f"AND a.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
     rows = conn.execute(
-        f"""SELECT p.id, a.id, a.published_day, a.source, {_PLACES_OF.format("a.id")}, a.title, a.summary, a.body
+        f"""SELECT p.id AS pid, a.id AS aid, a.published_day, a.source, {_PLACES_OF.format("a.id")} AS places,
+                   {", ".join(f"a.{name}" for name in ARTICLE_FIELDS)}
             FROM articles a JOIN passages p ON p.article_id = a.id AND p.ordinal = 0
             WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
-    for row in rows:
-        words = weighted_words(store.folded_text(row[5]), store.folded_text(vtext.document_text(row[6], row[7])))
-        yield _document(ARTICLES, row, {"words": words})
+    while part := rows.fetchmany(500):
+        joined = {exact: store.article_word_texts(conn, [row["aid"] for row in part], exact, max_passage_id)
+                  for exact in (False, True)}
+        for row in part:
+            words = weighted_words(store.folded_text(row["title"]),
+                                   store.folded_text(vtext.document_text(row["summary"], row["body"])))
+            yield _document(row, {"words": words, **{name: row[name] for name in ARTICLE_FIELDS},
+                                  "joined_folded": joined[False].get(row["aid"], ""),
+                                  "joined_exact": joined[True].get(row["aid"], "")}, {})
 
 
 def _segment_files(segment_id: str) -> str:
@@ -169,10 +212,7 @@ def _link_tree(previous: Path, target: Path, dropped: Collection[int]) -> None:
         if path.name == ".managed.json":  # tantivy's list of its files: this version's own
             shutil.copy2(path, target / path.name)
             continue
-        try:
-            os.link(path, target / path.name)
-        except OSError:
-            shutil.copy2(path, target / path.name)
+        link_or_copy(path, target / path.name)
     (target / "meta.json").write_text(json.dumps(meta))
 
 
@@ -237,11 +277,14 @@ def _chunked(rows: Callable[[sqlite3.Connection, list[int], int], Iterator[tanti
 # --- reading ---------------------------------------------------------------------------------
 
 class LexicalIndex:
-    """A version's two lexical indexes, opened read-only for searching."""
+    """A version's two lexical indexes, opened read-only: searched, and read for what results and
+    pages show. Every article's dates are read into memory once (each search orders and filters
+    hundreds of candidates by date)."""
 
     def __init__(self, passages: tantivy.Index, articles: tantivy.Index) -> None:
         self._passages, self._articles = passages, articles
         self._passage_searcher, self._article_searcher = passages.searcher(), articles.searcher()
+        self._dates = _DateTable.read(self._article_searcher)
 
     @classmethod
     def open(cls, version_dir: Path) -> LexicalIndex:
@@ -272,6 +315,82 @@ class LexicalIndex:
         """The best `limit` whole articles by BM25, each pointing at its first passage."""
         return self._search(self._articles, self._article_searcher, "words", words, filters, limit)
 
+    # --- what the version stores ---------------------------------------------------------
+    def _addresses(self, kind: str, field: str, ids: Iterable[int],
+                   filters: Filters | None = None) -> list[tantivy.DocAddress]:
+        """The documents whose `field` is one of these ids (and that pass the filters)."""
+        index, searcher = ((self._passages, self._passage_searcher) if kind == PASSAGES
+                           else (self._articles, self._article_searcher))
+        wanted = sorted({i for i in ids if 0 <= i < 2 ** 64})
+        out = []
+        for part in store.batches(wanted):
+            query = tantivy.Query.term_set_query(index.schema, field, part)
+            clauses = _filter_clauses(index.schema, filters) if filters else []
+            if clauses:
+                query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in (query, *clauses)])
+            limit = len(part) * MAX_PASSAGES if (kind, field) == (PASSAGES, "aid") else len(part)
+            out.extend(address for _, address in searcher.search(query, limit, count=False).hits)
+        return out
+
+    def _stored(self, kind: str, ids: Iterable[int]) -> Iterator[dict]:
+        searcher = self._passage_searcher if kind == PASSAGES else self._article_searcher
+        for address in self._addresses(kind, _KEY[kind], ids):
+            yield _fields(searcher.doc(address).to_dict())
+
+    def article_fields(self, article_ids: Iterable[int]) -> dict[int, dict]:
+        """What a result and the article page show of each article (those the version serves)."""
+        return {doc["id"]: doc for doc in (_article(d) for d in self._stored(ARTICLES, article_ids))}
+
+    def passage_fields(self, passage_ids: Iterable[int]) -> dict[int, dict]:
+        """Each passage's text, article and place in it (start and end offsets into the article)."""
+        return {d["pid"]: {"id": d["pid"], "article_id": d["aid"], "text": d["text"],
+                           **{name: d[name] for name in _POSITIONS[PASSAGES]}}
+                for d in self._stored(PASSAGES, passage_ids)}
+
+    def passage_articles(self, passage_ids: Iterable[int], filters: Filters | None = None) -> dict[int, int]:
+        """{passage id: article id} of these passages that pass the filters."""
+        addresses = self._addresses(PASSAGES, "pid", passage_ids, filters)
+        values = self._passage_searcher.fast_field_values
+        return dict(zip(values("pid", addresses), values("aid", addresses)))
+
+    def article_passages(self, article_id: int) -> list[int]:
+        """An article's passage ids, in reading order."""
+        addresses = self._addresses(PASSAGES, "aid", [article_id])
+        docs = (_fields(self._passage_searcher.doc(address).to_dict()) for address in addresses)
+        found = [(d["ordinal"], d["pid"]) for d in docs]
+        return [pid for _, pid in sorted(found)]
+
+    def word_texts(self, article_ids: Iterable[int], exact: bool) -> dict[int, str]:
+        """Each article's words joined for substring tests (store.article_word_texts, as built)."""
+        name = "joined_exact" if exact else "joined_folded"
+        return {d["aid"]: d[name] for d in self._stored(ARTICLES, article_ids)}
+
+    def dates(self, article_ids: Iterable[int]) -> dict[int, tuple[int | None, str | None]]:
+        """(seconds since 1970 it was published, its day "YYYY-MM-DD") of each article."""
+        return self._dates.of(article_ids)
+
+    def about(self, article_ids: Iterable[int], place_keys: Collection[str]) -> set[int]:
+        """Those of these articles that are about one of the places."""
+        schema = self._articles.schema
+        places_query = tantivy.Query.term_set_query(schema, "places", sorted(place_keys))
+        out: set[int] = set()
+        for part in store.batches(sorted(set(article_ids))):
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, places_query), (
+                tantivy.Occur.Must, tantivy.Query.term_set_query(schema, "aid", part))])
+            hits = self._article_searcher.search(query, len(part), count=False).hits
+            out.update(self._article_searcher.fast_field_values("aid", [a for _, a in hits]))
+        return out
+
+    def place_counts(self, article_ids: list[int], limit: int) -> list[tuple[str, int]]:
+        """The places most of these articles (the first 5,000) are about, with how many are about each."""
+        ids = sorted(set(article_ids[:5000]))
+        if not ids:
+            return []
+        query = tantivy.Query.term_set_query(self._articles.schema, "aid", ids)
+        found = self._article_searcher.aggregate(query, {"places": {"terms": {"field": "places", "size": 65000}}})
+        counts = [(b["key"], int(b["doc_count"])) for b in found["places"]["buckets"]]
+        return sorted(counts, key=lambda kc: (-kc[1], kc[0]))[:limit]
+
     @staticmethod
     def _search(index: tantivy.Index, searcher: tantivy.Searcher, field: str, words: WordQuery,
                 filters: Filters, limit: int) -> list[Candidate]:
@@ -282,6 +401,63 @@ class LexicalIndex:
         addresses = [address for _, address in hits]  # ids from the fast fields: no stored document is read
         return [Candidate(pid, aid, float(score)) for (score, _), pid, aid in zip(
             hits, searcher.fast_field_values("pid", addresses), searcher.fast_field_values("aid", addresses))]
+
+
+def _fields(stored: dict) -> dict:
+    """A stored document as plain values: one value per field, bytes as text, places a list."""
+    out = {}
+    for name, values in stored.items():
+        if name == "places":
+            out[name] = sorted(values)
+        else:
+            value = values[0]
+            out[name] = value.decode() if isinstance(value, bytes) else value
+    return out
+
+
+def _day_text(day: int | None) -> str | None:
+    """YYYYMMDD as "YYYY-MM-DD" (None or 0: undated)."""
+    return f"{day // 10000:04d}-{day // 100 % 100:02d}-{day % 100:02d}" if day else None
+
+
+def _article(doc: dict) -> dict:
+    day = doc.get("day")
+    return {"id": doc["aid"], "source": doc["source"], "places": doc.get("places", []),
+            "published_day": _day_text(day),
+            **{name: doc.get(name) or ("" if name != "published_at" else None) for name in ARTICLE_FIELDS}}
+
+
+@dataclass
+class _DateTable:
+    """Every article's dates, sorted by article id (numpy arrays: a few bytes an article)."""
+
+    ids: np.ndarray
+    published: np.ndarray  # seconds; UNDATED where unknown
+    days: np.ndarray  # YYYYMMDD; 0 where unknown
+
+    @classmethod
+    def read(cls, searcher: tantivy.Searcher) -> _DateTable:
+        hits = searcher.search(tantivy.Query.all_query(), max(searcher.num_docs, 1), count=False).hits
+        addresses = [address for _, address in hits]
+        ids = np.array(searcher.fast_field_values("aid", addresses), dtype=np.int64)
+        published = np.array([UNDATED if v is None else v for v in searcher.fast_field_values("published", addresses)],
+                             dtype=np.int64)
+        days = np.array([v or 0 for v in searcher.fast_field_values("day", addresses)], dtype=np.int64)
+        order = np.argsort(ids)
+        return cls(ids[order], published[order], days[order])
+
+    def of(self, article_ids: Iterable[int]) -> dict[int, tuple[int | None, str | None]]:
+        wanted = np.fromiter(article_ids, dtype=np.int64)
+        at = np.clip(np.searchsorted(self.ids, wanted), 0, max(len(self.ids) - 1, 0))
+        out = {}
+        for aid, position in zip(wanted.tolist(), at.tolist()):
+            if len(self.ids) and self.ids[position] == aid:
+                day, seconds = int(self.days[position]), int(self.published[position])
+                out[aid] = (None if seconds == UNDATED else seconds, _day_text(day))
+        return out
+
+
+UNDATED = -(2 ** 62)
 
 
 def _query(schema: tantivy.Schema, field: str, words: WordQuery, filters: Filters) -> tantivy.Query:

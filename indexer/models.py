@@ -55,53 +55,19 @@ class Candidate(NamedTuple):
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrictions every retrieval path applies the same way; every WHERE clause comes from here."""
+    """Restrictions every retrieval path applies the same way (as a version's index fields: lexical.py)."""
 
     date_from: str | None = None  # YYYY-MM-DD inclusive
     date_to: str | None = None
     sources: tuple[str, ...] = ()
     places: tuple[str, ...] = ()  # unit keys (indexer/places.py); each admits its old and new names
-    # Passages newer than the served index version stay unseen until it is published (ids only grow).
-    max_passage_id: int | None = None
 
     @property
     def active(self) -> bool:
-        """Any restriction on articles (the published-passages bound is not one)."""
+        """Any restriction at all."""
         return bool(self.date_from or self.date_to or self.sources or self.places)
 
     @property
     def place_keys(self) -> tuple[str, ...]:
         """What an article's places must include one of: the chosen places under every name."""
         return places.same_place(self.places)
-
-    def on_articles(self, alias: str = "a") -> tuple[str, list]:
-        """WHERE clauses over the articles table (`alias`): dates, sources and places."""
-        clauses, params = [], []
-        if self.date_from:
-            clauses.append(f"{alias}.published_day >= ?")
-            params.append(self.date_from)
-        if self.date_to:
-            clauses.append(f"{alias}.published_day <= ?")
-            params.append(self.date_to)
-        if self.sources:
-            clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
-            params.extend(self.sources)
-        if self.places:
-            keys = self.place_keys
-            clauses.append(f"EXISTS (SELECT 1 FROM article_places ap WHERE ap.article_id = {alias}.id "
-                           f"AND ap.place IN ({','.join('?' * len(keys))}))")
-            params.extend(keys)
-        return (" AND ".join(clauses) or "1"), params
-
-    def published(self, passage_id: str = "p.id") -> tuple[str, list]:
-        """The clause that hides passages stored after the served index version, on a column
-        holding passage ids (`p.id`, or an FTS5 table's `rowid`)."""
-        if self.max_passage_id is None:
-            return "1", []
-        return f"{passage_id} <= ?", [self.max_passage_id]
-
-    def sql(self, articles: str = "a", passage_id: str = "p.id") -> tuple[str, list]:
-        """Both: over articles (`articles`) and passages (`passage_id`)."""
-        published, params = self.published(passage_id)
-        where, more = self.on_articles(articles)
-        return f"{published} AND {where}", params + more

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-import faiss
 import numpy as np
 
-from indexer import duplicates, lexical, places, store, vectors
+from indexer import duplicates, lexical, places, store, vectors, vocabulary
 from indexer.config import Settings
 from indexer.decode import DecodeError, decode_html
 from indexer.embed import (
@@ -141,6 +140,8 @@ def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None,
         return None, "full (--full)" if full else "full (no previous version)"
     if manifest is None:
         return None, "full (previous version unusable: unreadable manifest)"
+    if manifest.get("layout") != vectors.LAYOUT:
+        return None, "full (previous version of an earlier layout)"
     if manifest.get("model") != model:
         return None, f"full (model changed from {manifest.get('model')!r})"
     if manifest.get("index_factory") != factory:
@@ -148,67 +149,53 @@ def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None,
     if (manifest.get("lexical") or {}).get("places") not in (None, places.VERSION):
         return None, f"full (places recognised anew: {places.VERSION})"
     try:
-        return vectors.load_version(settings.index_root, name, model, dimension, writable=True), f"patched {name}"
+        return vectors.load_version(settings.index_root, name, model, dimension), f"patched {name}"
     except vectors.IndexUnavailable as exc:
         return None, f"full (previous version unusable: {exc})"
 
 
-# An index type that cannot remove vectors (HNSW) keeps a removed passage's vector and skips it in
-# searches; past this share of the index, the next build is full and drops them.
-REMOVED_SHARE_MAX = 0.1
-
-
-def _what_to_add(previous: vectors.LoadedIndex | None, method: str, rows: list, all_ids: np.ndarray,
-                 ) -> tuple[faiss.Index | None, list, int, np.ndarray, str]:
-    """(the previous index with vanished passages removed, or None for a new one; the rows it
-    lacks; how many passages were removed; the ids it holds but no longer serves; how the build
-    is made)."""
-    none = np.array([], dtype=np.int64)
+def _what_to_add(previous: vectors.LoadedIndex | None, rows: list, all_ids: np.ndarray,
+                 ) -> tuple[list, int, np.ndarray]:
+    """(the rows the previous version lacks; how many passages were removed since; the ids it
+    holds but no longer serves)."""
     if previous is None:
-        return None, rows, 0, none, method
-    index, held = previous.index, previous.ids()
+        return rows, 0, np.array([], dtype=np.int64)
+    held = previous.ids()
     gone = np.setdiff1d(held, all_ids)
-    kept = previous.removed
-    try:
-        if len(gone):
-            index.remove_ids(gone)
-    except RuntimeError:  # this index type cannot remove vectors: they stay, skipped
-        kept = np.union1d(kept, gone)
-        if len(kept) > REMOVED_SHARE_MAX * index.ntotal:
-            return None, rows, 0, none, f"full ({len(kept)} removed passages still in the index: over " \
-                                        f"{REMOVED_SHARE_MAX:.0%})"
     held_set = set(held.tolist())
-    return index, [r for r in rows if r["id"] not in held_set], len(gone), kept, method
+    return [r for r in rows if r["id"] not in held_set], len(gone), np.union1d(previous.removed, gone)
 
 
-def _write_verified(settings: Settings, index: faiss.Index, manifest: dict, dimension: int, expected: int,
+def _write_verified(settings: Settings, segments: vectors.Segments, manifest: dict, dimension: int, expected: int,
                     new_vector: np.ndarray | None, first_id: int | None,
-                    write_lexical: Callable[[Path], dict]) -> tuple[Path, dict]:
+                    write_rest: Callable[[Path], dict]) -> tuple[Path, dict]:
     """Write a version and read it back: it must hold exactly `expected` vectors and as many
     lexical passages, name the model, and answer a sample query (a vector just added, or the
     first one it holds)."""
-    version_dir = vectors.write_version(settings.index_root, index, manifest, write_lexical)
+    version_dir = vectors.write_version(settings.index_root, segments, manifest, write_rest)
     loaded = vectors.load_version(settings.index_root, version_dir.name, manifest["model"], dimension)
     sample = new_vector if new_vector is not None else (loaded.reconstruct(first_id) if first_id is not None else None)
     verify_version(loaded, expected, manifest["model"], sample)
     return version_dir, loaded.manifest
 
 
-def _lexical_writer(settings: Settings, conn, previous: vectors.LoadedIndex | None, all_ids: np.ndarray,
-                    max_passage_id: int) -> Callable[[Path], dict]:
-    """How the new version's lexical indexes are written: the previous version's patched (it
-    holds the passages its FAISS holds: those gone since are removed, those new added), or all
-    built anew when there is none."""
+def _rest_writer(settings: Settings, conn, previous: vectors.LoadedIndex | None, all_ids: np.ndarray,
+                 max_passage_id: int) -> Callable[[Path], dict]:
+    """How the new version's lexical indexes and vocabulary are written: the previous version's
+    patched (it holds the passages its FAISS holds: those gone since are removed, those new
+    added; its vocabulary files gain a delta), or all built anew when there is none."""
     def kill_point() -> None:
         checkpoint("lexical")
 
     if previous is None:
-        return lambda staging: lexical.build(staging, conn, max_passage_id, checkpoint=kill_point)
+        return lambda staging: {"lexical": lexical.build(staging, conn, max_passage_id, checkpoint=kill_point),
+                                "vocabulary": vocabulary.write(staging, conn)}
     held = previous.ids()
     previous_dir = vectors.versions_dir(settings.index_root) / previous.version
     added, removed = np.setdiff1d(all_ids, held).tolist(), np.setdiff1d(held, all_ids).tolist()
-    return lambda staging: lexical.build(staging, conn, max_passage_id, previous_dir, added, removed,
-                                         checkpoint=kill_point)
+    return lambda staging: {
+        "lexical": lexical.build(staging, conn, max_passage_id, previous_dir, added, removed, checkpoint=kill_point),
+        "vocabulary": vocabulary.write(staging, conn, previous.manifest, previous_dir)}
 
 
 def _embed_missing(settings: Settings, load_embedder: Callable[[], Embedder], model: str) -> EmbedMissing:
@@ -249,8 +236,8 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         factory = vectors.factory_for(settings.index_factory, len(rows))
         previous, method = _index_to_patch(settings, name, manifest, model, dimension, factory, full)
         max_passage_id = int(all_ids.max()) if len(all_ids) else 0
-        write_lexical = _lexical_writer(settings, conn, previous, all_ids, max_passage_id)
-        index, rows_to_add, removed, skipped, method = _what_to_add(previous, method, rows, all_ids)
+        rows_to_add, removed, skipped = _what_to_add(previous, rows, all_ids)
+        write_rest = _rest_writer(settings, conn, previous, all_ids, max_passage_id)
         hashes = [r["content_hash"] for r in rows_to_add]
         embed_started = time.perf_counter()
         result = cached_embeddings(_embed_missing(settings, load_embedder, model), cache, hashes,
@@ -259,17 +246,14 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         matrix, embedded = result.vectors, result.embedded
         embed_seconds = time.perf_counter() - embed_started
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
-        if index is None:
-            index = vectors.make_index(matrix, new_ids, factory)
-        elif len(new_ids):
-            index.add_with_ids(matrix, new_ids)
-        manifest = {"model": model, "index_factory": factory,
+        segments, skipped = vectors.plan_segments(previous, matrix, new_ids, factory, skipped)
+        manifest = {"model": model, "dimension": dimension, "index_factory": factory,
                     "schema_version": store.schema_version(conn), "built_by": method,
                     "max_passage_id": max_passage_id, "sources": sources, "removed_ids": skipped.tolist(),
                     "groups": groups}
-        version_dir, written = _write_verified(settings, index, manifest, dimension, len(rows),
-                                      matrix[0] if len(matrix) else None, int(all_ids[0]) if len(all_ids) else None,
-                                      write_lexical)
+        version_dir, written = _write_verified(settings, segments, manifest, dimension, len(rows),
+                                               matrix[0] if len(matrix) else None,
+                                               int(all_ids[0]) if len(all_ids) else None, write_rest)
         checkpoint("before-publish")
         vectors.publish(settings.index_root, version_dir)
         pruned = vectors.prune(settings.index_root, settings.keep_index_versions)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from indexer import duplicates, places
 from indexer import text as vtext
-from indexer.models import Article, Filters, now_iso, sha256_text
+from indexer.models import Article, now_iso, sha256_text
 
 # Each entry upgrades the schema by one version (PRAGMA user_version): SQL, or the name of a
 # function below that fills what a previous step created. Append, never edit.
@@ -200,17 +200,6 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-class ArchiveOutdated(RuntimeError):
-    """The archive's schema is older than this code (the reading side never migrates)."""
-
-
-def check_schema(conn: sqlite3.Connection) -> None:
-    found = schema_version(conn)
-    if found < len(MIGRATIONS):
-        raise ArchiveOutdated(f"the archive has schema v{found}, this code needs v{len(MIGRATIONS)}: "
-                              "run `python -m indexer build` (or the nightly job) once to migrate it")
-
-
 def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
@@ -394,24 +383,6 @@ def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article
                      (passage_id, folded_title, folded_text(piece.text), exact_title, exact_text(piece.text)))
 
 
-def vocabulary_forms(conn: sqlite3.Connection, table: str, folded: str) -> dict[str, int]:
-    if table not in VOCABULARY_TABLES:
-        raise ValueError(table)
-    return dict(conn.execute(f"SELECT form, count FROM {table} WHERE folded = ?", (folded,)).fetchall())
-
-
-def vocabulary_casing(conn: sqlite3.Connection, table: str, form: str) -> tuple[int, int]:
-    """(times seen, times capitalised) of a syllable or pair as written, in lower case."""
-    if table not in VOCABULARY_TABLES:
-        raise ValueError(table)
-    row = conn.execute(f"SELECT count, capitalised FROM {table} WHERE folded = ? AND form = ?",
-                       (vtext.fold(form), form)).fetchone()
-    return (row[0], row[1]) if row else (0, 0)
-
-
-VOCABULARY_TABLES = ("vocab_unigrams", "vocab_bigrams")
-
-
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
     with conn:
         copies = duplicates.neighbours(conn, [article_id])
@@ -457,61 +428,18 @@ def _rows_by_id(conn: sqlite3.Connection, table: str, ids: Iterable[int],
     if not ids:
         return {}
     rows = conn.execute(f"SELECT {columns} FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids)
-    return {r[0]: r for r in rows}  # id comes first in each table and in LISTING_COLUMNS
+    return {r[0]: r for r in rows}  # id comes first in each table
 
 
 # What a result list shows of an article: never the body, which ranking hundreds of them would read.
-LISTING_COLUMNS = "id, url, source, title, published_at, published_day, category"
-
-
-def get_articles(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, sqlite3.Row]:
-    """Listing fields of each article (no body or lead)."""
-    return _rows_by_id(conn, "articles", article_ids, LISTING_COLUMNS)
-
-
-def article_dates(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
-    """(published_at, published_day) of each article, from the covering index alone."""
-    ids = _existing_range(article_ids)
-    if not ids:
-        return {}
-    rows = conn.execute(f"""SELECT id, published_at, published_day FROM articles INDEXED BY articles_dates
-                            WHERE id IN ({','.join('?' * len(ids))})""", ids)
-    return {aid: (at, day) for aid, at, day in rows}
-
-
 def batches(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
     """Ids in slices small enough for one SQL IN list."""
     for start in range(0, len(ids), size):
         yield ids[start:start + size]
 
 
-def places_of(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, set[str]]:
-    """The places each of these articles is about (those about none are left out)."""
-    out: dict[int, set[str]] = {}
-    for part in batches(list(article_ids)):
-        for aid, place in conn.execute(
-                f"SELECT article_id, place FROM article_places WHERE article_id IN ({','.join('?' * len(part))})",
-                part):
-            out.setdefault(aid, set()).add(place)
-    return out
-
-
-def place_counts(conn: sqlite3.Connection, article_ids: list[int], limit: int) -> list[tuple[str, int]]:
-    """The places most of these articles are about, with how many are about each."""
-    if not article_ids:
-        return []
-    ids = article_ids[:5000]
-    return [(place, n) for place, n in conn.execute(
-        f"""SELECT place, count(*) FROM article_places WHERE article_id IN ({','.join('?' * len(ids))})
-            GROUP BY place ORDER BY count(*) DESC, place LIMIT ?""", [*ids, limit])]
-
-
 def get_article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:
     return _rows_by_id(conn, "articles", [article_id]).get(article_id)
-
-
-def get_passages(conn: sqlite3.Connection, passage_ids: Iterable[int]) -> dict[int, sqlite3.Row]:
-    return _rows_by_id(conn, "passages", passage_ids)
 
 
 def article_word_texts(conn: sqlite3.Connection, article_ids: Iterable[int], exact: bool,
@@ -523,11 +451,11 @@ def article_word_texts(conn: sqlite3.Connection, article_ids: Iterable[int], exa
     if not ids:
         return {}
     form = "exact" if exact else "folded"
-    published, newest = Filters(max_passage_id=max_passage_id).published("p.id")
+    newest = max_passage_id if max_passage_id is not None else ROWID_RANGE[1]
     rows = conn.execute(f"""SELECT p.article_id, w.{form}_title, w.{form}_text FROM passages p
                             JOIN passage_words w ON w.id = p.id
-                            WHERE p.article_id IN ({','.join('?' * len(ids))}) AND {published}
-                            ORDER BY p.article_id, p.ordinal""", [*ids, *newest])
+                            WHERE p.article_id IN ({','.join('?' * len(ids))}) AND p.id <= ?
+                            ORDER BY p.article_id, p.ordinal""", [*ids, newest])
     parts: dict[int, list[str]] = {}
     for aid, title, text in rows:
         parts.setdefault(aid, [title]).append(text)

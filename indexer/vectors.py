@@ -1,17 +1,22 @@
-"""FAISS index versions on disk: build, manifest, verify, atomic publish, read-only load.
+"""Index versions on disk: build, manifest, verify, atomic publish, read-only load.
 
-Layout (the contract the service reads)::
+Layout (the contract the service and replicas read)::
 
-    <data_dir>/index/CURRENT                  name of the published version (atomically replaced)
-    <data_dir>/index/versions/<name>/index.faiss
-    <data_dir>/index/versions/<name>/manifest.json
-    <data_dir>/index/versions/<name>/lexical/      the version's BM25 indexes (indexer/lexical.py)
+    <data_dir>/index/CURRENT                     name of the published version (atomically replaced)
+    <data_dir>/index/versions/<name>/manifest.json   every other file's size and SHA-256
+    <data_dir>/index/versions/<name>/vectors/<segment>.faiss   FAISS segments, never written again
+    <data_dir>/index/versions/<name>/lexical/    BM25 indexes and the stored fields pages show (lexical.py)
+    <data_dir>/index/versions/<name>/vocabulary/ the words diacritics are restored from (vocabulary.py)
 
+A version holds everything the service reads: the SQLite archive is the indexer's working store.
 A version is served only whole: FAISS and the lexical indexes must hold the same passages.
+Consecutive versions share files: a new version hard-links the previous one's FAISS segments,
+lexical segments and vocabulary files, and writes only what is new (a segment of the added
+passages; removed passages are listed in the manifest and skipped), so three kept versions cost
+little more than one, and a replica pulls only the new files (indexer/replicate.py).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,13 +29,22 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer import duplicates, lexical
+from indexer import duplicates, lexical, vocabulary
+from indexer.files import fsync_dir, fsync_tree, link_or_copy, sha256_file
 
-INDEX_FILE, MANIFEST_FILE, CURRENT_FILE = "index.faiss", "manifest.json", "CURRENT"
+MANIFEST_FILE, CURRENT_FILE, SEGMENTS_DIR = "manifest.json", "CURRENT", "vectors"
+# What a version's files are: versions of an earlier layout (one index.faiss, the service reading
+# the archive) are refused with a message to rebuild, and are never patched.
+LAYOUT = 2
 # Up to this many passages a search reads every vector (exact; 12 ms per query at 200k on two
 # cores, 60 ms at 1M, bench/README.md); above it, an HNSW graph answers in about a millisecond.
 EXACT_SEARCH_MAX = 200_000
 HNSW_FACTORY = "HNSW32"
+# A search asks every segment; past this many, a build merges the smallest half into one (the
+# bytes a replica then pulls are those small segments' again, not the whole index).
+MAX_SEGMENTS = 8
+# A segment whose removed vectors pass this share of it is written again without them.
+REMOVED_SHARE_MAX = 0.1
 
 
 class IndexUnavailable(RuntimeError):
@@ -76,59 +90,119 @@ def apply_search_params(index: faiss.Index, params: str) -> list[str]:
     return applied
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_list(version_dir: Path, previous: dict | None = None, previous_dir: Path | None = None) -> dict[str, dict]:
+    """{relative path: {"bytes", "sha256"}} of every file of a version but its manifest. A file
+    that is the previous version's own (a hard link) keeps the checksum its manifest gives."""
+    known = (previous or {}).get("files", {})
+    out = {}
+    for folder, _, names in os.walk(version_dir):
+        for name in names:
+            path = Path(folder) / name
+            relative = path.relative_to(version_dir).as_posix()
+            if relative == MANIFEST_FILE:
+                continue
+            old = previous_dir / relative if previous_dir is not None else None
+            if relative in known and old is not None and old.exists() and os.path.samefile(old, path):
+                out[relative] = known[relative]
+            else:
+                out[relative] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    return dict(sorted(out.items()))
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def write_manifest(folder: Path, manifest: dict) -> None:
+    with open(folder / MANIFEST_FILE, "w") as handle:
+        json.dump(manifest, handle, indent=2, ensure_ascii=False)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
-def _fsync_tree(path: Path) -> None:
-    for folder, _, files in os.walk(path):
-        for name in files:
-            with open(Path(folder) / name, "rb") as handle:
-                os.fsync(handle.fileno())
-        _fsync_dir(Path(folder))
+@dataclass
+class Segments:
+    """The FAISS segments a new version holds: those of the previous version it keeps (linked,
+    by name) and those written anew."""
+
+    kept: list[dict]
+    new: list[faiss.Index]
+    previous_dir: Path | None = None
 
 
-def write_version(index_root: Path, index: faiss.Index, manifest: dict,
-                  write_lexical: Callable[[Path], dict]) -> Path:
-    """Write a complete version directory (fsynced), not yet published: FAISS, then the lexical
-    indexes (`write_lexical` fills the staging directory and returns their counts)."""
+def plan_segments(previous: LoadedIndex | None, matrix: np.ndarray, ids: np.ndarray, factory: str,
+                  removed: np.ndarray) -> tuple[Segments, np.ndarray]:
+    """The segments of a new version and the ids it still skips: the previous version's
+    segments kept, and one segment of the new vectors merged with the kept segments that must be
+    written again (dropping their removed vectors): those where removed vectors pass
+    REMOVED_SHARE_MAX, and past MAX_SEGMENTS the smaller half."""
+    if previous is None:
+        return Segments([], [make_index(matrix, ids, factory)]), removed
+    kept = list(zip(previous.manifest["segments"], previous.segments))
+    rewrite = {i for i, (_, index) in enumerate(kept)
+               if np.isin(_id_map(index), removed).sum() > REMOVED_SHARE_MAX * index.ntotal}
+    if len(kept) - len(rewrite) + 1 > MAX_SEGMENTS:
+        by_size = sorted((i for i in range(len(kept)) if i not in rewrite), key=lambda i: kept[i][0]["vectors"])
+        rewrite.update(by_size[:len(by_size) // 2 + 1])
+    merged: list[tuple[np.ndarray, np.ndarray]] = [(ids, matrix)] if len(ids) else []
+    merged += [previous.vectors_of(index, removed) for i, (_, index) in enumerate(kept) if i in rewrite]
+    template = previous.segments[0] if previous.segments else None
+    kept = [pair for i, pair in enumerate(kept) if i not in rewrite]
+    new = []
+    if merged:
+        all_ids = np.concatenate([i for i, _ in merged]).astype(np.int64)
+        all_vectors = np.vstack([m for _, m in merged]).astype(np.float32)
+        if template is None:
+            new.append(make_index(all_vectors, all_ids, factory))
+        else:
+            segment = faiss.clone_index(template)  # trained as the others (an IVF's centroids)
+            segment.reset()
+            segment.add_with_ids(all_vectors, all_ids)
+            new.append(segment)
+    still_held = np.concatenate([_id_map(index) for _, index in kept]) if kept else np.array([], np.int64)
+    return (Segments([meta for meta, _ in kept], new, previous.directory),
+            np.intersect1d(removed, still_held))
+
+
+def version_name(created: datetime) -> str:
+    return created.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def write_version(index_root: Path, segments: Segments, manifest: dict,
+                  write_rest: Callable[[Path], dict]) -> Path:
+    """Write a complete version directory (fsynced), not yet published: the FAISS segments, then
+    what `write_rest` adds (the lexical indexes and the vocabulary; it returns manifest entries),
+    then the manifest with every file's checksum."""
     root = versions_dir(index_root)
     root.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
-    name = created.strftime("%Y%m%dT%H%M%S%fZ")
+    name = version_name(created)
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
     try:
-        faiss.write_index(index, str(staging / INDEX_FILE))
-        lexical_counts = write_lexical(staging)
+        (staging / SEGMENTS_DIR).mkdir()
+        listed = []
+        for segment in segments.kept:
+            link_or_copy(segments.previous_dir / SEGMENTS_DIR / segment["name"],
+                         staging / SEGMENTS_DIR / segment["name"])
+            listed.append(segment)
+        for number, index in enumerate(segments.new):
+            segment = {"name": f"{name}-{number}.faiss", "vectors": int(index.ntotal)}
+            faiss.write_index(index, str(staging / SEGMENTS_DIR / segment["name"]))
+            listed.append(segment)
+        extra = write_rest(staging)
+        previous = read_manifest(segments.previous_dir) if segments.previous_dir is not None else None
+        held = sum(s["vectors"] for s in listed)
         manifest = {
             **manifest,
-            "lexical": lexical_counts,
+            **extra,
+            "layout": LAYOUT,
             "version": name,
             "created_at": created.replace(microsecond=0).isoformat(),
-            "count": int(index.ntotal) - len(removed_ids(manifest)),
-            "dimension": int(index.d),
-            "index_sha256": _sha256_file(staging / INDEX_FILE),
+            "count": held - len(removed_ids(manifest)),
+            "segments": listed,
+            "files": file_list(staging, previous, segments.previous_dir),
         }
-        with open(staging / MANIFEST_FILE, "w") as handle:
-            json.dump(manifest, handle, indent=2, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _fsync_tree(staging)
+        write_manifest(staging, manifest)
+        fsync_tree(staging)
         final = root / name
         staging.rename(final)
-        _fsync_dir(root)
+        fsync_dir(root)
         return final
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -144,7 +218,7 @@ def publish(index_root: Path, version_dir: Path) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, index_root / CURRENT_FILE)
-    _fsync_dir(index_root)
+    fsync_dir(index_root)
 
 
 def current_version(index_root: Path) -> str | None:
@@ -170,17 +244,26 @@ def prune(index_root: Path, keep: int) -> list[str]:
 
 
 def removed_ids(manifest: dict) -> np.ndarray:
-    """Passages a version's FAISS index still holds but no longer serves: an index type that
-    cannot remove vectors (HNSW) keeps them until the next full build, and searches skip them."""
+    """Passages a version's FAISS segments still hold but no longer serve: segments are never
+    written again, so a removed passage stays in its segment, skipped by searches, until a merge
+    or a full build drops it."""
     return np.array(manifest.get("removed_ids", []), dtype=np.int64)
+
+
+def _id_map(index: faiss.Index) -> np.ndarray:
+    return faiss.vector_to_array(faiss.downcast_index(index).id_map).astype(np.int64)
 
 
 @dataclass
 class LoadedIndex:
+    """A version's FAISS segments (searched together, as one index) and its lexical indexes."""
+
     version: str
     manifest: dict
-    index: faiss.Index
+    segments: list[faiss.Index]
     lexical: lexical.LexicalIndex
+    vocabulary: vocabulary.Vocabulary
+    directory: Path
 
     def __post_init__(self) -> None:
         self.removed = removed_ids(self.manifest)
@@ -192,29 +275,51 @@ class LoadedIndex:
             self._params = faiss.SearchParameters(sel=self._selectors[1])
 
     @property
+    def held(self) -> int:
+        """How many vectors the segments hold, removed ones included."""
+        return sum(int(s.ntotal) for s in self.segments)
+
+    @property
     def count(self) -> int:
         """How many passages the version serves."""
-        return int(self.index.ntotal) - len(self.removed)
+        return self.held - len(self.removed)
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k nearest passages over all segments (each segment's k best, merged by score)."""
         if self.count == 0 or k <= 0:
             return []
-        scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), min(k, self.count),
-                                        params=self._params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        query = vector.reshape(1, -1).astype(np.float32)
+        found: list[tuple[int, float]] = []
+        for segment in self.segments:
+            if segment.ntotal:
+                scores, ids = segment.search(query, min(k, int(segment.ntotal)), params=self._params)
+                found.extend((int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0)
+        found.sort(key=lambda hit: (-hit[1], hit[0]))
+        return found[:k]
 
     def ids(self) -> np.ndarray:
-        """The passage ids it serves (ID-mapped indexes)."""
-        held = faiss.vector_to_array(faiss.downcast_index(self.index).id_map).astype(np.int64)
-        return np.setdiff1d(held, self.removed) if len(self.removed) else held
+        """The passage ids it serves (ID-mapped segments)."""
+        held = np.concatenate([_id_map(s) for s in self.segments]) if self.segments else np.array([], np.int64)
+        return np.setdiff1d(held, self.removed) if len(self.removed) else np.sort(held)
 
     def reconstruct(self, passage_id: int) -> np.ndarray | None:
         if passage_id in self.removed:
             return None
-        try:
-            return self.index.reconstruct(int(passage_id))
-        except RuntimeError:
-            return None
+        for segment in self.segments:
+            try:
+                return segment.reconstruct(int(passage_id))
+            except RuntimeError:
+                continue
+        return None
+
+    @staticmethod
+    def vectors_of(segment: faiss.Index, removed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) a segment holds but those removed, for a merge."""
+        ids = _id_map(segment)
+        keep = ids[~np.isin(ids, removed)]
+        matrix = np.vstack([segment.reconstruct(int(i)) for i in keep]) if len(keep) else \
+            np.zeros((0, segment.d), dtype=np.float32)
+        return keep, matrix
 
 
 def read_manifest(version_dir: Path) -> dict:
@@ -224,42 +329,64 @@ def read_manifest(version_dir: Path) -> dict:
         raise IndexUnavailable(f"unreadable manifest in {version_dir}: {exc}") from exc
 
 
+def segment_files(version_dir: Path) -> list[Path]:
+    """A version's FAISS segment files, oldest first."""
+    return [Path(version_dir) / SEGMENTS_DIR / s["name"] for s in read_manifest(version_dir)["segments"]]
+
+
+def check_files(version_dir: Path, manifest: dict, check_hash: bool = True) -> None:
+    """Refuse a version whose files are not exactly those its manifest lists (sizes always,
+    checksums with `check_hash`): a truncated copy, a corrupt pull, a file gone."""
+    name = Path(version_dir).name
+    for relative, expected in manifest.get("files", {}).items():
+        path = Path(version_dir) / relative
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise IndexUnavailable(f"index {name}: {relative} is missing") from None
+        if size != expected["bytes"] or (check_hash and sha256_file(path) != expected["sha256"]):
+            raise IndexUnavailable(f"index {name}: {relative} does not match its manifest (corrupt or truncated)")
+
+
 def load_version(index_root: Path, name: str, expected_model: str, expected_dimension: int,
-                 check_hash: bool = True, writable: bool = False, search_params: str = "") -> LoadedIndex:
-    """Load one version read-only, refusing one built for another model or dimension."""
+                 check_hash: bool = True, search_params: str = "") -> LoadedIndex:
+    """Load one version read-only, refusing one built for another model or dimension, or whose
+    files are not those its manifest lists."""
     version_dir = versions_dir(index_root) / name
     manifest = read_manifest(version_dir)
+    if manifest.get("layout") != LAYOUT:
+        raise IndexUnavailable(f"index {name} was built before versions held everything the service reads: "
+                               f"run `python -m indexer build` once to upgrade it")
     if manifest.get("model") != expected_model:
         raise IndexUnavailable(
             f"index {name} was built with model {manifest.get('model')!r}, but the configured model is "
             f"{expected_model!r}: rebuild it with `python -m indexer build --full` or set NEWSSEARCH_MODEL")
     if manifest.get("dimension") != expected_dimension:
         raise IndexUnavailable(f"index {name} has dimension {manifest.get('dimension')}, "
-                          f"the model gives {expected_dimension}: rebuild the index")
-    path = version_dir / INDEX_FILE
-    if check_hash and manifest.get("index_sha256") != _sha256_file(path):
-        raise IndexUnavailable(f"index {name}: {INDEX_FILE} does not match its manifest (corrupt or truncated)")
-    try:
-        index = faiss.read_index(str(path), 0 if writable else faiss.IO_FLAG_READ_ONLY)
-    except RuntimeError as exc:
-        raise IndexUnavailable(f"index {name}: cannot read {INDEX_FILE}: {exc}") from exc
-    removed = len(removed_ids(manifest))
-    if manifest.get("count") != index.ntotal - removed:
-        raise IndexUnavailable(f"index {name}: {index.ntotal} vectors, manifest says {manifest.get('count')} "
+                               f"the model gives {expected_dimension}: rebuild the index")
+    check_files(version_dir, manifest, check_hash)
+    segments = []
+    for segment in manifest["segments"]:
+        try:
+            index = faiss.read_index(str(version_dir / SEGMENTS_DIR / segment["name"]), faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError as exc:
+            raise IndexUnavailable(f"index {name}: cannot read {segment['name']}: {exc}") from exc
+        apply_search_params(index, search_params)
+        segments.append(index)
+    held, removed = sum(int(s.ntotal) for s in segments), len(removed_ids(manifest))
+    if manifest.get("count") != held - removed:
+        raise IndexUnavailable(f"index {name}: {held} vectors, manifest says {manifest.get('count')} "
                                f"and {removed} removed")
-    apply_search_params(index, search_params)
-    return LoadedIndex(name, manifest, index, _load_lexical(version_dir, manifest))
+    try:
+        words = vocabulary.Vocabulary.open(version_dir)
+    except vocabulary.VocabularyUnavailable as exc:
+        raise IndexUnavailable(f"index {name}: {exc}") from exc
+    return LoadedIndex(name, manifest, segments, _load_lexical(version_dir, manifest), words, version_dir)
 
 
 def _load_lexical(version_dir: Path, manifest: dict) -> lexical.LexicalIndex:
     """The version's lexical indexes, refused unless they hold the passages FAISS holds."""
     name, counts = version_dir.name, manifest.get("lexical")
-    if not counts:
-        raise IndexUnavailable(f"index {name} was built before lexical indexes were part of a version: "
-                               f"run `python -m indexer build` once to upgrade it")
-    if "places" not in counts:
-        raise IndexUnavailable(f"index {name} was built before places were indexed: "
-                               f"run `python -m indexer build` once to upgrade it")
     try:
         found = lexical.LexicalIndex.open(version_dir)
     except lexical.LexicalUnavailable as exc:

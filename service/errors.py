@@ -6,7 +6,6 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from indexer.store import ArchiveOutdated
 from indexer.vectors import IndexUnavailable
 from service.params import BadRequest
 
@@ -26,9 +25,7 @@ def init_app(app: Flask) -> None:
     def bad_request(exc: BadRequest):
         return error_response(400, "bad_request", exc.message, exc.field)
 
-    @app.errorhandler(ArchiveOutdated)
     @app.errorhandler(IndexUnavailable)
-    @app.errorhandler(FileNotFoundError)
     def archive_unavailable(exc: Exception):
         return error_response(503, "archive_unavailable", str(exc))
 

@@ -3,13 +3,11 @@ factories: `make_archive` builds an archive from made-up articles, by default wi
 whose deterministic vectors let ranking tests run without the model."""
 from __future__ import annotations
 
-import zlib
-from concurrent.futures import Future
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from fixtures.hashed import HashedEmbedder
 from indexer.config import DEFAULT_MODEL_DIRNAME, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,37 +91,9 @@ def site():
     server.shutdown()
 
 
-class FakeEmbedder:
-    """Deterministic vectors without a model: each folded word adds weight to one of 64 dimensions
-    (a hashing trick), so texts that share words are near, as a real model's would be."""
-
-    model_id = "test:hashed-words-64"
-    dimension = 64
-
-    def _vector(self, text: str) -> np.ndarray:
-        from indexer.text import fold_word, words
-
-        vector = np.zeros(self.dimension, dtype=np.float32)
-        for word in words(text):
-            vector[zlib.crc32(fold_word(word).encode()) % self.dimension] += 1.0
-        norm = np.linalg.norm(vector)
-        return vector / norm if norm else vector
-
-    def encode_passages(self, texts, progress: bool = False) -> np.ndarray:
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self._vector(text)
-
-    def query_future(self, text: str) -> Future:
-        done: Future = Future()
-        done.set_result(self._vector(text))
-        return done
-
-
 @pytest.fixture()
-def fake_embedder() -> FakeEmbedder:
-    return FakeEmbedder()
+def fake_embedder() -> HashedEmbedder:
+    return HashedEmbedder()
 
 
 @pytest.fixture()

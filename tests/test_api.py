@@ -160,19 +160,28 @@ def test_script_injection_in_an_article_is_escaped(make_archive, fake_embedder):
     assert "<script>" not in snippet and "&lt;img src=x onerror=alert(3)&gt;" in snippet
 
 
-def test_an_archive_older_than_the_code_is_a_clear_503_until_migrated(make_archive, fake_embedder):
+def test_a_version_of_an_earlier_layout_is_a_clear_503_until_rebuilt(make_archive, fake_embedder):
+    """The service reads only published versions: the archive's schema is the indexer's business,
+    and a version the previous release wrote (before versions held everything) is refused."""
+    import json
     import sqlite3
 
-    from indexer import store
+    from indexer import store, vectors
+    from indexer.pipeline import build_index
     from service import create_app
 
     engine = make_archive([("Bầu cử", "Cử tri đi bầu cử đại biểu Quốc hội. " * 5)])
     settings = engine.settings
-    with sqlite3.connect(settings.db_path) as raw:  # as if written by the previous release
+    with sqlite3.connect(settings.db_path) as raw:  # an archive the previous release wrote
         raw.execute(f"PRAGMA user_version = {len(store.MIGRATIONS) - 1}")
+    assert create_app(settings, fake_embedder).test_client().get("/api/search?q=bầu cử").status_code == 200
+    path = vectors.versions_dir(settings.index_root) / vectors.current_version(settings.index_root) / vectors.MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    del manifest["layout"]
+    path.write_text(json.dumps(manifest))
     client = create_app(settings, fake_embedder).test_client()
     r = client.get("/api/search?q=bầu cử")
     assert r.status_code == 503 and "indexer build" in r.get_json()["error"]["message"]
     assert client.get("/api/health").get_json()["status"] == "unavailable"
-    store.connect(settings.db_path).close()  # the writing side migrates
+    assert build_index(settings, embedder=fake_embedder).method == "full (previous version of an earlier layout)"
     assert create_app(settings, fake_embedder).test_client().get("/api/search?q=bầu cử").status_code == 200

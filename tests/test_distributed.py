@@ -219,12 +219,12 @@ import sys
 from indexer import models, store
 from indexer.config import load_settings
 from indexer.pipeline import build_index
-from tests.conftest import FakeEmbedder
-settings = load_settings({"data_dir": sys.argv[1], "model": FakeEmbedder.model_id})
+from fixtures.hashed import HashedEmbedder
+settings = load_settings({"data_dir": sys.argv[1], "model": HashedEmbedder().model_id})
 conn = store.connect(settings.db_path)
 store.upsert_article(conn, models.Article(url="u:1", source="s", title="Phòng chống thiên tai", body="Bão lũ năm 2021."))
 conn.close()
-print(build_index(settings, embedder=FakeEmbedder()).embedded, "ray" in sys.modules)
+print(build_index(settings, embedder=HashedEmbedder()).embedded, "ray" in sys.modules)
 """
     env = {**os.environ}
     env.pop("NEWSSEARCH_RAY_ADDRESS", None)

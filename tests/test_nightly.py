@@ -128,7 +128,7 @@ def test_full_disk_during_build_publishes_nothing(data_dir):
     (data_dir / "sources.toml").unlink()
     app = create_app({"data_dir": data_dir, "model": ""})
     before = served(app)
-    run = nightly(data_dir, max_file_bytes=64 * 1024)
+    run = nightly(data_dir, "--full", max_file_bytes=64 * 1024)  # a full build writes a whole FAISS segment
     assert run.returncode == 5, (run.stdout, run.stderr)
     assert "nothing published" in run.stdout
     assert vectors.current_version(data_dir / "index") == before[0] and served(app) == before
@@ -159,7 +159,7 @@ def test_corrupt_new_version_is_reported_and_the_last_good_one_served(data_dir):
     old_index = app.extensions["engine"].index.get()
     (data_dir / "sources.toml").unlink()
     report = build_index(settings, full=True)
-    path = vectors.versions_dir(data_dir / "index") / report.version / vectors.INDEX_FILE
+    path = vectors.segment_files(vectors.versions_dir(data_dir / "index") / report.version)[-1]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated on disk
     assert served(app)[1:] == before[1:]  # still answering, from the last good version
     health = app.extensions["engine"].health()

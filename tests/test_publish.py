@@ -39,7 +39,7 @@ def test_a_published_version_that_cannot_be_served_is_a_503_never_an_empty_answe
     data = tmp_path / "data"
     shutil.copytree(demo_settings.data_dir, data, symlinks=True)
     version = vectors.current_version(data / "index")
-    path = vectors.versions_dir(data / "index") / version / vectors.INDEX_FILE
+    path = vectors.segment_files(vectors.versions_dir(data / "index") / version)[-1]
     path.write_bytes(path.read_bytes()[:100])  # the only version, truncated: nothing to fall back on
     client = create_app({"data_dir": data, "model": ""}).test_client()
     for mode in ("hybrid", "semantic", "lexical"):

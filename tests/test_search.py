@@ -137,11 +137,9 @@ def test_words_in_the_query_s_order_outrank_the_same_syllables_scattered(make_ar
 
 
 def test_word_pairs_never_span_a_title_and_the_body(make_archive):
-    from indexer import store
-
     engine = make_archive([("Thành phố", "Hà Nội đón khách.")])
     for exact, (thanh, pho, ha) in ((True, ("thành", "phố", "hà")), (False, ("thanh", "pho", "ha"))):
-        text = store.article_word_texts(engine.connection(), [1], exact)[1]
+        text = engine.index.get().lexical.word_texts([1], exact)[1]
         assert f" {thanh} {pho} " in text and f" {pho} {ha} " not in text
     parsed = parse_query("Thành phố Hà Nội")
     assert parsed.word_pairs == {("thành", "phố"), ("phố", "hà"), ("hà", "nội")}

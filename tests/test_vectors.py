@@ -5,7 +5,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from indexer import lexical, models, store, vectors
+from indexer import lexical, models, store, vectors, vocabulary
 
 
 def unit_vectors(n, d=8, seed=0):
@@ -20,19 +20,21 @@ def load_current(root, model, dimension):
     return vectors.load_version(root, name, model, dimension)
 
 
-def lexical_for(root, count):
-    """Writes a version's lexical indexes for `count` one-passage articles: a version must hold
-    as many lexical passages as vectors, and these tests are about FAISS and the switch."""
+def rest_for(root, count):
+    """Writes a version's lexical indexes and vocabulary for `count` one-passage articles: a
+    version must hold as many lexical passages as vectors, and these tests are about FAISS and
+    the switch."""
     conn = store.connect(root / f"archive-{count}.sqlite3")
     for i in range(conn.execute("SELECT count(*) FROM articles").fetchone()[0], count):
         store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=f"Tin {i}", body=f"Bài số {i}."))
-    return lambda staging: lexical.build(staging, conn, count)
+    return lambda staging: {"lexical": lexical.build(staging, conn, count), "vocabulary": vocabulary.write(staging, conn)}
 
 
 def publish(root, vecs, ids, model="m", factory="Flat"):
     index = vectors.make_index(vecs, ids, factory)
-    version = vectors.write_version(root, index, {"model": model, "index_factory": factory},
-                                    lexical_for(root, len(ids)))
+    version = vectors.write_version(root, vectors.Segments([], [index]),
+                                    {"model": model, "dimension": vecs.shape[1], "index_factory": factory},
+                                    rest_for(root, len(ids)))
     vectors.publish(root, version)
     return version
 
@@ -51,7 +53,7 @@ def test_other_index_types_train_and_search(tmp_path, factory):
     vecs, ids = unit_vectors(400), np.arange(400)
     publish(tmp_path, vecs, ids, factory=factory)
     loaded = load_current(tmp_path, "m", 8)
-    assert loaded.index.ntotal == 400 and loaded.search(vecs[3], 5)
+    assert loaded.held == 400 and loaded.search(vecs[3], 5)
 
 
 def test_refuses_other_model_or_dimension(tmp_path):
@@ -64,7 +66,7 @@ def test_refuses_other_model_or_dimension(tmp_path):
 
 def test_truncated_index_file_is_refused(tmp_path):
     version = publish(tmp_path, unit_vectors(10), np.arange(10))
-    path = version / vectors.INDEX_FILE
+    path = vectors.segment_files(version)[-1]
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(vectors.IndexUnavailable, match="corrupt or truncated"):
         load_current(tmp_path, "m", 8)
@@ -102,18 +104,19 @@ def test_a_version_whose_lexical_index_disagrees_with_faiss_is_refused(tmp_path)
         vectors.load_version(tmp_path, version.name, "m", 8, check_hash=False)
     shutil.rmtree(version / lexical.LEXICAL_DIR)
     (version / vectors.MANIFEST_FILE).write_text(json.dumps(manifest))
-    with pytest.raises(vectors.IndexUnavailable, match="no readable lexical index"):
+    with pytest.raises(vectors.IndexUnavailable, match=r"lexical/.* is missing"):
         vectors.load_version(tmp_path, version.name, "m", 8)
-    (version / vectors.MANIFEST_FILE).write_text(json.dumps({k: v for k, v in manifest.items() if k != "lexical"}))
+    (version / vectors.MANIFEST_FILE).write_text(json.dumps({k: v for k, v in manifest.items() if k != "layout"}))
     with pytest.raises(vectors.IndexUnavailable, match="run `python -m indexer build` once to upgrade"):
         vectors.load_version(tmp_path, version.name, "m", 8)
 
 
 def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fake_embedder):
-    """HNSW keeps a removed passage's vector (searches skip it) until the removed share calls
-    for a full build, which drops them."""
+    """A segment keeps a removed passage's vector (searches skip it; HNSW could not remove it
+    anyway) until removed vectors pass a share of it: then it is written again without them."""
     from indexer.config import load_settings
-    from indexer.pipeline import REMOVED_SHARE_MAX, build_index
+    from indexer.pipeline import build_index
+    from indexer.vectors import REMOVED_SHARE_MAX
     from service.search import Query, SearchEngine
 
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id, "index_factory": "HNSW16"})
@@ -128,18 +131,18 @@ def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fa
     patched = build_index(settings, embedder=fake_embedder)
     assert patched.method.startswith("patched") and patched.removed == len(gone)
     loaded = load_current(settings.index_root, fake_embedder.model_id, 64)
-    assert loaded.removed.tolist() == gone and loaded.index.ntotal == 40 and loaded.count == 39
+    assert loaded.removed.tolist() == gone and loaded.held == 40 and loaded.count == 39
     assert loaded.manifest["count"] == loaded.lexical.passage_count == 39
     assert gone[0] not in loaded.ids() and loaded.reconstruct(gone[0]) is None
     assert gone[0] not in [pid for pid, _ in loaded.search(vector, 40)] and len(loaded.search(vector, 40)) == 39
     engine = SearchEngine(settings, embedder=fake_embedder)
     assert 3 not in [h.article_id for h in engine.search(Query("Tin số 3 bài số 3", mode="semantic")).hits]
-    for article_id in range(4, 4 + int(REMOVED_SHARE_MAX * 40)):  # past the share: built whole
+    for article_id in range(4, 4 + int(REMOVED_SHARE_MAX * 40)):  # past the share: written again
         store.delete_article(conn, article_id)
-    full = build_index(settings, embedder=fake_embedder)
-    assert full.method.startswith("full (5 removed passages")
+    compacted = build_index(settings, embedder=fake_embedder)
+    assert compacted.method.startswith("patched") and compacted.removed == 4
     loaded = load_current(settings.index_root, fake_embedder.model_id, 64)
-    assert len(loaded.removed) == 0 and loaded.index.ntotal == loaded.count == 35
+    assert len(loaded.removed) == 0 and loaded.held == loaded.count == 35 and len(loaded.segments) == 1
 
 
 def test_cached_embeddings_read_the_cache_by_slices_and_embed_each_missing_text_once(tmp_path, fake_embedder):

@@ -1,10 +1,7 @@
-"""The candidate lists that need the archive or a whole index version: passages near the query
-vector (filters applied in SQLite), and the word frequencies that decide which words are worth
-matching. The lexical lists themselves are the version's (indexer/lexical.py)."""
+"""The candidate lists that need a whole index version: passages near the query vector (filters
+applied by the lexical index's fields), and the word frequencies that decide which words are
+worth matching. The lexical lists themselves are the version's (indexer/lexical.py)."""
 from __future__ import annotations
-
-import sqlite3
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -14,33 +11,11 @@ from indexer.vectors import LoadedIndex
 from service.search.query import ParsedQuery
 
 
-def passages_with_articles(conn: sqlite3.Connection, passage_ids: Iterable[int],
-                           filters: Filters | None = None) -> dict[int, sqlite3.Row]:
-    """Passage rows (id, article id) that exist and pass the filters.
-
-    Articles are joined only for filters on them: a passage's article always exists (foreign
-    key), and the join is most of the cost (1.5 against 0.6 ms for 300 passages). The covering
-    index halves what is left: a passage's row holds its text.
-    """
-    ids = list(passage_ids)
-    if not ids:
-        return {}
-    filters = filters or Filters()
-    where, params = filters.sql()
-    join = " JOIN articles a ON a.id = p.article_id" if filters.active else ""
-    rows = conn.execute(
-        f"""SELECT p.id, p.article_id FROM passages p INDEXED BY passages_id_article{join}
-            WHERE p.id IN ({','.join('?' * len(ids))}) AND {where}""", [*ids, *params]).fetchall()
-    return {r["id"]: r for r in rows}
-
-
-
-def dense_candidates(conn: sqlite3.Connection, index: LoadedIndex, query_vector: np.ndarray, filters: Filters,
-                     depth: int) -> list[Candidate]:
+def dense_candidates(index: LoadedIndex, query_vector: np.ndarray, filters: Filters, depth: int) -> list[Candidate]:
     """Passages nearest to the query vector, by descending cosine, filters applied."""
     found = index.search(query_vector, depth)
-    rows = passages_with_articles(conn, [pid for pid, _ in found], filters)
-    return [Candidate(pid, rows[pid]["article_id"], score) for pid, score in found if pid in rows]
+    owners = index.lexical.passage_articles([pid for pid, _ in found], filters if filters.active else None)
+    return [Candidate(pid, owners[pid], score) for pid, score in found if pid in owners]
 
 
 def common_words(lexical: LexicalIndex, parsed: ParsedQuery, fraction: float,

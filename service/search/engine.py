@@ -1,22 +1,22 @@
 """The search engine a Flask app holds: search, similar articles, the article page's rows, health.
 
-It owns the embedder, the index holder and per-thread read-only SQLite connections, and runs the
-query path step by step: parse, candidate lists, fuse, second stage, order, page, snippets. The
-query vector is computed in the embedder's thread while SQLite answers the lexical lists; if it
-is still not ready then, the lexical leaders' dates and word-pair shares are read meanwhile. A
-request keeps the index version it started with, so a switch never disturbs it.
+It owns the embedder and the index holder, and runs the query path step by step: parse, candidate
+lists, fuse, second stage, order, page, snippets. Everything it reads is the served version's
+(vocabulary, indexes, stored articles): it never opens the SQLite archive, so a replica holding
+only published versions answers as the primary does. The query vector is computed in the
+embedder's thread while the lexical lists are searched; if it is still not ready then, the
+lexical leaders' dates and word-pair shares are read meanwhile. A request keeps the index
+version it started with, so a switch never disturbs it.
 """
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer import diacritics, duplicates, places, store, vectors
+from indexer import diacritics, duplicates, places, vectors
 from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
@@ -61,30 +61,24 @@ def _groups(index: vectors.LoadedIndex | None) -> duplicates.Groups:
 
 
 class SearchEngine:
-    """One per app: the embedder, the index holder and per-thread read-only connections."""
+    """One per app: the embedder and the index holder."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
         self.index = IndexHolder(settings, self.embedder.model_id, self.embedder.dimension)
-        self._local = threading.local()
-
-    def connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = store.connect(self.settings.db_path, readonly=True)
-            store.check_schema(conn)
-            self._local.conn = conn
-        return conn
 
     # --- the query path -------------------------------------------------------------------
-    def parse(self, text: str) -> ParsedQuery:
-        """The query's meaning, its diacritics and capitals restored from the archive's own vocabulary."""
-        conn = self.connection()
-        return parse_query(text, lambda words: diacritics.restore(
-            words, lambda f: store.vocabulary_forms(conn, "vocab_unigrams", f),
-            lambda f: store.vocabulary_forms(conn, "vocab_bigrams", f)),
-            lambda words: diacritics.truecase(words, lambda table, form: store.vocabulary_casing(conn, table, form)))
+    def parse(self, text: str, index: vectors.LoadedIndex | None = None) -> ParsedQuery:
+        """The query's meaning, its diacritics and capitals restored from the served version's
+        vocabulary (as typed where none is served)."""
+        index = index or self._served_or_none()
+        if index is None:
+            return parse_query(text)
+        words = index.vocabulary
+        return parse_query(text, lambda typed: diacritics.restore(
+            typed, lambda f: words.forms("vocab_unigrams", f), lambda f: words.forms("vocab_bigrams", f)),
+            lambda typed: diacritics.truecase(typed, words.casing))
 
     @staticmethod
     def _lexical_lists(parsed: ParsedQuery, mode: str, filters: Filters, index: vectors.LoadedIndex,
@@ -103,25 +97,24 @@ class SearchEngine:
         return ([rank.CandidateList("exact", exact_weight, exact), rank.CandidateList("folded", folded_weight, folded)],
                 rank.CandidateList("article", fusion.weights["article"], articles))
 
-    def _pair_shares(self, parsed: ParsedQuery, article_ids: list[int], max_passage_id: int | None,
+    @staticmethod
+    def _pair_shares(parsed: ParsedQuery, article_ids: list[int], index: vectors.LoadedIndex,
                      known: dict[int, float]) -> None:
         """Add to `known` the word-pair share of each of these articles it lacks."""
         pairs = [f" {first} {second} " for first, second in parsed.word_pairs]
         missing = [aid for aid in article_ids if aid not in known]
         if not pairs or not missing:
             return
-        texts = store.article_word_texts(self.connection(), missing, parsed.exact, max_passage_id)
+        texts = index.lexical.word_texts(missing, parsed.exact)
         for aid in missing:
             known[aid] = rank.pair_share(texts.get(aid, ""), pairs)
 
     def rank(self, query: Query) -> rank.Ranking:
         """Every matching article in result order, with the dates of each (for the years facet)."""
-        parsed = self.parse(query.text)
         index = self.index.get()
+        parsed = self.parse(query.text, index)
         filters = query.filters
-        if index is not None and index.manifest.get("max_passage_id") is not None:
-            filters = replace(filters, max_passage_id=index.manifest["max_passage_id"])
-        conn, dates, shares = self.connection(), {}, {}
+        dates, shares = {}, {}
         explain: rank.Explanations | None = {} if query.explain else None
         # Nothing is searched before a version is published: its indexes are the searchable archive.
         uses_words = query.mode in ("hybrid", "lexical") and index is not None
@@ -134,24 +127,25 @@ class SearchEngine:
             lists, articles = self._lexical_lists(parsed, query.mode, filters, index, fusion)
             if pending is not None and not pending.done():  # what needs no vector, while it is computed
                 leaders = rank.fuse(lists)
-                dates.update(store.article_dates(conn, leaders))
-                self._pair_shares(parsed, rank.best(leaders, rank.PAIR_DEPTH), filters.max_passage_id, shares)
+                dates.update(index.lexical.dates(leaders))
+                self._pair_shares(parsed, rank.best(leaders, rank.PAIR_DEPTH), index, shares)
         if pending is not None:
             depth = rank.DENSE_DEPTH_FILTERED if filters.active else rank.DENSE_DEPTH
             lists.append(rank.CandidateList("dense", fusion.weights["dense"], candidates.dense_candidates(
-                conn, index, pending.result(), filters, depth)))
+                index, pending.result(), filters, depth)))
         if uses_words:
             lists.append(articles)
         fused = rank.fuse(lists, explain)
         if query.mode != "semantic" and parsed.word_pairs:
             top = rank.best(fused, rank.PAIR_DEPTH)
-            self._pair_shares(parsed, top, filters.max_passage_id, shares)
+            self._pair_shares(parsed, top, index, shares)
             rank.reward_word_pairs(fused, top, shares, explain, fusion.pair_weight)
-        dates.update(store.article_dates(conn, [aid for aid in fused if aid not in dates]))
+        if index is not None:
+            dates.update(index.lexical.dates([aid for aid in fused if aid not in dates]))
         if parsed.date_intent:
             rank.boost_period(fused, dates, parsed.date_intent, explain)
-        if parsed.places:
-            rank.boost_places(fused, store.places_of(conn, fused), set(places.same_place(parsed.places)), explain)
+        if parsed.places and index is not None:
+            rank.boost_places(fused, index.lexical.about(fused, set(places.same_place(parsed.places))), explain)
         if explain is not None:
             for aid, note in explain.items():
                 note.final = fused[aid][0]
@@ -160,15 +154,18 @@ class SearchEngine:
     def search(self, query: Query) -> SearchResult:
         started = time.perf_counter()
         ranking = self.rank(query)
-        conn, fused, order = self.connection(), ranking.fused, ranking.order
-        groups = _groups(ranking.index)
+        fused, order, index = ranking.fused, ranking.order, ranking.index
+        groups = _groups(index)
         if query.collapse:
             order = duplicates.collapse(order, groups.of)
         begin = (query.page - 1) * query.per_page
         page_ids = order[begin:begin + query.per_page]
-        articles = store.get_articles(conn, page_ids)
-        passages = store.get_passages(conn, [fused[aid][1] for aid in page_ids])
-        copies = duplicates.copies(conn, page_ids, groups)
+        if index is None:  # nothing published: nothing found
+            return SearchResult(query, ranking.parsed, 0, round((time.perf_counter() - started) * 1000, 2), [],
+                                {}, None)
+        articles = index.lexical.article_fields(page_ids)
+        passages = index.lexical.passage_fields([fused[aid][1] for aid in page_ids])
+        copies = duplicates.copies(index.lexical.article_fields, page_ids, groups)
         terms, exact = ranking.parsed.highlight_terms, ranking.parsed.exact
         hits = []
         for aid in page_ids:
@@ -179,36 +176,42 @@ class SearchEngine:
                             copies.get(aid, [])))
         years = dict(sorted(Counter(ranking.dates[aid][1][:4] for aid in order if ranking.dates[aid][1]).items()))
         facet = [{"key": key, "label": places.label(key), "count": n}
-                  for key, n in store.place_counts(conn, order, PLACE_FACET_SIZE) if places.known(key)]
+                  for key, n in index.lexical.place_counts(order, PLACE_FACET_SIZE) if places.known(key)]
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query, ranking.parsed, len(order), round(took, 2), hits, years,
-                            ranking.index.version if ranking.index else None, facet)
+                            index.version, facet)
 
     # --- articles ------------------------------------------------------------------------
-    def article(self, article_id: int) -> sqlite3.Row | None:
-        return store.get_article(self.connection(), article_id)
+    def article(self, article_id: int) -> dict | None:
+        """The article as the served version holds it (None when nothing is published, or the
+        version does not hold it); raises IndexUnavailable when no version can be served."""
+        index = self.index.get()
+        return index.lexical.article_fields([article_id]).get(article_id) if index else None
 
     def places(self, article_id: int) -> list[dict]:
         """The places an article is about, broadest first."""
-        keys = sorted(store.places_of(self.connection(), [article_id]).get(article_id, ()),
-                      key=lambda k: (k.count("/"), places.label(k)))
+        article = self.article(article_id)
+        keys = sorted(article["places"] if article else (), key=lambda k: (k.count("/"), places.label(k)))
         return [{"key": key, "label": places.label(key)} for key in keys if places.known(key)]
 
     def copies(self, article_id: int) -> list[dict]:
         """The same story published elsewhere: the other articles of its near-duplicate group, as
         the served version records them."""
-        return duplicates.copies(self.connection(), [article_id], _groups(self._served_or_none())).get(article_id, [])
-
-    def passage(self, passage_id: int) -> sqlite3.Row | None:
-        return store.get_passages(self.connection(), [passage_id]).get(passage_id)
-
-    def similar(self, article_id: int, limit: int = 5) -> list[tuple[sqlite3.Row, float]]:
-        """Articles nearest to this one: the mean of its passage vectors against every passage."""
-        index = self.index.get()
-        conn = self.connection()
+        index = self._served_or_none()
         if index is None:
             return []
-        found = [v for v in (index.reconstruct(pid) for pid in store.article_passage_ids(conn, article_id))
+        return duplicates.copies(index.lexical.article_fields, [article_id], index.groups).get(article_id, [])
+
+    def passage(self, passage_id: int) -> dict | None:
+        index = self.index.get()
+        return index.lexical.passage_fields([passage_id]).get(passage_id) if index else None
+
+    def similar(self, article_id: int, limit: int = 5) -> list[tuple[dict, float]]:
+        """Articles nearest to this one: the mean of its passage vectors against every passage."""
+        index = self.index.get()
+        if index is None:
+            return []
+        found = [v for v in (index.reconstruct(pid) for pid in index.lexical.article_passages(article_id))
                  if v is not None]
         if not found:
             return []
@@ -216,23 +219,19 @@ class SearchEngine:
         centre /= np.linalg.norm(centre) or 1.0
         ranked: dict[int, float] = {}
         hits = index.search(centre.astype(np.float32), (limit + 1) * 8)
-        rows = candidates.passages_with_articles(conn, [pid for pid, _ in hits])
+        owners = index.lexical.passage_articles([pid for pid, _ in hits])
         for pid, score in hits:
-            aid = rows[pid]["article_id"] if pid in rows else None
+            aid = owners.get(pid)
             if aid is not None and aid != article_id and aid not in ranked:
                 ranked[aid] = score
         top = list(ranked.items())[:limit]
-        articles = store.get_articles(conn, [aid for aid, _ in top])
+        articles = index.lexical.article_fields([aid for aid, _ in top])
         return [(articles[aid], round(score, 4)) for aid, score in top if aid in articles]
 
     def sources(self) -> list[dict]:
-        """The served version's sources, counted when it was built (a count over the archive
-        would read every article on each search page); versions built before it was recorded
-        are counted live."""
+        """The served version's sources, counted when it was built."""
         index = self._served_or_none()
-        if index is not None and "sources" in index.manifest:
-            return index.manifest["sources"]
-        return store.list_sources(self.connection())
+        return index.manifest.get("sources", []) if index is not None else []
 
     def _served_or_none(self) -> vectors.LoadedIndex | None:
         """The served version, or None where none can be (what pages show without one)."""
@@ -246,11 +245,8 @@ class SearchEngine:
         info = {"status": "ok", "model": self.embedder.model_id,
                 "index_version": index.version if index else None,
                 "index_built_at": index.manifest.get("created_at") if index else None}
-        try:
-            info.update(store.count_rows(self.connection()))
-        except (sqlite3.Error, FileNotFoundError, store.ArchiveOutdated) as exc:
-            info.update(status="unavailable", error=f"archive: {exc}")
-            return info
+        if index is not None:
+            info.update(articles=index.lexical.article_count, passages=index.count)
         if self.index.error:
             info.update(status="degraded" if index else "unavailable", error=self.index.error)
         return info

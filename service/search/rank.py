@@ -38,7 +38,7 @@ SHORT_PAIR_WEIGHT = 0.5
 MAX_RESULTS = 1000
 
 Fused = dict[int, tuple[float, int]]  # article id → (score, the passage to show)
-Dates = dict[int, tuple[str | None, str | None]]  # article id → (published_at, published_day)
+Dates = dict[int, tuple[int | None, str | None]]  # article id → (published, seconds since 1970; published_day)
 
 
 @dataclass(frozen=True)
@@ -178,12 +178,11 @@ def boost_period(fused: Fused, dates: Dates, intent: DateIntent, explain: Explan
                 explain.setdefault(aid, Explanation()).period_factor = DATE_INTENT_BOOST
 
 
-def boost_places(fused: Fused, about: dict[int, set[str]], wanted: set[str],
-                 explain: Explanations | None = None) -> None:
-    """Articles about a place the query names ("thiên tai Nghệ An") gain PLACE_BOOST×; `wanted`
-    holds the place under all its names, old and new."""
+def boost_places(fused: Fused, about: set[int], explain: Explanations | None = None) -> None:
+    """Articles about a place the query names ("thiên tai Nghệ An", under any of its names, old
+    and new: `about` holds them) gain PLACE_BOOST×."""
     for aid, (score, pid) in fused.items():
-        if about.get(aid, set()) & wanted:
+        if aid in about:
             fused[aid] = (score * PLACE_BOOST, pid)
             if explain is not None:
                 explain.setdefault(aid, Explanation()).place_factor = PLACE_BOOST
@@ -193,5 +192,5 @@ def ordered(fused: Fused, dates: Dates, sort: str) -> list[int]:
     """The first MAX_RESULTS articles by score, or those same articles newest first."""
     order = best(fused, MAX_RESULTS)
     if sort == "date":
-        order.sort(key=lambda aid: dates[aid][0] or "", reverse=True)
+        order.sort(key=lambda aid: -1 << 62 if dates[aid][0] is None else dates[aid][0], reverse=True)
     return order

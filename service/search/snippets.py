@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import sub
@@ -54,11 +53,11 @@ def highlight(text: str, terms: set[str], max_words: int | None = SNIPPET_WORDS,
 
 @dataclass
 class ArticleView:
-    article: sqlite3.Row
+    article: dict
     paragraphs: list[tuple[str, bool]]  # (HTML, overlaps the matched passage)
 
 
-def article_view(article: sqlite3.Row, passage: sqlite3.Row | None, query_text: str = "") -> ArticleView:
+def article_view(article: dict, passage: dict | None, query_text: str = "") -> ArticleView:
     """The article's text as paragraphs, query words marked and the matched passage flagged."""
     parsed = parse_query(query_text) if query_text.strip() else None
     terms = parsed.highlight_terms if parsed else set()

@@ -1,0 +1,163 @@
+"""Replicas pull published versions: `python -m indexer pull SOURCE`.
+
+SOURCE is the primary's index root (`<data dir>/index`), either a directory (a mounted share) or
+an http(s):// URL where a web server publishes that directory read-only (deploy/nginx.conf's
+`/replication/` location). HTTP rather than rsync: it needs nothing on the replica but Python,
+nginx already serves the primary, and rsync's own checks would still leave the version to verify.
+
+A pull copies only the files the replica lacks: a file whose checksum a local version already
+lists is hard-linked, as builds share files between versions. Every file is checked against the
+manifest's size and SHA-256 before the version is published with the same atomic switch as a
+build; a pull that is cut off or corrupt is refused, and the replica keeps serving what it had.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from indexer import vectors
+from indexer.files import fsync_dir, fsync_tree, link_or_copy
+
+CHUNK = 1 << 20
+
+
+class PullRefused(RuntimeError):
+    """A version that cannot be pulled (unreachable, cut off, corrupt): nothing was published."""
+
+
+@dataclass
+class PullReport:
+    version: str
+    status: str  # "pulled", "up to date", "published" (a version already here, now served)
+    files_copied: int = 0
+    bytes_copied: int = 0
+    files_linked: int = 0
+    bytes_linked: int = 0
+    pruned: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        if self.status != "pulled":
+            return f"pull: {self.version} {self.status}"
+        total = self.bytes_copied + self.bytes_linked
+        share = self.bytes_copied / total if total else 0.0
+        return (f"pull: {self.version} published: {self.files_copied} files copied ({self.bytes_copied:,} bytes, "
+                f"{share:.1%} of the version), {self.files_linked} linked from local versions")
+
+
+class _Source:
+    """Where versions come from: a directory, or an HTTP server publishing one."""
+
+    def __init__(self, location: str, timeout: float) -> None:
+        self.location, self.timeout = location.rstrip("/"), timeout
+        self.is_http = location.startswith(("http://", "https://"))
+
+    def _open(self, relative: str):
+        if not self.is_http:
+            return open(Path(self.location) / relative, "rb")
+        return urllib.request.urlopen(f"{self.location}/{relative}", timeout=self.timeout)
+
+    def read(self, relative: str) -> bytes:
+        try:
+            with self._open(relative) as handle:
+                return handle.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise PullRefused(f"cannot read {relative} from {self.location}: {exc}") from exc
+
+    def copy(self, relative: str, target: Path) -> None:
+        try:
+            with self._open(relative) as handle, open(target, "wb") as out:
+                shutil.copyfileobj(handle, out, CHUNK)
+        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError; IncompleteRead: cut off
+            raise PullRefused(f"cannot copy {relative} from {self.location}: {exc}") from exc
+
+
+def _safe(relative: str) -> str:
+    """A manifest's file name that stays inside the version directory."""
+    path = PurePosixPath(relative)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise PullRefused(f"manifest names a file outside its version: {relative!r}")
+    return path.as_posix()
+
+
+def _local_files(index_root: Path) -> dict[str, Path]:
+    """{sha256: path} of the files local versions' manifests list."""
+    found: dict[str, Path] = {}
+    folder = vectors.versions_dir(index_root)
+    for version in sorted(folder.iterdir()) if folder.exists() else []:
+        if version.name.startswith(".") or not version.is_dir():
+            continue
+        try:
+            manifest = vectors.read_manifest(version)
+        except vectors.IndexUnavailable:
+            continue
+        for relative, meta in manifest.get("files", {}).items():
+            path = version / relative
+            if path.is_file() and path.stat().st_size == meta["bytes"]:
+                found.setdefault(meta["sha256"], path)
+    return found
+
+
+def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0) -> PullReport:
+    """Copy the source's published version into `index_root` (what is missing of it), verify
+    it, publish it, and prune all but the newest `keep` versions."""
+    origin = _Source(source, timeout)
+    name = origin.read(vectors.CURRENT_FILE).decode().strip()
+    if not name or _safe(name) != name or "/" in name:
+        raise PullRefused(f"{source} has no published version")
+    index_root = Path(index_root)
+    target = vectors.versions_dir(index_root) / name
+    if vectors.current_version(index_root) == name:
+        return PullReport(name, "up to date")
+    if target.is_dir():  # pulled earlier but not published (or rolled back from): check it again
+        _verify(target, vectors.read_manifest(target))
+        vectors.publish(index_root, target)
+        return PullReport(name, "published")
+    raw = origin.read(f"versions/{name}/{vectors.MANIFEST_FILE}")
+    try:
+        manifest = json.loads(raw)
+        if manifest.get("layout") != vectors.LAYOUT:
+            raise PullRefused(f"{name} was built before versions held everything the service reads: "
+                              f"run `python -m indexer build` once on the primary")
+        files = {_safe(relative): meta for relative, meta in manifest["files"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PullRefused(f"{name}: unreadable manifest: {exc}") from exc
+    report = PullReport(name, "pulled")
+    local = _local_files(index_root)
+    vectors.versions_dir(index_root).mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=vectors.versions_dir(index_root), prefix=".pull-"))
+    try:
+        for relative, meta in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if meta["sha256"] in local:
+                link_or_copy(local[meta["sha256"]], path)
+                report.files_linked += 1
+                report.bytes_linked += meta["bytes"]
+            else:
+                origin.copy(f"versions/{name}/{relative}", path)
+                report.files_copied += 1
+                report.bytes_copied += meta["bytes"]
+        (staging / vectors.MANIFEST_FILE).write_bytes(raw)
+        _verify(staging, manifest)
+        fsync_tree(staging)
+        staging.rename(target)
+        fsync_dir(target.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    vectors.publish(index_root, target)
+    report.pruned = tuple(vectors.prune(index_root, keep))
+    return report
+
+
+def _verify(folder: Path, manifest: dict) -> None:
+    """Every file the manifest lists, with its size and checksum."""
+    try:
+        vectors.check_files(folder, manifest, check_hash=True)
+    except vectors.IndexUnavailable as exc:
+        raise PullRefused(f"{exc}: refused, the served version is unchanged") from exc
