@@ -7,7 +7,7 @@ PORT   ?= 8000
 DEMO   ?= data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install ray browser demo run serve nightly test lint bench clean-data
+.PHONY: help install ray browser nginx demo run serve nightly test lint bench clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,10 +38,18 @@ serve: install ## production server (gunicorn, WORKERS x THREADS) on HOST:PORT, 
 nightly: install ## crawl every source, index what is new, publish (see deploy/ to schedule it)
 	$(PY) -m indexer nightly
 
+# A Debian package the tests need, installed when its program is absent (needs root).
+define debian_package
+	@command -v $(1) >/dev/null 2>&1 || [ -x /usr/sbin/$(1) ] || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
+		else echo "$(1) is missing and this is not root: the tests that need it will be skipped"; fi; }
+endef
+
 browser: ## install Debian's chromium for the browser tests when it is absent (needs root)
-	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-		else echo "chromium is missing and this is not root: the browser tests will be skipped"; fi; }
+	$(call debian_package,chromium)
+
+nginx: ## install Debian's nginx for the replica tests (load balancer in front) when it is absent (needs root)
+	$(call debian_package,nginx)
 
 $(VENV)/.ray-installed: $(VENV)/.installed requirements-ray.txt
 	$(VENV)/bin/pip install --quiet -r requirements-ray.txt
@@ -49,7 +57,7 @@ $(VENV)/.ray-installed: $(VENV)/.installed requirements-ray.txt
 
 ray: $(VENV)/.ray-installed ## install the optional Ray extra (embedding on a Ray cluster: build --ray)
 
-test: install ray browser ## run the test suite (with the Ray extra, so the Ray path is tested)
+test: install ray browser nginx ## run the test suite (with the Ray extra, chromium and nginx, so all of it runs)
 	$(PY) -m pytest
 
 CORPUS ?= ../shared/corpus

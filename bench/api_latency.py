@@ -43,10 +43,12 @@ def gunicorn_command(port: int, workers: int = 2, threads: int = 4) -> list[str]
 
 def start_server(port: int, env: dict[str, str], command: list[str] | None = None,
                  stderr=subprocess.DEVNULL) -> subprocess.Popen:
-    """The service in a child process (Flask's server unless `command`); returns once /api/health answers."""
+    """The service in a child process (Flask's server unless `command`) in a process group of its
+    own; returns once /api/health answers."""
     command = command or [sys.executable, "-m", "flask", "--app", "service:create_app", "run",
                           "--host", "127.0.0.1", "--port", str(port), "--with-threads"]
-    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=stderr)
+    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=stderr,
+                            start_new_session=True)  # its own process group: killpg stops master and workers
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
