@@ -273,7 +273,7 @@ def pull_bytes(corpus: Path, base: int, steps: list[int]) -> dict:
             size = version_bytes(vectors.versions_dir(replica) / report.version)
             rows.append({"articles_added": added, "articles": start, "method": built.method,
                          "version_bytes": size, "bytes_copied": report.bytes_copied,
-                         "copied_share": round(report.bytes_copied / size, 4),
+                         "copied_share": round(report.bytes_copied / size, 4), "copied_by_part": report.copied,
                          "replica_disk_bytes_all_kept_versions": disk_bytes(replica),
                          "kept_versions": len(list(vectors.versions_dir(replica).iterdir()))})
             print(json.dumps(rows[-1]), flush=True)

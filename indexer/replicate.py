@@ -17,7 +17,7 @@ import json
 import shutil
 import tempfile
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from indexer import vectors
@@ -39,6 +39,7 @@ class PullReport:
     files_linked: int = 0
     bytes_linked: int = 0
     pruned: tuple[str, ...] = ()
+    copied: dict[str, int] = field(default_factory=dict)  # bytes copied by part (vectors, lexical, …)
 
     def summary(self) -> str:
         if self.status != "pulled":
@@ -142,6 +143,8 @@ def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0) ->
                 origin.copy(f"versions/{name}/{relative}", path)
                 report.files_copied += 1
                 report.bytes_copied += meta["bytes"]
+                part = relative.split("/")[0]
+                report.copied[part] = report.copied.get(part, 0) + meta["bytes"]
         (staging / vectors.MANIFEST_FILE).write_bytes(raw)
         _verify(staging, manifest)
         fsync_tree(staging)
