@@ -231,10 +231,6 @@ def throughput(data_dir: Path, clients: int, seconds: float, rounds: int) -> dic
             "ratio_2_to_1": round(summary[2] / summary[1], 2)}
 
 
-def version_bytes(version_dir: Path) -> int:
-    return sum(meta["bytes"] for meta in vectors.read_manifest(version_dir)["files"].values())
-
-
 def disk_bytes(folder: Path) -> int:
     """Bytes on disk under `folder`, each hard-linked file once."""
     seen, total = set(), 0
@@ -270,12 +266,14 @@ def pull_bytes(corpus: Path, base: int, steps: list[int]) -> dict:
             pipeline.ingest_files(primary, [pages], source="baomoi.example")
             built = pipeline.build_index(primary, embedder=embedder)
             report = replicate.pull(str(primary.index_root), replica, keep=3)
-            size = version_bytes(vectors.versions_dir(replica) / report.version)
+            manifest = vectors.read_manifest(vectors.versions_dir(replica) / report.version)
+            size = sum(meta["bytes"] for meta in manifest["files"].values())
             rows.append({"articles_added": added, "articles": start, "method": built.method,
                          "version_bytes": size, "bytes_copied": report.bytes_copied,
                          "copied_share": round(report.bytes_copied / size, 4), "copied_by_part": report.copied,
                          "replica_disk_bytes_all_kept_versions": disk_bytes(replica),
-                         "kept_versions": len(list(vectors.versions_dir(replica).iterdir()))})
+                         "kept_versions": len(list(vectors.versions_dir(replica).iterdir())),
+                         "vocabulary": manifest["vocabulary"]})
             print(json.dumps(rows[-1]), flush=True)
     return {"embedder": f"hashed words, dimension {embedder.dimension} (bytes do not depend on vector values)",
             "rows": rows}
