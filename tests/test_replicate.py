@@ -174,7 +174,7 @@ def test_the_pull_command_exits_6_when_refused_and_names_what_it_copied(primary,
 
 def test_vocabulary_deltas_sum_to_the_archive_counts_and_a_new_base_follows(tmp_path):
     conn = store.connect(tmp_path / "archive.sqlite3")
-    previous, previous_dir = None, None
+    previous, previous_dir, file_counts = None, None, []
     for round_number in range(vocabulary.MAX_FILES + 1):
         store.upsert_article(conn, models.Article(url=f"u:{round_number}", source="s", title=f"Tin Hà Nội {round_number}",
                                                   body="Thành phố Hà Nội đón khách." * (round_number + 1)))
@@ -189,7 +189,9 @@ def test_vocabulary_deltas_sum_to_the_archive_counts_and_a_new_base_follows(tmp_
                 assert words.forms(table, folded)[form] == count
                 assert words.casing(table, form) == (count, capitalised)
         previous, previous_dir = {"vocabulary": entry}, folder
-    assert len(entry["files"]) <= vocabulary.MAX_FILES
+        file_counts.append(len(entry["files"]))
+    assert file_counts[:2] == [1, 2] and max(file_counts) <= vocabulary.MAX_FILES
+    assert 1 in file_counts[2:]  # deltas that outgrow the base: a new base
 
 
 def test_nightly_patches_keep_few_segments_share_files_and_search_as_a_full_build(primary, tmp_path, fake_embedder):
