@@ -38,7 +38,7 @@ import numpy as np
 
 from bench import save_result
 from bench.quality import eval_archive, query_metrics, read_jsonl
-from indexer import diacritics, store
+from indexer import diacritics
 from indexer import text as vtext
 
 TOP = 50
@@ -64,7 +64,7 @@ def candidate_features(engine, query: dict, doc_of: dict[int, str]) -> dict:
     ranking = engine.rank(Query(text=query["text"], mode="hybrid", explain=True))
     top = ranking.order[:TOP]
     terms = [vtext.fold(w) for w in vtext.words(ranking.parsed.normalized)]
-    texts = store.article_word_texts(engine.connection(), top, False)
+    texts = ranking.index.lexical.word_texts(top, False)
     in_a_row = " " + " ".join(terms) + " "
     pairs = [f" {a} {b} " for a, b in pairwise(terms)]
     rows = []
