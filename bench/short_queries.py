@@ -21,6 +21,9 @@ hybrid ranking as shipped, in one run over one archive.
    chosen on four fifths of the articles and scored on the fifth (folds grouped by article).
    An approximation of the engine: the word-order share is counted for all 50, not the top 20.
 
+5. **What the misses lack.** For each short query whose article hybrid does not rank first: does
+   that article's text hold every query word (folded), and does the article ranked first?
+
 Prints MRR@10 per query kind for each probe; `--json` keeps them. Figures, not tests.
 """
 from __future__ import annotations
@@ -207,6 +210,28 @@ def short_weights(candidates: list[dict], shipped: tuple[float, float, float, fl
             "shipped weights, all queries": by_kind([(c["kind"], _rescored(c, *shipped)) for c in short])}
 
 
+def misses(engine, queries: list[dict], doc_of: dict[int, str], docs: list[dict]) -> dict:
+    """Per kind: the short queries hybrid misses at rank 1, and how many of them have every query
+    word in the wanted article's text, and in the article ranked first instead."""
+    from service.search import Query
+
+    words_of = {str(d["id"]): " " + " ".join(vtext.fold(w) for w in vtext.words(d["body"])) + " " for d in docs}
+    out: dict[str, dict[str, int]] = {}
+    for q in queries:
+        order = [doc_of[aid] for aid in engine.rank(Query(text=q["text"], mode="hybrid")).order[:1]]
+        wanted = str(q["relevant"][0])
+        if order == [wanted]:
+            continue
+        words = [vtext.fold(w) for w in vtext.words(q["text"])]
+        counts = out.setdefault(q["kind"], {"missed": 0, "wanted article has every word": 0,
+                                            "first-ranked article has every word": 0})
+        counts["missed"] += 1
+        counts["wanted article has every word"] += all(f" {w} " in words_of[wanted] for w in words)
+        counts["first-ranked article has every word"] += bool(order) and all(f" {w} " in words_of[order[0]]
+                                                                            for w in words)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-dev", type=Path, required=True, help="eval-dev folder (documents and long queries)")
@@ -221,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         queries = queries + short_queries
         result = {"command": " ".join(sys.argv), "perfect restoration (short_folded)":
                   perfect_restoration(engine, short_queries, doc_of)}
+        result["misses"] = misses(engine, short_queries, doc_of, read_jsonl(args.eval_dev / "docs.jsonl"))
         print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
         candidates = [candidate_features(engine, q, doc_of) for q in queries]
         result["learned re-ranking"] = learned_reranking(candidates, args.C)
