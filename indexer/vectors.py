@@ -264,6 +264,7 @@ class LoadedIndex:
     lexical: lexical.LexicalIndex
     vocabulary: vocabulary.Vocabulary
     directory: Path
+    verified: frozenset = frozenset()  # its files (device, inode, size, mtime), checked against the manifest
 
     def __post_init__(self) -> None:
         self.removed = removed_ids(self.manifest)
@@ -334,24 +335,32 @@ def segment_files(version_dir: Path) -> list[Path]:
     return [Path(version_dir) / SEGMENTS_DIR / s["name"] for s in read_manifest(version_dir)["segments"]]
 
 
-def check_files(version_dir: Path, manifest: dict, check_hash: bool = True) -> None:
+def check_files(version_dir: Path, manifest: dict, check_hash: bool = True,
+                verified: frozenset = frozenset()) -> frozenset:
     """Refuse a version whose files are not exactly those its manifest lists (sizes always,
-    checksums with `check_hash`): a truncated copy, a corrupt pull, a file gone."""
-    name = Path(version_dir).name
+    checksums with `check_hash`): a truncated copy, a corrupt pull, a file gone. Returns the files
+    (device, inode, size, mtime) now known good; those in `verified` (hard links a version loaded before shares,
+    never written again) are not read again, so a switch reads only what the nightly wrote."""
+    name, good = Path(version_dir).name, set()
     for relative, expected in manifest.get("files", {}).items():
         path = Path(version_dir) / relative
         try:
-            size = path.stat().st_size
+            stat = path.stat()
         except OSError:
             raise IndexUnavailable(f"index {name}: {relative} is missing") from None
-        if size != expected["bytes"] or (check_hash and sha256_file(path) != expected["sha256"]):
+        key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)  # a reused inode has another mtime
+        if stat.st_size != expected["bytes"] or (check_hash and key not in verified
+                                                 and sha256_file(path) != expected["sha256"]):
             raise IndexUnavailable(f"index {name}: {relative} does not match its manifest (corrupt or truncated)")
+        good.add(key)
+    return frozenset(good) if check_hash else verified
 
 
 def load_version(index_root: Path, name: str, expected_model: str, expected_dimension: int,
-                 check_hash: bool = True, search_params: str = "") -> LoadedIndex:
+                 check_hash: bool = True, search_params: str = "", verified: frozenset = frozenset()) -> LoadedIndex:
     """Load one version read-only, refusing one built for another model or dimension, or whose
-    files are not those its manifest lists."""
+    files are not those its manifest lists (files in `verified`, from a version loaded before,
+    are not hashed again)."""
     version_dir = versions_dir(index_root) / name
     manifest = read_manifest(version_dir)
     if manifest.get("layout") != LAYOUT:
@@ -364,7 +373,7 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
     if manifest.get("dimension") != expected_dimension:
         raise IndexUnavailable(f"index {name} has dimension {manifest.get('dimension')}, "
                                f"the model gives {expected_dimension}: rebuild the index")
-    check_files(version_dir, manifest, check_hash)
+    good = check_files(version_dir, manifest, check_hash, verified)
     segments = []
     for segment in manifest["segments"]:
         try:
@@ -381,7 +390,7 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
         words = vocabulary.Vocabulary.open(version_dir)
     except vocabulary.VocabularyUnavailable as exc:
         raise IndexUnavailable(f"index {name}: {exc}") from exc
-    return LoadedIndex(name, manifest, segments, _load_lexical(version_dir, manifest), words, version_dir)
+    return LoadedIndex(name, manifest, segments, _load_lexical(version_dir, manifest), words, version_dir, good)
 
 
 def _load_lexical(version_dir: Path, manifest: dict) -> lexical.LexicalIndex:

@@ -218,3 +218,18 @@ def test_nightly_patches_keep_few_segments_share_files_and_search_as_a_full_buil
         query = fake_embedder.encode_query(text)
         assert sorted((pid, round(score, 5)) for pid, score in patched.search(query, 100)) == \
             sorted((pid, round(score, 5)) for pid, score in full.search(query, 100))
+
+
+def test_a_switch_hashes_only_the_files_the_new_version_wrote(primary, fake_embedder, monkeypatch):
+    """A version shares most files with the one served before it (hard links, never written
+    again): the service checks their sizes, and reads through only what is new."""
+    engine = SearchEngine(primary, embedder=fake_embedder)
+    engine.index.get()
+    add(primary, [("Tin mới", "Một bài mới về thiên tai.")], start=len(STORIES))
+    new = build_index(primary, embedder=fake_embedder).version
+    hashed = []
+    real = vectors.sha256_file
+    monkeypatch.setattr(vectors, "sha256_file", lambda path: hashed.append(path) or real(path))
+    assert engine.index.get().version == new
+    written = vectors.read_manifest(vectors.versions_dir(primary.index_root) / new)["files"]
+    assert 0 < len(hashed) < len(written) / 2

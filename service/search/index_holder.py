@@ -47,7 +47,8 @@ class IndexHolder:
         else:
             try:
                 self.loaded = vectors.load_version(self.root, name, self.model_id, self.dimension,
-                                                   search_params=self.search_params)
+                                                   search_params=self.search_params,
+                                                   verified=self.loaded.verified if self.loaded else frozenset())
                 self.error = None
             except vectors.IndexUnavailable as exc:
                 if self.loaded is None:  # at start-up: the newest older version that passes its checks
