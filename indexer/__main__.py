@@ -201,15 +201,19 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     settings = load_settings()
+    version = vectors.current_version(settings.index_root)
+    manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / version) if version else {}
     if not settings.db_path.exists():
-        print(f"no archive at {settings.db_path}")
-        return 1
+        if not version:
+            print(f"no archive at {settings.db_path}")
+            return 1
+        print(f"no archive (a replica): index {version} ({manifest.get('count', 0)} passages, "
+              f"{manifest.get('lexical', {}).get('articles', 0)} articles, {manifest.get('index_factory', '-')})")
+        return 0
     conn = store.connect(settings.db_path, readonly=True)
     counts = store.count_rows(conn)
     sources = store.list_sources(conn)
     conn.close()
-    version = vectors.current_version(settings.index_root)
-    manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / version) if version else {}
     info = {**counts, "index_version": version, "indexed_passages": manifest.get("count"),
             "model": manifest.get("model"), "index_factory": manifest.get("index_factory"), "sources": sources}
     if args.json:

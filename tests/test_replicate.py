@@ -170,6 +170,7 @@ def test_the_pull_command_exits_6_when_refused_and_names_what_it_copied(primary,
     assert "pull refused" in capsys.readouterr().err
     assert main(["pull", str(primary.index_root)]) == 0
     assert "files copied" in capsys.readouterr().out
+    assert main(["stats"]) == 0 and "a replica" in capsys.readouterr().out
 
 
 def test_vocabulary_deltas_sum_to_the_archive_counts_and_a_new_base_follows(tmp_path):
