@@ -70,42 +70,39 @@ def write(version_dir: Path, archive: sqlite3.Connection, previous: dict | None 
 
 def _write_file(path: Path, archive: sqlite3.Connection, earlier: list[Path]) -> int:
     """Write the archive's counts less those the `earlier` files sum to (all of them when there
-    are none); returns how many rows it holds."""
-    out = sqlite3.connect(path)
+    are none); returns how many rows it holds. SQLite does the sums and the comparison, over the
+    files attached read-only: a province's pair table has millions of rows."""
+    archive_file = next(row[2] for row in archive.execute("PRAGMA database_list") if row[1] == "main")
+    out = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rwc", uri=True)
     try:
         out.executescript(_SCHEMA)
+        out.execute("ATTACH DATABASE ? AS archive", (f"{Path(archive_file).resolve().as_uri()}?mode=ro",))
+        for number, earlier_file in enumerate(earlier):
+            out.execute(f"ATTACH DATABASE ? AS earlier{number}", (f"{earlier_file.resolve().as_uri()}?immutable=1",))
         rows = 0
         for table in TABLES:
-            current = archive.execute(f"SELECT folded, form, count, capitalised FROM {table}")
-            if not earlier:
-                out.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", current)
-            else:
-                out.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", _changes(table, current, earlier))
-            rows += _rows(out, table)
+            out.execute("""CREATE TEMP TABLE before (folded TEXT, form TEXT, count INTEGER, capitalised INTEGER,
+                                                      PRIMARY KEY (folded, form)) WITHOUT ROWID""")
+            if earlier:
+                union = " UNION ALL ".join(f"SELECT folded, form, count, capitalised FROM earlier{n}.{table}"
+                                           for n in range(len(earlier)))
+                out.execute(f"""INSERT INTO before SELECT folded, form, sum(count), sum(capitalised)
+                                FROM ({union}) GROUP BY folded, form""")
+            # Rows whose counts changed or that are new, then those no longer in the archive at all.
+            out.execute(f"""INSERT INTO main.{table}
+                            SELECT a.folded, a.form, a.count - coalesce(b.count, 0),
+                                   a.capitalised - coalesce(b.capitalised, 0)
+                            FROM archive.{table} a LEFT JOIN before b USING (folded, form)
+                            WHERE a.count != coalesce(b.count, 0) OR a.capitalised != coalesce(b.capitalised, 0)""")
+            out.execute(f"""INSERT INTO main.{table} SELECT b.folded, b.form, -b.count, -b.capitalised FROM before b
+                            WHERE (b.count != 0 OR b.capitalised != 0) AND NOT EXISTS (
+                                SELECT 1 FROM archive.{table} a WHERE a.folded = b.folded AND a.form = b.form)""")
+            out.execute("DROP TABLE before")
+            rows += _rows(out, f"main.{table}")
         out.commit()
         return rows
     finally:
         out.close()
-
-
-def _changes(table: str, current, earlier: list[Path]):
-    """Rows (folded, form, Δcount, Δcapitalised) that turn the earlier files' sums into the archive's."""
-    before: dict[tuple[str, str], tuple[int, int]] = {}
-    for path in earlier:
-        conn = _open(path)
-        try:
-            for folded, form, count, capitalised in conn.execute(f"SELECT * FROM {table}"):
-                seen, caps = before.get((folded, form), (0, 0))
-                before[(folded, form)] = (seen + count, caps + capitalised)
-        finally:
-            conn.close()
-    for folded, form, count, capitalised in current:
-        seen, caps = before.pop((folded, form), (0, 0))
-        if (count, capitalised) != (seen, caps):
-            yield folded, form, count - seen, capitalised - caps
-    for (folded, form), (seen, caps) in before.items():  # no longer in the archive at all
-        if seen or caps:
-            yield folded, form, -seen, -caps
 
 
 class Vocabulary:
