@@ -322,10 +322,10 @@ class LexicalIndex:
         index, searcher = ((self._passages, self._passage_searcher) if kind == PASSAGES
                            else (self._articles, self._article_searcher))
         wanted = sorted({i for i in ids if 0 <= i < 2 ** 64})
+        clauses = _filter_clauses(index.schema, filters) if filters else []
         out = []
         for part in store.batches(wanted):
             query = tantivy.Query.term_set_query(index.schema, field, part)
-            clauses = _filter_clauses(index.schema, filters) if filters else []
             if clauses:
                 query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in (query, *clauses)])
             limit = len(part) * MAX_PASSAGES if (kind, field) == (PASSAGES, "aid") else len(part)

@@ -155,15 +155,16 @@ def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None,
 
 
 def _what_to_add(previous: vectors.LoadedIndex | None, rows: list, all_ids: np.ndarray,
-                 ) -> tuple[list, int, np.ndarray]:
-    """(the rows the previous version lacks; how many passages were removed since; the ids it
-    holds but no longer serves)."""
+                 ) -> tuple[list, np.ndarray, np.ndarray]:
+    """(the rows the previous version lacks; the passages removed since; the ids it holds but
+    no longer serves)."""
+    none = np.array([], dtype=np.int64)
     if previous is None:
-        return rows, 0, np.array([], dtype=np.int64)
+        return rows, none, none
     held = previous.ids()
     gone = np.setdiff1d(held, all_ids)
     held_set = set(held.tolist())
-    return [r for r in rows if r["id"] not in held_set], len(gone), np.union1d(previous.removed, gone)
+    return [r for r in rows if r["id"] not in held_set], gone, np.union1d(previous.removed, gone)
 
 
 def _write_verified(settings: Settings, segments: vectors.Segments, manifest: dict, dimension: int, expected: int,
@@ -179,7 +180,7 @@ def _write_verified(settings: Settings, segments: vectors.Segments, manifest: di
     return version_dir, loaded.manifest
 
 
-def _rest_writer(settings: Settings, conn, previous: vectors.LoadedIndex | None, all_ids: np.ndarray,
+def _rest_writer(conn, previous: vectors.LoadedIndex | None, added: list[int], removed: list[int],
                  max_passage_id: int) -> Callable[[Path], dict]:
     """How the new version's lexical indexes and vocabulary are written: the previous version's
     patched (it holds the passages its FAISS holds: those gone since are removed, those new
@@ -190,12 +191,10 @@ def _rest_writer(settings: Settings, conn, previous: vectors.LoadedIndex | None,
     if previous is None:
         return lambda staging: {"lexical": lexical.build(staging, conn, max_passage_id, checkpoint=kill_point),
                                 "vocabulary": vocabulary.write(staging, conn)}
-    held = previous.ids()
-    previous_dir = vectors.versions_dir(settings.index_root) / previous.version
-    added, removed = np.setdiff1d(all_ids, held).tolist(), np.setdiff1d(held, all_ids).tolist()
     return lambda staging: {
-        "lexical": lexical.build(staging, conn, max_passage_id, previous_dir, added, removed, checkpoint=kill_point),
-        "vocabulary": vocabulary.write(staging, conn, previous.manifest, previous_dir)}
+        "lexical": lexical.build(staging, conn, max_passage_id, previous.directory, added, removed,
+                                 checkpoint=kill_point),
+        "vocabulary": vocabulary.write(staging, conn, previous.manifest, previous.directory)}
 
 
 def _embed_missing(settings: Settings, load_embedder: Callable[[], Embedder], model: str) -> EmbedMissing:
@@ -236,8 +235,8 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         factory = vectors.factory_for(settings.index_factory, len(rows))
         previous, method = _index_to_patch(settings, name, manifest, model, dimension, factory, full)
         max_passage_id = int(all_ids.max()) if len(all_ids) else 0
-        rows_to_add, removed, skipped = _what_to_add(previous, rows, all_ids)
-        write_rest = _rest_writer(settings, conn, previous, all_ids, max_passage_id)
+        rows_to_add, gone, skipped = _what_to_add(previous, rows, all_ids)
+        write_rest = _rest_writer(conn, previous, [r["id"] for r in rows_to_add], gone.tolist(), max_passage_id)
         hashes = [r["content_hash"] for r in rows_to_add]
         embed_started = time.perf_counter()
         result = cached_embeddings(_embed_missing(settings, load_embedder, model), cache, hashes,
@@ -260,7 +259,7 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
     finally:
         cache.close()
         conn.close()
-    return BuildReport(version_dir.name, len(rows), embedded, len(rows) - embedded, removed,
+    return BuildReport(version_dir.name, len(rows), embedded, len(rows) - embedded, len(gone),
                        time.perf_counter() - started, embed_seconds, pruned, method, written["lexical"],
                        f"Ray at {settings.ray_address}" if settings.ray_address else "this process",
                        result.duplicates)

@@ -35,11 +35,14 @@ class PullReport:
     version: str
     status: str  # "pulled", "up to date", "published" (a version already here, now served)
     files_copied: int = 0
-    bytes_copied: int = 0
     files_linked: int = 0
     bytes_linked: int = 0
     pruned: tuple[str, ...] = ()
     copied: dict[str, int] = field(default_factory=dict)  # bytes copied by part (vectors, lexical, …)
+
+    @property
+    def bytes_copied(self) -> int:
+        return sum(self.copied.values())
 
     def summary(self) -> str:
         if self.status != "pulled":
@@ -142,7 +145,6 @@ def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0) ->
             else:
                 origin.copy(f"versions/{name}/{relative}", path)
                 report.files_copied += 1
-                report.bytes_copied += meta["bytes"]
                 part = relative.split("/")[0]
                 report.copied[part] = report.copied.get(part, 0) + meta["bytes"]
         (staging / vectors.MANIFEST_FILE).write_bytes(raw)

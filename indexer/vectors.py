@@ -135,14 +135,17 @@ def plan_segments(previous: LoadedIndex | None, matrix: np.ndarray, ids: np.ndar
     if previous is None:
         return Segments([], [make_index(matrix, ids, factory)]), removed
     kept = list(zip(previous.manifest["segments"], previous.segments))
-    rewrite = {i for i, (_, index) in enumerate(kept)
-               if np.isin(_id_map(index), removed).sum() > REMOVED_SHARE_MAX * index.ntotal}
+    held = [_id_map(index) for index in previous.segments]
+    rewrite = {i for i, ids_held in enumerate(held)
+               if np.isin(ids_held, removed).sum() > REMOVED_SHARE_MAX * len(ids_held)}
     if len(kept) - len(rewrite) + 1 > MAX_SEGMENTS:
         by_size = sorted((i for i in range(len(kept)) if i not in rewrite), key=lambda i: kept[i][0]["vectors"])
         rewrite.update(by_size[:len(by_size) // 2 + 1])
     merged: list[tuple[np.ndarray, np.ndarray]] = [(ids, matrix)] if len(ids) else []
     merged += [previous.vectors_of(index, removed) for i, (_, index) in enumerate(kept) if i in rewrite]
     template = previous.segments[0] if previous.segments else None
+    still_held = np.concatenate([ids_held for i, ids_held in enumerate(held) if i not in rewrite]
+                                or [np.array([], np.int64)])
     kept = [pair for i, pair in enumerate(kept) if i not in rewrite]
     new = []
     if merged:
@@ -155,7 +158,6 @@ def plan_segments(previous: LoadedIndex | None, matrix: np.ndarray, ids: np.ndar
             segment.reset()
             segment.add_with_ids(all_vectors, all_ids)
             new.append(segment)
-    still_held = np.concatenate([_id_map(index) for _, index in kept]) if kept else np.array([], np.int64)
     return (Segments([meta for meta, _ in kept], new, previous.directory),
             np.intersect1d(removed, still_held))
 
