@@ -66,12 +66,19 @@ def test_restoration_benchmark_scores_words_and_whole_queries(tmp_path, model_di
              ("d4", "thiên tài", "thien tai")]  # the archive writes only "thiên tai": one word restored wrong
     queries = [{"qid": f"{d}-{kind}", "kind": kind, "text": text, "relevant": [d]}
                for d, typed, folded in pairs for kind, text in (("short", typed), ("short_folded", folded))]
+    # A headline and its folded twin are scored as a kind of their own.
+    queries += [{"qid": "d2-title", "kind": "title", "text": "Lễ giao nhận quân năm 2021", "relevant": ["d2"]},
+                {"qid": "d2-title_folded", "kind": "title_folded", "text": "le giao nhan quan nam 2021",
+                 "relevant": ["d2"]}]
     eval_dir = write_eval_set(tmp_path / "eval", queries)
     out = tmp_path / "r.json"
     assert restoration(["--eval", str(eval_dir), "--cache-dir", str(tmp_path / "cache"), "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["queries"] == 4 and result["words"] == 14
-    assert result["word_accuracy"] == round(13 / 14, 4) and result["query_accuracy"] == 0.75
+    assert sorted(result) == ["short_folded", "title_folded"]
+    short = result["short_folded"]
+    assert short["queries"] == 4 and short["words"] == 14
+    assert short["word_accuracy"] == round(13 / 14, 4) and short["query_accuracy"] == 0.75
+    assert result["title_folded"]["words"] == 6 and result["title_folded"]["query_accuracy"] == 1.0
     assert "'thien tai': restored 'thiên tai', typed 'thiên tài'" in capsys.readouterr().out
 
 

@@ -22,7 +22,7 @@ from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
 from service.search import candidates, rank
 from service.search.index_holder import IndexHolder
-from service.search.query import ParsedQuery, Query, parse_query
+from service.search.query import ParsedQuery, Query, WordRestorer, parse_query
 from service.search.snippets import highlight
 
 PLACE_FACET_SIZE = 12  # places listed beside the results
@@ -73,12 +73,16 @@ class SearchEngine:
         """The query's meaning, its diacritics and capitals restored from the served version's
         vocabulary (as typed where none is served)."""
         index = index or self._served_or_none()
-        if index is None:
-            return parse_query(text)
+        return parse_query(text, *self.restorers(index)) if index is not None else parse_query(text)
+
+    @staticmethod
+    def restorers(index: vectors.LoadedIndex) -> tuple[WordRestorer, WordRestorer]:
+        """(diacritics, capitals): how a run of words typed without them is restored, from this
+        version's vocabulary."""
         words = index.vocabulary
-        return parse_query(text, lambda typed: diacritics.restore(
-            typed, lambda f: words.forms("vocab_unigrams", f), lambda f: words.forms("vocab_bigrams", f)),
-            lambda typed: diacritics.truecase(typed, words.casing))
+        return (lambda typed: diacritics.restore(typed, lambda f: words.forms("vocab_unigrams", f),
+                                                 lambda f: words.forms("vocab_bigrams", f)),
+                lambda typed: diacritics.truecase(typed, words.casing))
 
     @staticmethod
     def _lexical_lists(parsed: ParsedQuery, mode: str, filters: Filters, index: vectors.LoadedIndex,

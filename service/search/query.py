@@ -17,6 +17,7 @@ from indexer.models import Filters
 MODES = ("hybrid", "semantic", "lexical")
 SORTS = ("relevance", "date")
 _PHRASE = re.compile(r'["“”]([^"“”]+)["“”]')
+WordRestorer = Callable[[list[str]], list[str]]  # a run of words typed without diacritics or capitals → restored
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ class ParsedQuery:
         return set(self.terms) | {w for p in self.phrases for w in p.split()}
 
 
-def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] | None = None,
-                restore_capitals: Callable[[list[str]], list[str]] | None = None) -> ParsedQuery:
+def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
+                restore_capitals: WordRestorer | None = None) -> ParsedQuery:
     """Split a query into terms, phrases and a period; restore diacritics, and the capitals of a
     query typed all in lower case, for the dense side (e5 reads "Nghệ An" better than "nghệ an")."""
     normalized = vtext.normalize(raw)
@@ -102,10 +103,10 @@ def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] |
     semantic = " ".join(filter(None, [rest.strip(), *(_PHRASE.findall(normalized))])).strip() or normalized
     restored = None
     if restore_diacritics and not vtext.has_diacritics(semantic) and vtext.words(semantic):
-        restored = _restore_text(semantic, restore_diacritics)
+        restored = restore_text(semantic, restore_diacritics)
         semantic = restored
     if restore_capitals and not any(c.isupper() for c in normalized):
-        semantic = _restore_text(semantic, restore_capitals)
+        semantic = restore_text(semantic, restore_capitals)
         restored = semantic if restored else None
     exact_source = rest if vtext.has_diacritics(normalized) else (restored or "")
     exact_words = tuple(dict.fromkeys(vtext.canonical_word(w) for w in vtext.words(exact_source)))
@@ -120,7 +121,7 @@ def parse_query(raw: str, restore_diacritics: Callable[[list[str]], list[str]] |
                        exact_words, tuple(p for p in exact_phrases if p), places.query_places(normalized))
 
 
-def _restore_text(text: str, restore_words: Callable[[list[str]], list[str]]) -> str:
+def restore_text(text: str, restore_words: WordRestorer) -> str:
     """Replace each run of letters by its restored spelling (diacritics or capitals), keeping digits
     and punctuation."""
     def run(match: re.Match) -> str:
