@@ -19,7 +19,11 @@ from typing import NamedTuple
 from indexer.text import fold
 
 _WORD_RUN = re.compile(r"[^\W\d_]+(?:\s+[^\W\d_]+)*")  # letters only, split at digits/punctuation
-MAX_CANDIDATES = 6
+# Spellings of a folded syllable weighed per word, most frequent first. "du" alone has a dozen
+# (dù, dự, đủ, dữ, …) and the right one is often not among the six most frequent: "dữ dội" needs its
+# pair's count to win. 16 keeps every spelling eval-dev-short's queries use (bench/README.md,
+# "Restoring diacritics on short queries").
+MAX_CANDIDATES = 16
 # A query word is capitalised when the archive capitalises it (inside a run of words, so not as a
 # sentence's first word) at least this share of the time, in a pair with its neighbour or alone,
 # and has seen it at least MIN_SEEN times (tuned on eval-dev and eval-dev-short).

@@ -23,6 +23,15 @@ def test_context_picks_the_right_spelling():
     assert restore(["dang", "van", "quang"], lookup(unigrams), lookup(bigrams)) == ["đặng", "văn", "quang"]
 
 
+def test_a_rare_spelling_wins_when_its_pair_is_known():
+    # "dữ" is only the 8th most frequent spelling of "du" here; the pair "dữ dội" decides.
+    common = ["đủ", "dự", "dù", "dụ", "du", "đu", "dư"]
+    archive = [" ".join(common[:7 - i]) + "." for i in range(7)] * 3 + ["Mưa dữ dội."] * 2
+    unigrams, bigrams, _, _ = count_ngrams(archive)
+    assert sorted(lookup(unigrams)("du"), key=lookup(unigrams)("du").get, reverse=True).index("dữ") >= 6
+    assert restore(["mua", "du", "doi"], lookup(unigrams), lookup(bigrams)) == ["mưa", "dữ", "dội"]
+
+
 def test_unknown_words_are_kept():
     unigrams, bigrams, _, _ = count_ngrams(ARCHIVE)
     assert restore(["covid", "thien", "tai"], lookup(unigrams), lookup(bigrams)) == ["covid", "thiên", "tai"]
