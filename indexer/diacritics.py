@@ -18,11 +18,11 @@ from typing import NamedTuple
 
 from indexer.text import fold
 
-_WORD_RUN = re.compile(r"[^\W\d_]+(?:\s+[^\W\d_]+)*")  # letters only, split at digits/punctuation
+WORD_RUN = re.compile(r"[^\W\d_]+(?:\s+[^\W\d_]+)*")  # letters only, split at digits/punctuation
 # Spellings of a folded syllable weighed per word, most frequent first. "du" alone has a dozen
 # (dù, dự, đủ, dữ, …) and the right one is often not among the six most frequent: "dữ dội" needs its
-# pair's count to win. 16 keeps every spelling eval-dev-short's queries use (bench/README.md,
-# "Restoring diacritics on short queries").
+# pair's count to win. Accuracy on eval-dev-short's folded queries stops rising at 16 (bench/README.md,
+# "Restoring diacritics").
 MAX_CANDIDATES = 16
 # A query word is capitalised when the archive capitalises it (inside a run of words, so not as a
 # sentence's first word) at least this share of the time, in a pair with its neighbour or alone,
@@ -48,7 +48,7 @@ def _capitalised(word: str) -> bool:
 def count_ngrams(texts: Iterable[str]) -> Ngrams:
     counts = Ngrams(Counter(), Counter(), Counter(), Counter())
     for text in texts:
-        for run in _WORD_RUN.findall(text):
+        for run in WORD_RUN.findall(text):
             written = run.split()
             syllables = [w.lower() for w in written]
             folded = [fold(s) for s in syllables]

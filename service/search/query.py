@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from indexer import abbreviations, places
+from indexer import abbreviations, diacritics, places
 from indexer import text as vtext
 from indexer.dates import DateIntent, query_date_intent
 from indexer.lexical import WordQuery
@@ -127,4 +127,4 @@ def restore_text(text: str, restore_words: WordRestorer) -> str:
     def run(match: re.Match) -> str:
         return " ".join(restore_words(match.group(0).split()))
 
-    return re.sub(r"[^\W\d_]+(?:\s+[^\W\d_]+)*", run, text)
+    return diacritics.WORD_RUN.sub(run, text)
