@@ -43,7 +43,8 @@ STAGES = {
     "version-verify": (vectors, "load_version"),
 }
 PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>{title}</title>
-<meta property="og:title" content="{title}"></head><body><header><nav><a href="/">Trang chủ</a></nav></header>
+<meta property="og:title" content="{title}"><link rel="canonical" href="{url}">
+</head><body><header><nav><a href="/">Trang chủ</a></nav></header>
 <article class="news-detail"><h1 class="title">{title}</h1><p class="sapo"><strong>{sapo}</strong></p>
 <div class="content">{body}</div></article><footer>Cổng thông tin điện tử</footer></body></html>"""
 
@@ -65,7 +66,7 @@ def write_pages(articles: list[dict], folder: Path) -> None:
     for item in articles:
         body = "".join(f"<p>{html.escape(p)}</p>" for p in item["body"].split("\n") if p.strip())
         page = PAGE.format(title=html.escape(item.get("title", "")), sapo=html.escape(item.get("sapo", "")),
-                           body=body)
+                           body=body, url=f"https://bench.example.gov.vn/{item['id']}.html")
         (folder / f"{item['id']}.html").write_text(page, encoding="utf-8")
 
 

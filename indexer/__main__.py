@@ -45,10 +45,19 @@ def _province(name: str) -> str:
     return name
 
 
+def _web_url(value: str) -> str:
+    from indexer.models import is_web_url
+
+    if not is_web_url(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/") + "/"
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from indexer.pipeline import ingest_files
 
-    report = ingest_files(load_settings(), args.paths, source=args.source, progress=True, province=args.province)
+    report = ingest_files(load_settings(), args.paths, source=args.source, progress=True, province=args.province,
+                          base_url=args.base_url)
     for path, reason in report.failures:
         print(f"  failed: {path}: {reason}", file=sys.stderr)
     print(report.summary())
@@ -249,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", help="source name (default: the host of each page's URL)")
     p.add_argument("--province", type=_province,
                    help="the source's province (\"Nghệ An\"): resolves place names many units share")
+    p.add_argument("--base-url", type=_web_url, metavar="URL",
+                   help="the site the pages were saved from: a page naming no canonical URL is at URL + its path "
+                        "under the folder given (without it, such a page fails)")
     p.set_defaults(func=cmd_ingest)
     p = sub.add_parser("build", help="embed new passages and publish a new index version")
     p.add_argument("--full", action="store_true", help="rebuild from the archive instead of patching")

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from indexer import places
 from indexer import text as vtext
@@ -13,6 +14,12 @@ from indexer import text as vtext
 
 def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def is_web_url(url: str) -> bool:
+    """An address a reader can follow: http or https with a host (never javascript:, data: or file:)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def sha256_text(value: str) -> str:

@@ -6,11 +6,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urljoin, urlparse
 
 import numpy as np
 
-from indexer import duplicates, lexical, places, store, vectors, vocabulary
+from indexer import duplicates, lexical, models, places, store, vectors, vocabulary
 from indexer.config import Settings
 from indexer.decode import DecodeError, decode_html
 from indexer.embed import (
@@ -38,13 +38,15 @@ class IngestReport:
         return "ingest: " + ", ".join(parts)
 
 
-def html_files(paths: Iterable[Path]) -> list[Path]:
-    found: list[Path] = []
+def html_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """(file, its path relative to the folder named, or its name) of every saved page."""
+    found: list[tuple[Path, str]] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in HTML_SUFFIXES))
+            found.extend((p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*"))
+                         if p.is_file() and p.suffix.lower() in HTML_SUFFIXES)
         elif path.is_file():
-            found.append(path)
+            found.append((path, path.name))
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
     return found
@@ -55,8 +57,10 @@ def source_from_url(url: str) -> str:
 
 
 def ingest_files(settings: Settings, paths: Iterable[Path], source: str | None = None,
-                 progress: bool = False, province: str | None = None) -> IngestReport:
+                 progress: bool = False, province: str | None = None, base_url: str | None = None) -> IngestReport:
     """Store saved article pages; a page that fails is reported and never touches stored ones.
+    A page's address is its canonical URL; a page that names none is at `base_url` + its path
+    under the folder given, and fails without one (a file path is no address a reader can follow).
     `province` is the source's, for place names many units share."""
     from tqdm import tqdm
 
@@ -64,16 +68,21 @@ def ingest_files(settings: Settings, paths: Iterable[Path], source: str | None =
     report = IngestReport()
     conn = store.connect(settings.db_path)
     try:
-        for path in tqdm(files, unit="page", desc="ingest", disable=not progress):
+        for path, relative in tqdm(files, unit="page", desc="ingest", disable=not progress):
             try:
                 html = decode_html(path.read_bytes())
-                article = extract_article(html, path.resolve().as_uri(), source or "", tz=settings.timezone)
-            except (ExtractionError, DecodeError) as exc:
+                article = extract_article(html, urljoin(base_url, quote(relative)) if base_url else "",
+                                          source or "", tz=settings.timezone)
+                if not models.is_web_url(article.url):
+                    raise ExtractionError("the page names no http(s) canonical URL (link rel=canonical): "
+                                          "give its site with --base-url")
+                article.source = source or source_from_url(article.url)
+                _, status = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap,
+                                                 province)
+            except (ExtractionError, DecodeError, store.ForeignArticle) as exc:
                 report.counts["failed"] += 1
                 report.failures.append((str(path), str(exc)))
                 continue
-            article.source = source or source_from_url(article.url)
-            _, status = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap, province)
             report.counts[status] += 1
     finally:
         conn.close()

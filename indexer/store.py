@@ -14,7 +14,7 @@ from pathlib import Path
 
 from indexer import duplicates, places
 from indexer import text as vtext
-from indexer.models import Article, now_iso, sha256_text
+from indexer.models import Article, is_web_url, now_iso, sha256_text
 
 # Each entry upgrades the schema by one version (PRAGMA user_version): SQL, or the name of a
 # function below that fills what a previous step created. Append, never edit.
@@ -321,6 +321,10 @@ def _published_day(published_at: str | None) -> str | None:
     return published_at[:10] if published_at else None
 
 
+class ForeignArticle(ValueError):
+    """A page claims the address of an article another source stored."""
+
+
 def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int = 180,
                    chunk_overlap: int = 30, home_province: str | None = None) -> tuple[int, str]:
     """Store an article, its passages, near-duplicates and places in one transaction; the
@@ -329,8 +333,12 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
     article = article.cleaned()
     if not article.body:
         raise ValueError(f"{article.url}: empty body")
+    if not is_web_url(article.url):
+        raise ValueError(f"{article.url!r}: an article's address must be an http(s) URL")
     digest = article.content_hash()
-    row = conn.execute("SELECT id, content_hash FROM articles WHERE url = ?", (article.url,)).fetchone()
+    row = conn.execute("SELECT id, source, content_hash FROM articles WHERE url = ?", (article.url,)).fetchone()
+    if row and row["source"] != article.source:
+        raise ForeignArticle(f"{article.url} is an article of source {row['source']!r}: only it may replace it")
     if row and row["content_hash"] == digest:
         return row["id"], "unchanged"
     now = now_iso()

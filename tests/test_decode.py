@@ -57,7 +57,7 @@ def test_saved_legacy_pages_ingest_as_correct_nfc_text(name, encode, tmp_path, m
     pages.mkdir()
     (pages / f"{name}.html").write_bytes(encode(PAGE))
     (pages / "binary.html").write_bytes(b"<html>" + random.Random(1).randbytes(5000))
-    assert main(["ingest", str(pages)]) == 0
+    assert main(["ingest", str(pages), "--base-url", "https://huyen.example.gov.vn/luu-tru"]) == 0
     captured = capsys.readouterr()
     assert "new 1" in captured.out and "failed 1" in captured.out and "binary.html" in captured.err
     from indexer import store

@@ -138,7 +138,7 @@ def test_a_ray_build_survives_a_killed_worker_node_and_equals_a_local_build(clus
     settings = make_settings(data_dir, model_dir)
     from indexer.pipeline import ingest_files
 
-    assert ingest_files(settings, [new_page], source="moi").counts["new"] == 1
+    assert ingest_files(settings, [new_page], source="moi", base_url="https://moi.example.gov.vn/").counts["new"] == 1
     code, out, err = finish(indexer_cli(data_dir, "nightly", NEWSSEARCH_RAY_ADDRESS=ray_cluster.address))
     assert code == 0, err + out
     report = json.loads(sorted((data_dir / "reports").glob("nightly-*.json"))[-1].read_text())

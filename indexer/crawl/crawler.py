@@ -236,8 +236,16 @@ class Crawler:
         except RecursionError:
             self._fail(report, url, source.name, "extraction: the page's markup is nested too deeply to parse")
             return
-        article.url = normalize_url(article.url)  # the canonical URL, cleaned
-        _, status = store.upsert_article(self.conn, article, self.chunk_words, self.chunk_overlap, source.province)
+        # The canonical URL counts only on the source's own site: elsewhere (another portal's
+        # article, a javascript: link) the page keeps the address it was fetched from.
+        canonical = normalize_url(article.url)
+        article.url = canonical if source.same_site(canonical) else normalize_url(response.url)
+        try:
+            _, status = store.upsert_article(self.conn, article, self.chunk_words, self.chunk_overlap,
+                                             source.province)
+        except store.ForeignArticle as exc:
+            self._fail(report, url, source.name, f"refused: {exc}")
+            return
         report.counts[status] += 1
         self._record(url, source.name, "stored" if status != "unchanged" else "unchanged",
                      response=response, content_hash=digest, article_url=article.url)
@@ -247,13 +255,18 @@ class Crawler:
 
         report = CrawlReport(source.name)
         started = models.now_iso()
-        self.fetcher.delay = source.delay_seconds
-        urls = self.discover(source, report, max_pages or source.max_pages)
-        for url in tqdm(urls, unit="page", desc=source.name, disable=not self.progress):
-            try:
-                self.fetch_article(url, source, report)
-            except Exception as exc:  # one bad page never stops the crawl
-                self._fail(report, url, source.name, f"{type(exc).__name__}: {exc}")
+        self.fetcher.delay, self.fetcher.scope = source.delay_seconds, source.in_scope
+        try:
+            urls = self.discover(source, report, max_pages or source.max_pages)
+            for url in tqdm(urls, unit="page", desc=source.name, disable=not self.progress):
+                try:
+                    self.fetch_article(url, source, report)
+                except Exception as exc:  # one bad page never stops the crawl
+                    self._fail(report, url, source.name, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # nor does one source stop the others: the crawl ends with the reason
+            report.source_failed = f"crawl stopped: {type(exc).__name__}: {exc}"
+        finally:
+            self.fetcher.scope = None
         report.cover(store.source_months(self.conn, source.name), store.source_days(self.conn, source.name))
         store.record_crawl_run(self.conn, source.name, started, report.as_dict())
         return report

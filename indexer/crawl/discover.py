@@ -103,10 +103,13 @@ def page_links(html: str, page_url: str, source: Source) -> Links:
     found = Links()
     for node in soup.find_all("link", href=True):
         rel = [r.lower() for r in node.get("rel") or []]
+        url = normalize_url(node["href"], page_url)
+        if not source.same_site(url):
+            continue
         if "next" in rel:
-            found.listings.append(Listing(normalize_url(node["href"], page_url)))
+            found.listings.append(Listing(url))
         elif "alternate" in rel and (node.get("type") or "").lower() in FEED_TYPES:
-            found.feeds.append(normalize_url(node["href"], page_url))
+            found.feeds.append(url)
     for anchor in soup.find_all("a", href=True):
         href, text = anchor["href"].strip(), anchor.get_text(" ", strip=True)
         rel = [r.lower() for r in anchor.get("rel") or []]
@@ -115,7 +118,7 @@ def page_links(html: str, page_url: str, source: Source) -> Links:
             titled = anchor.get("title", "").lower().startswith(("trang", "page"))
             if "next" in rel or _is_pagination_text(text) or titled:
                 listing = _postback_form(soup, page_url, *postback.groups())
-                if listing is not None:
+                if listing is not None and source.same_site(listing.url):
                     found.listings.append(listing)
             continue
         if href.startswith(("javascript:", "mailto:", "tel:", "#")):

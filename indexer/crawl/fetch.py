@@ -1,19 +1,25 @@
-"""HTTP for the crawler: httpx (keep-alive, gzip/brotli), robots.txt by protego (RFC 9309), and bounds.
+"""HTTP for the crawler: httpx (keep-alive), robots.txt by protego (RFC 9309), and bounds.
 
 Every request has a per-read timeout and a total deadline (connect plus the whole body), so a
 server that drips a byte a second costs at most the deadline. A body cut short of its
 Content-Length, a redirect loop, a page over the size limit: each is a FetchError whose message is
-the reason recorded for the page. Retries (timeouts, 5xx, 429 with Retry-After) back off
+the reason recorded for the page. The size limit counts decoded bytes while they are decoded: the
+body is read raw and unpacked here (gzip, deflate, brotli), each step asked for no more than the
+limit, so a 2 KB brotli bomb costs the limit, not gigabytes. Every request, redirects included,
+must pass the crawl's scope (its source's site): a redirect off the site is a FetchError naming
+its target. Retries (timeouts, 5xx, 429 with Retry-After) back off
 exponentially; requests to one host wait `delay` seconds apart (longer if robots.txt asks).
 """
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
+import brotli
 import httpx
 from protego import Protego
 
@@ -21,6 +27,7 @@ USER_AGENT = "NewsArchiveSearchBot/0.2 (+newsroom archive indexer; respects robo
 ROBOTS_AGENT = "NewsArchiveSearchBot"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 REDIRECTS = (301, 302, 303, 307, 308)
+ENCODINGS = ("gzip", "deflate", "br")  # what Accept-Encoding offers: each one is unpacked bounded below
 
 
 @dataclass
@@ -56,6 +63,60 @@ class _Robots:
         return list(self.rules.sitemaps) if self.rules else []
 
 
+class _Bounded:
+    """Decoded bytes of one body, unpacked step by step (Content-Encoding's list undone from the
+    last): no step ever yields more than `limit` bytes in all, or FetchError."""
+
+    def __init__(self, encodings: list[str], limit: int) -> None:
+        unknown = [e for e in encodings if e not in ENCODINGS]
+        if unknown:
+            raise FetchError(f"unsupported Content-Encoding {', '.join(unknown)}")
+        self.limit = limit
+        self.steps = [_Unpacker(e) for e in reversed(encodings)]
+        self.sizes = [0] * len(self.steps)
+
+    def feed(self, data: bytes, final: bool = False) -> bytes:
+        for index, step in enumerate(self.steps):
+            room = self.limit - self.sizes[index] + 1
+            data = step.feed(data, room, final)
+            self.sizes[index] += len(data)
+            if len(data) >= room:
+                raise FetchError(f"larger than {self.limit} bytes decoded")
+        return data
+
+
+class _Unpacker:
+    """One content encoding whose output per call is capped at `room` bytes: reaching the cap means
+    the body is over the limit, so a bomb is stopped after one bounded step."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.brotli = brotli.Decompressor() if encoding == "br" else None
+        # gzip; deflate is zlib-wrapped by the RFC but raw from some servers: its first bytes decide
+        self.zlib = zlib.decompressobj(zlib.MAX_WBITS | 16) if encoding == "gzip" else None
+        self.pending = b""
+
+    def feed(self, data: bytes, room: int, final: bool) -> bytes:
+        try:
+            if self.brotli is not None:
+                out = self.brotli.process(data, output_buffer_limit=room)
+                while len(out) < room and not self.brotli.can_accept_more_data():
+                    out += self.brotli.process(b"", output_buffer_limit=room - len(out))
+                return out
+            if self.zlib is None:
+                self.pending += data
+                if len(self.pending) < 2 and not final:
+                    return b""
+                head = self.pending[:2].ljust(2, b"\0")
+                wrapped = (head[0] & 0x0F) == 8 and int.from_bytes(head, "big") % 31 == 0
+                self.zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+                data, self.pending = self.pending, b""
+            out = self.zlib.decompress(data, room)
+            return out + self.zlib.flush(room - len(out)) if final and len(out) < room else out
+        except (zlib.error, brotli.error) as exc:
+            raise FetchError(f"corrupt {self.encoding} body: {exc}") from None
+
+
 class Fetcher:
     """GET (and form POST, for ASP.NET pagination) with timeouts, a deadline, retries, per-host delay,
     robots.txt and a size limit."""
@@ -68,8 +129,10 @@ class Fetcher:
         self.deadline, self.max_redirects = deadline, max_redirects
         self._last_request: dict[str, float] = {}
         self._robots: dict[str, _Robots] = {}
+        # The crawl's bounds: a URL it may request (its source's site); None allows every URL.
+        self.scope: Callable[[str], bool] | None = None
         self.client = httpx.Client(follow_redirects=False, timeout=httpx.Timeout(timeout), headers={
-            "User-Agent": user_agent, "Accept-Language": "vi,en;q=0.5",
+            "User-Agent": user_agent, "Accept-Language": "vi,en;q=0.5", "Accept-Encoding": ", ".join(ENCODINGS),
             "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.5"})
 
     def close(self) -> None:
@@ -105,6 +168,8 @@ class Fetcher:
             retries: int | None = None, form: dict[str, str] | None = None) -> Response:
         """Fetch with conditional-GET validators (or POST `form`); 304 comes back as a Response,
         errors as FetchError."""
+        if self.scope is not None and not self.scope(url):
+            raise FetchError(f"off the site: {url}")
         if check_robots and not self.allowed(url):
             raise FetchError("disallowed by robots.txt")
         headers = {}
@@ -133,6 +198,8 @@ class Fetcher:
             if response.status not in REDIRECTS or "location" not in response.headers:
                 return response
             target = urljoin(url, response.headers["location"])
+            if self.scope is not None and not self.scope(target):
+                raise FetchError(f"redirected off the site to {target}")
             if target in seen:
                 raise FetchError("redirect loop: " + " → ".join([*seen[seen.index(target):], target]))
             if check_robots and not self.allowed(target):
@@ -152,14 +219,17 @@ class Fetcher:
                     raise _Retryable(f"HTTP {resp.status_code}", resp.headers.get("retry-after"))
                 if resp.status_code >= 400 and resp.status_code != 304:
                     raise FetchError(f"HTTP {resp.status_code}")
+                encodings = [e.strip().lower() for e in resp.headers.get("content-encoding", "").split(",")]
+                body = _Bounded([e for e in encodings if e and e != "identity"], self.max_bytes)
                 chunks, size = [], 0
-                for chunk in resp.iter_bytes():
+                for chunk in resp.iter_raw():
                     size += len(chunk)
                     if size > self.max_bytes:
                         raise FetchError(f"larger than {self.max_bytes} bytes")
                     if time.monotonic() - started > self.deadline:
                         raise FetchError(f"slower than the {self.deadline:g} s deadline ({size} bytes received)")
-                    chunks.append(chunk)
+                    chunks.append(body.feed(chunk))
+                chunks.append(body.feed(b"", final=True))
                 return Response(str(resp.url), resp.status_code, {k.lower(): v for k, v in resp.headers.items()},
                                 b"".join(chunks))
         except httpx.TimeoutException:
@@ -169,7 +239,7 @@ class Fetcher:
             if "incomplete" in message or "without sending complete message body" in message:
                 raise FetchError(f"truncated: the connection closed before the whole body ({message})") from None
             raise _Retryable(f"connection cut: {message}") from None
-        except (httpx.TransportError, httpx.DecodingError) as exc:
+        except httpx.TransportError as exc:
             raise _Retryable(f"connection failed: {exc or type(exc).__name__}") from None
 
     def _retry_after(self, value: str | None, attempt: int) -> float:

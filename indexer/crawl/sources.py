@@ -39,6 +39,22 @@ def normalize_url(url: str, base: str | None = None) -> str:
     return urlunsplit((parts.scheme.lower(), host, parts.path or "/", query, ""))
 
 
+DEFAULT_PORTS = {("http", 80), ("https", 443)}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL; None for any other scheme or a malformed address."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
 def is_pagination_url(url: str) -> bool:
     return bool(PAGINATION_URL.search(url))
 
@@ -55,13 +71,30 @@ class Source:
     delay_seconds: float = 1.0
     timezone: str | None = None
     province: str | None = None  # where the source reports from: resolves place names many units share
+    # Other hosts ("host" or "host:port") the crawl may request: a CDN for sitemaps, an old domain.
+    allowed_hosts: list[str] = field(default_factory=list)
     selectors: Selectors = field(default_factory=Selectors)
 
+    def in_scope(self, url: str) -> bool:
+        """A URL the crawl of this source may request: http(s) on base_url's host and port (the
+        move between http on 80 and https on 443 allowed), or on one of `allowed_hosts`."""
+        origin = _origin(url)
+        if origin is None:
+            return False
+        base = _origin(self.base_url)
+        scheme, host, port = origin
+        if base and host == base[1] and (port == base[2] or {(scheme, port), (base[0], base[2])} <= DEFAULT_PORTS):
+            return True
+        return host in self.allowed_hosts or f"{host}:{port}" in self.allowed_hosts
+
     def same_site(self, url: str) -> bool:
-        """The URL lies under base_url: same host, and below its path (sites sharing a host stay apart)."""
+        """The URL lies on base_url's site and below its path (sites sharing a host stay apart)."""
+        if not self.in_scope(url):
+            return False
         parts, base = urlsplit(url), urlsplit(self.base_url)
-        return parts.hostname == base.hostname and (parts.path or "/").startswith(base.path.rstrip("/") + "/") \
-            if base.path.strip("/") else parts.hostname == base.hostname
+        if parts.hostname != base.hostname or not base.path.strip("/"):  # an allowed host, or a whole host
+            return True
+        return (parts.path or "/").startswith(base.path.rstrip("/") + "/")
 
     def is_article_url(self, url: str) -> bool:
         """A page of this source that looks like one story (never a listing page)."""
@@ -114,6 +147,13 @@ def _source(table: dict, raw: str, index: int, where: str) -> Source:
             re.compile(table["article_pattern"])
         except re.error as exc:
             raise SourcesError(f"{where}: article_pattern is not a valid regex: {exc}") from None
+    hosts = table.get("allowed_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "/" not in h for h in hosts):
+        raise SourcesError(f"{where}: allowed_hosts must be a list of host names (\"cdn.example.vn\" or "
+                           f"\"example.vn:8080\"), without scheme or path")
+    table["allowed_hosts"] = [h.lower() for h in hosts]
+    if not isinstance(table["base_url"], str) or _origin(table["base_url"]) is None:
+        raise SourcesError(f"{where}: base_url must be an http(s) URL")
     if table.get("province") and not places.is_province(table["province"]):
         raise SourcesError(f"{where}: province {table['province']!r} names no Vietnamese province")
     if "max_pages" in table and (not isinstance(table["max_pages"], int) or table["max_pages"] < 1):
