@@ -45,8 +45,8 @@ def store_corpus(items: list[dict], folder: Path, detect: bool = True) -> tuple[
             stack.callback(setattr, duplicates, "index_article", original)
         started = time.perf_counter()
         for item in items:
-            article = models.Article(url=f"corpus:{item['id']}", source="corpus", title=item.get("title", ""),
-                                     summary=item.get("sapo", ""), body=item["body"])
+            article = models.Article(url=f"https://corpus.example.vn/{item['id']}", source="corpus",
+                                     title=item.get("title", ""), summary=item.get("sapo", ""), body=item["body"])
             with contextlib.suppress(ValueError):  # an empty body, skipped as the crawler would
                 stored[store.upsert_article(conn, article)[0]] = item
         seconds = time.perf_counter() - started

@@ -145,8 +145,8 @@ def timing(items: list[dict], count: int) -> dict:
         conn = store.connect(Path(folder) / "archive.sqlite3")
         started = time.perf_counter()
         for item in chosen:
-            store.upsert_article(conn, models.Article(url=f"baomoi:{item['id']}", source="baomoi", title=item["title"],
-                                                      summary=item["sapo"], body=item["body"]))
+            store.upsert_article(conn, models.Article(url=f"https://baomoi.example.vn/{item['id']}", source="baomoi",
+                                                      title=item["title"], summary=item["sapo"], body=item["body"]))
         storing = time.perf_counter() - started
         conn.close()
     started = time.perf_counter()

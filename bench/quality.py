@@ -60,8 +60,8 @@ def index_eval_set(settings, docs: list[dict], progress: bool) -> dict[int, str]
     conn = store.connect(settings.db_path)
     ids = {}
     for doc in docs:
-        article = models.Article(url=f"eval:{doc['id']}", source="eval", title=doc.get("title") or "",
-                                body=doc["body"])
+        article = models.Article(url=f"https://eval.example.vn/{doc['id']}", source="eval",
+                                 title=doc.get("title") or "", body=doc["body"])
         article_id, _ = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap)
         ids[article_id] = str(doc["id"])
     conn.close()

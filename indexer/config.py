@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,10 @@ class Settings:
     query_cache_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_QUERY_CACHE", "512")))
     # Origins allowed to call /api from a browser: empty = CORS off, "*" = any, else comma-separated.
     cors_origins: str = field(default_factory=lambda: _env("NEWSSEARCH_CORS_ORIGINS", ""))
+    # The address readers reach the service at ("https://tintuc.huyen.gov.vn"): the absolute links
+    # of Atom feeds and CSV exports start with it. Empty = those links are relative, and the
+    # client's Host header is never written into them.
+    public_url: str = field(default_factory=lambda: _env("NEWSSEARCH_PUBLIC_URL", ""))
     keep_index_versions: int = field(default_factory=lambda: int(_env("NEWSSEARCH_KEEP_VERSIONS", "3")))
     # A Ray cluster to embed on (`ray start --head` prints it: "10.0.0.5:6379"); empty = this process.
     ray_address: str = field(default_factory=lambda: _env("NEWSSEARCH_RAY_ADDRESS", ""))
@@ -59,6 +64,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.public_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", self.public_url):
+            raise ValueError(f"NEWSSEARCH_PUBLIC_URL must be an http(s) address without query, not {self.public_url!r}")
+        object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         if self.query_backend not in QUERY_BACKENDS:
             raise ValueError(f"NEWSSEARCH_QUERY_BACKEND must be one of {', '.join(QUERY_BACKENDS)}, "
                              f"not {self.query_backend!r}")

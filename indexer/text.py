@@ -14,7 +14,10 @@ from itertools import pairwise
 
 # The five Vietnamese tone marks, as combining characters (NFD).
 TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
-_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2060\ufeff]")
+# Control and invisible characters, and Unicode's noncharacters (U+FDD0–FDEF, U+FFFE/FFFF of
+# the first plane), which no text may hold and XML refuses.
+_CONTROL = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2060\ufeff"
+                      "\ufdd0-\ufdef\ufffe\uffff]")
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*(?:\n\s*)*")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -37,6 +40,12 @@ def _place_tone(word: str) -> str:
         return word  # "quý": the u belongs to the consonant qu-
     placed = bare[:first + 1] + tones[0] + bare[first + 1:]
     return unicodedata.normalize("NFC", placed)
+
+
+def is_noncharacter(char: str) -> bool:
+    """One of Unicode's 66 noncharacters (U+FDD0–FDEF and the last two code points of each plane)."""
+    point = ord(char)
+    return 0xFDD0 <= point <= 0xFDEF or point & 0xFFFE == 0xFFFE
 
 
 def clean(text: str) -> str:

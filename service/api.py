@@ -5,7 +5,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from indexer import places
 from service import engine
-from service.params import BadRequest, parse_search_args
+from service.params import parse_search_args, whole_number
 from service.search import Explanation, SearchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -71,20 +71,12 @@ def article(article_id: int):
 
 @bp.get("/articles/<int:article_id>/similar")
 def similar(article_id: int):
-    limit = _limit(request.args.get("limit"))
+    limit = whole_number(request.args.get("limit"), "limit", 5, 1, 20)
     if engine().article(article_id) is None:
         abort(404, description=f"no article with id {article_id}")
     return jsonify({"id": article_id, "results": [
         {**{key: row[key] for key in ("id", "url", "title", "published_at", "source", "category")}, "score": score}
         for row, score in engine().similar(article_id, limit)]})
-
-
-def _limit(raw: str | None) -> int:
-    if raw in (None, ""):
-        return 5
-    if not raw.isdigit() or not 1 <= int(raw) <= 20:
-        raise BadRequest("'limit' must be a whole number between 1 and 20", "limit")
-    return int(raw)
 
 
 @bp.get("/sources")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from indexer.vectors import IndexUnavailable
@@ -17,6 +18,8 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
         if field:
             body["error"]["field"] = field
         return jsonify(body), status
+    if request_ctx.url_adapter is None:  # the request's Host could not be read: no link can be built
+        return Response(f"{status}: {message}\n", status, mimetype="text/plain")
     return render_template("error.html", status=status, message=message), status
 
 

@@ -6,14 +6,15 @@ import csv
 import html
 import io
 import re
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
 from service import engine
-from service.params import parse_search_args
+from service.params import link_args, parse_search_args
 from service.search import MAX_RESULTS, Hit, SearchResult
 
 bp = Blueprint("exports", __name__)
@@ -25,6 +26,7 @@ ATOM = "http://www.w3.org/2005/Atom"
 _MARK = re.compile(r"</?mark>")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def snippet_text(snippet: str) -> str:
@@ -38,8 +40,19 @@ def spreadsheet_safe(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def public_link(endpoint: str, **values) -> str:
+    """A link to one of our pages as readers reach it: under NEWSSEARCH_PUBLIC_URL when it is set,
+    else relative to this site (a client's Host header is never written into a feed or an export)."""
+    return current_app.config["SETTINGS"].public_url + url_for(endpoint, **values)
+
+
+def xml_text(value: str) -> str:
+    """Text without the characters XML 1.0 refuses (a feed that does not parse is no feed)."""
+    return _XML_INVALID.sub("", value)
+
+
 def _article_page(hit: Hit, query_text: str) -> str:
-    return url_for("pages.article_page", article_id=hit.article_id, q=query_text, p=hit.passage_id, _external=True)
+    return public_link("pages.article_page", article_id=hit.article_id, q=query_text, p=hit.passage_id)
 
 
 def atom_feed(result: SearchResult, feed_url: str, page_url: str) -> bytes:
@@ -48,13 +61,14 @@ def atom_feed(result: SearchResult, feed_url: str, page_url: str) -> bytes:
     feed = ET.Element(f"{{{ATOM}}}feed")
 
     def add(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: xml_text(v) for k, v in attrs.items()})
         if text is not None:
-            element.text = text
+            element.text = xml_text(text)
         return element
 
     newest = max((h.published_at for h in result.hits if h.published_at), default=None)
-    add(feed, "id", feed_url)
+    # atom:id must be an absolute IRI: the feed's address, or a name derived from it when links are relative
+    add(feed, "id", feed_url if "://" in feed_url else f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, feed_url)}")
     add(feed, "title", f"Tìm kiếm: {result.query.text}")
     add(feed, "updated", newest or datetime.now(UTC).replace(microsecond=0).isoformat())
     add(feed, "link", rel="self", type="application/atom+xml", href=feed_url)
@@ -80,9 +94,8 @@ def atom_feed(result: SearchResult, feed_url: str, page_url: str) -> bytes:
 def search_feed():
     query = replace(parse_search_args(request.args), sort="date", page=1, per_page=FEED_ENTRIES)
     result = engine().search(query)
-    args = request.args.to_dict(flat=False)
-    body = atom_feed(result, url_for("exports.search_feed", **args, _external=True),
-                     url_for("pages.search_page", **args, _external=True))
+    args = link_args(request.args)
+    body = atom_feed(result, public_link("exports.search_feed", **args), public_link("pages.search_page", **args))
     return Response(body, mimetype="application/atom+xml")
 
 

@@ -1,12 +1,14 @@
 """Request parameters → a validated search Query; one definition for the API and the pages."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 
 from indexer import places
 from indexer.dates import parse_date_arg
 from indexer.models import Filters
+from indexer.text import is_noncharacter
 from service.search import MAX_RESULTS, MODES, SORTS, Query
 
 MAX_QUERY_CHARS = 300
@@ -22,17 +24,31 @@ class BadRequest(ValueError):
         self.message, self.field = message, field
 
 
-def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
-    raw = args.get(name, "")
+# What a search's links carry over (the page, the feed, the export): the parameters parse_search_args
+# reads, and nothing a client adds (Flask's url_for takes _anchor, _external, … as its own).
+SEARCH_PARAMS = ("q", "page", "per_page", "from", "to", "source", "place", "sort", "mode", "explain", "collapse")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def link_args(args: Mapping, names: tuple[str, ...] = SEARCH_PARAMS) -> dict[str, list[str]]:
+    """The request's known parameters, for building links: every other one is dropped."""
+    return {name: args.getlist(name) for name in names if args.getlist(name)}
+
+
+def whole_number(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    """An integer parameter: ASCII digits only (int() also reads '٣', ' 5 ' and '1_0')."""
     if raw in ("", None):
         return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise BadRequest(f"'{name}' must be a whole number", name) from None
+    if not _DIGITS.fullmatch(raw):
+        raise BadRequest(f"'{name}' must be a whole number", name)
+    value = int(raw)
     if not low <= value <= high:
         raise BadRequest(f"'{name}' must be between {low} and {high}", name)
     return value
+
+
+def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
+    return whole_number(args.get(name, ""), name, default, low, high)
 
 
 def _choice(args: Mapping, name: str, choices: tuple[str, ...]) -> str:
@@ -65,8 +81,8 @@ def _flag(args: Mapping, name: str, default: bool = False) -> bool:
 
 def check_text(value: str, name: str, limit: int) -> str:
     """Reject what no person types: control characters, lone surrogates, over-long input."""
-    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r" for c in value):
-        raise BadRequest(f"'{name}' contains control characters", name)
+    if any((unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r") or is_noncharacter(c) for c in value):
+        raise BadRequest(f"'{name}' contains control characters or noncharacters", name)
     if len(value) > limit:
         raise BadRequest(f"'{name}' is longer than {limit} characters", name)
     return value

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, request, url_for
 
 from indexer import places
+from service.params import link_args
 
 
 def vndate(value: str | None, with_time: bool = False) -> str:
@@ -19,8 +20,9 @@ def vndate(value: str | None, with_time: bool = False) -> str:
 
 
 def url_with(**changes: Any) -> str:
-    """This page's URL with some query parameters changed (None removes one)."""
-    args = request.args.to_dict(flat=False)
+    """This search's URL with some query parameters changed (None removes one); only the search's
+    own parameters are carried over."""
+    args = link_args(request.args)
     for key, value in changes.items():
         if value is None:
             args.pop(key, None)
@@ -29,6 +31,11 @@ def url_with(**changes: Any) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
+def search_link(endpoint: str) -> str:
+    """This search at another endpoint (its feed, its export), with the search's parameters only."""
+    return url_for(endpoint, **link_args(request.args))
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(vndate, "vndate")
-    app.context_processor(lambda: {"url_with": url_with, "place_label": places.label})
+    app.context_processor(lambda: {"url_with": url_with, "search_link": search_link, "place_label": places.label})

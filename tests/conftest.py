@@ -116,7 +116,7 @@ def make_archive(tmp_path, fake_embedder):
         conn = store.connect(settings.db_path)
         for i, item in enumerate(articles):
             article = item if isinstance(item, models.Article) else \
-                models.Article(url=f"u:{i}", source="s", title=item[0], body=item[1])
+                models.Article(url=f"https://tin.example.vn/{i}", source="s", title=item[0], body=item[1])
             store.upsert_article(conn, article)
         conn.close()
         build_index(settings, embedder=embedder)

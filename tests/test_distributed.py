@@ -222,7 +222,7 @@ from indexer.pipeline import build_index
 from fixtures.hashed import HashedEmbedder
 settings = load_settings({"data_dir": sys.argv[1], "model": HashedEmbedder().model_id})
 conn = store.connect(settings.db_path)
-store.upsert_article(conn, models.Article(url="u:1", source="s", title="Phòng chống thiên tai", body="Bão lũ năm 2021."))
+store.upsert_article(conn, models.Article(url="https://u.example.vn/1", source="s", title="Phòng chống thiên tai", body="Bão lũ năm 2021."))
 conn.close()
 print(build_index(settings, embedder=HashedEmbedder()).embedded, "ray" in sys.modules)
 """

@@ -20,6 +20,8 @@ def groups_of(conn, article_ids):
 
 
 def article(url, source, body, title="Hội nghị tổng kết", published_at=None):
+    """An article; a short name for its address ("a") becomes a page of a made-up site."""
+    url = url if "://" in url else f"https://tin.example.vn/{url}"
     return models.Article(url=url, source=source, title=title, body=body, published_at=published_at)
 
 
@@ -37,11 +39,11 @@ def conn(tmp_path):
 
 
 def test_copies_are_grouped_when_stored_and_regrouped_by_updates_and_deletes(conn):
-    first, _ = store.upsert_article(conn, article("huyen:1", "minhson.gov.vn", STORY, published_at="2021-12-23T08:00:00+07:00"))
-    other, _ = store.upsert_article(conn, article("bao:9", "baotinh.vn", OTHER))
-    second, _ = store.upsert_article(conn, article("tinh:1", "tinh.gov.vn", STORY + " Theo Cổng thông tin huyện.",
+    first, _ = store.upsert_article(conn, article("https://huyen.example.vn/1", "minhson.gov.vn", STORY, published_at="2021-12-23T08:00:00+07:00"))
+    other, _ = store.upsert_article(conn, article("https://bao.example.vn/9", "baotinh.vn", OTHER))
+    second, _ = store.upsert_article(conn, article("https://tinh.example.vn/1", "tinh.gov.vn", STORY + " Theo Cổng thông tin huyện.",
                                                   published_at="2021-12-24T08:00:00+07:00"))
-    third, _ = store.upsert_article(conn, article("bao:1", "baotinh.vn", "Tin, ảnh: PV. " + STORY,
+    third, _ = store.upsert_article(conn, article("https://bao.example.vn/1", "baotinh.vn", "Tin, ảnh: PV. " + STORY,
                                                  published_at="2021-12-25T08:00:00+07:00"))
     assert groups_of(conn, [first, other, second, third]) == {first: first, second: first, third: first}
     def fields_of(ids):
@@ -53,7 +55,7 @@ def test_copies_are_grouped_when_stored_and_regrouped_by_updates_and_deletes(con
     assert set(listed[0]) == set(duplicates.COPY_FIELDS) and listed[0]["source"] == "minhson.gov.vn"
     store.delete_article(conn, first)  # the group is renamed after its smallest remaining id
     assert groups_of(conn, [second, third]) == {second: second, third: second}
-    store.upsert_article(conn, article("bao:1", "baotinh.vn", OTHER + " Cập nhật."))  # now a copy of the other story
+    store.upsert_article(conn, article("https://bao.example.vn/1", "baotinh.vn", OTHER + " Cập nhật."))  # now a copy of the other story
     assert groups_of(conn, [other, second, third]) == {other: other, third: other}
 
 
@@ -71,8 +73,8 @@ def test_copies_of_copies_are_one_group_and_short_texts_are_never_grouped(conn):
 
 
 def test_an_archive_from_before_groups_is_grouped_by_its_migration(conn):
-    first, _ = store.upsert_article(conn, article("u:1", "a", STORY))
-    second, _ = store.upsert_article(conn, article("u:2", "b", STORY))
+    first, _ = store.upsert_article(conn, article("https://u.example.vn/1", "a", STORY))
+    second, _ = store.upsert_article(conn, article("https://u.example.vn/2", "b", STORY))
     conn.execute("DELETE FROM article_groups")
     conn.execute("DELETE FROM duplicate_pairs")
     conn.execute("DELETE FROM article_bands")
@@ -83,9 +85,9 @@ def test_an_archive_from_before_groups_is_grouped_by_its_migration(conn):
 def test_results_show_one_copy_with_the_others_listed_unless_asked_for_all(make_archive):
     from service.search import Query
 
-    engine = make_archive([article("huyen:1", "minhson.gov.vn", STORY, "Hội nghị tổng kết quân sự năm 2021"),
-                           article("tinh:1", "tinh.gov.vn", STORY + " Theo Cổng thông tin huyện.", "Tổng kết quân sự"),
-                           article("bao:9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
+    engine = make_archive([article("https://huyen.example.vn/1", "minhson.gov.vn", STORY, "Hội nghị tổng kết quân sự năm 2021"),
+                           article("https://tinh.example.vn/1", "tinh.gov.vn", STORY + " Theo Cổng thông tin huyện.", "Tổng kết quân sự"),
+                           article("https://bao.example.vn/9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
     for mode in ("hybrid", "lexical", "semantic"):
         collapsed = engine.search(Query("hội nghị tổng kết quân sự 2021", mode=mode))
         shown = [h.article_id for h in collapsed.hits]
@@ -100,9 +102,9 @@ def test_results_show_one_copy_with_the_others_listed_unless_asked_for_all(make_
 def test_the_api_and_pages_collapse_and_list_copies(make_archive, fake_embedder):
     from service import create_app
 
-    engine = make_archive([article("huyen:1", "minhson.gov.vn", STORY, "Hội nghị tổng kết quân sự năm 2021"),
-                           article("tinh:1", "tinh.gov.vn", STORY + " Theo Cổng thông tin huyện.", "Tổng kết quân sự"),
-                           article("bao:9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
+    engine = make_archive([article("https://huyen.example.vn/1", "minhson.gov.vn", STORY, "Hội nghị tổng kết quân sự năm 2021"),
+                           article("https://tinh.example.vn/1", "tinh.gov.vn", STORY + " Theo Cổng thông tin huyện.", "Tổng kết quân sự"),
+                           article("https://bao.example.vn/9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
     client = create_app(engine.settings, embedder=fake_embedder).test_client()
     collapsed = client.get("/api/search?q=tổng kết quân sự").get_json()
     assert [len(h["copies"]) for h in collapsed["results"] if h["id"] in (1, 2)] == [1]
@@ -110,7 +112,7 @@ def test_the_api_and_pages_collapse_and_list_copies(make_archive, fake_embedder)
     assert {1, 2} <= {h["id"] for h in every["results"]} and every["total"] == collapsed["total"] + 1
     bad = client.get("/api/search?q=tổng kết&collapse=maybe")
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "collapse"
-    assert [c["url"] for c in client.get("/api/articles/2").get_json()["copies"]] == ["huyen:1"]
+    assert [c["url"] for c in client.get("/api/articles/2").get_json()["copies"]] == ["https://huyen.example.vn/1"]
     assert client.get("/api/articles/3").get_json()["copies"] == []
     page = client.get("/?q=tổng kết quân sự").get_data(as_text=True)
     assert "Cũng đăng trên:" in page and 'name="collapse" value="false" >' in page
@@ -121,17 +123,17 @@ def test_the_api_and_pages_collapse_and_list_copies(make_archive, fake_embedder)
 def test_a_copy_stored_but_not_yet_published_is_not_listed(make_archive):
     from service.search import Query
 
-    engine = make_archive([article("huyen:1", "minhson.gov.vn", STORY, "Hội nghị tổng kết quân sự năm 2021"),
-                           article("bao:9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
+    engine = make_archive([article("https://huyen.example.vn/1", "minhson.gov.vn", STORY, "Hội nghị tổng kết quân sự năm 2021"),
+                           article("https://bao.example.vn/9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
     conn = store.connect(engine.settings.db_path)
-    store.upsert_article(conn, article("tinh:1", "tinh.gov.vn", STORY, "Tổng kết quân sự"))
+    store.upsert_article(conn, article("https://tinh.example.vn/1", "tinh.gov.vn", STORY, "Tổng kết quân sự"))
     assert groups_of(conn, [1, 3]) == {1: 1, 3: 1}  # grouped at once in the archive
     hit = next(h for h in engine.search(Query("tổng kết quân sự 2021")).hits if h.article_id == 1)
     assert hit.copies == [] and engine.copies(1) == []  # but the served version does not hold it yet
     from indexer.pipeline import build_index
 
     build_index(engine.settings, embedder=engine.embedder)
-    assert [c["url"] for c in engine.copies(1)] == ["tinh:1"]
+    assert [c["url"] for c in engine.copies(1)] == ["https://tinh.example.vn/1"]
 
 
 def test_many_copies_of_one_text_are_compared_a_bounded_number_of_times(conn, monkeypatch):
@@ -139,7 +141,7 @@ def test_many_copies_of_one_text_are_compared_a_bounded_number_of_times(conn, mo
     compared = []
     jaccard = duplicates.jaccard
     monkeypatch.setattr(duplicates, "jaccard", lambda a, b: compared.append(1) or jaccard(a, b))
-    ids = [store.upsert_article(conn, article(f"u:{i}", "s", STORY))[0] for i in range(12)]
+    ids = [store.upsert_article(conn, article(f"https://u.example.vn/{i}", "s", STORY))[0] for i in range(12)]
     assert len(compared) == sum(min(i, 5) for i in range(12))  # never more than 5 per stored article
     assert set(groups_of(conn, ids).values()) == {ids[0]}
     store.delete_article(conn, ids[0])  # the oldest copy gone: the others stay joined by their own pairs

@@ -23,11 +23,11 @@ def test_a_patched_version_ranks_exactly_as_a_full_build(tmp_path, fake_embedder
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
     conn = store.connect(settings.db_path)
     for i, (title, body) in enumerate(STORIES[:5]):
-        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=title, body=body))
+        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{i}", source="s", title=title, body=body))
     build_index(settings, embedder=fake_embedder)
     store.delete_article(conn, 1)
-    store.upsert_article(conn, models.Article(url="u:5", source="s", title=STORIES[5][0], body=STORIES[5][1]))
-    store.upsert_article(conn, models.Article(url="u:2", source="s", title=STORIES[2][0], body=STORIES[2][1] + " Bão lũ."))
+    store.upsert_article(conn, models.Article(url="https://u.example.vn/5", source="s", title=STORIES[5][0], body=STORIES[5][1]))
+    store.upsert_article(conn, models.Article(url="https://u.example.vn/2", source="s", title=STORIES[2][0], body=STORIES[2][1] + " Bão lũ."))
     patched = build_index(settings, embedder=fake_embedder)
     assert patched.method.startswith("patched") and patched.removed == 2
     assert lexical_entry(settings, patched)["built"] == "patched"
@@ -37,7 +37,7 @@ def test_a_patched_version_ranks_exactly_as_a_full_build(tmp_path, fake_embedder
     assert build_index(settings, full=True, embedder=fake_embedder).method == "full (--full)"
     assert answers(engine) == after_patch
     assert 1 not in {aid for hits in after_patch.values() for aid, _ in hits}
-    store.upsert_article(conn, models.Article(url="u:6", source="s", title="Bão lũ cuối năm", body="Bão và lũ cuối năm ở huyện."))
+    store.upsert_article(conn, models.Article(url="https://u.example.vn/6", source="s", title="Bão lũ cuối năm", body="Bão và lũ cuối năm ở huyện."))
     added = build_index(settings, embedder=fake_embedder)
     assert lexical_entry(settings, added)["built"] == "patched"
     after_add = answers(engine)
@@ -57,11 +57,11 @@ def test_a_removal_rewrites_only_the_segments_holding_it(tmp_path, fake_embedder
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
     conn = store.connect(settings.db_path)
     for i, (title, body) in enumerate(STORIES[:5]):
-        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=title, body=body))
+        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{i}", source="s", title=title, body=body))
     build_index(settings, embedder=fake_embedder)
-    store.upsert_article(conn, models.Article(url="u:5", source="s", title=STORIES[5][0], body=STORIES[5][1]))
+    store.upsert_article(conn, models.Article(url="https://u.example.vn/5", source="s", title=STORIES[5][0], body=STORIES[5][1]))
     build_index(settings, embedder=fake_embedder)  # the new article: a segment of its own in each index
-    store.upsert_article(conn, models.Article(url="u:5", source="s", title=STORIES[5][0],
+    store.upsert_article(conn, models.Article(url="https://u.example.vn/5", source="s", title=STORIES[5][0],
                                               body=STORIES[5][1] + " Bão lũ làm hỏng lúa."))
     corrected = build_index(settings, embedder=fake_embedder)
     assert corrected.removed == 1
@@ -88,13 +88,13 @@ def test_stored_but_unpublished_articles_change_nothing_served(tmp_path, fake_em
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
     conn = store.connect(settings.db_path)
     for i, (title, body) in enumerate(STORIES):
-        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=title, body=body))
+        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{i}", source="s", title=title, body=body))
     build_index(settings, embedder=fake_embedder)
     engine = SearchEngine(settings, embedder=fake_embedder)
     before = answers(engine)
     assert engine.sources() == [{"source": "s", "articles": 6, "first": None, "last": None}]
     for i in range(30):  # common words made far more common, and new matches, none published yet
-        store.upsert_article(conn, models.Article(url=f"new:{i}", source="moi", title="Bão lũ huyện",
+        store.upsert_article(conn, models.Article(url=f"https://new.example.vn/{i}", source="moi", title="Bão lũ huyện",
                                                   body="Bão lũ ở huyện, cử tri bầu cử, quân sự huyện. " * 3))
     assert answers(engine) == before
     assert [s["source"] for s in engine.sources()] == ["s"]  # the sources a filter can select: the served ones
@@ -105,8 +105,8 @@ def test_stored_but_unpublished_articles_change_nothing_served(tmp_path, fake_em
 def test_the_vocabulary_follows_every_store_and_delete(tmp_path):
     conn = store.connect(tmp_path / "a.sqlite3")
     for i, (title, body) in enumerate(STORIES):
-        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=title, body=body))
-    store.upsert_article(conn, models.Article(url="u:0", source="s", title="Bão số 10", body="Bão số 10 suy yếu."))
+        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{i}", source="s", title=title, body=body))
+    store.upsert_article(conn, models.Article(url="https://u.example.vn/0", source="s", title="Bão số 10", body="Bão số 10 suy yếu."))
     store.delete_article(conn, 2)
 
     def vocabulary():

@@ -122,13 +122,13 @@ def dated(url, title, body, day, source="s"):
 
 
 ARCHIVE = [
-    dated("u:1", "Lũ quét ở huyện Bắc Mê, tỉnh Hà Giang", "Lũ quét gây thiệt hại nặng cho bà con.", "2020-07-10"),
-    dated("u:2", "Sạt lở tại xã Minh Ngọc, tỉnh Tuyên Quang", "Lũ quét và sạt lở đất làm hư hỏng nhà.", "2026-01-05"),
-    dated("u:3", "Mưa lớn ở tỉnh Tuyên Quang", "Lũ quét làm ngập ruộng lúa của bà con.", "2021-06-02"),
-    dated("u:4", "Lũ quét ở tỉnh Nghệ An", "Lũ quét gây thiệt hại nặng cho bà con.", "2021-06-03"),
-    dated("u:5", "Bão đổ bộ tỉnh Quảng Nam", "Lũ quét, bão lớn làm tốc mái nhà dân.", "2019-10-30"),
+    dated("https://u.example.vn/1", "Lũ quét ở huyện Bắc Mê, tỉnh Hà Giang", "Lũ quét gây thiệt hại nặng cho bà con.", "2020-07-10"),
+    dated("https://u.example.vn/2", "Sạt lở tại xã Minh Ngọc, tỉnh Tuyên Quang", "Lũ quét và sạt lở đất làm hư hỏng nhà.", "2026-01-05"),
+    dated("https://u.example.vn/3", "Mưa lớn ở tỉnh Tuyên Quang", "Lũ quét làm ngập ruộng lúa của bà con.", "2021-06-02"),
+    dated("https://u.example.vn/4", "Lũ quét ở tỉnh Nghệ An", "Lũ quét gây thiệt hại nặng cho bà con.", "2021-06-03"),
+    dated("https://u.example.vn/5", "Bão đổ bộ tỉnh Quảng Nam", "Lũ quét, bão lớn làm tốc mái nhà dân.", "2019-10-30"),
     # Stories without a place, so that "lũ quét" is not too common a pair of words to match.
-    *(dated(f"u:{n}", f"Hội nghị tổng kết công tác năm {year}", "Hội nghị tổng kết công tác dân vận, "
+    *(dated(f"https://u.example.vn/{n}", f"Hội nghị tổng kết công tác năm {year}", "Hội nghị tổng kết công tác dân vận, "
             "triển khai nhiệm vụ năm mới.", f"{year}-12-20") for n, year in zip(range(6, 26), range(2000, 2020))),
 ]
 
@@ -181,9 +181,9 @@ def test_the_api_and_pages_show_filter_and_explain_places(make_archive, fake_emb
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "place"
     feed = feedparser.parse(client.get("/search.atom?q=lũ quét&place=o/tinhhagiang").get_data())
     assert sorted(entry.link.split("?")[0] for entry in feed.entries) == [
-        "http://localhost/articles/1", "http://localhost/articles/2"]
+        "/articles/1", "/articles/2"]  # relative: this app has no NEWSSEARCH_PUBLIC_URL
     rows = list(csv.DictReader(io.StringIO(client.get("/search.csv?q=lũ quét&place=o/tinhhagiang").get_data(as_text=True))))
-    assert sorted(row["url"] for row in rows) == ["u:1", "u:2"]
+    assert sorted(row["url"] for row in rows) == ["https://u.example.vn/1", "https://u.example.vn/2"]
     assert client.get("/search.atom?q=lũ quét&place=nowhere").status_code == 400
     assert [p["key"] for p in client.get("/api/articles/1").get_json()["places"]] == [
         "o/tinhhagiang", "o/tinhhagiang/huyenbacme"]
@@ -204,11 +204,11 @@ def places_of(conn, article_ids):
 
 
 def test_the_source_province_resolves_and_a_migration_finds_places_of_an_older_archive(conn):
-    aid, _ = store.upsert_article(conn, dated("u:1", "Lũ quét ở xã Minh Sơn", "Thiệt hại lớn.", "2021-01-01"),
+    aid, _ = store.upsert_article(conn, dated("https://u.example.vn/1", "Lũ quét ở xã Minh Sơn", "Thiệt hại lớn.", "2021-01-01"),
                                   home_province="Lạng Sơn")
     assert places_of(conn, [aid]) == {aid: {"o/tinhlangson/huyenhuulung/xaminhson", "o/tinhlangson/huyenhuulung",
                                                   "n/tinhlangson"}}
-    other, _ = store.upsert_article(conn, dated("u:2", "Họp ở tỉnh Nghệ An", "Nội dung.", "2021-01-01"))
+    other, _ = store.upsert_article(conn, dated("https://u.example.vn/2", "Họp ở tỉnh Nghệ An", "Nội dung.", "2021-01-01"))
     conn.execute("DELETE FROM article_places")
     store.MIGRATION_STEPS["recognise_places"](conn)
     assert places_of(conn, [aid, other]) == {other: {"n/tinhnghean"}}  # no source province: not guessed

@@ -177,7 +177,7 @@ def test_vocabulary_deltas_sum_to_the_archive_counts_and_a_new_base_follows(tmp_
     conn = store.connect(tmp_path / "archive.sqlite3")
     previous, previous_dir, file_counts = None, None, []
     for round_number in range(vocabulary.MAX_FILES + 1):
-        store.upsert_article(conn, models.Article(url=f"u:{round_number}", source="s", title=f"Tin Hà Nội {round_number}",
+        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{round_number}", source="s", title=f"Tin Hà Nội {round_number}",
                                                   body="Thành phố Hà Nội đón khách." * (round_number + 1)))
         if round_number == 2:
             store.delete_article(conn, 1)

@@ -26,7 +26,7 @@ def rest_for(root, count):
     the switch."""
     conn = store.connect(root / f"archive-{count}.sqlite3")
     for i in range(conn.execute("SELECT count(*) FROM articles").fetchone()[0], count):
-        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=f"Tin {i}", body=f"Bài số {i}."))
+        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{i}", source="s", title=f"Tin {i}", body=f"Bài số {i}."))
     return lambda staging: {"lexical": lexical.build(staging, conn, count), "vocabulary": vocabulary.write(staging, conn)}
 
 
@@ -122,7 +122,7 @@ def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fa
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id, "index_factory": "HNSW16"})
     conn = store.connect(settings.db_path)
     for i in range(40):
-        store.upsert_article(conn, models.Article(url=f"u:{i}", source="s", title=f"Tin số {i}",
+        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{i}", source="s", title=f"Tin số {i}",
                                                   body=f"Xã {i} họp dân bàn việc làm đường, bài số {i}."))
     build_index(settings, embedder=fake_embedder)
     gone = store.article_passage_ids(conn, 3)

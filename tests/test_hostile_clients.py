@@ -1,0 +1,90 @@
+"""Hostile clients: whatever a request's parameters and headers hold, the service answers 2xx, 3xx or
+a clear 4xx, builds its links from validated parameters only, and writes well-formed XML."""
+import random
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from service.exports import xml_text
+
+FLASK_OWN = ("_anchor", "_scheme", "_method", "_external", "endpoint", "values")
+
+
+@pytest.mark.parametrize("path", ["/", "/search.atom", "/search.csv", "/api/search"])
+@pytest.mark.parametrize("name", FLASK_OWN)
+def test_url_for_keywords_in_the_query_string_are_ignored(client, path, name):
+    r = client.get(f"{path}?q=thiên tai&{name}=x")
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    assert f"{name}=" not in r.get_data(as_text=True)  # never carried into a link
+
+
+@pytest.mark.parametrize("value", ["²", "٣", " 5", "5 ", "1_0", "+3", "-1", "0", "1e1", "0x5", "99999999999"])
+def test_integer_parameters_take_ascii_digits_only(client, value):
+    r = client.get(f"/api/articles/1/similar?limit={value}")
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "limit"
+    r = client.get(f"/api/search?q=bão&page={value}")
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "page"
+    assert client.get("/api/articles/1/similar?limit=21").status_code == 400
+    assert client.get("/api/articles/1/similar?limit=3").status_code == 200
+
+
+def test_noncharacters_are_refused_in_queries_and_never_reach_xml(client):
+    r = client.get("/search.atom?q=%EF%BF%BF%20tin")
+    assert r.status_code == 400 and "noncharacters" in r.get_json()["error"]["message"]
+    assert xml_text("bão\uffff lũ\ufffe\x00\x1b số 9\U0001F600") == "bão lũ số 9\U0001F600"
+    ET.fromstring(f"<t>{xml_text('a' + chr(0xFFFF) + chr(0xD800) + 'b')}</t>".encode("utf-8", "surrogatepass"))
+
+
+def test_feeds_and_exports_never_echo_the_host_header(client, demo_settings):
+    from dataclasses import replace
+
+    from service import create_app
+
+    for path in ("/search.atom?q=thiên tai", "/search.csv?q=thiên tai"):
+        body = client.get(path, headers={"Host": "evil.example:666"}).get_data(as_text=True)
+        assert "evil.example" not in body and "/articles/" in body
+    public = create_app(replace(demo_settings, public_url="https://tintuc.huyen.gov.vn/")).test_client()
+    feed = public.get("/search.atom?q=thiên tai", headers={"Host": "evil.example"}).get_data(as_text=True)
+    assert "evil.example" not in feed and "https://tintuc.huyen.gov.vn/articles/" in feed
+    assert "<id>https://tintuc.huyen.gov.vn/search.atom?q=" in feed
+    with pytest.raises(ValueError, match="NEWSSEARCH_PUBLIC_URL"):
+        replace(demo_settings, public_url="javascript:alert(1)")
+
+
+HOSTILE_VALUES = ["", " ", "0", "1", "-1", "²", "٣", "1e9", "99999999999999999999", "true", "x", "../../etc/passwd",
+                  "%", "%%", "<script>alert(1)</script>", "'\"", "\uffff", "\ufffe", "\x00", "\x1b[31m",
+                  "a" * 400, "thiên tai", "phong chong thien tai 2021", '"phòng chống', "2021-02-30", "2021-13-01",
+                  "9999-12-31", "0001-01-01", "o/tinhhagiang", "nowhere", "date", "relevance", "hybrid",
+                  "semantic", "lexical", "minhson", "⁉️🌧", "𝟐𝟎𝟐𝟏", "NaN", "inf", "None", "[]", "{}", "\\",
+                  "\u202etai thien", "tháng trước", "năm ngoái"]
+PARAMS = ["q", "page", "per_page", "from", "to", "source", "place", "sort", "mode", "explain", "collapse", "limit",
+          "p", *FLASK_OWN, "callback", "format"]
+
+
+def test_a_fuzz_of_every_routes_parameters_never_gets_a_5xx(app, client):
+    """Every GET route of the app (ids existing, missing and huge), 2,400 requests of 1–4 parameters
+    with hostile values, and hostile headers: no answer is a 5xx."""
+    rng = random.Random(30)
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        ids = ["1", "40", "0", "999999999", "99999999999999999999"] if "<int:article_id>" in rule.rule else [""]
+        paths += [rule.rule.replace("<int:article_id>", i) for i in ids]
+    assert {"/", "/api/search", "/search.atom", "/search.csv", "/metrics", "/api/health"} <= set(paths)
+    failures = []
+    for n in range(2400):
+        path = paths[n % len(paths)]
+        args = [(rng.choice(PARAMS), rng.choice(HOSTILE_VALUES)) for _ in range(rng.randint(1, 4))]
+        if rng.random() < 0.5:  # most of the time a real query, so the search runs past its validation
+            args.append(("q", rng.choice(["thiên tai", "bão", "xyzzy", "phòng chống thiên tai 2021"])))
+        headers = {"Host": rng.choice(["localhost", "evil.example", "a" * 300, "[::1]:80"]),
+                   "Accept": rng.choice(["*/*", "application/json", "text/html;q=0,*/*;q=x"]),
+                   "Accept-Language": rng.choice(["vi", "x" * 500, ""])}
+        if n % 10 == 0:  # bytes that are no UTF-8, a lone surrogate's, truncated and bare escapes
+            r = client.get(f"{path}?q=%ED%A0%80%FF&{rng.choice(PARAMS)}=%C3%28%&page=%", headers=headers)
+        else:
+            r = client.get(path, query_string=args, headers=headers)
+        if r.status_code >= 500:
+            failures.append((path, args, r.status_code))
+    assert not failures, failures[:5]
