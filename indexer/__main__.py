@@ -1,9 +1,10 @@
 """Command line: ``python -m indexer model|ingest|crawl|probe|build|update|nightly|delete|stats|pull``.
 
 Exit codes: 0 success; 2 bad input or configuration (message on stderr); 3 a whole source failed
-to crawl (the others were still crawled and stored, the index still built); 4 another nightly run
-holds the lock; 5 the index build failed (nothing was published; the served index is unchanged);
-6 a pull was refused (unreachable, cut off or corrupt; the served index is unchanged).
+to crawl (the others were still crawled and stored, the index still built); 4 another job (build,
+update, delete, pull, nightly) holds the data dir's lock; 5 the index build failed (nothing was
+published; the served index is unchanged); 6 a pull was refused (unreachable, cut off, corrupt or
+unsigned; the served index is unchanged).
 """
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from pathlib import Path
 
 from indexer import store, vectors
 from indexer.config import load_settings
+from indexer.locks import EXIT_LOCKED, Locked, data_dir_lock
+
+# The jobs that take the data dir's lock (the nightly takes it itself): a second one exits with 4.
+LOCKED_JOBS = ("build", "update", "delete", "pull")
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -161,22 +166,16 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from indexer.nightly import EXIT_LOCKED, Locked, run_nightly
+    from indexer.nightly import run_nightly
 
-    try:
-        report = run_nightly(settings_for_indexing(args), args.sources, full=args.full,
-                             progress=sys.stderr.isatty())
-    except Locked as exc:
-        print(f"nightly: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
+    report = run_nightly(settings_for_indexing(args), args.sources, full=args.full, progress=sys.stderr.isatty())
     print(report.summary())
     return report.exit_code
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
     """Take articles down (by id or URL) and publish a version without them at once: the service
-    reads only published versions. A nightly run that holds the lock drops them when it publishes."""
-    from indexer.nightly import Locked, job_lock
+    reads only published versions."""
     from indexer.pipeline import build_index
 
     settings = load_settings()
@@ -196,13 +195,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if not deleted or vectors.current_version(settings.index_root) is None:
         print(f"deleted {deleted} article(s)")
     else:
-        try:
-            with job_lock(settings.data_dir / "nightly.lock"):
-                report = build_index(settings)
-            print(f"deleted {deleted} article(s); published index version {report.version} without them "
-                  f"(replicas drop them at their next pull)")
-        except Locked:
-            print(f"deleted {deleted} article(s); the nightly run under way drops them when it publishes")
+        report = build_index(settings)
+        print(f"deleted {deleted} article(s); published index version {report.version} without them "
+              f"(replicas drop them at their next pull)")
     for ref in missing:
         print(f"  not found: {ref}", file=sys.stderr)
     return 2 if missing else 0
@@ -300,7 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_stats)
     args = parser.parse_args(argv)
     try:
+        if args.command in LOCKED_JOBS:
+            with data_dir_lock(load_settings().data_dir, args.command):
+                return args.func(args)
         return args.func(args)
+    except Locked as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except (FileNotFoundError, vectors.IndexUnavailable, ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

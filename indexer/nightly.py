@@ -7,42 +7,18 @@ served index as they were, and the next run picks up from the cache.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from indexer import models, store
 from indexer.config import Settings
 from indexer.faults import checkpoint
+from indexer.locks import data_dir_lock
 
-EXIT_OK, EXIT_SOURCE_FAILED, EXIT_LOCKED, EXIT_BUILD_FAILED = 0, 3, 4, 5
-
-
-class Locked(RuntimeError):
-    pass
-
-
-@contextmanager
-def job_lock(path: Path) -> Iterator[None]:
-    """An exclusive flock: the kernel releases it when the holder dies, so no lock goes stale."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise Locked(f"another nightly run holds {path} (pid {holder}); exiting") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        yield
+EXIT_OK, EXIT_SOURCE_FAILED, EXIT_BUILD_FAILED = 0, 3, 5
 
 
 @dataclass
@@ -87,7 +63,7 @@ def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool
     from indexer.crawl import Crawler, Fetcher, load_sources
     from indexer.pipeline import build_index
 
-    with job_lock(settings.data_dir / "nightly.lock"):
+    with data_dir_lock(settings.data_dir, "nightly"):
         report = NightlyReport(started=models.now_iso())
         began = time.perf_counter()
         sources_path = sources_file or settings.data_dir / "sources.toml"

@@ -13,7 +13,7 @@ import pytest
 
 from fixtures.site import SOURCES_TOML
 from indexer import vectors
-from indexer.nightly import Locked, job_lock
+from indexer.locks import Locked, job_lock
 from service import create_app
 from service.search import Query
 
@@ -136,11 +136,28 @@ def test_full_disk_during_build_publishes_nothing(data_dir):
 
 
 def test_a_second_run_exits_at_once_while_the_lock_is_held(data_dir):
-    with job_lock(data_dir / "nightly.lock"):
+    with job_lock(data_dir / "nightly.lock", "build"):
         run = nightly(data_dir)
-        assert run.returncode == 4 and "another nightly run" in run.stderr
+        assert run.returncode == 4 and "another indexer job (build, pid" in run.stderr
         with pytest.raises(Locked), job_lock(data_dir / "nightly.lock"):
             pass
+
+
+@pytest.mark.parametrize("job", [["build"], ["update", "--sources", "none.toml"], ["delete", "1"],
+                                 ["pull", "/nonexistent"]])
+def test_every_job_that_writes_takes_the_data_dirs_lock(data_dir, job):
+    """Two builds at once broke each other (one's prune deleted the other's staging directory): every
+    job that writes a version or the archive exits with 4 while another holds the lock, touching nothing."""
+    env = {**os.environ, "NEWSSEARCH_DATA_DIR": str(data_dir), "NEWSSEARCH_MODEL": ""}
+    before = integrity(data_dir), vectors.current_version(data_dir / "index")
+    with job_lock(data_dir / "nightly.lock", "nightly"):
+        run = subprocess.run([sys.executable, "-m", "indexer", *job], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert run.returncode == 4, run.stderr
+    assert f"{job[0]}: another indexer job (nightly, pid {os.getpid()})" in run.stderr
+    with sqlite3.connect(data_dir / "archive.sqlite3") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM articles WHERE id = 1").fetchone()[0] == 1
+    assert (integrity(data_dir), vectors.current_version(data_dir / "index")) == before
 
 
 def test_stale_lock_of_a_dead_process_is_recovered(data_dir):
