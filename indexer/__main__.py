@@ -235,7 +235,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     try:
-        report = replicate.pull(args.source, settings.index_root, settings.keep_index_versions, args.timeout)
+        report = replicate.pull(args.source, settings.index_root, settings.keep_index_versions, args.timeout,
+                                settings.replication_key)
     except replicate.PullRefused as exc:
         print(f"pull refused: {exc}", file=sys.stderr)
         return 6

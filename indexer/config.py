@@ -49,6 +49,9 @@ class Settings:
     # of Atom feeds and CSV exports start with it. Empty = those links are relative, and the
     # client's Host header is never written into them.
     public_url: str = field(default_factory=lambda: _env("NEWSSEARCH_PUBLIC_URL", ""))
+    # A secret the primary and its replicas share: the primary signs each version's manifest with it
+    # (HMAC-SHA256) and a replica pulls only versions whose signature verifies. Empty = unsigned.
+    replication_key: str = field(default_factory=lambda: _env("NEWSSEARCH_REPLICATION_KEY", ""), repr=False)
     keep_index_versions: int = field(default_factory=lambda: int(_env("NEWSSEARCH_KEEP_VERSIONS", "3")))
     # A Ray cluster to embed on (`ray start --head` prints it: "10.0.0.5:6379"); empty = this process.
     ray_address: str = field(default_factory=lambda: _env("NEWSSEARCH_RAY_ADDRESS", ""))

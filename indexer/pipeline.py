@@ -182,7 +182,7 @@ def _write_verified(settings: Settings, segments: vectors.Segments, manifest: di
     """Write a version and read it back: it must hold exactly `expected` vectors and as many
     lexical passages, name the model, and answer a sample query (a vector just added, or the
     first one it holds)."""
-    version_dir = vectors.write_version(settings.index_root, segments, manifest, write_rest)
+    version_dir = vectors.write_version(settings.index_root, segments, manifest, write_rest, settings.replication_key)
     loaded = vectors.load_version(settings.index_root, version_dir.name, manifest["model"], dimension)
     sample = new_vector if new_vector is not None else (loaded.reconstruct(first_id) if first_id is not None else None)
     verify_version(loaded, expected, manifest["model"], sample)

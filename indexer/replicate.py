@@ -9,16 +9,23 @@ A pull copies only the files the replica lacks: a file whose checksum a local ve
 lists is hard-linked, as builds share files between versions. Every file is checked against the
 manifest's size and SHA-256 before the version is published with the same atomic switch as a
 build; a pull that is cut off or corrupt is refused, and the replica keeps serving what it had.
+
+Checksums travel with the files, so they catch corruption, not tampering: with a replication key
+(NEWSSEARCH_REPLICATION_KEY, the same secret on the primary and its replicas) the primary signs each
+manifest (HMAC-SHA256) and a replica copies nothing of a version whose signature does not verify.
+A copy never runs past the size its manifest gives, and every name the manifest holds, FAISS
+segments included, must stay inside the version directory.
 """
 from __future__ import annotations
 
 import http.client
 import json
+import re
 import shutil
 import tempfile
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from indexer import vectors
 from indexer.files import fsync_dir, fsync_tree, link_or_copy
@@ -72,20 +79,46 @@ class _Source:
         except (OSError, http.client.HTTPException) as exc:
             raise PullRefused(f"cannot read {relative} from {self.location}: {exc}") from exc
 
-    def copy(self, relative: str, target: Path) -> None:
+    def read_optional(self, relative: str) -> bytes | None:
+        """A file that may be absent (None then)."""
+        try:
+            return self.read(relative)
+        except PullRefused:
+            return None
+
+    def copy(self, relative: str, target: Path, size: int) -> None:
+        """Copy one file of `size` bytes (its manifest's): a body that runs past it is refused at once,
+        so an endless one never fills the disk."""
         try:
             with self._open(relative) as handle, open(target, "wb") as out:
-                shutil.copyfileobj(handle, out, CHUNK)
+                copied = 0
+                while chunk := handle.read(min(CHUNK, size - copied + 1)):
+                    copied += len(chunk)
+                    if copied > size:
+                        raise PullRefused(f"{relative} from {self.location} is longer than its manifest's "
+                                          f"{size:,} bytes: refused")
+                    out.write(chunk)
         except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError; IncompleteRead: cut off
             raise PullRefused(f"cannot copy {relative} from {self.location}: {exc}") from exc
 
 
-def _safe(relative: str) -> str:
-    """A manifest's file name that stays inside the version directory."""
-    path = PurePosixPath(relative)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        raise PullRefused(f"manifest names a file outside its version: {relative!r}")
-    return path.as_posix()
+def _checked_manifest(name: str, raw: bytes, signature: bytes | None, key: str) -> dict:
+    """The manifest a primary published, refused unless its signature verifies (when this replica
+    has a key) and its shape is sound (vectors.manifest_problem)."""
+    if key and (signature is None or not vectors.signed_by(raw, signature, key)):
+        raise PullRefused(f"{name}: the manifest's signature {'is missing' if signature is None else 'does not verify'}"
+                          f" (NEWSSEARCH_REPLICATION_KEY): refused, the served version is unchanged")
+    try:
+        manifest = json.loads(raw)
+    except ValueError as exc:
+        raise PullRefused(f"{name}: unreadable manifest: {exc}") from exc
+    problem = vectors.manifest_problem(manifest)
+    if problem:
+        raise PullRefused(f"{name}: bad manifest: it {problem}")
+    if manifest.get("layout") != vectors.LAYOUT:
+        raise PullRefused(f"{name} was built before versions held everything the service reads: "
+                          f"run `python -m indexer build` once on the primary")
+    return manifest
 
 
 def _local_files(index_root: Path) -> dict[str, Path]:
@@ -106,12 +139,13 @@ def _local_files(index_root: Path) -> dict[str, Path]:
     return found
 
 
-def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0) -> PullReport:
+def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0, key: str = "") -> PullReport:
     """Copy the source's published version into `index_root` (what is missing of it), verify
-    it, publish it, and prune all but the newest `keep` versions."""
+    it, publish it, and prune all but the newest `keep` versions. With a replication `key`, only a
+    version whose manifest is signed with it is copied."""
     origin = _Source(source, timeout)
-    name = origin.read(vectors.CURRENT_FILE).decode().strip()
-    if not name or _safe(name) != name or "/" in name:
+    name = origin.read(vectors.CURRENT_FILE).decode(errors="replace").strip()
+    if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", name):
         raise PullRefused(f"{source} has no published version")
     index_root = Path(index_root)
     target = vectors.versions_dir(index_root) / name
@@ -122,14 +156,9 @@ def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0) ->
         vectors.publish(index_root, target)
         return PullReport(name, "published")
     raw = origin.read(f"versions/{name}/{vectors.MANIFEST_FILE}")
-    try:
-        manifest = json.loads(raw)
-        if manifest.get("layout") != vectors.LAYOUT:
-            raise PullRefused(f"{name} was built before versions held everything the service reads: "
-                              f"run `python -m indexer build` once on the primary")
-        files = {_safe(relative): meta for relative, meta in manifest["files"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise PullRefused(f"{name}: unreadable manifest: {exc}") from exc
+    signature = origin.read_optional(f"versions/{name}/{vectors.SIGNATURE_FILE}") if key else None
+    manifest = _checked_manifest(name, raw, signature, key)
+    files = manifest["files"]
     report = PullReport(name, "pulled")
     local = _local_files(index_root)
     vectors.versions_dir(index_root).mkdir(parents=True, exist_ok=True)
@@ -143,7 +172,7 @@ def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0) ->
                 report.files_linked += 1
                 report.bytes_linked += meta["bytes"]
             else:
-                origin.copy(f"versions/{name}/{relative}", path)
+                origin.copy(f"versions/{name}/{relative}", path, meta["bytes"])
                 report.files_copied += 1
                 part = relative.split("/")[0]
                 report.copied[part] = report.copied.get(part, 0) + meta["bytes"]

@@ -17,14 +17,17 @@ little more than one, and a replica pulls only the new files (indexer/replicate.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import faiss
 import numpy as np
@@ -33,6 +36,7 @@ from indexer import duplicates, lexical, vocabulary
 from indexer.files import fsync_dir, fsync_tree, link_or_copy, sha256_file
 
 MANIFEST_FILE, CURRENT_FILE, SEGMENTS_DIR = "manifest.json", "CURRENT", "vectors"
+SIGNATURE_FILE = "manifest.sig"  # HMAC-SHA256 of manifest.json, when the primary has a replication key
 # What a version's files are: versions of an earlier layout (one index.faiss, the service reading
 # the archive) are refused with a message to rebuild, and are never patched.
 LAYOUT = 2
@@ -109,11 +113,57 @@ def file_list(version_dir: Path, previous: dict | None = None, previous_dir: Pat
     return dict(sorted(out.items()))
 
 
-def write_manifest(folder: Path, manifest: dict) -> None:
-    with open(folder / MANIFEST_FILE, "w") as handle:
-        json.dump(manifest, handle, indent=2, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
+def write_manifest(folder: Path, manifest: dict, key: str = "") -> None:
+    """The manifest, and with a replication `key` its signature (SIGNATURE_FILE), which replicas
+    holding the same key check before they copy anything."""
+    data = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+    for name, content in ((MANIFEST_FILE, data), (SIGNATURE_FILE, sign(data, key).encode() if key else None)):
+        if content is None:
+            continue
+        with open(folder / name, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def sign(manifest_bytes: bytes, key: str) -> str:
+    """HMAC-SHA256 of a manifest's bytes under the key the primary and its replicas share, in hex."""
+    return hmac.new(key.encode(), manifest_bytes, hashlib.sha256).hexdigest()
+
+
+def signed_by(manifest_bytes: bytes, signature: bytes, key: str) -> bool:
+    return hmac.compare_digest(sign(manifest_bytes, key).encode(), signature.strip())
+
+
+def _plain_path(relative: object) -> bool:
+    """A relative POSIX path inside a version directory (no '..', no absolute path, no backslash)."""
+    if not isinstance(relative, str) or not relative or "\\" in relative or "\0" in relative:
+        return False
+    path = PurePosixPath(relative)
+    return not path.is_absolute() and ".." not in path.parts and "." not in relative.split("/")
+
+
+def manifest_problem(manifest: object) -> str | None:
+    """What is wrong with a manifest's shape, or None: every file a plain path inside the version
+    with a whole size and a SHA-256, and every FAISS segment a file of its vectors/ folder that the
+    files list. The service and the pull both refuse a manifest this finds fault with."""
+    if not isinstance(manifest, dict):
+        return "not a JSON object"
+    files, segments = manifest.get("files"), manifest.get("segments")
+    if not isinstance(files, dict) or not isinstance(segments, list):
+        return "'files' must be an object and 'segments' a list"
+    for relative, meta in files.items():
+        if not _plain_path(relative):
+            return f"names a file outside its version: {relative!r}"
+        if not (isinstance(meta, dict) and type(meta.get("bytes")) is int and meta["bytes"] >= 0
+                and isinstance(meta.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", meta["sha256"])):
+            return f"{relative}: needs a whole 'bytes' and a hex 'sha256'"
+    for segment in segments:
+        name = segment.get("name") if isinstance(segment, dict) else None
+        if not (isinstance(name, str) and "/" not in name and _plain_path(name)
+                and f"{SEGMENTS_DIR}/{name}" in files and type(segment.get("vectors")) is int):
+            return f"a FAISS segment that is no file of its {SEGMENTS_DIR}/ folder: {segment!r}"
+    return None
 
 
 @dataclass
@@ -167,10 +217,10 @@ def version_name(created: datetime) -> str:
 
 
 def write_version(index_root: Path, segments: Segments, manifest: dict,
-                  write_rest: Callable[[Path], dict]) -> Path:
+                  write_rest: Callable[[Path], dict], key: str = "") -> Path:
     """Write a complete version directory (fsynced), not yet published: the FAISS segments, then
     what `write_rest` adds (the lexical indexes and the vocabulary; it returns manifest entries),
-    then the manifest with every file's checksum."""
+    then the manifest with every file's checksum (signed with the replication `key`, if any)."""
     root = versions_dir(index_root)
     root.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
@@ -200,7 +250,7 @@ def write_version(index_root: Path, segments: Segments, manifest: dict,
             "segments": listed,
             "files": file_list(staging, previous, segments.previous_dir),
         }
-        write_manifest(staging, manifest)
+        write_manifest(staging, manifest, key)
         fsync_tree(staging)
         final = root / name
         staging.rename(final)
@@ -365,6 +415,9 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
     are not hashed again)."""
     version_dir = versions_dir(index_root) / name
     manifest = read_manifest(version_dir)
+    problem = manifest_problem(manifest)
+    if problem:
+        raise IndexUnavailable(f"index {name}: its manifest {problem}")
     if manifest.get("layout") != LAYOUT:
         raise IndexUnavailable(f"index {name} was built before versions held everything the service reads: "
                                f"run `python -m indexer build` once to upgrade it")

@@ -1,8 +1,10 @@
 """Several machines, on 127.0.0.1: a primary publishes, two replicas (gunicorn, each its own data
 dir) pull from it through nginx (the shipped deploy/nginx.conf), nginx balances a search loop
 over them. Zero failed requests through a publish, a pull, a corrupt pull and a kill -9."""
+import re
 import shutil
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -10,7 +12,7 @@ import pytest
 
 from bench.indexing import write_pages
 from bench.publish_load import prepare_data_dir
-from bench.replicas import NGINX, Cluster, Load, get_json, publish_new_version
+from bench.replicas import NGINX, SHIPPED, Cluster, Load, get_json, publish_new_version
 from indexer import vectors
 from service import create_app
 
@@ -65,6 +67,15 @@ def test_replicas_behind_nginx_pull_switch_survive_a_kill_and_refuse_a_corrupt_p
         assert set(run.by_version) == {old, new} and run.by_version[new] > 0, run.summary()
         # nginx still answers, from the replica left; its health says which version it serves.
         assert get_json(f"{cluster.base}/api/health")["index_version"] == new
+        # No response header names a replica's address; /metrics answers the allowed network (here
+        # 127.0.0.1, in place of the shipped 10.0.0.0/24) and nobody else.
+        with urllib.request.urlopen(f"{cluster.base}/api/health", timeout=30) as response:
+            assert not any(str(port) in value for port in cluster.ports for value in response.headers.values())
+            assert "X-Upstream" not in response.headers
+        with urllib.request.urlopen(f"{cluster.base}/metrics", timeout=30) as response:
+            assert b"newssearch" in response.read()
+        metrics = re.search(r"location = /metrics \{(.*?)\n    \}", SHIPPED.read_text(), re.S).group(1)
+        assert "deny all;" in metrics and "allow 10.0.0.0/24;" in metrics
         # A replica gives exactly the primary's answers for the same version.
         reference = create_app({"data_dir": primary, "model": ""}).test_client()
         for text in QUERIES:

@@ -234,3 +234,113 @@ def test_a_switch_hashes_only_the_files_the_new_version_wrote(primary, fake_embe
     assert engine.index.get().version == new
     written = vectors.read_manifest(vectors.versions_dir(primary.index_root) / new)["files"]
     assert 0 < len(hashed) < len(written) / 2
+
+
+def _share_with(primary, tmp_path, change) -> Path:
+    """A copy of the primary's index root whose current manifest `change` rewrote."""
+    share = tmp_path / "hostile-share"
+    shutil.copytree(primary.index_root, share)
+    path = vectors.versions_dir(share) / vectors.current_version(share) / vectors.MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(change(manifest)))
+    return share
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: [m], "not a JSON object"),
+    (lambda m: {**m, "files": []}, "'files' must be an object"),
+    (lambda m: {**m, "files": {k: {**v, "bytes": "12"} for k, v in m["files"].items()}}, "whole 'bytes'"),
+    (lambda m: {**m, "files": {k: {**v, "sha256": None} for k, v in m["files"].items()}}, "hex 'sha256'"),
+    (lambda m: {**m, "segments": [{"name": "../../../../etc/passwd", "vectors": 1}]}, "FAISS segment"),
+    (lambda m: {**m, "segments": [{"name": "unlisted.faiss", "vectors": 1}]}, "FAISS segment"),
+    (lambda m: {**m, "segments": "x"}, "'segments' a list"),
+])
+def test_a_malformed_manifest_is_refused_with_exit_6(primary, tmp_path, fake_embedder, monkeypatch, capsys,
+                                                     change, message):
+    from indexer.__main__ import main
+
+    share = _share_with(primary, tmp_path, change)
+    replica = replica_settings(tmp_path, fake_embedder)
+    monkeypatch.setenv("NEWSSEARCH_DATA_DIR", str(replica.data_dir))
+    assert main(["pull", str(share)]) == 6
+    err = capsys.readouterr().err
+    assert err.startswith("pull refused:") and message in err and "Traceback" not in err
+    assert vectors.current_version(replica.index_root) is None
+
+
+def test_the_service_never_loads_a_segment_outside_its_version(primary, fake_embedder):
+    """A version whose manifest points a segment elsewhere (a replica's own copy tampered with) is
+    refused by the service: it answers 503, not with a file outside the version."""
+    version_dir = vectors.versions_dir(primary.index_root) / vectors.current_version(primary.index_root)
+    manifest = vectors.read_manifest(version_dir)
+    manifest["segments"][0]["name"] = "../" * 6 + "tmp/elsewhere.faiss"
+    (version_dir / vectors.MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(vectors.IndexUnavailable, match="FAISS segment"):
+        vectors.load_version(primary.index_root, version_dir.name, fake_embedder.model_id, fake_embedder.dimension)
+
+
+class _Endless(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory, but a FAISS segment's body never ends (no Content-Length)."""
+
+    def send_head(self):
+        if not self.path.endswith(".faiss"):
+            return super().send_head()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        self.close_connection = True
+        return None
+
+    def do_GET(self):
+        if not self.path.endswith(".faiss"):
+            return super().do_GET()
+        self.send_head()
+        chunk = b"\0" * (1 << 16)
+        for _ in range(4096):  # 256 MiB at most, so the test can never hang; the pull stops far sooner
+            try:
+                self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+
+def test_a_copy_never_runs_past_the_manifests_size(primary, tmp_path, fake_embedder):
+    endless = serve(primary.index_root, _Endless)
+    replica = replica_settings(tmp_path, fake_embedder)
+    try:
+        with pytest.raises(replicate.PullRefused, match="longer than its manifest"):
+            replicate.pull(f"http://127.0.0.1:{endless.server_address[1]}", replica.index_root, timeout=5)
+    finally:
+        endless.shutdown()
+    assert vectors.current_version(replica.index_root) is None
+    assert not any(vectors.versions_dir(replica.index_root).iterdir())  # nothing of it left on disk
+
+
+def test_a_replica_with_a_key_pulls_only_versions_signed_with_it(tmp_path, fake_embedder):
+    key = "a-secret-the-primary-and-its-replicas-share"
+    primary = load_settings({"data_dir": tmp_path / "signed", "model": fake_embedder.model_id,
+                             "replication_key": key})
+    primary.data_dir.mkdir()
+    add(primary, STORIES)
+    signed = build_index(primary, embedder=fake_embedder).version
+    replica = replica_settings(tmp_path, fake_embedder)
+    assert replicate.pull(str(primary.index_root), replica.index_root, key=key).version == signed
+    # a tampered manifest (a checksum changed to match a forged file) no longer verifies
+    add(primary, [("Tin mới", "Một bài mới về thiên tai.")], start=len(STORIES))
+    build_index(primary, embedder=fake_embedder)
+
+    def forge(manifest):
+        manifest["created_at"] = "2000-01-01T00:00:00+00:00"
+        return manifest
+
+    share = _share_with(primary, tmp_path, forge)
+    for wrong_key, source in ((key, share), ("another key", primary.index_root)):
+        with pytest.raises(replicate.PullRefused, match="signature does not verify"):
+            replicate.pull(str(source), replica.index_root, key=wrong_key)
+    assert vectors.current_version(replica.index_root) == signed  # it keeps serving what it had
+    unsigned = load_settings({"data_dir": tmp_path / "primary-unsigned", "model": fake_embedder.model_id})
+    unsigned.data_dir.mkdir()
+    add(unsigned, STORIES)
+    build_index(unsigned, embedder=fake_embedder)
+    with pytest.raises(replicate.PullRefused, match="signature is missing"):
+        replicate.pull(str(unsigned.index_root), replica.index_root, key=key)
+    assert "a-secret" not in repr(primary)  # the key never shows in logs of the settings
