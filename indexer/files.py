@@ -1,10 +1,12 @@
 """File operations a version's writers and readers share: checksums, durable renames, sharing an
-immutable file between versions."""
+immutable file between versions, and opening a SQLite file that may be damaged."""
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -38,3 +40,19 @@ def link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+class CorruptFile(RuntimeError):
+    """A SQLite file of the data dir that cannot be read; the message names it and what to do."""
+
+
+def readable_sqlite(path: Path, what: str, open_: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
+    """`open_()`'s connection once its file has proved readable, else CorruptFile naming `path`
+    and `what` restores it."""
+    try:
+        conn = open_()
+        conn.execute("PRAGMA schema_version").fetchone()  # reads the header: garbage fails here
+        return conn
+    except sqlite3.DatabaseError as exc:
+        raise CorruptFile(f"{path} is not a readable SQLite database ({exc}): restore it from a backup, "
+                          f"or move it away and {what}") from None

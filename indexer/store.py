@@ -14,6 +14,7 @@ from pathlib import Path
 
 from indexer import duplicates, places
 from indexer import text as vtext
+from indexer.files import readable_sqlite
 from indexer.models import Article, is_web_url, now_iso, sha256_text
 
 # Each entry upgrades the schema by one version (PRAGMA user_version): SQL, or the name of a
@@ -181,8 +182,13 @@ def passage_embedding_text(title: str, passage: str) -> str:
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    """A connection with the pragmas every caller needs; read-only for the service."""
-    path = Path(path)
+    """A connection with the pragmas every caller needs; read-only for the service. A file that
+    is no readable database is CorruptFile."""
+    return readable_sqlite(Path(path), "crawl and ingest again (the archive starts empty)",
+                           lambda: _connect(Path(path), readonly))
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     if readonly:
         if not path.exists():
             raise FileNotFoundError(f"archive database not found: {path} (run `python -m indexer build`)")

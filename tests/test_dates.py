@@ -53,3 +53,22 @@ def test_parse_date_arg():
     assert parse_date_arg("2021") == date(2021, 1, 1)
     with pytest.raises(ValueError):
         parse_date_arg("hôm qua")
+
+
+@pytest.mark.parametrize("text", ["Ngày đăng: 01/01/0001", "0001-01-01T00:00:00", "31/12/9999 23:59",
+                                  "9999-12-31", "15/08/1945"])
+def test_placeholder_and_impossible_publication_dates_are_no_dates(text):
+    """A CMS's empty date (01/01/0001) once made a 24,241-month 'months without an article' list."""
+    assert parse_datetime(text) is None
+
+
+def test_a_placeholder_date_gives_way_to_the_pages_real_one():
+    from indexer.extract import extract_article
+
+    html = ('<html><head><meta property="article:published_time" content="0001-01-01T00:00:00">'
+            '<title>Hội nghị tổng kết</title></head><body><h1>Hội nghị tổng kết</h1>'
+            '<div class="date">Ngày đăng: 25/01/2021</div><div class="detail-content">'
+            + "<p>Huyện tổ chức hội nghị tổng kết công tác năm 2020 và triển khai nhiệm vụ năm 2021.</p>" * 3
+            + "</div></body></html>")
+    article = extract_article(html, "https://huyen.example.vn/tin/a.html", "huyen")
+    assert article.published_at.startswith("2021-01-25")

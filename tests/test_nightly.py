@@ -185,3 +185,26 @@ def test_corrupt_new_version_is_reported_and_the_last_good_one_served(data_dir):
     # a service starting now falls back to the newest good version instead of serving garbage
     fresh = create_app(settings).extensions["engine"]
     assert fresh.health()["index_version"] == before[0] and "serving" in fresh.health()["error"]
+
+
+@pytest.mark.parametrize("damaged", ["archive.sqlite3", "cache/vectors.sqlite3"])
+@pytest.mark.parametrize("job", [["build"], ["delete", "1"], ["stats"], ["update", "--sources", "/dev/null"]])
+def test_a_damaged_archive_or_cache_is_one_line_and_exit_2(data_dir, damaged, job):
+    path = data_dir / damaged
+    if not path.exists():
+        pytest.skip(f"{damaged} is not where this layout keeps it")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.write_bytes(b"this is no SQLite database, only bytes a bad disk left " * 100)
+    env = {**os.environ, "NEWSSEARCH_DATA_DIR": str(data_dir), "NEWSSEARCH_MODEL": ""}
+    run = subprocess.run([sys.executable, "-m", "indexer", *job], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    if damaged.startswith("cache") and job[0] == "stats":  # it never opens the cache
+        assert run.returncode == 0, run.stderr
+        return
+    assert run.returncode == 2, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert lines and str(path) in lines[0] and "restore it from a backup" in lines[0], run.stderr
+    assert "Traceback" not in run.stderr
+    if damaged.startswith("cache") and job[0] == "delete":  # the archive lost it; publishing it waits
+        assert "deleted 1 article(s) from the archive, but no version without them" in lines[0]
