@@ -78,8 +78,9 @@ def store_items(conn, settings: Settings, items: list[dict], url_prefix: str = "
     stored = 0
     for item in items:
         source, published_at = synthetic_place(str(item["id"]))
-        article = models.Article(url=f"{url_prefix}:{item['id']}", source=source, title=item.get("title", ""),
-                                 summary=item.get("sapo", ""), body=item["body"], published_at=published_at)
+        article = models.Article(url=f"https://{url_prefix}.example.vn/{item['id']}", source=source,
+                                 title=item.get("title", ""), summary=item.get("sapo", ""), body=item["body"],
+                                 published_at=published_at)
         with contextlib.suppress(ValueError):  # an empty body: skipped, as the crawler would
             store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap)
             stored += 1
@@ -243,7 +244,7 @@ def measure_nightlies(settings: Settings, conn, items: list[dict], count: int, r
     out = {"added": _timed_nightly(settings, conn, real, rng,
                                    lambda: store_items(conn, settings, items[:count], url_prefix=prefix))}
     recent = [r[0] for r in conn.execute("SELECT id FROM articles WHERE url LIKE ? ORDER BY id LIMIT ?",
-                                         (f"{prefix}:%", max(1, count // 10)))]
+                                         (f"https://{prefix}.example.vn/%", max(1, count // 10)))]
     out["updated_recent"] = _timed_nightly(settings, conn, real, rng, lambda: update_articles(conn, settings, recent))
     oldest = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id LIMIT 10")]
     out["updated_oldest"] = _timed_nightly(settings, conn, real, rng, lambda: update_articles(conn, settings, oldest))

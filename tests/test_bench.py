@@ -27,7 +27,7 @@ def test_archive_copies_are_searchable_like_the_originals(tmp_path, fake_embedde
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
     conn = store.connect(settings.db_path)
     for i, body in enumerate(["Bão số 9 gây thiệt hại ở huyện ven biển.", "Hội nghị tổng kết công tác quân sự."]):
-        store.upsert_article(conn, models.Article(url=f"u{i}", source="s", title=f"Tin {i}", body=body))
+        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{i}", source="s", title=f"Tin {i}", body=body))
     before = store.count_rows(conn)
     count = dict(conn.execute("SELECT form, count FROM vocab_unigrams WHERE folded = 'bao'").fetchall())["bão"]
     query_scale.copy_archive(conn, 2)
