@@ -378,6 +378,26 @@ class LexicalIndex:
             out.update(self._article_searcher.fast_field_values("aid", [a for _, a in hits]))
         return out
 
+    def held(self, article_ids: Iterable[int], options: list[tuple[str, ...]]) -> dict[int, int]:
+        """How many of the `options` (folded words, or runs of words in a row) each of these articles
+        holds, in one query: each option a constant score of 1, summed. Articles holding none are absent."""
+        ids = sorted(set(article_ids))
+        if not ids or not options:
+            return {}
+        schema, Occur, Query = self._articles.schema, tantivy.Occur, tantivy.Query
+        count = Query.boolean_query([(Occur.Should, Query.const_score_query(
+            Query.term_query(schema, "words", o[0]) if len(o) == 1 else Query.phrase_query(schema, "words", list(o)),
+            1.0)) for o in dict.fromkeys(options)])
+        out: dict[int, int] = {}
+        for part in store.batches(ids):
+            query = Query.boolean_query([(Occur.Must, count),
+                                         (Occur.Must, Query.const_score_query(
+                                             Query.term_set_query(schema, "aid", part), 0.0))])
+            hits = self._article_searcher.search(query, len(part), count=False).hits
+            aids = self._article_searcher.fast_field_values("aid", [address for _, address in hits])
+            out.update((aid, round(score)) for (score, _), aid in zip(hits, aids))
+        return out
+
     def place_counts(self, article_ids: list[int], limit: int) -> list[tuple[str, int]]:
         """The places most of these articles (the first 5,000) are about, with how many are about each."""
         ids = sorted(set(article_ids[:5000]))

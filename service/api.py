@@ -6,7 +6,7 @@ from flask import Blueprint, abort, jsonify, request
 from indexer import places
 from service import engine
 from service.params import parse_search_args, whole_number
-from service.search import Explanation, SearchResult
+from service.search import Evidence, Explanation, SearchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -25,12 +25,17 @@ def search_json(result: SearchResult) -> dict:
         "page": q.page,
         "per_page": q.per_page,
         "total": result.total,
+        "total_relation": result.total_relation,
+        "total_pages": -(-result.total // q.per_page),
+        "boundary": {"candidates": result.candidates, "dropped": result.dropped},
         "took_ms": result.took_ms,
         "index_version": result.index_version,
         "date_intent": ({"from": result.parsed.date_intent.start.isoformat(),
                          "to": result.parsed.date_intent.end.isoformat()}
                         if result.parsed.date_intent else None),
         "restored_query": result.parsed.restored,
+        "rewritten_query": result.parsed.rewritten,
+        "as_typed": q.as_typed,
         "query_places": [{"key": key, "label": places.label(key)} for key in result.parsed.places],
         "facets": {"years": result.years, "places": result.places},
         "results": [{
@@ -52,7 +57,16 @@ def explanation_json(note: Explanation) -> dict:
         "period_factor": note.period_factor,
         "place_factor": note.place_factor,
         "final": round(note.final, 6),
+        "evidence": evidence_json(note.evidence) if note.evidence else None,
     }
+
+
+def evidence_json(note: Evidence) -> dict:
+    """Why the article is a result: `admitted_by` "words" (it holds `held` of the `asked` query words
+    or word pairs, and every quoted phrase, scoring `relative` of the best) or "meaning" (its best
+    passage `z` standard deviations above the query's background)."""
+    return {"admitted_by": note.admitted_by, "held": note.held, "asked": note.asked, "phrases": note.phrases,
+            "z": round(note.z, 3) if note.z is not None else None, "relative": round(note.relative, 4)}
 
 
 @bp.get("/search")

@@ -56,6 +56,8 @@ def document() -> dict:
         {"name": "collapse", "in": "query", "schema": {"type": "boolean", "default": True},
          "description": "one result per group of near-duplicate copies (the best ranked one, its copies "
          "listed); false shows every copy"},
+        {"name": "as_typed", "in": "query", "schema": {"type": "boolean", "default": False},
+         "description": "search exactly as typed: no diacritics or capitals restored, no abbreviation spelled out"},
     ]
     copies = {"type": "array", "items": {"$ref": "#/components/schemas/ArticleSummary"},
               "description": "the same story published elsewhere (near-duplicate articles), oldest first"}
@@ -71,7 +73,17 @@ def document() -> dict:
                                "contribution": {"type": "number"}}}},
             "word_order": {"type": "object", "nullable": True, "required": ["share", "bonus"],
                            "properties": {"share": {"type": "number"}, "bonus": {"type": "number"}}},
-            "period_factor": {"type": "number"}, "place_factor": {"type": "number"}, "final": {"type": "number"}}}
+            "period_factor": {"type": "number"}, "place_factor": {"type": "number"}, "final": {"type": "number"},
+            "evidence": {
+                "type": "object", "nullable": True,
+                "required": ["admitted_by", "held", "asked", "phrases", "z", "relative"],
+                "description": "why it is a result: admitted_by 'words' (it holds `held` of the `asked` query words "
+                "or word pairs, and every quoted phrase, scoring `relative` of the best) or 'meaning' (its best "
+                "passage `z` standard deviations above the query's similarity to background passages)",
+                "properties": {"admitted_by": {"type": "string", "enum": ["words", "meaning"]},
+                               "held": {"type": "integer"}, "asked": {"type": "integer"},
+                               "phrases": {"type": "boolean"}, "z": {"type": "number", "nullable": True},
+                               "relative": {"type": "number"}}}}}
     place = {"type": "object", "required": ["key", "label"],
              "properties": {"key": {"type": "string"}, "label": {"type": "string"}}}
     hit = {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {
@@ -81,12 +93,27 @@ def document() -> dict:
                        "explain": explanation}}]}
     search_response = {
         "type": "object",
-        "required": ["query", "mode", "sort", "page", "per_page", "total", "took_ms", "index_version",
-                     "date_intent", "restored_query", "query_places", "facets", "results"],
+        "required": ["query", "mode", "sort", "page", "per_page", "total", "total_relation", "total_pages",
+                     "boundary", "took_ms", "index_version", "date_intent", "restored_query", "rewritten_query",
+                     "as_typed", "query_places", "facets", "results"],
         "properties": {
             "query": {"type": "string"}, "mode": {"type": "string", "enum": list(MODES)},
             "sort": {"type": "string", "enum": list(SORTS)}, "page": {"type": "integer"},
-            "per_page": {"type": "integer"}, "total": {"type": "integer", "maximum": MAX_RESULTS},
+            "per_page": {"type": "integer"},
+            "total": {"type": "integer", "maximum": MAX_RESULTS,
+                      "description": "articles in the result set: those with evidence they are about the query "
+                      "(its words, or its meaning standing out), at most " + str(MAX_RESULTS)},
+            "total_relation": {"type": "string", "enum": ["eq", "gte"],
+                               "description": "gte: more articles than `total` may match (the set was capped, or "
+                               "a candidate list ran to its depth with every article a result)"},
+            "total_pages": {"type": "integer"},
+            "boundary": {"type": "object", "required": ["candidates", "dropped"],
+                         "description": "articles the candidate lists found, and how many of them the boundary "
+                         "left out for want of evidence",
+                         "properties": {"candidates": {"type": "integer"}, "dropped": {"type": "integer"}}},
+            "rewritten_query": {**NULLABLE_STRING, "description": "what the semantic side read, when rewriting "
+                                "(diacritics, capitals, abbreviations) changed what was typed"},
+            "as_typed": {"type": "boolean"},
             "took_ms": {"type": "number"}, "index_version": NULLABLE_STRING,
             "date_intent": {"type": "object", "nullable": True, "required": ["from", "to"],
                             "properties": {"from": {"type": "string"}, "to": {"type": "string"}}},

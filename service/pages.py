@@ -1,6 +1,7 @@
 """HTML pages: the search page and the article page (Jinja, no JavaScript needed)."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from flask import Blueprint, abort, render_template, request
@@ -11,6 +12,7 @@ from service.params import BadRequest, parse_search_args
 from service.search import MODES, SORTS, article_view
 
 bp = Blueprint("pages", __name__)
+QUOTES = re.compile(r'["“”]')
 # The candidate lists as a reader of "Vì sao kết quả này?" knows them.
 LIST_NAMES = {"exact": "Khớp từ đúng dấu (đoạn)", "folded": "Khớp từ bỏ dấu (đoạn)",
               "article": "Khớp từ trong cả bài", "dense": "Gần nghĩa (vector)"}
@@ -35,9 +37,11 @@ def search_page():
 
 
 def suggestions(result) -> list[tuple[str, str]]:
-    """(label, query) pairs for an empty result: without diacritics, without the period."""
+    """(label, query) pairs for an empty result: without quotes, without diacritics, without the period."""
     q = result.query.text
     out = []
+    if result.parsed.phrases:
+        out.append(("Bỏ ngoặc kép (không bắt buộc đúng cụm từ)", QUOTES.sub(" ", q).strip()))
     if has_diacritics(q):
         out.append(("Tìm không dấu", fold(q)))
     if result.parsed.date_intent and result.parsed.date_intent.rest:

@@ -26,7 +26,8 @@ class BadRequest(ValueError):
 
 # What a search's links carry over (the page, the feed, the export): the parameters parse_search_args
 # reads, and nothing a client adds (Flask's url_for takes _anchor, _external, … as its own).
-SEARCH_PARAMS = ("q", "page", "per_page", "from", "to", "source", "place", "sort", "mode", "explain", "collapse")
+SEARCH_PARAMS = ("q", "page", "per_page", "from", "to", "source", "place", "sort", "mode", "explain", "collapse",
+                 "as_typed")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 
 
@@ -116,4 +117,5 @@ def parse_search_args(args: Mapping) -> Query:
     return Query(text=q, page=page, per_page=per_page,
                  filters=Filters(date_from, date_to, sources, chosen),
                  sort=_choice(args, "sort", SORTS), mode=_choice(args, "mode", MODES),
-                 explain=_flag(args, "explain"), collapse=_flag(args, "collapse", default=True))
+                 explain=_flag(args, "explain"), collapse=_flag(args, "collapse", default=True),
+                 as_typed=_flag(args, "as_typed"))

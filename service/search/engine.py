@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -53,6 +54,9 @@ class SearchResult:
     years: dict[str, int]
     index_version: str | None
     places: list[dict] = field(default_factory=list)  # facet: {key, label, count}, most articles first
+    total_relation: str = "eq"  # "gte": more articles than `total` may match (Elasticsearch's word)
+    candidates: int = 0  # articles the candidate lists found
+    dropped: int = 0     # of those, how many the boundary left out (no evidence they are about the query)
 
 
 def _groups(index: vectors.LoadedIndex | None) -> duplicates.Groups:
@@ -67,11 +71,14 @@ class SearchEngine:
         self.settings = settings
         self.embedder = embedder or get_embedder(settings)
         self.index = IndexHolder(settings, self.embedder.model_id, self.embedder.dimension)
+        self._backgrounds: dict[str, np.ndarray] = {}
 
     # --- the query path -------------------------------------------------------------------
-    def parse(self, text: str, index: vectors.LoadedIndex | None = None) -> ParsedQuery:
+    def parse(self, text: str, index: vectors.LoadedIndex | None = None, as_typed: bool = False) -> ParsedQuery:
         """The query's meaning, its diacritics and capitals restored from the served version's
-        vocabulary (as typed where none is served)."""
+        vocabulary (as typed where none is served, or `as_typed`: nothing rewritten)."""
+        if as_typed:
+            return parse_query(text, expand=False)
         index = index or self._served_or_none()
         return parse_query(text, *self.restorers(index)) if index is not None else parse_query(text)
 
@@ -116,7 +123,7 @@ class SearchEngine:
     def rank(self, query: Query) -> rank.Ranking:
         """Every matching article in result order, with the dates of each (for the years facet)."""
         index = self.index.get()
-        parsed = self.parse(query.text, index)
+        parsed = self.parse(query.text, index, query.as_typed)
         filters = query.filters
         dates, shares = {}, {}
         explain: rank.Explanations | None = {} if query.explain else None
@@ -150,18 +157,71 @@ class SearchEngine:
             rank.boost_period(fused, dates, parsed.date_intent, explain)
         if parsed.places and index is not None:
             rank.boost_places(fused, index.lexical.about(fused, set(places.same_place(parsed.places))), explain)
+        found = len(fused)
+        if rank.BOUNDARY and index is not None:
+            evidence = self._evidence(parsed, fused, lists, index, pending)
+            fused = {aid: value for aid, value in fused.items() if evidence[aid].admitted_by}
+            if explain is not None:
+                for aid, note in evidence.items():
+                    explain.setdefault(aid, rank.Explanation()).evidence = note
         if explain is not None:
             for aid, note in explain.items():
-                note.final = fused[aid][0]
-        return rank.Ranking(parsed, rank.ordered(fused, dates, query.sort), fused, dates, index, explain)
+                note.final = fused[aid][0] if aid in fused else 0.0
+        # More may match than are counted when the set is capped, or when a lexical list ran to its
+        # depth and its last (weakest) article is still a result: the boundary lies beyond the depth.
+        more = len(fused) > rank.MAX_RESULTS or any(
+            c.name != "dense" and c.candidates and len(c.candidates) >= rank.LEXICAL_DEPTH
+            and c.candidates[-1].article_id in fused
+            for c in lists)
+        return rank.Ranking(parsed, rank.ordered(fused, dates, query.sort), fused, dates, index, explain,
+                            found, more)
+
+    def _evidence(self, parsed: ParsedQuery, fused: rank.Fused, lists: list[rank.CandidateList],
+                  index: vectors.LoadedIndex, pending) -> dict[int, rank.Evidence]:
+        """Each candidate's evidence for the boundary: the query's words (or pairs) and quoted phrases
+        it holds, read from the version's article index in two queries, and how far its best
+        passage stands out in meaning from the version's background passages."""
+        terms = parsed.terms or tuple(w for p in parsed.phrases for w in p.split())
+        lexical, ids = index.lexical, list(fused)
+        pairs = list(pairwise(terms)) if len(terms) <= rank.PHRASE_QUERY_TERMS else []
+        phrases = [tuple(p.split()) for p in parsed.phrases] if rank.quotes_required(parsed) else []
+        z: dict[int, float] = {}
+        dense = next((c.candidates for c in lists if c.name == "dense"), None)
+        if dense and pending is not None:
+            mean, deviation = self._background(index, pending.result())
+            for _, aid, score in reversed(dense):  # best first: each article keeps its best passage
+                z[aid] = (score - mean) / deviation
+        return rank.admit(fused, (lexical.held(ids, [(t,) for t in terms]), len(terms)),
+                          (lexical.held(ids, pairs), len(pairs)), (lexical.held(ids, phrases), len(phrases)), z)
+
+    def _background(self, index: vectors.LoadedIndex, vector: np.ndarray) -> tuple[float, float]:
+        """(mean, standard deviation) of the query's similarity to the version's background passages:
+        a fixed sample, drawn once per version, that stands for text unrelated to any one query."""
+        sample = self._backgrounds.get(index.version)
+        if sample is None:
+            held = index.ids()
+            chosen = np.random.default_rng(0).choice(held, min(rank.BACKGROUND_PASSAGES, len(held)), replace=False)
+            found = [v for v in (index.reconstruct(int(pid)) for pid in chosen) if v is not None]
+            sample = np.stack(found) if found else np.zeros((1, len(vector)), np.float32)
+            self._backgrounds = {index.version: sample}  # the served version's alone
+        scores = sample @ vector
+        return float(scores.mean()), float(scores.std()) or 1.0
+
+    @staticmethod
+    def _results(query: Query, ranking: rank.Ranking) -> list[int]:
+        """The result set in order: the ranking, near-duplicate copies collapsed unless asked not to."""
+        return duplicates.collapse(ranking.order, _groups(ranking.index).of) if query.collapse else ranking.order
+
+    def result_set(self, query: Query) -> list[int]:
+        """Every result the search counts (its `total`), in order: what the set benchmark reads."""
+        return self._results(query, self.rank(query))
 
     def search(self, query: Query) -> SearchResult:
         started = time.perf_counter()
         ranking = self.rank(query)
-        fused, order, index = ranking.fused, ranking.order, ranking.index
+        fused, index = ranking.fused, ranking.index
         groups = _groups(index)
-        if query.collapse:
-            order = duplicates.collapse(order, groups.of)
+        order = self._results(query, ranking)
         begin = (query.page - 1) * query.per_page
         page_ids = order[begin:begin + query.per_page]
         if index is None:  # nothing published: nothing found
@@ -183,7 +243,8 @@ class SearchEngine:
                   for key, n in index.lexical.place_counts(order, PLACE_FACET_SIZE) if places.known(key)]
         took = (time.perf_counter() - started) * 1000
         return SearchResult(query, ranking.parsed, len(order), round(took, 2), hits, years,
-                            index.version, facet)
+                            index.version, facet, "gte" if ranking.more else "eq", ranking.candidates,
+                            ranking.candidates - len(fused))
 
     # --- articles ------------------------------------------------------------------------
     def article(self, article_id: int) -> dict | None:

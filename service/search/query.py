@@ -30,6 +30,7 @@ class Query:
     mode: str = "hybrid"
     explain: bool = False  # record why each result scored what it did (never changes the ranking)
     collapse: bool = True  # one result per group of near-duplicate copies (indexer/duplicates.py)
+    as_typed: bool = False  # no rewriting: diacritics, capitals and abbreviations as typed
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ParsedQuery:
     exact_words: tuple[str, ...] = ()    # canonical words with diacritics, typed or restored
     exact_phrases: tuple[str, ...] = ()
     places: tuple[str, ...] = ()  # places the query names (unit keys, indexer/places.py)
+    rewritten: str | None = None  # what the semantic side reads, when rewriting changed what was typed
 
     def words_to_match(self, exact: bool = False) -> WordQuery:
         """What the lexical lists match: the phrases, and any of the words (folded, with the
@@ -88,9 +90,11 @@ class ParsedQuery:
 
 
 def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
-                restore_capitals: WordRestorer | None = None) -> ParsedQuery:
+                restore_capitals: WordRestorer | None = None, expand: bool = True) -> ParsedQuery:
     """Split a query into terms, phrases and a period; restore diacritics, and the capitals of a
-    query typed all in lower case, for the dense side (e5 reads "Nghệ An" better than "nghệ an")."""
+    query typed all in lower case, for the dense side (e5 reads "Nghệ An" better than "nghệ an");
+    with `expand`, match and read abbreviations spelled out too. Without restorers and `expand`,
+    the query is searched exactly as typed."""
     normalized = vtext.normalize(raw)
     phrases = tuple(vtext.fold(" ".join(vtext.words(p))) for p in _PHRASE.findall(normalized))
     phrases = tuple(p for p in phrases if p)
@@ -101,7 +105,7 @@ def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
     rest = intent.rest if intent else outside
     terms = tuple(dict.fromkeys(vtext.fold(w) for w in vtext.words(rest)))
     semantic = " ".join(filter(None, [rest.strip(), *(_PHRASE.findall(normalized))])).strip() or normalized
-    restored = None
+    typed, restored = semantic, None
     if restore_diacritics and not vtext.has_diacritics(semantic) and vtext.words(semantic):
         restored = restore_text(semantic, restore_diacritics)
         semantic = restored
@@ -112,13 +116,14 @@ def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
     exact_words = tuple(dict.fromkeys(vtext.canonical_word(w) for w in vtext.words(exact_source)))
     exact_phrases = tuple(" ".join(vtext.canonical_word(w) for w in vtext.words(p))
                           for p in _PHRASE.findall(normalized)) if vtext.has_diacritics(normalized) else ()
-    found = abbreviations.alternatives(list(terms))
+    found = abbreviations.alternatives(list(terms)) if expand else []
     alternatives = tuple(dict.fromkeys(" ".join(a) for _, options in found for a in options))
     readings = [r for span, _ in found for r in abbreviations.spelled_out(" ".join(span))]
     if readings:  # the model reads "ủy ban nhân dân" better than "UBND"
         semantic = f"{semantic} ({', '.join(readings)})"
     return ParsedQuery(normalized, semantic, terms, phrases, intent, restored, alternatives,
-                       exact_words, tuple(p for p in exact_phrases if p), places.query_places(normalized))
+                       exact_words, tuple(p for p in exact_phrases if p), places.query_places(normalized),
+                       semantic if semantic != typed else None)
 
 
 def restore_text(text: str, restore_words: WordRestorer) -> str:

@@ -36,6 +36,28 @@ SHORT_QUERY_WORDS = 4
 SHORT_WEIGHTS = {"exact": 0.35, "lexical": 0.0, "article": 0.4, "dense": 0.3}
 SHORT_PAIR_WEIGHT = 0.5
 MAX_RESULTS = 1000
+# Where the result set ends (docs/ranking.md, "Where the result set ends"): an article is a result
+# only with evidence that it is about the query. Chosen on eval-dev-topics (sets) together with
+# eval-dev and eval-dev-short (known items), bench/result_sets.py and bench/quality.py.
+# Words: a query of up to PHRASE_QUERY_TERMS words names a topic, and an article must hold its
+# words as the query has them (each pair of neighbours in a row) and score at least PHRASE_FLOOR of
+# the best result, or hold them apart and score at least APART_FLOOR ("bão lũ" is two words, "tai
+# nạn" one); a longer query describes, and an article must hold COVER_SHARE of its words and score
+# at least COVER_FLOOR of the best.
+PHRASE_QUERY_TERMS = 3
+PHRASE_FLOOR = 0.4
+APART_FLOOR = 0.6
+COVER_SHARE = 0.5
+COVER_FLOOR = 0.2
+# Meaning: an article whose best passage is nearer the query than MEANING_Z standard deviations
+# above the query's similarity to BACKGROUND_PASSAGES passages drawn from the version (what the
+# query scores against unrelated text), whatever its words. A meaningless query's best passages
+# stand 3.1–4.5 deviations out on eval-dev-topics; a headline's own article mostly 5 and more.
+MEANING_Z = 4.6
+BACKGROUND_PASSAGES = 1024
+# Quoted phrases are required of every result in a query of up to this many words (quotes_required).
+QUOTED_QUERY_WORDS = 8
+BOUNDARY = 1  # 0: no boundary, every candidate is a result (for side-by-side measurement)
 
 Fused = dict[int, tuple[float, int]]  # article id → (score, the passage to show)
 Dates = dict[int, tuple[int | None, str | None]]  # article id → (published, seconds since 1970; published_day)
@@ -80,9 +102,23 @@ class ListShare:
 
 
 @dataclass
+class Evidence:
+    """Why an article is in the result set: what it holds of the query's words, how far its meaning
+    stands out, and its score against the best; `admitted_by` is "words", "meaning" or None (dropped)."""
+
+    held: int = 0              # query words the article holds
+    asked: int = 0             # of how many
+    in_row: bool = False       # it holds each pair of the query's neighbouring words in a row
+    phrases: bool = True       # it holds every quoted phrase (required: quotes_required)
+    z: float | None = None     # its best passage's similarity in background standard deviations
+    relative: float = 0.0      # its score over the best result's
+    admitted_by: str | None = None
+
+
+@dataclass
 class Explanation:
     """Why an article scored what it did: (sum of list contributions + word-order bonus) × period
-    factor × place factor."""
+    factor × place factor; and why it is a result at all (`evidence`)."""
 
     lists: list[ListShare] = field(default_factory=list)
     word_order_share: float | None = None  # None: the second stage did not look at this article
@@ -90,6 +126,7 @@ class Explanation:
     period_factor: float = 1.0
     place_factor: float = 1.0
     final: float = 0.0
+    evidence: Evidence | None = None
 
 
 Explanations = dict[int, Explanation]
@@ -105,6 +142,8 @@ class Ranking:
     dates: Dates
     index: LoadedIndex | None
     explanations: Explanations | None = None
+    candidates: int = 0     # articles the candidate lists found, before the boundary
+    more: bool = False      # more articles than these may match (a list or the set was at its depth)
 
 
 def lexical_weights(exact_found: bool, weights: dict[str, float] = WEIGHTS) -> tuple[float, float]:
@@ -186,6 +225,40 @@ def boost_places(fused: Fused, about: set[int], explain: Explanations | None = N
             fused[aid] = (score * PLACE_BOOST, pid)
             if explain is not None:
                 explain.setdefault(aid, Explanation()).place_factor = PLACE_BOOST
+
+
+def quotes_required(parsed: ParsedQuery) -> bool:
+    """Quoted phrases are required of every result in a query of up to QUOTED_QUERY_WORDS words. In
+    a longer one, a pasted headline or lead, quotes are the text's punctuation, not an operator
+    (Chiếc "lò xo" Djokovic & cơn gió "Sharapova mới"; a lead that quotes a speech)."""
+    words = len(parsed.terms) + sum(len(phrase.split()) for phrase in parsed.phrases)
+    return bool(parsed.phrases) and words <= QUOTED_QUERY_WORDS
+
+
+def admit(fused: Fused, words: tuple[dict[int, int], int], pairs: tuple[dict[int, int], int],
+          phrases: tuple[dict[int, int], int], z: dict[int, float]) -> dict[int, Evidence]:
+    """Each candidate's evidence, `admitted_by` set for the results. `words`, `pairs` and `phrases`
+    are (how many each article holds, of how many): the query's words, its neighbouring word pairs,
+    its required quoted phrases. A result holds every required phrase, and the query's words as
+    PHRASE_*, APART_FLOOR and COVER_* ask (scoring near enough the best), or stands out in meaning
+    by MEANING_Z."""
+    top = max((score for score, _ in fused.values()), default=0.0)
+    (held_words, asked), (held_pairs, pair_count), (held_phrases, phrase_count) = words, pairs, phrases
+    short = asked <= PHRASE_QUERY_TERMS
+    out = {}
+    for aid, (score, _) in fused.items():
+        note = Evidence(held_words.get(aid, 0), asked, held_pairs.get(aid, 0) == pair_count,
+                        held_phrases.get(aid, 0) == phrase_count, z.get(aid), score / top if top > 0 else 0.0)
+        if short:
+            holds = note.held == asked and note.relative >= (PHRASE_FLOOR if note.in_row else APART_FLOOR)
+        else:
+            holds = note.held >= COVER_SHARE * asked and note.relative >= COVER_FLOOR
+        if note.phrases and asked and holds:
+            note.admitted_by = "words"
+        elif note.phrases and note.z is not None and note.z >= MEANING_Z:
+            note.admitted_by = "meaning"
+        out[aid] = note
+    return out
 
 
 def ordered(fused: Fused, dates: Dates, sort: str) -> list[int]:

@@ -1,0 +1,132 @@
+"""Where a result set ends: only articles with evidence they are about the query are results, and
+everything that reads the set (total, pages, facets, date sort, Atom, CSV, the empty state) reads
+that set. On the demo archive, with the real model."""
+import csv
+import io
+
+import feedparser
+import pytest
+
+from indexer.text import fold
+from service.search import Query, rank
+
+
+def api(client, **params):
+    r = client.get("/api/search", query_string=params)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.get_json()
+
+
+def every_result(client, **params) -> list[int]:
+    """The ids of the whole result set, page by page, as a client of the API reads it."""
+    first = api(client, per_page=50, **params)
+    ids = [hit["id"] for hit in first["results"]]
+    for page in range(2, first["total_pages"] + 1):
+        ids += [hit["id"] for hit in api(client, per_page=50, page=page, **params)["results"]]
+    assert len(ids) == first["total"]
+    return ids
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "lexical"])
+@pytest.mark.parametrize("text", ["xyzzy qwerty", "lorem ipsum dolor sit amet", "fhqwhgads"])
+def test_a_meaningless_query_finds_nothing_in_every_mode(client, text, mode):
+    found = api(client, q=text, mode=mode)
+    assert (found["total"], found["total_pages"], found["results"]) == (0, 0, [])
+    assert found["facets"] == {"years": {}, "places": []}
+    page = client.get("/", query_string={"q": text, "mode": mode}).get_data(as_text=True)
+    assert "Không tìm thấy bài viết phù hợp" in page and "0 bài viết" in page
+
+
+def test_the_boundary_only_removes_and_says_how_many(client, engine, monkeypatch):
+    found = api(client, q="phòng chống thiên tai 2021")
+    assert 0 < found["total"] < found["boundary"]["candidates"]
+    assert found["boundary"]["dropped"] == found["boundary"]["candidates"] - found["total"]  # no copies here
+    bounded = engine.rank(Query("phòng chống thiên tai 2021"))
+    monkeypatch.setattr(rank, "BOUNDARY", 0)
+    unbounded = engine.rank(Query("phòng chống thiên tai 2021"))
+    assert set(bounded.order) < set(unbounded.order)
+    assert bounded.order == [aid for aid in unbounded.order if aid in set(bounded.order)]  # same order, fewer
+    first = engine.search(Query("phòng chống thiên tai 2021", per_page=3))
+    assert [h.title for h in first.hits] and "thiên tai" in first.hits[0].title.lower()
+
+
+def test_every_reader_of_the_set_reads_the_bounded_set(client):
+    query = {"q": "bão lũ"}
+    relevance = every_result(client, **query)
+    assert 0 < len(relevance) < 40
+    by_date = every_result(client, sort="date", **query)
+    assert set(by_date) == set(relevance)
+    dates = [api(client, per_page=50, sort="date", **query)["results"][i]["published_at"] for i in range(len(by_date))]
+    assert dates == sorted(dates, reverse=True)
+    rows = list(csv.DictReader(io.StringIO(client.get("/search.csv", query_string=query).get_data(as_text=True)
+                                          .lstrip("\ufeff"))))
+    assert [int(row["id"]) for row in rows] == relevance
+    feed = feedparser.parse(client.get("/search.atom", query_string=query).get_data())
+    assert {int(e.link.split("/articles/")[1].split("?")[0]) for e in feed.entries} == set(relevance)
+    years = api(client, **query)["facets"]["years"]
+    assert sum(years.values()) == len(relevance)  # every demo article is dated
+
+
+def test_a_quoted_phrase_is_required_in_every_mode(client):
+    unquoted = api(client, q="phòng chống thiên tai", per_page=50)
+    for mode in ("hybrid", "semantic", "lexical"):
+        quoted = api(client, q='"phòng chống thiên tai"', mode=mode, per_page=50)
+        assert 0 < quoted["total"] <= unquoted["total"]
+        for hit in quoted["results"]:
+            article = client.get(f"/api/articles/{hit['id']}").get_json()
+            text = fold(" ".join([article["title"], article["summary"], article["body"]]))
+            assert "phong chong thien tai" in " ".join(text.split()).replace(",", ""), hit["title"]
+    nowhere = api(client, q='"thiên tai phòng chống"')
+    assert nowhere["total"] == 0
+    page = client.get("/", query_string={"q": '"thiên tai phòng chống"'}).get_data(as_text=True)
+    assert "Bỏ ngoặc kép" in page  # the empty state offers the query without its quotes
+
+
+def test_search_as_typed_rewrites_nothing_and_the_page_offers_it(client):
+    rewritten = api(client, q="phong chong thien tai")
+    assert rewritten["rewritten_query"] and rewritten["rewritten_query"].startswith("phòng chống thiên tai")
+    assert rewritten["as_typed"] is False
+    typed = api(client, q="phong chong thien tai", as_typed="true")
+    assert typed["as_typed"] is True and typed["rewritten_query"] is None and typed["restored_query"] is None
+    assert typed["total"] > 0  # folded words still match
+    page = client.get("/", query_string={"q": "phong chong thien tai"}).get_data(as_text=True)
+    assert "Tìm theo nghĩa" in page and "Tìm đúng như đã gõ" in page and "as_typed=true" in page
+    as_typed_page = client.get("/", query_string={"q": "phong chong thien tai", "as_typed": "true"}).get_data(
+        as_text=True)
+    assert "Đang tìm đúng như đã gõ" in as_typed_page and "Tìm theo nghĩa" not in as_typed_page
+    # typed with its diacritics and in its own capitals, nothing is rewritten, so nothing is offered
+    plain = client.get("/", query_string={"q": "phòng chống thiên tai"}).get_data(as_text=True)
+    assert api(client, q="phòng chống thiên tai")["rewritten_query"] is None
+    assert "Tìm đúng như đã gõ" not in plain
+
+
+def test_explain_says_which_evidence_admitted_each_result(client):
+    found = api(client, q="phòng chống thiên tai 2021", explain="true", per_page=50)
+    evidence = [hit["explain"]["evidence"] for hit in found["results"]]
+    assert evidence and all(e["admitted_by"] in ("words", "meaning") for e in evidence)
+    for e in evidence:
+        if e["admitted_by"] == "words":
+            assert e["held"] >= rank.COVER_SHARE * e["asked"] and e["relative"] >= rank.COVER_FLOOR
+        else:
+            assert e["z"] >= rank.MEANING_Z
+    page = client.get("/", query_string={"q": "phòng chống thiên tai 2021"}).get_data(as_text=True)
+    assert "Có trong kết quả vì" in page
+
+
+def test_evidence_rules_on_made_up_candidates():
+    fused = {1: (2.0, 10), 2: (1.0, 20), 3: (0.5, 30), 4: (0.1, 40), 5: (1.3, 50)}
+    none = ({}, 0)
+    # a two-word query: 1 and 3 hold the words in a row, 3 under PHRASE_FLOOR of the best; 5 holds
+    # them apart at 0.65 of the best (over APART_FLOOR), 2 apart at 0.5 (under it); 4 holds nothing
+    # but stands out in meaning
+    notes = rank.admit(fused, ({1: 2, 2: 2, 3: 2, 5: 2}, 2), ({1: 1, 3: 1}, 1), none,
+                       {2: 1.0, 4: rank.MEANING_Z + 0.1})
+    assert {aid: n.admitted_by for aid, n in notes.items()} == {1: "words", 2: None, 3: None, 4: "meaning",
+                                                                5: "words"}
+    assert notes[1].in_row and not notes[5].in_row
+    # a quoted phrase that an article lacks keeps it out, whatever else it holds
+    notes = rank.admit(fused, ({1: 2, 2: 2}, 2), ({1: 1, 2: 1}, 1), ({1: 1}, 1), {2: 9.0})
+    assert (notes[1].admitted_by, notes[2].admitted_by, notes[2].phrases) == ("words", None, False)
+    # a longer query: half its words and COVER_FLOOR of the best score are enough
+    notes = rank.admit(fused, ({1: 6, 2: 3, 3: 2, 4: 6}, 6), none, none, {})
+    assert {aid: n.admitted_by for aid, n in notes.items()} == {1: "words", 2: "words", 3: None, 4: None, 5: None}
