@@ -181,3 +181,24 @@ def test_allowed_hosts_and_base_url_are_validated(tmp_path):
     path.write_text('[[source]]\nname = "h"\nbase_url = "file:///etc/"\nstart_urls = ["https://h.vn/"]\n')
     with pytest.raises(SourcesError, match="base_url must be an http"):
         load_sources(path)
+
+
+def test_ingest_stores_web_addresses_only(tmp_path):
+    """A saved page without a canonical URL once got file:///its/path as its address: now it fails
+    with the reason, unless --base-url says where the pages were saved from."""
+    from indexer.config import load_settings
+    from indexer.pipeline import ingest_files
+
+    pages = tmp_path / "pages" / "tin-tuc"
+    pages.mkdir(parents=True)
+    body = "<p>" + "Huyện tổ chức hội nghị tổng kết công tác phòng chống thiên tai năm 2021. " * 4 + "</p>"
+    (pages / "hoi-nghi.html").write_text(f"<html><head><title>Hội nghị</title></head><body><h1>Hội nghị</h1>"
+                                         f"<article>{body}</article></body></html>", encoding="utf-8")
+    settings = load_settings({"data_dir": tmp_path / "data"})
+    report = ingest_files(settings, [tmp_path / "pages"])
+    assert report.counts["failed"] == 1 and "--base-url" in report.failures[0][1]
+    report = ingest_files(settings, [tmp_path / "pages"], source="huyen", base_url="https://huyen.example.vn/luu-tru/")
+    assert report.counts["new"] == 1
+    conn = store.connect(settings.db_path)
+    assert [r[0] for r in conn.execute("SELECT url FROM articles")] == [
+        "https://huyen.example.vn/luu-tru/tin-tuc/hoi-nghi.html"]
