@@ -139,8 +139,10 @@ def constant_override(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(f"{name}: {exc}") from exc
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__,
+def eval_arguments(prog: str, description: str | None, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments of an evaluation over a set (this module's and bench.result_sets'), with the
+    ranking constants `--set` names already changed."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval", required=True, type=Path, help="folder with docs.jsonl and queries.jsonl")
     parser.add_argument("--mode", action="append", choices=MODES, help="repeatable; default: all three")
@@ -154,12 +156,22 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, value in args.set:
         setattr(rank, name, value)
-    rows = evaluate(args.eval, tuple(args.mode or MODES), args.cache_dir, progress=not args.quiet)
-    print(format_table(rows))
+    return args
+
+
+def report(args: argparse.Namespace, rows: list[dict], table: str) -> int:
+    """Print the table, and write the rows (and the constants changed) where --json says."""
+    print(table)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"rows": rows}, ensure_ascii=False, indent=2))
+        args.json.write_text(json.dumps({"rows": rows, "set": dict(args.set)}, ensure_ascii=False, indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = eval_arguments("python -m bench.quality", __doc__, argv)
+    rows = evaluate(args.eval, tuple(args.mode or MODES), args.cache_dir, progress=not args.quiet)
+    return report(args, rows, format_table(rows))
 
 
 if __name__ == "__main__":

@@ -13,13 +13,11 @@ The archive and its vector cache are bench.quality's.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
-from bench.quality import DEFAULT_CACHE, MODES, constant_override, eval_archive, percentile
+from bench.quality import MODES, eval_archive, eval_arguments, percentile, report
 
 KINDS_WITHOUT_ANSWER = ("none",)
 
@@ -76,26 +74,9 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.result_sets", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--eval", required=True, type=Path, help="folder with docs.jsonl and queries.jsonl")
-    parser.add_argument("--mode", action="append", choices=MODES, help="repeatable; default: all three")
-    parser.add_argument("--json", type=Path, help="also write {'rows': [...]} to this file")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="persistent passage-vector cache")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", type=constant_override,
-                        help="run with a constant of service/search/rank.py changed; repeatable")
-    args = parser.parse_args(argv)
-    from service.search import rank
-
-    for name, value in args.set:
-        setattr(rank, name, value)
+    args = eval_arguments("python -m bench.result_sets", __doc__, argv)
     rows = evaluate(args.eval, tuple(args.mode or MODES), args.cache_dir, progress=not args.quiet)
-    print(format_table(rows))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"rows": rows, "set": dict(args.set)}, ensure_ascii=False, indent=2))
-    return 0
+    return report(args, rows, format_table(rows))
 
 
 if __name__ == "__main__":

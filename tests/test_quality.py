@@ -100,3 +100,34 @@ def test_a_ranking_constant_can_be_changed_for_one_run(tmp_path, model_dir, monk
         with pytest.raises(SystemExit):
             main(["--eval", str(eval_dir), "--set", wrong])
     assert "not a numeric constant" in capsys.readouterr().err
+
+
+def test_set_metrics_read_whole_sets():
+    from bench.result_sets import set_metrics
+
+    assert set_metrics({"a", "b", "x", "y"}, {"a", "b", "c", "d"}) == {"precision": 0.5, "recall": 0.5, "f1": 0.5,
+                                                                       "size": 4}
+    assert set_metrics(set(), set()) == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "size": 0}  # nothing, rightly
+    assert set_metrics({"x"}, set())["precision"] == 0.0  # a meaningless query that finds something
+
+
+def test_the_set_benchmark_counts_every_result_and_the_empty_answers(tmp_path, model_dir, monkeypatch):
+    from bench.result_sets import main as result_sets
+    from service.search import rank
+
+    monkeypatch.setenv("NEWSSEARCH_MODEL", str(model_dir))
+    monkeypatch.setattr(rank, "BOUNDARY", rank.BOUNDARY)  # --set changes it: restored after the test
+    eval_dir = write_eval_set(tmp_path / "eval", [
+        {"qid": "t1", "kind": "topic", "text": "thiên tai", "relevant": ["d1"]},
+        {"qid": "t2", "kind": "topic", "text": "vắc xin", "relevant": ["d4"]},
+        {"qid": "n1", "kind": "none", "text": "xyzzy qwerty", "relevant": []}])
+    out = tmp_path / "sets.json"
+    assert result_sets(["--eval", str(eval_dir), "--json", str(out), "--cache-dir", str(tmp_path / "cache"),
+                        "--quiet", "--mode", "hybrid"]) == 0
+    rows = {r["kind"]: r for r in json.loads(out.read_text())["rows"]}
+    assert rows["topic"]["f1"] == 1.0 and rows["topic"]["mean_size"] == 1.0
+    assert rows["none"]["empty_share"] == 1.0
+    assert result_sets(["--eval", str(eval_dir), "--json", str(out), "--cache-dir", str(tmp_path / "cache"),
+                        "--quiet", "--mode", "hybrid", "--set", "BOUNDARY=0"]) == 0
+    unbounded = {r["kind"]: r for r in json.loads(out.read_text())["rows"]}
+    assert unbounded["none"]["empty_share"] == 0.0 and unbounded["topic"]["mean_size"] == 5.0
