@@ -17,7 +17,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from indexer import diacritics, duplicates, places, vectors
+from indexer import diacritics, duplicates, input_methods, places, vectors
 from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
@@ -80,7 +80,11 @@ class SearchEngine:
         if as_typed:
             return parse_query(text, expand=False)
         index = index or self._served_or_none()
-        return parse_query(text, *self.restorers(index)) if index is not None else parse_query(text)
+        if index is None:
+            return parse_query(text)
+        words = index.vocabulary
+        return parse_query(text, *self.restorers(index), decode_keys=lambda typed: input_methods.decode_text(
+            typed, lambda folded: words.forms("vocab_unigrams", folded)))
 
     @staticmethod
     def restorers(index: vectors.LoadedIndex) -> tuple[WordRestorer, WordRestorer]:

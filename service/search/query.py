@@ -90,12 +90,15 @@ class ParsedQuery:
 
 
 def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
-                restore_capitals: WordRestorer | None = None, expand: bool = True) -> ParsedQuery:
-    """Split a query into terms, phrases and a period; restore diacritics, and the capitals of a
+                restore_capitals: WordRestorer | None = None, expand: bool = True,
+                decode_keys: Callable[[str], str] | None = None) -> ParsedQuery:
+    """Split a query into terms, phrases and a period; decode Telex or VNI keystrokes left in it
+    (`decode_keys`: "phongf choongs" → "phòng chống"); restore diacritics, and the capitals of a
     query typed all in lower case, for the dense side (e5 reads "Nghệ An" better than "nghệ an");
-    with `expand`, match and read abbreviations spelled out too. Without restorers and `expand`,
-    the query is searched exactly as typed."""
-    normalized = vtext.normalize(raw)
+    with `expand`, match and read abbreviations spelled out too. Without restorers, decoder and
+    `expand`, the query is searched exactly as typed."""
+    typed_text = vtext.normalize(raw)
+    normalized = vtext.normalize(decode_keys(typed_text)) if decode_keys else typed_text
     phrases = tuple(vtext.fold(" ".join(vtext.words(p))) for p in _PHRASE.findall(normalized))
     phrases = tuple(p for p in phrases if p)
     outside = _PHRASE.sub(" ", normalized)
@@ -123,7 +126,7 @@ def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
         semantic = f"{semantic} ({', '.join(readings)})"
     return ParsedQuery(normalized, semantic, terms, phrases, intent, restored, alternatives,
                        exact_words, tuple(p for p in exact_phrases if p), places.query_places(normalized),
-                       semantic if semantic != typed else None)
+                       semantic if semantic != typed or normalized != typed_text else None)
 
 
 def restore_text(text: str, restore_words: WordRestorer) -> str:

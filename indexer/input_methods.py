@@ -1,0 +1,83 @@
+"""Telex and VNI keystrokes left in a query when the keyboard's Vietnamese mode was off.
+
+`phongf choongs thieen tai` (Telex) and `pho2ng cho61ng thie6n tai` (VNI) are "phòng chống thiên
+tai" typed with the input method switched off: the vowel marks (aa, ow, uw, dd; a6, o7, d9) and
+the tone key (s f r x j; 1–5), at the end of the word or right after its vowel, stay in the text.
+A word is decoded only where that is plausible: the archive's vocabulary does not know it as
+typed, and knows its decoding. Pure functions; the vocabulary is passed in.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from indexer import text as vtext
+
+VOWELS = set("aăâeêioôơuưy")
+# Tone keys and the combining marks they stand for (sắc, huyền, hỏi, ngã, nặng).
+TELEX_TONES = {"s": "\u0301", "f": "\u0300", "r": "\u0309", "x": "\u0303", "j": "\u0323"}
+VNI_TONES = {"1": "\u0301", "2": "\u0300", "3": "\u0309", "4": "\u0303", "5": "\u0323"}
+TELEX_MARKS = (("dd", "đ"), ("uwow", "ươ"), ("uow", "ươ"), ("aa", "â"), ("ee", "ê"), ("oo", "ô"), ("aw", "ă"),
+               ("ow", "ơ"), ("uw", "ư"))
+VNI_MARKS = (("d9", "đ"), ("a6", "â"), ("e6", "ê"), ("o6", "ô"), ("a8", "ă"), ("o7", "ơ"), ("u7", "ư"))
+TOKEN = re.compile(r"[^\W_]+")
+Known = Callable[[str], dict[str, int]]  # a folded syllable → {written form: times seen} in the archive
+
+
+def _first_vowel(word: str) -> int | None:
+    return next((i for i, c in enumerate(word) if c in VOWELS), None)
+
+
+def _split_tone(word: str, tones: dict[str, str]) -> tuple[str, str | None] | None:
+    """(the word without its tone key, the tone mark), the key found after the first vowel (before it
+    s, r and x are consonants: "sao", "trung", "xe"); None when the word holds two tone keys."""
+    start = _first_vowel(word)
+    if start is None:
+        return None
+    keys = [i for i in range(start + 1, len(word)) if word[i] in tones]
+    if len(keys) > 1:
+        return None
+    if not keys:
+        return word, None
+    return word[:keys[0]] + word[keys[0] + 1:], tones[word[keys[0]]]
+
+
+def _spellings(base: str, tone: str | None) -> list[str]:
+    """The base with its tone mark on each of its vowels in turn (NFC): one of them is how it is written."""
+    if tone is None:
+        return [base]
+    return [unicodedata.normalize("NFC", base[:i + 1] + tone + base[i + 1:])
+            for i, c in enumerate(base) if c in VOWELS]
+
+
+def decode_word(typed: str, known: Known) -> str | None:
+    """The Vietnamese word a Telex or VNI keystroke run stands for, as the archive writes it, or
+    None when the archive knows the word as typed or knows no decoding of it."""
+    lower = typed.lower()
+    if (typed.isupper() and len(typed) > 1) or lower.isdigit() or known(vtext.fold(lower)):
+        return None  # an abbreviation (IS, HLV), a number, or a word the archive knows
+    found: dict[str, int] = {}
+    for tones, marks in ((TELEX_TONES, TELEX_MARKS), (VNI_TONES, VNI_MARKS)):
+        split = _split_tone(lower, tones)
+        if split is None:
+            continue
+        base, tone = split
+        for keys, letter in marks:
+            base = base.replace(keys, letter)
+        if base == lower or not base.isalpha():  # no keystroke decoded, or digits left over
+            continue
+        for spelling in _spellings(base, tone):
+            form = vtext.canonical_word(spelling)
+            count = known(vtext.fold(form)).get(form, 0)
+            if count:
+                found[form] = max(found.get(form, 0), count)
+    if not found:
+        return None
+    best = max(found, key=found.__getitem__)
+    return best[0].upper() + best[1:] if typed[0].isupper() else best
+
+
+def decode_text(text: str, known: Known) -> str:
+    """The text with every word that is a plausible Telex or VNI keystroke run decoded; the rest as typed."""
+    return TOKEN.sub(lambda m: decode_word(m.group(0), known) or m.group(0), text)
