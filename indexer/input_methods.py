@@ -1,10 +1,13 @@
-"""Telex and VNI keystrokes left in a query when the keyboard's Vietnamese mode was off.
+"""Telex and VNI keystrokes left in a query when the keyboard's Vietnamese mode was off, and typos.
 
 `phongf choongs thieen tai` (Telex) and `pho2ng cho61ng thie6n tai` (VNI) are "phòng chống thiên
 tai" typed with the input method switched off: the vowel marks (aa, ow, uw, dd; a6, o7, d9) and
 the tone key (s f r x j; 1–5), at the end of the word or right after its vowel, stay in the text.
 A word is decoded only where that is plausible: the archive's vocabulary does not know it as
-typed, and knows its decoding. Pure functions; the vocabulary is passed in.
+typed, and knows its decoding. A word of MIN_TYPO_LETTERS letters or more that the archive does not
+know, and that is one letter dropped, doubled, swapped or mistyped away from a syllable it knows,
+is read as that syllable (`chốg` → `chống`, `biinh` → `binh`). Pure functions; the vocabulary is
+passed in.
 """
 from __future__ import annotations
 
@@ -23,6 +26,13 @@ TELEX_MARKS = (("dd", "đ"), ("uwow", "ươ"), ("uow", "ươ"), ("aa", "â"), ("
 VNI_MARKS = (("d9", "đ"), ("a6", "â"), ("e6", "ê"), ("o6", "ô"), ("a8", "ă"), ("o7", "ơ"), ("u7", "ư"))
 TOKEN = re.compile(r"[^\W_]+")
 Known = Callable[[str], dict[str, int]]  # a folded syllable → {written form: times seen} in the archive
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+MIN_TYPO_LETTERS = 3  # shorter unknown words are more often names and abbreviations than typos
+# A well-formed Vietnamese syllable, folded: onset, vowels, final. One the archive does not know
+# may still be a word it has not met, so only a word that is no syllable at all is corrected.
+SYLLABLE = re.compile(r"(ngh|ng|gh|gi|kh|nh|ph|qu|th|tr|ch|[bcdghklmnprstvx])?"
+                      r"(uye|uya|uyu|uoi|uou|oai|oay|oeo|ieu|yeu|uay|ai|ao|au|ay|eo|eu|ia|ie|iu|oa|oe|oi|oo|ua|ue|ui|"
+                      r"uo|uu|uy|ye|a|e|i|o|u|y)(ch|ng|nh|[cmnpt])?")
 
 
 def _first_vowel(word: str) -> int | None:
@@ -78,6 +88,53 @@ def decode_word(typed: str, known: Known) -> str | None:
     return best[0].upper() + best[1:] if typed[0].isupper() else best
 
 
-def decode_text(text: str, known: Known) -> str:
-    """The text with every word that is a plausible Telex or VNI keystroke run decoded; the rest as typed."""
-    return TOKEN.sub(lambda m: decode_word(m.group(0), known) or m.group(0), text)
+def _edits(word: str) -> set[str]:
+    """Every string one letter dropped, added, swapped with its neighbour or replaced away (a-z)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    dropped = {a + b[1:] for a, b in splits if b}
+    swapped = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaced = {a + c + b[1:] for a, b in splits if b for c in LETTERS}
+    return dropped | swapped | replaced | {a + c + b for a, b in splits for c in LETTERS}
+
+
+def _distance(a: str, b: str) -> int:
+    """Edit distance with a replaced letter costing two: a letter dropped or doubled is the likelier
+    typo (`xưởg` is `xưởng`, not `xưng`)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        row, previous = [i], row
+        for j, y in enumerate(b, 1):
+            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + 2 * (x != y)))
+    return row[-1]
+
+
+def correct_word(typed: str, known: Known, syllables: frozenset[str]) -> str | None:
+    """The syllable of the archive a typo stands for, or None. A word typed with diacritics gets the
+    spelling nearest to them (`chốg` → `chống`, not `chồng`); one typed without them stays folded, for
+    diacritics restoration to read in context. Ties go to the more frequent syllable."""
+    lower = typed.lower()
+    folded = vtext.fold(lower)
+    if (len(lower) < MIN_TYPO_LETTERS or not lower.isalpha() or (typed.isupper() and len(typed) > 1)
+            or folded in syllables or SYLLABLE.fullmatch(folded)):
+        return None
+    options = [(candidate, known(candidate)) for candidate in _edits(folded) & syllables]
+    options = [(candidate, forms) for candidate, forms in options if forms]
+    if not options:
+        return None
+    if vtext.has_diacritics(lower):
+        typed_form = vtext.canonical_word(lower)
+        best = min((form for _, forms in options for form in forms),
+                   key=lambda form: (_distance(typed_form, form), -max(f.get(form, 0) for _, f in options)))
+    else:
+        best = min(options, key=lambda option: (_distance(folded, option[0]), -sum(option[1].values())))[0]
+    return best[0].upper() + best[1:] if typed[0].isupper() else best
+
+
+def decode_text(text: str, known: Known, syllables: frozenset[str] = frozenset()) -> str:
+    """The text with every word that is a plausible Telex or VNI keystroke run decoded, and with
+    `syllables` (the archive's folded ones) every plausible typo corrected; the rest as typed."""
+    def word(match: re.Match) -> str:
+        typed = match.group(0)
+        return decode_word(typed, known) or (correct_word(typed, known, syllables) if syllables else None) or typed
+
+    return TOKEN.sub(word, text)

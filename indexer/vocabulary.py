@@ -14,6 +14,7 @@ when the deltas outgrow it, or too many files would be asked per word.
 """
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import uuid
@@ -145,6 +146,14 @@ class Vocabulary:
     def forms(self, table: str, folded: str) -> dict[str, int]:
         """{written form: times seen} of a folded syllable or pair."""
         return {form: count for form, (count, _) in self._sum(table, "folded = ?", (folded,)).items()}
+
+    @functools.cached_property
+    def folded_unigrams(self) -> frozenset[str]:
+        """Every folded syllable the version has seen (read once: a province's are tens of thousands),
+        for testing many spelling candidates without a query each."""
+        with self._lock:
+            return frozenset(row[0] for conn in self._connections
+                             for row in conn.execute("SELECT DISTINCT folded FROM vocab_unigrams"))
 
     def casing(self, table: str, form: str) -> tuple[int, int]:
         """(times seen, times capitalised) of a syllable or pair as written, in lower case."""

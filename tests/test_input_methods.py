@@ -52,3 +52,41 @@ def test_the_search_reads_keystrokes_shows_the_reading_and_can_search_as_typed(c
         assert as_typed["rewritten_query"] is None and as_typed["total"] < found["total"]
     page = client.get("/", query_string={"q": "phongf choongs thieen tai"}).get_data(as_text=True)
     assert "Tìm theo nghĩa: <em>phòng chống thiên tai</em>" in page and "Tìm đúng như đã gõ" in page
+
+
+SYLLABLES = frozenset(vtext.fold(w) for w in (ARCHIVE + " binh vinh anh xưng ghen đáng điệp chồng").split())
+ARCHIVE_MORE = ARCHIVE + " binh vinh anh xưng ghen đáng điệp chồng"
+
+
+def known_more(folded: str) -> dict[str, int]:
+    return {w: 1 for w in ARCHIVE_MORE.split() if vtext.fold(w) == folded}
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("chốg", "chống"),      # a letter dropped: the spelling nearest the typed marks, not chồng
+    ("xưởg", "xưởng"),      # dropped, rather than a letter replaced (xưng)
+    ("biinh", "binh"),      # doubled; typed without marks it stays folded, for restoration in context
+    ("Vnh", "Vinh"),        # a letter dropped beats one replaced (Anh); the capital is kept
+    ("gheen", "ghen"), ("đánng", "đáng"), ("điiệp", "điệp"),
+])
+def test_a_typo_is_read_as_the_syllable_it_misses(typed, expected):
+    from indexer.input_methods import correct_word
+
+    assert correct_word(typed, known_more, SYLLABLES) == expected
+
+
+@pytest.mark.parametrize("typed", ["quét", "then", "tai", "IS", "HLV", "xyzzy", "ab"])
+def test_what_may_be_a_word_is_never_corrected(typed):
+    """A word the archive knows, a well-formed syllable it has not met (quét, then), an abbreviation,
+    two letters, or a word with no syllable one edit away: as typed."""
+    from indexer.input_methods import correct_word
+
+    assert correct_word(typed, known_more, SYLLABLES) is None
+
+
+def test_a_query_with_a_typo_finds_what_the_right_spelling_finds(client):
+    right = client.get("/api/search", query_string={"q": "phòng chống thiên tai"}).get_json()
+    typo = client.get("/api/search", query_string={"q": "phòng chốg thiên tai"}).get_json()
+    assert typo["rewritten_query"] == "phòng chống thiên tai"
+    assert [h["id"] for h in typo["results"][:3]] == [h["id"] for h in right["results"][:3]]
+    assert "<mark>chống</mark>" in " ".join(h["snippet"] for h in typo["results"]).lower()

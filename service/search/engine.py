@@ -84,7 +84,7 @@ class SearchEngine:
             return parse_query(text)
         words = index.vocabulary
         return parse_query(text, *self.restorers(index), decode_keys=lambda typed: input_methods.decode_text(
-            typed, lambda folded: words.forms("vocab_unigrams", folded)))
+            typed, lambda folded: words.forms("vocab_unigrams", folded), words.folded_unigrams))
 
     @staticmethod
     def restorers(index: vectors.LoadedIndex) -> tuple[WordRestorer, WordRestorer]:
