@@ -118,8 +118,56 @@ _QUERY_PATTERNS = [
 ]
 
 
-def query_date_intent(query: str) -> DateIntent | None:
-    """Find ``2021``, ``năm 2021``, ``tháng 1/2021`` or ``quý I/2021`` in a query.
+# Periods named relative to the day of the search (folded): the longer phrases first.
+_RELATIVE = re.compile(r"\b(?:(?P<n>\d{1,3})\s+(?P<unit>ngay|tuan|thang|nam)\s+(?:qua|gan day|vua qua)"
+                       r"|(?P<part>dau|cuoi)\s+nam(?:\s+(?P<year>(?:19|20)\d{2}))?"
+                       r"|(?P<named>hom nay|hom qua|tuan nay|tuan truoc|tuan qua|thang nay|thang truoc|thang qua"
+                       r"|nam nay|nam ngoai|nam truoc|nam qua|gan day))\b")
+RECENT_DAYS = 30  # "gần đây": the last month
+
+
+def _months_back(day: date, months: int) -> date:
+    month = day.month - 1 - months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _relative(match: re.Match, today: date) -> tuple[date, date]:
+    """The days a relative period covers, seen from `today` (the day of the search in the newsroom's zone)."""
+    named, monday = match.group("named"), today - timedelta(days=today.weekday())
+    first_of_month = today.replace(day=1)
+    if match.group("n"):
+        n, unit = int(match.group("n")), match.group("unit")
+        start = {"ngay": lambda: today - timedelta(days=n - 1), "tuan": lambda: today - timedelta(weeks=n),
+                 "thang": lambda: _months_back(today, n), "nam": lambda: _months_back(today, 12 * n)}[unit]()
+        return start, today
+    if match.group("part"):  # đầu năm: its first quarter; cuối năm: its last
+        year = int(match.group("year") or today.year)
+        return (date(year, 1, 1), date(year, 3, 31)) if match.group("part") == "dau" else \
+            (date(year, 10, 1), date(year, 12, 31))
+    last_month_end = first_of_month - timedelta(days=1)
+    periods = {
+        "hom nay": (today, today), "hom qua": (today - timedelta(days=1),) * 2,
+        "tuan nay": (monday, monday + timedelta(days=6)),
+        "tuan truoc": (monday - timedelta(days=7), monday - timedelta(days=1)),
+        "tuan qua": (today - timedelta(days=6), today),
+        "thang nay": (first_of_month, date(today.year, today.month, calendar.monthrange(today.year, today.month)[1])),
+        "thang truoc": (last_month_end.replace(day=1), last_month_end),
+        "thang qua": (_months_back(today, 1), today),
+        "nam nay": (date(today.year, 1, 1), date(today.year, 12, 31)),
+        "nam ngoai": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+        "nam qua": (_months_back(today, 12), today),
+        "gan day": (today - timedelta(days=RECENT_DAYS - 1), today),
+    }
+    periods["nam truoc"] = periods["nam ngoai"]
+    return periods[named]
+
+
+def query_date_intent(query: str, today: date | None = None) -> DateIntent | None:
+    """Find ``2021``, ``năm 2021``, ``tháng 1/2021`` or ``quý I/2021`` in a query, and with `today`
+    the periods named relative to it: ``hôm nay``, ``hôm qua``, ``tuần này``/``trước``/``qua``,
+    ``tháng này``/``trước``/``qua``, ``năm nay``/``ngoái``/``trước``/``qua``, ``gần đây``,
+    ``3 tháng qua``, ``đầu năm``, ``cuối năm 2020``.
 
     Matching runs on the folded query, whose characters line up one-to-one with the NFC original
     for Vietnamese, so the span can be cut out of the original text.
@@ -127,6 +175,11 @@ def query_date_intent(query: str) -> DateIntent | None:
     folded = fold(query)
     if len(folded) != len(query):
         return None
+    relative = _RELATIVE.search(folded) if today is not None else None
+    if relative:
+        start, end = _relative(relative, today)
+        rest = (query[:relative.start()] + " " + query[relative.end():]).strip()
+        return DateIntent(start, end, re.sub(r"\s+", " ", rest))
     for pattern, kind in _QUERY_PATTERNS:
         match = pattern.search(folded)
         if not match:

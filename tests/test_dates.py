@@ -72,3 +72,50 @@ def test_a_placeholder_date_gives_way_to_the_pages_real_one():
             + "</div></body></html>")
     article = extract_article(html, "https://huyen.example.vn/tin/a.html", "huyen")
     assert article.published_at.startswith("2021-01-25")
+
+
+# A Wednesday, in a leap year's first days and at a month's end, a year's edge: each relative period.
+@pytest.mark.parametrize(("today", "query", "start", "end", "rest"), [
+    (date(2026, 12, 2), "bão lũ hôm nay", date(2026, 12, 2), date(2026, 12, 2), "bão lũ"),
+    (date(2026, 12, 1), "hôm qua", date(2026, 11, 30), date(2026, 11, 30), ""),
+    (date(2026, 12, 2), "họp tuần này", date(2026, 11, 30), date(2026, 12, 6), "họp"),
+    (date(2026, 12, 2), "tuần trước", date(2026, 11, 23), date(2026, 11, 29), ""),
+    (date(2026, 12, 2), "tuần qua", date(2026, 11, 26), date(2026, 12, 2), ""),
+    (date(2026, 12, 2), "tháng này", date(2026, 12, 1), date(2026, 12, 31), ""),
+    (date(2026, 1, 15), "tháng trước", date(2025, 12, 1), date(2025, 12, 31), ""),
+    (date(2024, 3, 31), "tháng qua", date(2024, 2, 29), date(2024, 3, 31), ""),
+    (date(2026, 12, 2), "năm nay", date(2026, 1, 1), date(2026, 12, 31), ""),
+    (date(2026, 1, 1), "bão lũ năm ngoái", date(2025, 1, 1), date(2025, 12, 31), "bão lũ"),
+    (date(2026, 1, 1), "nam truoc", date(2025, 1, 1), date(2025, 12, 31), ""),
+    (date(2026, 12, 2), "gần đây", date(2026, 11, 3), date(2026, 12, 2), ""),
+    (date(2026, 12, 2), "lũ quét 3 tháng qua", date(2026, 9, 2), date(2026, 12, 2), "lũ quét"),
+    (date(2026, 12, 2), "10 ngày qua", date(2026, 11, 23), date(2026, 12, 2), ""),
+    (date(2026, 12, 2), "đầu năm", date(2026, 1, 1), date(2026, 3, 31), ""),
+    (date(2026, 12, 2), "thu hoạch cuối năm 2020", date(2020, 10, 1), date(2020, 12, 31), "thu hoạch"),
+])
+def test_periods_named_relative_to_the_day_of_the_search(today, query, start, end, rest):
+    intent = query_date_intent(query, today)
+    assert (intent.start, intent.end, intent.rest) == (start, end, rest)
+
+
+def test_relative_periods_need_the_day_and_written_ones_win_nothing_from_it():
+    assert query_date_intent("bão lũ năm ngoái") is None  # without the day of the search, no period
+    assert query_date_intent("năm 2021", date(2026, 12, 2)).start == date(2021, 1, 1)
+
+
+def test_the_search_resolves_relative_periods_in_the_newsrooms_zone(client, engine, monkeypatch):
+    """At 23:30 UTC on 31 December it is already 1 January in Hà Nội: "năm nay" is the new year."""
+    from datetime import datetime as real_datetime
+
+    from service.search import engine as engine_module
+
+    class Clock(real_datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real_datetime(2025, 12, 31, 23, 30, tzinfo=__import__("datetime").UTC).astimezone(tz)
+
+    monkeypatch.setattr(engine_module, "datetime", Clock)
+    found = client.get("/api/search", query_string={"q": "thiên tai năm nay"}).get_json()
+    assert found["date_intent"] == {"from": "2026-01-01", "to": "2026-12-31"}
+    page = client.get("/", query_string={"q": "thiên tai năm ngoái"}).get_data(as_text=True)
+    assert "giai đoạn 01/01/2025–31/12/2025" in page and "Bỏ giai đoạn khỏi câu hỏi" in page

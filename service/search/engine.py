@@ -13,7 +13,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -77,14 +79,15 @@ class SearchEngine:
     def parse(self, text: str, index: vectors.LoadedIndex | None = None, as_typed: bool = False) -> ParsedQuery:
         """The query's meaning, its diacritics and capitals restored from the served version's
         vocabulary (as typed where none is served, or `as_typed`: nothing rewritten)."""
+        today = datetime.now(ZoneInfo(self.settings.timezone)).date()  # for "hôm qua", "tháng trước"
         if as_typed:
-            return parse_query(text, expand=False)
+            return parse_query(text, expand=False, today=today)
         index = index or self._served_or_none()
         if index is None:
-            return parse_query(text)
+            return parse_query(text, today=today)
         words = index.vocabulary
         return parse_query(text, *self.restorers(index), decode_keys=lambda typed: input_methods.decode_text(
-            typed, lambda folded: words.forms("vocab_unigrams", folded), words.folded_unigrams))
+            typed, lambda folded: words.forms("vocab_unigrams", folded), words.folded_unigrams), today=today)
 
     @staticmethod
     def restorers(index: vectors.LoadedIndex) -> tuple[WordRestorer, WordRestorer]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import cached_property
 
 from indexer import abbreviations, diacritics, places
@@ -91,18 +92,19 @@ class ParsedQuery:
 
 def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
                 restore_capitals: WordRestorer | None = None, expand: bool = True,
-                decode_keys: Callable[[str], str] | None = None) -> ParsedQuery:
+                decode_keys: Callable[[str], str] | None = None, today: date | None = None) -> ParsedQuery:
     """Split a query into terms, phrases and a period; decode Telex or VNI keystrokes left in it
     (`decode_keys`: "phongf choongs" → "phòng chống"); restore diacritics, and the capitals of a
     query typed all in lower case, for the dense side (e5 reads "Nghệ An" better than "nghệ an");
     with `expand`, match and read abbreviations spelled out too. Without restorers, decoder and
-    `expand`, the query is searched exactly as typed."""
+    `expand`, the query is searched exactly as typed. With `today` (the day of the search in the
+    newsroom's zone), periods named relative to it count too ("tháng trước", "năm ngoái")."""
     typed_text = vtext.normalize(raw)
     normalized = vtext.normalize(decode_keys(typed_text)) if decode_keys else typed_text
     phrases = tuple(vtext.fold(" ".join(vtext.words(p))) for p in _PHRASE.findall(normalized))
     phrases = tuple(p for p in phrases if p)
     outside = _PHRASE.sub(" ", normalized)
-    intent = query_date_intent(outside)
+    intent = query_date_intent(outside, today)
     if intent and not intent.rest and not phrases:
         intent = DateIntent(intent.start, intent.end, outside)  # the query is only a date: search it too
     rest = intent.rest if intent else outside
