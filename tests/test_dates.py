@@ -119,3 +119,11 @@ def test_the_search_resolves_relative_periods_in_the_newsrooms_zone(client, engi
     assert found["date_intent"] == {"from": "2026-01-01", "to": "2026-12-31"}
     page = client.get("/", query_string={"q": "thiên tai năm ngoái"}).get_data(as_text=True)
     assert "giai đoạn 01/01/2025–31/12/2025" in page and "Bỏ giai đoạn khỏi câu hỏi" in page
+
+
+def test_a_pasted_headline_keeps_its_relative_words_as_text():
+    from service.search.query import parse_query
+
+    assert parse_query("giá vàng hôm nay", today=date(2026, 6, 5)).date_intent.start == date(2026, 6, 5)
+    headline = parse_query("Giá vàng hôm nay 5/6: Giảm mạnh, nhà đầu tư bán tháo", today=date(2026, 6, 5))
+    assert headline.date_intent is None and "hom" in headline.terms

@@ -18,6 +18,7 @@ from indexer.models import Filters
 MODES = ("hybrid", "semantic", "lexical")
 SORTS = ("relevance", "date")
 _PHRASE = re.compile(r'["“”]([^"“”]+)["“”]')
+RELATIVE_QUERY_WORDS = 8  # periods relative to the day of the search count in queries this long at most
 WordRestorer = Callable[[list[str]], list[str]]  # a run of words typed without diacritics or capitals → restored
 
 
@@ -104,7 +105,8 @@ def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
     phrases = tuple(vtext.fold(" ".join(vtext.words(p))) for p in _PHRASE.findall(normalized))
     phrases = tuple(p for p in phrases if p)
     outside = _PHRASE.sub(" ", normalized)
-    intent = query_date_intent(outside, today)
+    # "hôm nay" in a pasted headline ("Giá vàng hôm nay 5/6: Giảm mạnh, …") is its text, not the day asked for
+    intent = query_date_intent(outside, today if len(vtext.words(outside)) <= RELATIVE_QUERY_WORDS else None)
     if intent and not intent.rest and not phrases:
         intent = DateIntent(intent.start, intent.end, outside)  # the query is only a date: search it too
     rest = intent.rest if intent else outside
