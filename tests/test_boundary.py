@@ -130,3 +130,14 @@ def test_evidence_rules_on_made_up_candidates():
     # a longer query: half its words and COVER_FLOOR of the best score are enough
     notes = rank.admit(fused, ({1: 6, 2: 3, 3: 2, 4: 6}, 6), none, none, {})
     assert {aid: n.admitted_by for aid, n in notes.items()} == {1: "words", 2: "words", 3: None, 4: None, 5: None}
+
+
+def test_the_total_says_when_more_may_match_than_it_counts(client, monkeypatch):
+    assert api(client, q="thiên tai")["total_relation"] == "eq"  # every list ended before the boundary
+    # Lists cut short of the boundary: their weakest articles are still results, so more may match.
+    monkeypatch.setattr(rank, "LEXICAL_DEPTH", 3)
+    monkeypatch.setattr(rank, "DENSE_DEPTH", 3)
+    found = api(client, q="thiên tai")
+    assert found["total_relation"] == "gte" and found["total"] >= 1
+    page = client.get("/", query_string={"q": "thiên tai"}).get_data(as_text=True)
+    assert f"Hơn {found['total']} bài viết" in page
