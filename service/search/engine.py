@@ -186,7 +186,7 @@ class SearchEngine:
     def _evidence(self, parsed: ParsedQuery, fused: rank.Fused, lists: list[rank.CandidateList],
                   index: vectors.LoadedIndex, pending) -> dict[int, rank.Evidence]:
         """Each candidate's evidence for the boundary: the query's words (or pairs) and quoted phrases
-        it holds, read from the version's article index in two queries, and how far its best
+        it holds, read from the version's article index (a query for each), and how far its best
         passage stands out in meaning from the version's background passages."""
         terms = parsed.terms or tuple(w for p in parsed.phrases for w in p.split())
         lexical, ids = index.lexical, list(fused)
