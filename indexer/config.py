@@ -52,6 +52,9 @@ class Settings:
     # A secret the primary and its replicas share: the primary signs each version's manifest with it
     # (HMAC-SHA256) and a replica pulls only versions whose signature verifies. Empty = unsigned.
     replication_key: str = field(default_factory=lambda: _env("NEWSSEARCH_REPLICATION_KEY", ""), repr=False)
+    # Seconds browsers and proxies may keep an answer (Cache-Control max-age); an answer's ETag names
+    # the served version, so a revalidation after a publish is never answered 304 with old results.
+    cache_max_age: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CACHE_MAX_AGE", "60")))
     keep_index_versions: int = field(default_factory=lambda: int(_env("NEWSSEARCH_KEEP_VERSIONS", "3")))
     # A Ray cluster to embed on (`ray start --head` prints it: "10.0.0.5:6379"); empty = this process.
     ray_address: str = field(default_factory=lambda: _env("NEWSSEARCH_RAY_ADDRESS", ""))

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from indexer import places
 from service import engine
-from service.params import parse_search_args, whole_number
+from service.params import BadRequest, parse_search_args, whole_number
 from service.search import Evidence, Explanation, SearchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -91,6 +91,13 @@ def similar(article_id: int):
     return jsonify({"id": article_id, "results": [
         {**{key: row[key] for key in ("id", "url", "title", "published_at", "source", "category")}, "score": score}
         for row, score in engine().similar(article_id, limit)]})
+
+
+@bp.get("/articles/<raw>")
+@bp.get("/articles/<raw>/similar")
+def malformed_id(raw: str):
+    """An article id that is no whole number: the parameter named, not a bare 404."""
+    raise BadRequest(f"'article_id' must be a whole number, not {raw!r}", "article_id")
 
 
 @bp.get("/sources")

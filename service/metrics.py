@@ -60,4 +60,4 @@ def install(app: Flask, index_version: Callable[[], str | None]) -> None:
         served = ("# HELP newssearch_index_info The index version this worker serves.\n"
                   "# TYPE newssearch_index_info gauge\n"
                   f'newssearch_index_info{{version="{version}",pid="{os.getpid()}"}} 1\n').encode()
-        return Response(_exposition(registry) + served, mimetype=CONTENT_TYPE_LATEST)
+        return Response(_exposition(registry) + served, content_type=CONTENT_TYPE_LATEST)  # it holds its charset

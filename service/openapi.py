@@ -22,6 +22,11 @@ ERROR = {
 }
 
 
+# Every GET of the served version carries a weak ETag (the version and the request) and
+# Cache-Control: a client that sends it back in If-None-Match gets this while nothing was published.
+NOT_MODIFIED = {"304": {"description": "not modified: the If-None-Match ETag still names this answer"}}
+
+
 def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -155,17 +160,20 @@ def document() -> dict:
                  "description": "Hybrid (BM25 + multilingual-e5) search over district news archives. Read-only."},
         "paths": {
             "/api/search": {"get": {"summary": "Search articles", "operationId": "search", "parameters": search_params,
-                                    "responses": {"200": _json(search_response, "results"), **_errors(400)}}},
+                                    "responses": {"200": _json(search_response, "results"), **_errors(400, 503),
+                                                  **NOT_MODIFIED}}},
             "/api/articles/{article_id}": {"get": {
                 "summary": "One article", "operationId": "getArticle", "parameters": [_id_param()],
-                "responses": {"200": _json(article, "the article"), **_errors(404)}}},
+                "responses": {"200": _json(article, "the article"), **_errors(400, 404, 503), **NOT_MODIFIED}}},
             "/api/articles/{article_id}/similar": {"get": {
                 "summary": "Related articles by vector similarity", "operationId": "similarArticles",
                 "parameters": [_id_param(), {"name": "limit", "in": "query",
                                              "schema": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5}}],
-                "responses": {"200": _json(similar, "related articles"), **_errors(400, 404)}}},
+                "responses": {"200": _json(similar, "related articles"), **_errors(400, 404, 503),
+                              **NOT_MODIFIED}}},
             "/api/sources": {"get": {"summary": "Sources in the archive", "operationId": "listSources",
-                                     "responses": {"200": _json(sources, "sources, article counts, dates")}}},
+                                     "responses": {"200": _json(sources, "sources, article counts, dates"),
+                                                   **NOT_MODIFIED}}},
             "/api/health": {"get": {"summary": "Service health", "operationId": "health",
                                     "responses": {"200": _json(health, "serving"),
                                                   "503": _json(health, "not serving")}}},

@@ -88,3 +88,44 @@ def test_a_fuzz_of_every_routes_parameters_never_gets_a_5xx(app, client):
         if r.status_code >= 500:
             failures.append((path, args, r.status_code))
     assert not failures, failures[:5]
+
+
+def test_conditional_get_answers_304_until_a_new_version_is_served(client, engine, monkeypatch):
+    first = client.get("/api/search?q=thiên tai")
+    tag = first.headers["ETag"]
+    assert tag.startswith('W/"') and first.headers["Cache-Control"].startswith("public, max-age=")
+    again = client.get("/api/search?q=thiên tai", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.data == b""
+    assert client.get("/api/search?q=bão", headers={"If-None-Match": tag}).status_code == 200  # another request
+    page = client.get("/?q=thiên+tai")
+    assert client.get("/?q=thiên+tai", headers={"If-None-Match": page.headers["ETag"]}).status_code == 304
+    monkeypatch.setattr(type(engine), "served_version", lambda self: "a-newer-version")
+    assert client.get("/api/search?q=thiên tai", headers={"If-None-Match": tag}).status_code == 200
+    for uncached in ("/api/health", "/metrics"):
+        response = client.get(uncached)
+        assert response.headers["Cache-Control"] == "no-store" and "ETag" not in response.headers
+    assert client.get("/metrics").headers["Content-Type"].count("charset") == 1
+
+
+def test_cors_preflights_are_answered_whole_and_caches_told_the_origin_matters(demo_settings):
+    from dataclasses import replace
+
+    from service import create_app
+
+    assert "Origin" in create_app(demo_settings).test_client().get("/api/sources").headers.get("Vary", "")
+    allowed = create_app(replace(demo_settings, cors_origins="https://x.example")).test_client()
+    preflight = allowed.options("/api/search", headers={"Origin": "https://x.example",
+                                                        "Access-Control-Request-Method": "GET",
+                                                        "Access-Control-Request-Headers": "If-None-Match"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://x.example"
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    assert preflight.headers["Access-Control-Allow-Headers"] == "If-None-Match"
+    other = allowed.get("/api/sources", headers={"Origin": "https://y.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers and "Origin" in other.headers["Vary"]
+
+
+@pytest.mark.parametrize("path", ["/api/articles/abc", "/api/articles/1e3/similar", "/api/articles/-1"])
+def test_a_malformed_article_id_is_a_400_naming_it(client, path):
+    r = client.get(path)
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "article_id"

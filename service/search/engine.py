@@ -305,6 +305,11 @@ class SearchEngine:
         index = self._served_or_none()
         return index.manifest.get("sources", []) if index is not None else []
 
+    def served_version(self) -> str | None:
+        """The name of the version served now (None when none can be): what every answer depends on."""
+        index = self._served_or_none()
+        return index.version if index is not None else None
+
     def _served_or_none(self) -> vectors.LoadedIndex | None:
         """The served version, or None where none can be (what pages show without one)."""
         try:
