@@ -11,8 +11,9 @@ from indexer.vectors import IndexUnavailable
 from service.params import BadRequest
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None):
-    """JSON for programs (/api/, the feeds and exports), a page for people."""
+def error_response(status: int, code: str, message: str, field: str | None = None, page_message: str | None = None):
+    """JSON for programs (/api/, the feeds and exports), a page for people (in Vietnamese where
+    `page_message` gives it)."""
     if request.path.startswith("/api/") or request.path.endswith((".atom", ".csv")):
         body: dict[str, Any] = {"error": {"code": code, "message": message}}
         if field:
@@ -20,13 +21,13 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
         return jsonify(body), status
     if request_ctx.url_adapter is None:  # the request's Host could not be read: no link can be built
         return Response(f"{status}: {message}\n", status, mimetype="text/plain")
-    return render_template("error.html", status=status, message=message), status
+    return render_template("error.html", status=status, message=page_message or message), status
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(BadRequest)
     def bad_request(exc: BadRequest):
-        return error_response(400, "bad_request", exc.message, exc.field)
+        return error_response(400, "bad_request", exc.message, exc.field, exc.vi)
 
     @app.errorhandler(IndexUnavailable)
     def archive_unavailable(exc: Exception):

@@ -4,11 +4,11 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from indexer.text import fold, has_diacritics
 from service import engine
-from service.params import BadRequest, parse_search_args
+from service.params import BadRequest, link_args, parse_search_args
 from service.search import MODES, SORTS, article_view
 
 bp = Blueprint("pages", __name__)
@@ -20,6 +20,9 @@ LIST_NAMES = {"exact": "Khớp từ đúng dấu (đoạn)", "folded": "Khớp t
 
 @bp.get("/")
 def search_page():
+    if any(value == "" for value in request.args.values()):  # a submitted form's empty fields
+        kept = {name: [v for v in values if v] for name, values in link_args(request.args).items()}
+        return redirect(url_for("pages.search_page", **{name: values for name, values in kept.items() if values}), 303)
     sources = engine().sources()
     context = {"args": request.args, "sources": sources, "modes": MODES, "sorts": SORTS, "list_names": LIST_NAMES,
                "result": None, "error": None, "suggestions": []}
@@ -29,7 +32,7 @@ def search_page():
             query = replace(parse_search_args(request.args), explain=True)  # for "Vì sao kết quả này?"
             context["result"] = result = engine().search(query)
         except BadRequest as exc:
-            context["error"], status = exc.message, 400
+            context["error"], status = exc.vi, 400
         else:
             if not result.hits:
                 context["suggestions"] = suggestions(result)
@@ -58,5 +61,6 @@ def article_page(article_id: int):
     view = article_view(article, engine().passage(passage) if passage is not None else None,
                         request.args.get("q", ""))
     related = engine().similar(article_id, limit=5)
-    return render_template("article.html", view=view, q=request.args.get("q", ""), related=related,
+    return render_template("article.html", view=view, q=request.args.get("q", ""), search=link_args(request.args),
+                           related=related,
                            copies=engine().copies(article_id), places=engine().places(article_id))

@@ -16,12 +16,23 @@ MAX_PER_PAGE = 50
 DEFAULT_PER_PAGE = 10
 
 
-class BadRequest(ValueError):
-    """Invalid input; the message is shown to the user as is."""
+# What the search page calls each parameter, for its Vietnamese error messages.
+FIELD_LABELS = {"q": "Từ khóa", "page": "Trang", "per_page": "Số kết quả mỗi trang", "from": "Từ ngày",
+                "to": "Đến ngày", "source": "Nguồn", "place": "Địa danh", "sort": "Sắp xếp", "mode": "Cách tìm",
+                "explain": "Giải thích", "collapse": "Gộp bản đăng lại", "as_typed": "Tìm đúng như đã gõ",
+                "limit": "Số bài liên quan", "article_id": "Mã bài viết"}
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+
+class BadRequest(ValueError):
+    """Invalid input: `message` (English) for the API, beside its `field`; `vi` for the page."""
+
+    def __init__(self, message: str, field: str | None = None, vi: str | None = None) -> None:
         super().__init__(message)
-        self.message, self.field = message, field
+        self.message, self.field, self.vi = message, field, vi or message
+
+
+def label(name: str) -> str:
+    return f"“{FIELD_LABELS.get(name, name)}”"
 
 
 # What a search's links carry over (the page, the feed, the export): the parameters parse_search_args
@@ -41,10 +52,11 @@ def whole_number(raw: str | None, name: str, default: int, low: int, high: int) 
     if raw in ("", None):
         return default
     if not _DIGITS.fullmatch(raw):
-        raise BadRequest(f"'{name}' must be a whole number", name)
+        raise BadRequest(f"'{name}' must be a whole number", name, f"{label(name)} phải là một số nguyên")
     value = int(raw)
     if not low <= value <= high:
-        raise BadRequest(f"'{name}' must be between {low} and {high}", name)
+        raise BadRequest(f"'{name}' must be between {low} and {high}", name,
+                         f"{label(name)} phải từ {low} đến {high}")
     return value
 
 
@@ -55,7 +67,8 @@ def _int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
 def _choice(args: Mapping, name: str, choices: tuple[str, ...]) -> str:
     value = (args.get(name) or choices[0]).strip()
     if value not in choices:
-        raise BadRequest(f"'{name}' must be one of: {', '.join(choices)}", name)
+        raise BadRequest(f"'{name}' must be one of: {', '.join(choices)}", name,
+                         f"{label(name)} chỉ nhận: {', '.join(choices)}")
     return value
 
 
@@ -66,7 +79,8 @@ def _date(args: Mapping, name: str) -> str | None:
     try:
         return parse_date_arg(raw).isoformat()
     except ValueError:
-        raise BadRequest(f"'{name}' is not a valid date: use YYYY-MM-DD", name) from None
+        raise BadRequest(f"'{name}' is not a valid date: use YYYY-MM-DD", name,
+                         f"{label(name)} không phải một ngày: hãy viết 25/01/2021 hoặc 2021-01-25") from None
 
 
 def _flag(args: Mapping, name: str, default: bool = False) -> bool:
@@ -77,15 +91,17 @@ def _flag(args: Mapping, name: str, default: bool = False) -> bool:
         return False
     if raw in ("true", "1", "yes"):
         return True
-    raise BadRequest(f"'{name}' must be true or false", name)
+    raise BadRequest(f"'{name}' must be true or false", name, f"{label(name)} chỉ nhận true hoặc false")
 
 
 def check_text(value: str, name: str, limit: int) -> str:
     """Reject what no person types: control characters, lone surrogates, over-long input."""
     if any((unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r") or is_noncharacter(c) for c in value):
-        raise BadRequest(f"'{name}' contains control characters or noncharacters", name)
+        raise BadRequest(f"'{name}' contains control characters or noncharacters", name,
+                         f"{label(name)} chứa ký tự không gõ được (ký tự điều khiển)")
     if len(value) > limit:
-        raise BadRequest(f"'{name}' is longer than {limit} characters", name)
+        raise BadRequest(f"'{name}' is longer than {limit} characters", name,
+                         f"{label(name)} dài quá {limit} ký tự")
     return value
 
 
@@ -98,14 +114,15 @@ def _list(args: Mapping, name: str) -> tuple[str, ...]:
 def parse_search_args(args: Mapping) -> Query:
     q = check_text((args.get("q") or "").strip(), "q", MAX_QUERY_CHARS)
     if not q:
-        raise BadRequest("'q' is required: type what to search for", "q")
+        raise BadRequest("'q' is required: type what to search for", "q", "Hãy gõ điều cần tìm")
     per_page = _int(args, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     page = _int(args, "page", 1, 1, MAX_RESULTS)
     if (page - 1) * per_page >= MAX_RESULTS:
-        raise BadRequest(f"results beyond the first {MAX_RESULTS} are not served: narrow the query", "page")
+        raise BadRequest(f"results beyond the first {MAX_RESULTS} are not served: narrow the query", "page",
+                         f"Chỉ xem được {MAX_RESULTS} kết quả đầu: hãy thu hẹp câu tìm kiếm")
     date_from, date_to = _date(args, "from"), _date(args, "to")
     if date_from and date_to and date_from > date_to:
-        raise BadRequest("'from' is after 'to'", "from")
+        raise BadRequest("'from' is after 'to'", "from", "“Từ ngày” ở sau “Đến ngày”")
     sources = _list(args, "source")
     for source in sources:
         check_text(source, "source", 200)
@@ -113,7 +130,7 @@ def parse_search_args(args: Mapping) -> Query:
     for place in chosen:
         if not places.known(check_text(place, "place", 200)):
             raise BadRequest(f"'place' {place!r} is not a known place key (the search's places facet lists them)",
-                             "place")
+                             "place", f"Không rõ địa danh {place!r}: hãy chọn trong mục “Địa danh” của kết quả")
     return Query(text=q, page=page, per_page=per_page,
                  filters=Filters(date_from, date_to, sources, chosen),
                  sort=_choice(args, "sort", SORTS), mode=_choice(args, "mode", MODES),

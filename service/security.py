@@ -51,7 +51,8 @@ def init_app(app: Flask, cors_origins: str) -> None:
                 unquote_to_bytes(pair.replace(b"+", b" ")).decode("utf-8")
             except UnicodeDecodeError:
                 name = unquote_to_bytes(pair.split(b"=", 1)[0]).decode("utf-8", "replace")
-                raise BadRequest(f"'{name}' is not valid UTF-8", name) from None
+                raise BadRequest(f"'{name}' is not valid UTF-8", name,
+                                 f"“{name}” không phải chữ viết đọc được") from None
 
     @app.after_request
     def headers(response):

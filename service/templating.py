@@ -31,11 +31,21 @@ def url_with(**changes: Any) -> str:
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
-def search_link(endpoint: str) -> str:
-    """This search at another endpoint (its feed, its export), with the search's parameters only."""
-    return url_for(endpoint, **link_args(request.args))
+def search_link(endpoint: str, **values: Any) -> str:
+    """This search at another endpoint (its feed, its export, a result's page and back), with the
+    search's parameters only, and `values`."""
+    return url_for(endpoint, **link_args(request.args), **values)
+
+
+def url_without(name: str, value: str) -> str:
+    """This search's URL without one value of a repeatable parameter (one place chip of several)."""
+    args = link_args(request.args)
+    args[name] = [v for v in args.get(name, []) if v != value]
+    args.pop("page", None)
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(vndate, "vndate")
-    app.context_processor(lambda: {"url_with": url_with, "search_link": search_link, "place_label": places.label})
+    app.context_processor(lambda: {"url_with": url_with, "url_without": url_without, "search_link": search_link,
+                                   "place_label": places.label})

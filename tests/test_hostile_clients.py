@@ -129,3 +129,33 @@ def test_cors_preflights_are_answered_whole_and_caches_told_the_origin_matters(d
 def test_a_malformed_article_id_is_a_400_naming_it(client, path):
     r = client.get(path)
     assert r.status_code == 400 and r.get_json()["error"]["field"] == "article_id"
+
+
+def test_the_page_speaks_vietnamese_keeps_its_state_and_its_urls_clean(client):
+    for query, message in (({"q": "bão", "per_page": "99"}, "“Số kết quả mỗi trang” phải từ 1 đến 50"),
+                           ({"q": "bão", "from": "2021-05-01", "to": "2021-01-01"}, "“Từ ngày” ở sau “Đến ngày”"),
+                           ({"q": "bão", "from": "hôm kia"}, "“Từ ngày” không phải một ngày")):
+        page = client.get("/", query_string=query)
+        assert page.status_code == 400 and message in page.get_data(as_text=True)
+    api = client.get("/api/search", query_string={"q": "bão", "per_page": "99"}).get_json()
+    assert api["error"]["message"] == "'per_page' must be between 1 and 50"  # the API keeps its English
+    # a submitted form's empty fields are dropped by one redirect
+    submitted = client.get("/?q=thi%C3%AAn+tai&from=&to=&source=&sort=relevance")
+    assert submitted.status_code == 303
+    assert submitted.headers["Location"].endswith("/?q=thi%C3%AAn+tai&sort=relevance")
+    # a result links its page with the whole search, and the page links back to it
+    search = {"q": "thiên tai", "sort": "date", "page": "1", "mode": "hybrid"}
+    html = client.get("/", query_string=search).get_data(as_text=True)
+    link = html.split('<h2><a href="')[1].split('"')[0].replace("&amp;", "&")
+    assert "sort=date" in link and "mode=hybrid" in link
+    article = client.get(link.split("#")[0]).get_data(as_text=True)
+    back = article.split('<p class="back"><a href="')[1].split('"')[0].replace("&amp;", "&")
+    assert "sort=date" in back and "mode=hybrid" in back and "p=" not in back
+
+
+def test_one_place_chip_removes_one_place(app):
+    from service.templating import url_without
+
+    with app.test_request_context("/?q=lũ&place=o/tinhhagiang&place=n/tinhtuyenquang&page=2"):
+        url = url_without("place", "o/tinhhagiang")
+    assert "place=n/tinhtuyenquang" in url and "tinhhagiang" not in url and "page=" not in url
