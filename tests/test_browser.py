@@ -59,3 +59,23 @@ def test_phone_width_layout(page, live_server):
     page.wait_for_selector("li.hit")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
+
+
+def test_filters_wait_for_apply_and_the_page_has_its_heading(page, live_server):
+    """Arrow keys on a select once reloaded the page at each step (WCAG 3.2.2): now nothing changes
+    until "Áp dụng". The page has its <h1>, the counts are a polite status, and with a query shown the
+    box does not take the focus from the skip link."""
+    page.goto(live_server + "/?q=thiên+tai")
+    page.wait_for_selector("li.hit")
+    assert page.locator("h1").count() == 1 and page.locator("#summary[role=status]").count() == 1
+    assert page.evaluate("document.activeElement.id") != "q"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    before = page.url
+    page.locator("select[name=sort]").focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(300)
+    assert page.url == before
+    page.locator("button.apply").click()
+    page.wait_for_selector("li.hit")
+    assert "sort=date" in page.url and "from=" not in page.url  # applied, and no empty fields in the URL

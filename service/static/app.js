@@ -1,16 +1,9 @@
 // Progressive enhancement: the pages work without this file.
-// - changing a filter re-runs the search (when there is a query);
 // - "/" focuses the search box from anywhere on the page.
+// Filters change nothing until the form is submitted ("Áp dụng"): a select that re-ran the search
+// on every change reloaded the page at each arrow key (WCAG 3.2.2).
 document.addEventListener("DOMContentLoaded", () => {
-  const form = document.querySelector("form.search");
   const box = document.getElementById("q");
-  if (form && box) {
-    form.querySelectorAll(".filters select, .filters input").forEach((field) => {
-      field.addEventListener("change", () => {
-        if (box.value.trim()) form.requestSubmit();
-      });
-    });
-  }
   document.addEventListener("keydown", (event) => {
     const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
     if (event.key === "/" && box && !typing) {
