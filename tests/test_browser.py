@@ -72,6 +72,7 @@ def test_filters_wait_for_apply_and_the_page_has_its_heading(page, live_server):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"
     before = page.url
+    page.locator("details.filter-box > summary").click()  # "Bộ lọc": closed while no filter is set
     page.locator("select[name=sort]").focus()
     page.keyboard.press("ArrowDown")
     page.wait_for_timeout(300)
@@ -79,3 +80,21 @@ def test_filters_wait_for_apply_and_the_page_has_its_heading(page, live_server):
     page.locator("button.apply").click()
     page.wait_for_selector("li.hit")
     assert "sort=date" in page.url and "from=" not in page.url  # applied, and no empty fields in the URL
+
+
+def test_a_phone_sees_the_first_result_without_scrolling_and_can_tap_it(page, live_server):
+    """At 390×844 the filters sit behind "Bộ lọc" (closed while none is set), the first result starts
+    inside the screen, an open explanation scrolls inside its box, and tap targets are 24 px."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server + "/?q=phòng+chống+thiên+tai+2021&explain=true")
+    page.wait_for_selector("li.hit")
+    assert page.locator("details.filter-box").get_attribute("open") is None
+    assert page.locator("li.hit").first.bounding_box()["y"] < 844
+    page.locator("details.why summary").first.click()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for selector in ("li.hit p.meta a", "details.filter-box > summary"):
+        assert page.locator(selector).first.bounding_box()["height"] >= 24, selector
+    page.locator("details.filter-box > summary").click()
+    assert page.locator("input[name=collapse]").bounding_box()["height"] >= 24
+    page.goto(live_server + "/?q=bão&sort=date")
+    assert page.locator("details.filter-box").get_attribute("open") is not None  # a filter is set: shown
