@@ -16,10 +16,23 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+def web_origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) address; None for any other scheme (javascript:, data:,
+    file:) or a malformed one (no host, a port out of range)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
 def is_web_url(url: str) -> bool:
-    """An address a reader can follow: http or https with a host (never javascript:, data: or file:)."""
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    """An address a reader can follow: a well-formed http or https URL."""
+    return web_origin(url) is not None
 
 
 def sha256_text(value: str) -> str:

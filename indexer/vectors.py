@@ -117,13 +117,16 @@ def write_manifest(folder: Path, manifest: dict, key: str = "") -> None:
     """The manifest, and with a replication `key` its signature (SIGNATURE_FILE), which replicas
     holding the same key check before they copy anything."""
     data = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
-    for name, content in ((MANIFEST_FILE, data), (SIGNATURE_FILE, sign(data, key).encode() if key else None)):
-        if content is None:
-            continue
-        with open(folder / name, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+    _write_synced(folder / MANIFEST_FILE, data)
+    if key:
+        _write_synced(folder / SIGNATURE_FILE, sign(data, key).encode())
+
+
+def _write_synced(path: Path, content: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def sign(manifest_bytes: bytes, key: str) -> str:

@@ -1,7 +1,6 @@
 """HTML pages: the search page and the article page (Jinja, no JavaScript needed)."""
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -10,9 +9,9 @@ from indexer.text import fold, has_diacritics
 from service import engine
 from service.params import BadRequest, link_args, parse_search_args
 from service.search import MODES, SORTS, article_view
+from service.search.query import without_quotes
 
 bp = Blueprint("pages", __name__)
-QUOTES = re.compile(r'["“”]')
 # The candidate lists as a reader of "Vì sao kết quả này?" knows them.
 LIST_NAMES = {"exact": "Khớp từ đúng dấu (đoạn)", "folded": "Khớp từ bỏ dấu (đoạn)",
               "article": "Khớp từ trong cả bài", "dense": "Gần nghĩa (vector)"}
@@ -44,7 +43,7 @@ def suggestions(result) -> list[tuple[str, str]]:
     q = result.query.text
     out = []
     if result.parsed.phrases:
-        out.append(("Bỏ ngoặc kép (không bắt buộc đúng cụm từ)", QUOTES.sub(" ", q).strip()))
+        out.append(("Bỏ ngoặc kép (không bắt buộc đúng cụm từ)", without_quotes(q)))
     if has_diacritics(q):
         out.append(("Tìm không dấu", fold(q)))
     if result.parsed.date_intent and result.parsed.date_intent.rest:

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from indexer import places
 from indexer.extract import Selectors
+from indexer.models import web_origin
 
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|dclid|msclkid|zarsrc|_ga|_gl|mc_cid|mc_eid|ref|refid)$", re.I)
 # Listing pages of a paginated list: ?page=2, ?p=2, /page/2/, /trang-2, Liferay's …_cur=2, Joomla's
@@ -42,19 +43,6 @@ def normalize_url(url: str, base: str | None = None) -> str:
 DEFAULT_PORTS = {("http", 80), ("https", 443)}
 
 
-def _origin(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of an http(s) URL; None for any other scheme or a malformed address."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    scheme = parts.scheme.lower()
-    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
-
-
 def is_pagination_url(url: str) -> bool:
     return bool(PAGINATION_URL.search(url))
 
@@ -78,10 +66,10 @@ class Source:
     def in_scope(self, url: str) -> bool:
         """A URL the crawl of this source may request: http(s) on base_url's host and port (the
         move between http on 80 and https on 443 allowed), or on one of `allowed_hosts`."""
-        origin = _origin(url)
+        origin = web_origin(url)
         if origin is None:
             return False
-        base = _origin(self.base_url)
+        base = web_origin(self.base_url)
         scheme, host, port = origin
         if base and host == base[1] and (port == base[2] or {(scheme, port), (base[0], base[2])} <= DEFAULT_PORTS):
             return True
@@ -152,7 +140,7 @@ def _source(table: dict, raw: str, index: int, where: str) -> Source:
         raise SourcesError(f"{where}: allowed_hosts must be a list of host names (\"cdn.example.vn\" or "
                            f"\"example.vn:8080\"), without scheme or path")
     table["allowed_hosts"] = [h.lower() for h in hosts]
-    if not isinstance(table["base_url"], str) or _origin(table["base_url"]) is None:
+    if not isinstance(table["base_url"], str) or web_origin(table["base_url"]) is None:
         raise SourcesError(f"{where}: base_url must be an http(s) URL")
     if table.get("province") and not places.is_province(table["province"]):
         raise SourcesError(f"{where}: province {table['province']!r} names no Vietnamese province")

@@ -133,6 +133,11 @@ def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
                        semantic if semantic != typed or normalized != typed_text else None)
 
 
+def without_quotes(text: str) -> str:
+    """The query with its quoted phrases as plain words (what the empty state offers instead)."""
+    return re.sub(r"\s+", " ", _PHRASE.sub(lambda m: f" {m.group(1)} ", text)).strip()
+
+
 def restore_text(text: str, restore_words: WordRestorer) -> str:
     """Replace each run of letters by its restored spelling (diacritics or capitals), keeping digits
     and punctuation."""
