@@ -59,6 +59,7 @@ AUTHOR_SELECTORS = ("[itemprop=author]", ".author", ".byline", ".tacgia", ".post
 TITLE_SELECTORS = ("[itemprop=headline]", "h1", "[class*=title] b", "[class*=title]", "[class*=tieude]",
                    "[class*=Title]", "[class*=headline]", "h2")
 # A document title that names the site, not the story.
+PORTAL_NAME = re.compile(r"^(cổng thông tin|cổng ttđt|trang thông tin|trang tin điện tử)\b", re.I)
 SITE_NAME = re.compile(r"^(cổng thông tin|cổng ttđt|trang thông tin|trang chủ|website|ủy ban nhân dân|ubnd)\b", re.I)
 CATEGORY_SELECTORS = ("a[rel~=category]", ".cat-links a", ".category a", "[itemprop=articleSection]",
                       "[itemprop=genre]", "[class*=category] a", "[class*=category]", "[class*=chuyenmuc]",
@@ -246,6 +247,18 @@ def _without_site_suffix(title: str, page: Page) -> str:
                     or (len(head) > 15 and head in body_text):
                 return head
     return title.strip()
+
+
+def _portal_name(page: Page) -> str:
+    """The portal's own name: og:site_name, JSON-LD's publisher, or the document title's part that
+    reads as a portal's name ('Cổng thông tin điện tử huyện …', alone or after the headline)."""
+    publisher = page.ld.get("publisher")
+    named = page.site_name or (clean(str(publisher.get("name") or "")) if isinstance(publisher, dict) else "")
+    if named or page.soup.title is None:
+        return named
+    title = _text(page.soup.title)
+    tails = [title.rsplit(sep, 1)[1].strip() for sep in (" | ", " - ", " – ", " :: ") if sep in title] + [title]
+    return next((tail for tail in tails if PORTAL_NAME.match(tail) and len(tail) <= 120), "")
 
 
 def _title(page: Page, selectors: Selectors) -> str:
@@ -569,4 +582,5 @@ def extract_article(html: str, url: str, source: str, selectors: Selectors | Non
     if not title:
         raise ExtractionError("no title found")
     return Article(url=canonical_url, source=source, title=title, summary=lead, body=body,
-                   author=author, published_at=published, category=category, fetched_at=now_iso())
+                   author=author, published_at=published, category=category, fetched_at=now_iso(),
+                   site_name=_portal_name(page))

@@ -52,13 +52,14 @@ class Article:
     published_at: str | None = None
     category: str = ""
     fetched_at: str = field(default_factory=lambda: now_iso())
+    site_name: str = ""  # the portal's own name as the page gives it (og:site_name): not the article's content
 
     def cleaned(self) -> Article:
         return Article(
             url=self.url, source=self.source, body=vtext.clean(self.body),
             title=vtext.clean(self.title), summary=vtext.clean(self.summary),
             author=vtext.clean(self.author), published_at=self.published_at,
-            category=vtext.clean(self.category), fetched_at=self.fetched_at)
+            category=vtext.clean(self.category), fetched_at=self.fetched_at, site_name=vtext.clean(self.site_name))
 
     def content_hash(self) -> str:
         return sha256_text("\x1f".join([self.title, self.summary, self.body, self.author,

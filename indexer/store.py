@@ -172,6 +172,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE vocab_bigrams ADD COLUMN capitalised INTEGER NOT NULL DEFAULT 0;
     """,
     "recount_vocabulary_with_capitals",
+    """
+    -- Each source's own name, shown in place of its key: the `title` of sources.toml
+    -- (configured = 1) or else the og:site_name its newest stored page gave.
+    CREATE TABLE IF NOT EXISTS source_titles (
+        source     TEXT PRIMARY KEY,
+        title      TEXT NOT NULL,
+        configured INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]
 
 
@@ -345,6 +354,8 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
     row = conn.execute("SELECT id, source, content_hash FROM articles WHERE url = ?", (article.url,)).fetchone()
     if row and row["source"] != article.source:
         raise ForeignArticle(f"{article.url} is an article of source {row['source']!r}: only it may replace it")
+    if article.site_name:
+        set_source_title(conn, article.source, article.site_name, configured=False)
     if row and row["content_hash"] == digest:
         return row["id"], "unchanged"
     now = now_iso()
@@ -482,9 +493,28 @@ def article_passage_ids(conn: sqlite3.Connection, article_id: int) -> list[int]:
 
 
 def list_sources(conn: sqlite3.Connection) -> list[dict]:
-    rows = conn.execute("""SELECT source, count(*) AS articles, min(published_day) AS first,
-                           max(published_day) AS last FROM articles GROUP BY source ORDER BY source""")
+    """Each source with its name (its key where none is known), articles and first and last day."""
+    rows = conn.execute("""SELECT a.source, coalesce(t.title, a.source) AS title, count(*) AS articles,
+                           min(a.published_day) AS first, max(a.published_day) AS last
+                           FROM articles a LEFT JOIN source_titles t ON t.source = a.source
+                           GROUP BY a.source ORDER BY a.source""")
     return [dict(r) for r in rows]
+
+
+def set_source_title(conn: sqlite3.Connection, source: str, title: str | None, configured: bool) -> None:
+    """Record a source's name: a configured one (sources.toml) wins over the name its pages give
+    (og:site_name, the newest page's); a source whose configured name was removed gives way."""
+    with conn:
+        if configured and title:
+            conn.execute("""INSERT INTO source_titles (source, title, configured) VALUES (?, ?, 1)
+                            ON CONFLICT(source) DO UPDATE SET title = excluded.title, configured = 1""",
+                         (source, title))
+        elif configured:
+            conn.execute("UPDATE source_titles SET configured = 0 WHERE source = ?", (source,))
+        elif title:
+            conn.execute("""INSERT INTO source_titles (source, title) VALUES (?, ?)
+                            ON CONFLICT(source) DO UPDATE SET title = excluded.title
+                            WHERE configured = 0 AND title != excluded.title""", (source, title))
 
 
 # --- the crawler's state ---------------------------------------------------------------------

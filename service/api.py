@@ -12,7 +12,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 def article_json(row) -> dict:
-    return {key: row[key] for key in ("id", "url", "source", "title", "summary", "body", "author",
+    return {key: row[key] for key in ("id", "url", "source", "source_title", "title", "summary", "body", "author",
                                       "published_at", "category")}
 
 
@@ -40,7 +40,7 @@ def search_json(result: SearchResult) -> dict:
         "facets": {"years": result.years, "places": result.places},
         "results": [{
             "id": h.article_id, "url": h.url, "title": h.title, "published_at": h.published_at,
-            "source": h.source, "category": h.category, "score": h.score,
+            "source": h.source, "source_title": h.source_title, "category": h.category, "score": h.score,
             "passage_id": h.passage_id, "snippet": h.snippet, "copies": h.copies,
             **({"explain": explanation_json(h.explanation)} if h.explanation else {}),
         } for h in result.hits],
@@ -89,7 +89,8 @@ def similar(article_id: int):
     if engine().article(article_id) is None:
         abort(404, description=f"no article with id {article_id}")
     return jsonify({"id": article_id, "results": [
-        {**{key: row[key] for key in ("id", "url", "title", "published_at", "source", "category")}, "score": score}
+        {**{key: row[key] for key in ("id", "url", "title", "published_at", "source", "source_title", "category")},
+         "score": score}
         for row, score in engine().similar(article_id, limit)]})
 
 

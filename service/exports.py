@@ -20,8 +20,8 @@ from service.search import MAX_RESULTS, Hit, SearchResult
 bp = Blueprint("exports", __name__)
 
 FEED_ENTRIES = 50
-CSV_COLUMNS = ("id", "title", "published_at", "source", "category", "url", "article_page", "score", "snippet",
-               "copies")  # the URLs of the same story published elsewhere, space-separated
+CSV_COLUMNS = ("id", "title", "published_at", "source", "source_title", "category", "url", "article_page", "score",
+               "snippet", "copies")  # the URLs of the same story published elsewhere, space-separated
 ATOM = "http://www.w3.org/2005/Atom"
 _MARK = re.compile(r"</?mark>")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -83,7 +83,7 @@ def atom_feed(result: SearchResult, feed_url: str, page_url: str) -> bytes:
         if hit.published_at:
             add(entry, "published", hit.published_at)
         add(entry, "updated", hit.published_at or newest or datetime.now(UTC).replace(microsecond=0).isoformat())
-        add(add(entry, "author"), "name", hit.source)
+        add(add(entry, "author"), "name", hit.source_title)
         if hit.category:
             add(entry, "category", term=hit.category)
         add(entry, "summary", snippet_text(hit.snippet))
@@ -108,7 +108,7 @@ def search_csv():
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for hit in result.hits:
-        row = (hit.article_id, hit.title, hit.published_at, hit.source, hit.category, hit.url,
+        row = (hit.article_id, hit.title, hit.published_at, hit.source, hit.source_title, hit.category, hit.url,
                _article_page(hit, query.text), hit.score, snippet_text(hit.snippet),
                " ".join(copy["url"] for copy in hit.copies))
         writer.writerow([spreadsheet_safe(value) for value in row])

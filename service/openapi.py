@@ -6,13 +6,16 @@ from service.params import MAX_PER_PAGE, MAX_QUERY_CHARS
 from service.search import MAX_RESULTS, MODES, SORTS
 
 NULLABLE_STRING = {"type": "string", "nullable": True}
+SOURCE_TITLE = {"type": "string", "description": "the portal's own name (sources.toml's title, else its pages' "
+                "og:site_name, else the key)"}
 ARTICLE_SUMMARY = {
     "type": "object",
-    "required": ["id", "url", "title", "published_at", "source", "category"],
+    "required": ["id", "url", "title", "published_at", "source", "source_title", "category"],
     "properties": {
         "id": {"type": "integer"}, "url": {"type": "string"}, "title": {"type": "string"},
         "published_at": {**NULLABLE_STRING, "description": "ISO 8601 with offset"},
-        "source": {"type": "string"}, "category": {"type": "string"},
+        "source": {"type": "string", "description": "the source's key (filter with source=key)"},
+        "source_title": SOURCE_TITLE, "category": {"type": "string"},
     },
 }
 ERROR = {
@@ -134,9 +137,10 @@ def document() -> dict:
         },
     }
     article = {"type": "object",
-               "required": ["id", "url", "source", "title", "summary", "body", "author", "published_at", "category",
-                            "copies", "places"],
+               "required": ["id", "url", "source", "source_title", "title", "summary", "body", "author",
+                            "published_at", "category", "copies", "places"],
                "properties": {"id": {"type": "integer"}, "url": {"type": "string"}, "source": {"type": "string"},
+                              "source_title": SOURCE_TITLE,
                               "title": {"type": "string"}, "summary": {"type": "string"}, "body": {"type": "string"},
                               "author": {"type": "string"}, "published_at": NULLABLE_STRING,
                               "category": {"type": "string"}, "copies": copies,
@@ -147,8 +151,8 @@ def document() -> dict:
         "results": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {
             "type": "object", "required": ["score"], "properties": {"score": {"type": "number"}}}]}}}}
     sources = {"type": "object", "required": ["sources"], "properties": {"sources": {"type": "array", "items": {
-        "type": "object", "required": ["source", "articles", "first", "last"],
-        "properties": {"source": {"type": "string"}, "articles": {"type": "integer"},
+        "type": "object", "required": ["source", "title", "articles", "first", "last"],
+        "properties": {"source": {"type": "string"}, "title": SOURCE_TITLE, "articles": {"type": "integer"},
                        "first": NULLABLE_STRING, "last": NULLABLE_STRING}}}}}
     health = {"type": "object", "required": ["status", "model", "index_version", "index_built_at"], "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]}, "model": {"type": "string"},

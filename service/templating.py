@@ -1,5 +1,5 @@
 """What the Jinja templates may call: Vietnamese dates, this page's URL with a parameter changed,
-and a place's name from its key."""
+a place's name from its key, and a source's own name from its."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, request, url_for
 
 from indexer import places
+from service import engine
 from service.params import link_args
 
 
@@ -48,4 +49,4 @@ def url_without(name: str, value: str) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(vndate, "vndate")
     app.context_processor(lambda: {"url_with": url_with, "url_without": url_without, "search_link": search_link,
-                                   "place_label": places.label})
+                                   "place_label": places.label, "source_title": lambda key: engine().source_title(key)})

@@ -18,8 +18,8 @@ def test_search_json_shape(client):
 def test_article_json(client):
     hit = client.get("/api/search?q=bầu cử&per_page=1").get_json()["results"][0]
     article = client.get(f"/api/articles/{hit['id']}").get_json()
-    assert set(article) == {"id", "url", "source", "title", "summary", "body", "author", "published_at", "category",
-                            "copies", "places"}
+    assert set(article) == {"id", "url", "source", "source_title", "title", "summary", "body", "author",
+                            "published_at", "category", "copies", "places"}
     assert article["url"] == hit["url"] and article["published_at"][:10].count("-") == 2
 
 
@@ -102,6 +102,23 @@ def test_similar_articles(client):
 def test_sources(client):
     sources = client.get("/api/sources").get_json()["sources"]
     assert {s["source"]: s["articles"] for s in sources} == {"minhson.example.gov.vn": 22, "phulam.example.gov.vn": 18}
+
+
+def test_a_portal_is_shown_by_its_own_name(client):
+    """Results, filters, feeds and CSV name the portal as its pages do, never by its host name."""
+    name = "Cổng thông tin điện tử huyện Phú Lâm"
+    assert {s["source"]: s["title"] for s in client.get("/api/sources").get_json()["sources"]} == {
+        "minhson.example.gov.vn": "Cổng thông tin điện tử huyện Minh Sơn", "phulam.example.gov.vn": name}
+    query = {"q": "bão", "source": "phulam.example.gov.vn"}
+    hit = client.get("/api/search", query_string=query).get_json()["results"][0]
+    assert hit["source"] == "phulam.example.gov.vn" and hit["source_title"] == name
+    page = client.get("/", query_string=query).get_data(as_text=True)
+    assert f"· {name}" in page and f">{name} (18)</option>" in page and "· phulam.example.gov.vn" not in page
+    empty = client.get("/", query_string={**query, "q": "xyzzy"}).get_data(as_text=True)
+    assert f"nguồn {name}" in empty  # "Đang lọc: …" in the empty state
+    assert f"<name>{name}</name>" in client.get("/search.atom", query_string=query).get_data(as_text=True)
+    header, row = client.get("/search.csv", query_string=query).get_data(as_text=True).splitlines()[:2]
+    assert header.split(",")[3:5] == ["source", "source_title"] and f"phulam.example.gov.vn,{name}," in row
 
 
 def test_invalid_utf8_is_rejected(client):

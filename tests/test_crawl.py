@@ -141,6 +141,20 @@ def test_failed_pages_never_touch_stored_articles(site, sources, tmp_path):
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_each_source_is_known_by_its_own_name(site, sources, tmp_path):
+    """A configured title wins over the pages' og:site_name, which wins over the key; a title
+    removed from sources.toml gives way to the pages' name at the next page stored."""
+    conn, _ = crawl_all(tmp_path / "a.sqlite3", sources)
+    titles = {s["source"]: s["title"] for s in store.list_sources(conn)}
+    assert titles == {"cms": "Cổng TTĐT huyện", "old": "Trang thông tin xã Phú Lâm (cũ)", "wp": "wp"}
+    store.set_source_title(conn, "cms", "Cổng thông tin điện tử huyện Minh Sơn", configured=True)
+    store.set_source_title(conn, "cms", "Cổng TTĐT huyện", configured=False)  # a page's name
+    assert store.list_sources(conn)[0]["title"] == "Cổng thông tin điện tử huyện Minh Sơn"
+    store.set_source_title(conn, "cms", None, configured=True)  # the title left sources.toml
+    store.set_source_title(conn, "cms", "Cổng TTĐT huyện", configured=False)
+    assert store.list_sources(conn)[0]["title"] == "Cổng TTĐT huyện"
+
+
 def test_sources_file_errors_name_the_problem(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text('[[source]]\nname = "a"\nbase_url = "http://127.0.0.1/"\nstart_urls = ["http://127.0.0.1/"]\n'
@@ -152,6 +166,10 @@ def test_sources_file_errors_name_the_problem(tmp_path):
         load_sources(path)
     path.write_text('[[source]\nname = "a"\n')
     with pytest.raises(SourcesError, match="line 1"):
+        load_sources(path)
+    path.write_text('[[source]]\nname = "a"\nbase_url = "http://127.0.0.1/"\nstart_urls = ["http://127.0.0.1/"]\n'
+                    'title = " "\n')
+    with pytest.raises(SourcesError, match="title must be"):
         load_sources(path)
 
 

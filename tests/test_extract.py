@@ -19,6 +19,7 @@ def test_modern_portal_page_all_fields():
     assert a.summary.startswith("Chiều 25/1/2021, Ban Chỉ huy Quân sự huyện")
     assert "Toàn cảnh hội nghị" in a.body  # image caption kept
     assert a.body.endswith("nhiệm vụ QS-QP.")
+    assert a.site_name == "Cổng thông tin điện tử huyện Minh Sơn"  # og:site_name
     for furniture in ("Tin liên quan", "Chia sẻ", "Trang chủ", "Cơ quan chủ quản", "Lượt xem"):
         assert furniture not in a.body
 
@@ -32,6 +33,19 @@ def test_legacy_table_portal_page():
     assert a.author == "Thanh Tâm" and a.category == "Phòng chống thiên tai"
     assert a.summary.startswith("Trước diễn biến phức tạp của bão số 5")
     assert "Các tin khác" not in a.body and "Bản quyền" not in a.body and "Thanh Tâm" not in a.body
+    assert a.site_name == "Cổng thông tin điện tử huyện Phú Lâm"  # the document title, that names only the portal
+
+
+@pytest.mark.parametrize(("title", "name"), [
+    ("Họp báo quý III - Cổng TTĐT huyện Yên Thành", "Cổng TTĐT huyện Yên Thành"),
+    ("Trang chủ | Trang thông tin điện tử xã Minh Hòa", "Trang thông tin điện tử xã Minh Hòa"),
+    ("Họp báo quý III", ""),  # a headline alone names no portal
+    ("UBND huyện họp báo quý III", ""),
+])
+def test_the_portal_name_comes_from_the_document_title_only_where_it_reads_as_one(title, name):
+    body = "<p>" + "Nội dung bài viết về cuộc họp báo của huyện trong quý ba năm nay. " * 5 + "</p>"
+    html = f"<html><head><title>{title}</title></head><body><h1>Họp báo quý III</h1>{body}</body></html>"
+    assert extract_article(html, "https://x.example.vn/a-b-c-d.html", "x").site_name == name
 
 
 def test_every_demo_page_extracts_completely():

@@ -256,6 +256,7 @@ class Crawler:
         report = CrawlReport(source.name)
         started = models.now_iso()
         self.fetcher.delay, self.fetcher.scope = source.delay_seconds, source.in_scope
+        store.set_source_title(self.conn, source.name, source.title, configured=True)
         try:
             urls = self.discover(source, report, max_pages or source.max_pages)
             for url in tqdm(urls, unit="page", desc=source.name, disable=not self.progress):

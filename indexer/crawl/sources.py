@@ -52,6 +52,7 @@ class Source:
     name: str
     base_url: str
     start_urls: list[str]
+    title: str | None = None  # the portal's own name, shown in place of `name` (else its pages' og:site_name)
     sitemap: str | None = None
     rss: str | None = None
     article_pattern: str | None = None
@@ -146,6 +147,8 @@ def _source(table: dict, raw: str, index: int, where: str) -> Source:
         raise SourcesError(f"{where}: province {table['province']!r} names no Vietnamese province")
     if "max_pages" in table and (not isinstance(table["max_pages"], int) or table["max_pages"] < 1):
         raise SourcesError(f"{where}: max_pages must be a whole number of at least 1")
+    if "title" in table and (not isinstance(table["title"], str) or not table["title"].strip()):
+        raise SourcesError(f"{where}: title must be the portal's name as text")
     return Source(**table, selectors=Selectors(**selectors))
 
 

@@ -38,6 +38,7 @@ class Hit:
     title: str
     published_at: str | None
     source: str
+    source_title: str  # the portal's own name (sources.toml's title or its og:site_name), else `source`
     category: str
     score: float
     passage_id: int
@@ -236,12 +237,14 @@ class SearchEngine:
                                 {}, None)
         articles = index.lexical.article_fields(page_ids)
         passages = index.lexical.passage_fields([fused[aid][1] for aid in page_ids])
-        copies = duplicates.copies(index.lexical.article_fields, page_ids, groups)
+        copies = {aid: self._titled(rows) for aid, rows in
+                  duplicates.copies(index.lexical.article_fields, page_ids, groups).items()}
         terms, exact = ranking.parsed.highlight_terms, ranking.parsed.exact
         hits = []
         for aid in page_ids:
             a, (score, pid) = articles[aid], fused[aid]
-            hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"], a["category"],
+            hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"],
+                            self.source_title(a["source"]), a["category"],
                             round(score, 6), pid, highlight(passages[pid]["text"], terms, exact=exact),
                             ranking.explanations[aid] if ranking.explanations is not None else None,
                             copies.get(aid, [])))
@@ -258,7 +261,8 @@ class SearchEngine:
         """The article as the served version holds it (None when nothing is published, or the
         version does not hold it); raises IndexUnavailable when no version can be served."""
         index = self.index.get()
-        return index.lexical.article_fields([article_id]).get(article_id) if index else None
+        row = index.lexical.article_fields([article_id]).get(article_id) if index else None
+        return self._titled([row])[0] if row else None
 
     def places(self, article_id: int) -> list[dict]:
         """The places an article is about, broadest first."""
@@ -272,7 +276,8 @@ class SearchEngine:
         index = self._served_or_none()
         if index is None:
             return []
-        return duplicates.copies(index.lexical.article_fields, [article_id], index.groups).get(article_id, [])
+        return self._titled(duplicates.copies(index.lexical.article_fields, [article_id], index.groups)
+                            .get(article_id, []))
 
     def passage(self, passage_id: int) -> dict | None:
         index = self.index.get()
@@ -298,12 +303,21 @@ class SearchEngine:
                 ranked[aid] = score
         top = list(ranked.items())[:limit]
         articles = index.lexical.article_fields([aid for aid, _ in top])
-        return [(articles[aid], round(score, 4)) for aid, score in top if aid in articles]
+        return [(self._titled([articles[aid]])[0], round(score, 4)) for aid, score in top if aid in articles]
 
     def sources(self) -> list[dict]:
         """The served version's sources, counted when it was built."""
         index = self._served_or_none()
-        return index.manifest.get("sources", []) if index is not None else []
+        sources = index.manifest.get("sources", []) if index is not None else []
+        return [{"title": s["source"], **s} for s in sources]  # a version built before titles: the key
+
+    def source_title(self, source: str) -> str:
+        """A source's own name as the served version knows it, else its key."""
+        return next((s["title"] for s in self.sources() if s["source"] == source), source)
+
+    def _titled(self, rows: list[dict]) -> list[dict]:
+        """Article rows with their source's own name beside its key."""
+        return [{**row, "source_title": self.source_title(row["source"])} for row in rows]
 
     def served_version(self) -> str | None:
         """The name of the version served now (None when none can be): what every answer depends on."""
