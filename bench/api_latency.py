@@ -4,7 +4,9 @@
 
 Starts the service in its own process on 127.0.0.1 (query-vector cache off, so every request
 embeds its query), times N sequential requests per query after one warm-up each, and reports
-the median and p90 per mode, plus the server's own `took_ms`. Not a test: nothing is asserted.
+the median and p90 per mode, plus the server's own `took_ms`. First, as soon as /api/health
+answers, it times the very first search page a reader asks for against the median of the next
+twenty (each a query not asked before): what a cold start costs. Not a test: nothing is asserted.
 """
 from __future__ import annotations
 
@@ -62,6 +64,19 @@ def start_server(port: int, env: dict[str, str], command: list[str] | None = Non
     raise RuntimeError("the service did not start within 120 s")
 
 
+def first_query(port: int, following: int = 20) -> tuple[float, float]:
+    """(the first search page after start, the median of the `following` ones), in ms; every
+    query new to the server."""
+    def page(query: str) -> float:
+        started = time.perf_counter()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/?" + urllib.parse.urlencode({"q": query})).read()
+        return (time.perf_counter() - started) * 1000
+
+    first = page(QUERIES[0])
+    rest = [page(f"{QUERIES[1 + i % (len(QUERIES) - 1)]} {2001 + i}") for i in range(following)]
+    return first, statistics.median(rest)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50, help="timed requests per query and mode")
@@ -72,6 +87,9 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}/api/search?"
     rows = []
     try:
+        first, then = first_query(port)
+        print(f"first search page after start: {first:.1f} ms; the next 20: median {then:.1f} ms "
+              f"({first / then:.2f}x)")
         for mode in args.mode or ["hybrid", "lexical", "semantic"]:
             wall, server_ms = [], []
             for query in QUERIES:

@@ -30,7 +30,16 @@ def create_app(config: Settings | dict[str, Any] | None = None, embedder: Embedd
     security.init_app(app, settings.cors_origins)
     templating.init_app(app)
     metrics.install(app, lambda: app.extensions["engine"].health()["index_version"])
+    warm(app)
     return app
+
+
+def warm(app: Flask) -> None:
+    """Before the first request (and so before the first health check answers): the served
+    version loaded, one query run through it, and the templates compiled."""
+    app.extensions["engine"].warm()
+    for name in app.jinja_env.list_templates(extensions=["html"]):
+        app.jinja_env.get_template(name)
 
 
 def engine() -> SearchEngine:

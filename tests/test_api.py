@@ -202,3 +202,30 @@ def test_a_version_of_an_earlier_layout_is_a_clear_503_until_rebuilt(make_archiv
     assert client.get("/api/health").get_json()["status"] == "unavailable"
     assert build_index(settings, embedder=fake_embedder).method == "full (previous version of an earlier layout)"
     assert create_app(settings, fake_embedder).test_client().get("/api/search?q=bầu cử").status_code == 200
+
+
+def test_the_service_is_warm_before_its_first_request(make_archive):
+    """create_app loads the served version, runs one query through every stage and compiles the
+    templates, so the first reader does not pay for them (bench.api_latency measures the time)."""
+    from dataclasses import replace
+
+    from fixtures.hashed import HashedEmbedder
+    from service import create_app
+
+    class Counting(HashedEmbedder):
+        def __init__(self):
+            super().__init__()
+            self.asked = []
+
+        def query_future(self, text):
+            self.asked.append(text)
+            return super().query_future(text)
+
+    settings = make_archive([("Bầu cử", "Cử tri đi bầu cử đại biểu Quốc hội. " * 5)]).settings
+    embedder = Counting()
+    app = create_app(settings, embedder)
+    assert app.extensions["engine"].index.loaded is not None and len(embedder.asked) == 1
+    assert {"search.html", "article.html", "error.html"} <= {name for _, name in app.jinja_env.cache}
+    nothing = Counting()  # nothing published: nothing to warm, and the service still starts
+    empty = create_app(replace(settings, data_dir=settings.data_dir / "empty"), nothing)
+    assert empty.test_client().get("/api/health").get_json()["index_version"] is None and not nothing.asked

@@ -67,6 +67,9 @@ def _groups(index: vectors.LoadedIndex | None) -> duplicates.Groups:
     return index.groups if index is not None else duplicates.Groups()
 
 
+WARM_QUERY = "tin tức mới nhất"  # any words: what matters is that every stage runs once
+
+
 class SearchEngine:
     """One per app: the embedder and the index holder."""
 
@@ -330,6 +333,13 @@ class SearchEngine:
             return self.index.get()
         except vectors.IndexUnavailable:
             return None
+
+    def warm(self) -> None:
+        """Load the served version and run one query through every stage (restoring, the query
+        encoder, vector and lexical search, ranking, explanations, snippets) before anyone asks:
+        the first reader's query then costs what the others cost. Nothing served: nothing to warm."""
+        if self._served_or_none() is not None:
+            self.search(Query(text=WARM_QUERY, explain=True))
 
     def health(self) -> dict:
         index = self._served_or_none()
