@@ -98,3 +98,87 @@ def test_a_phone_sees_the_first_result_without_scrolling_and_can_tap_it(page, li
     assert page.locator("input[name=collapse]").bounding_box()["height"] >= 24
     page.goto(live_server + "/?q=bão&sort=date")
     assert page.locator("details.filter-box").get_attribute("open") is not None  # a filter is set: shown
+
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+SCREENS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+def axe_violations(page) -> list[str]:
+    """What axe-core (WCAG 2.1 AA and best practices) finds on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}}).response["violations"]
+    return [f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})" for v in found]
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_axe_finds_nothing_on_any_page_at_either_width(page, live_server, screen):
+    """The search page (start, results, results with an explanation open, the empty state), an
+    article, and the error page, at desktop and phone widths; each screenshot kept for docs/."""
+    width, height = SCREENS[screen]
+    page.set_viewport_size({"width": width, "height": height})
+    article = page.request.get(live_server + "/api/search?q=bão+số+5").json()["results"][0]["id"]
+    views = {
+        "start": "/",
+        "results": "/?q=phòng+chống+thiên+tai+2021",
+        "explain": "/?q=phòng+chống+thiên+tai+2021&explain=true",
+        "empty": "/?q=xyzzy&source=phulam.example.gov.vn",
+        "article": f"/articles/{article}?q=bão+số+5",
+        "error": "/?q=bão&per_page=99",
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    found = {}
+    for name, path in views.items():
+        page.goto(live_server + path)
+        if name == "explain":
+            page.locator("details.why summary").first.click()
+        found[name] = axe_violations(page)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{screen}.png"))  # what the screen shows
+    assert not any(found.values()), found
+
+
+def tab_to(page, selector: str, limit: int = 80) -> None:
+    """Press Tab until the focus is on `selector`; fails when it never gets there."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_the_keyboard_alone_searches_filters_reads_and_returns(page, live_server):
+    """No mouse: type a query, skip to the content, open the filters, sort by date, apply, open a
+    result and come back to the same search. Every Tab moves forward in the page's own order."""
+    page.goto(live_server + "/")
+    page.keyboard.type("phòng chống thiên tai")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("li.hit")
+    follows = []
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    page.evaluate("window.previous = document.activeElement")
+    for _ in range(25):  # each Tab lands after the element before it
+        page.keyboard.press("Tab")
+        follows.append(page.evaluate("""() => { const now = document.activeElement;
+            const after = !!(window.previous.compareDocumentPosition(now) & Node.DOCUMENT_POSITION_FOLLOWING);
+            window.previous = now; return after; }"""))
+    assert all(follows), follows
+    page.goto(page.url.split("#")[0])
+    tab_to(page, "details.filter-box > summary")
+    page.keyboard.press("Enter")
+    tab_to(page, "select[name=sort]")
+    page.keyboard.press("ArrowDown")
+    tab_to(page, "button.apply")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("li.hit")
+    assert "sort=date" in page.url
+    tab_to(page, "li.hit h2 a")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("article.full h1")
+    tab_to(page, "p.back a")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("li.hit")
+    assert "sort=date" in page.url and "q=ph%C3%B2ng" in page.url
