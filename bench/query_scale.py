@@ -53,7 +53,8 @@ from indexer.models import Filters
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("lexical", "semantic", "hybrid")
 NOISE = hnsw_recall_bench.NOISE  # per dimension, on real passage vectors: the synthetic ones
-PATH_STEPS = ("hybrid_rarest_source", "hybrid_one_month", "similar", "article", "health", "sources")
+PATH_STEPS = ("hybrid_rarest_source", "hybrid_one_month", "similar", "article", "health", "sources", "suggest")
+KEYSTROKES = 30  # the first characters of each query typed one at a time, each asking for completions
 ARTICLE_COLUMNS = ("source, title, summary, body, author, published_at, published_day, category, "
                    "content_hash, fetched_at, updated_at")
 
@@ -168,8 +169,8 @@ def _latencies(calls: Iterable[Callable[[], object]]) -> dict:
 
 def _serve_queries(data_dir: str, model: str, queries: list[tuple[int, str]], out) -> None:
     """In a fresh process, as a service worker: every mode's latencies (query embedded), then the
-    rest of the query path (filters, similar articles, the article row, health, sources) and
-    the resident memory."""
+    rest of the query path (filters, similar articles, the article row, health, sources, the
+    completions asked at each of a query's first keystrokes) and the resident memory."""
     from service.search import Query, SearchEngine
 
     engine = SearchEngine(load_settings({"data_dir": Path(data_dir), "model": model}))
@@ -190,6 +191,9 @@ def _serve_queries(data_dir: str, model: str, queries: list[tuple[int, str]], ou
     result["article"] = _latencies(lambda a=a: engine.article(a) for a in ids)
     result["health"] = _latencies(engine.health for _ in range(20))
     result["sources"] = _latencies(engine.sources for _ in range(20))
+    engine.suggest("khởi động", 8)  # read the version's completions, as the service's warm start does
+    result["suggest"] = _latencies(lambda p=text[:n]: engine.suggest(p, 8)
+                                   for text in texts for n in range(1, min(len(text), KEYSTROKES) + 1))
     rss = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS"))
     result["service_rss_mb"] = round(int(rss.split()[1]) / 1024)
     out.send(result)

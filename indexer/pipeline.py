@@ -10,7 +10,7 @@ from urllib.parse import quote, urljoin, urlparse
 
 import numpy as np
 
-from indexer import duplicates, lexical, models, places, store, vectors, vocabulary
+from indexer import duplicates, lexical, models, places, store, suggest, vectors, vocabulary
 from indexer.config import Settings
 from indexer.decode import DecodeError, decode_html
 from indexer.embed import (
@@ -191,19 +191,22 @@ def _write_verified(settings: Settings, segments: vectors.Segments, manifest: di
 
 def _rest_writer(conn, previous: vectors.LoadedIndex | None, added: list[int], removed: list[int],
                  max_passage_id: int) -> Callable[[Path], dict]:
-    """How the new version's lexical indexes and vocabulary are written: the previous version's
-    patched (it holds the passages its FAISS holds: those gone since are removed, those new
-    added; its vocabulary files gain a delta), or all built anew when there is none."""
+    """How the new version's lexical indexes, vocabulary and completions are written: the previous
+    version's patched (it holds the passages its FAISS holds: those gone since are removed, those
+    new added; its vocabulary files gain a delta), or all built anew when there is none; the
+    completions are always counted anew from the archive."""
     def kill_point() -> None:
         checkpoint("lexical")
 
     if previous is None:
         return lambda staging: {"lexical": lexical.build(staging, conn, max_passage_id, checkpoint=kill_point),
-                                "vocabulary": vocabulary.write(staging, conn)}
+                                "vocabulary": vocabulary.write(staging, conn),
+                                "suggestions": suggest.write(staging, conn)}
     return lambda staging: {
         "lexical": lexical.build(staging, conn, max_passage_id, previous.directory, added, removed,
                                  checkpoint=kill_point),
-        "vocabulary": vocabulary.write(staging, conn, previous.manifest, previous.directory)}
+        "vocabulary": vocabulary.write(staging, conn, previous.manifest, previous.directory),
+        "suggestions": suggest.write(staging, conn)}
 
 
 def _embed_missing(settings: Settings, load_embedder: Callable[[], Embedder], model: str) -> EmbedMissing:

@@ -96,6 +96,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each of words(text) starts and ends."""
+    return [m.span() for m in _WORD.finditer(text)]
+
+
 def word_pairs(forms: Iterable[str]) -> set[tuple[str, str]]:
     """Adjacent pairs, in order. Vietnamese writes a word as syllables ("thành phố", "Trần Đại
     Quang"): a pair matched in order is a compound or a name, where a bag of syllables is not."""

@@ -27,12 +27,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import faiss
 import numpy as np
 
-from indexer import duplicates, lexical, vocabulary
+from indexer import duplicates, lexical, suggest, vocabulary
 from indexer.files import fsync_dir, fsync_tree, link_or_copy, sha256_file
 
 MANIFEST_FILE, CURRENT_FILE, SEGMENTS_DIR = "manifest.json", "CURRENT", "vectors"
@@ -329,6 +330,11 @@ class LoadedIndex:
             self._selectors = (faiss.IDSelectorBatch(self.removed),)
             self._selectors += (faiss.IDSelectorNot(self._selectors[0]),)
             self._params = faiss.SearchParameters(sel=self._selectors[1])
+
+    @cached_property
+    def suggestions(self) -> suggest.Suggestions:
+        """The version's completions for the search box, read at the first use."""
+        return suggest.Suggestions.open(self.directory)
 
     @property
     def held(self) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, request
 
 from indexer import places
+from indexer.suggest import SEARCHED_AS_TEXT, Suggestion
 from service import engine
-from service.params import BadRequest, parse_search_args, whole_number
+from service.params import MAX_QUERY_CHARS, BadRequest, check_text, parse_search_args, whole_number
 from service.search import Evidence, Explanation, SearchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -99,6 +100,27 @@ def similar(article_id: int):
 def malformed_id(raw: str):
     """An article id that is no whole number: the parameter named, not a bare 404."""
     raise BadRequest(f"'article_id' must be a whole number, not {raw!r}", "article_id")
+
+
+@bp.get("/suggest")
+def suggest():
+    """Completions of the search box's text as it is typed (the combobox on the page asks)."""
+    typed = check_text(request.args.get("q") or "", "q", MAX_QUERY_CHARS)
+    limit = whole_number(request.args.get("limit"), "limit", 8, 1, 20)
+    return jsonify({"query": typed, "suggestions": [suggestion_json(head, found)
+                                                    for head, found in engine().suggest(typed, limit)]})
+
+
+def suggestion_json(head: str, found: Suggestion) -> dict:
+    """`query` is what the search box holds once it is chosen; a place or a source is chosen as
+    its filter (`place`, `source`), the words typed before it staying the query."""
+    if found.kind in SEARCHED_AS_TEXT:
+        item = {"query": f"{head} {found.text}".strip()}
+        if found.kind == "abbreviation":
+            item["abbreviation"] = found.ref
+    else:
+        item = {"query": head, found.kind: found.ref}
+    return {"text": found.text, "kind": found.kind, "count": found.count, **item}
 
 
 @bp.get("/sources")

@@ -154,6 +154,19 @@ def document() -> dict:
         "type": "object", "required": ["source", "title", "articles", "first", "last"],
         "properties": {"source": {"type": "string"}, "title": SOURCE_TITLE, "articles": {"type": "integer"},
                        "first": NULLABLE_STRING, "last": NULLABLE_STRING}}}}}
+    suggestions = {"type": "object", "required": ["query", "suggestions"], "properties": {
+        "query": {"type": "string"},
+        "suggestions": {"type": "array", "description": "best first: the longest run of the query's last words "
+                        "an entry continues, then the most articles", "items": {
+            "type": "object", "required": ["text", "kind", "count", "query"],
+            "properties": {
+                "text": {"type": "string", "description": "what the list shows"},
+                "kind": {"type": "string", "enum": ["phrase", "place", "source", "abbreviation"]},
+                "count": {"type": "integer", "description": "articles that carry it"},
+                "query": {"type": "string", "description": "the search box's text once it is chosen"},
+                "place": {"type": "string", "description": "kind place: the filter it sets (place=key)"},
+                "source": {"type": "string", "description": "kind source: the filter it sets (source=key)"},
+                "abbreviation": {"type": "string", "description": "kind abbreviation: what is written short"}}}}}}
     health = {"type": "object", "required": ["status", "model", "index_version", "index_built_at"], "properties": {
         "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]}, "model": {"type": "string"},
         "index_version": NULLABLE_STRING, "index_built_at": NULLABLE_STRING,
@@ -175,6 +188,15 @@ def document() -> dict:
                                              "schema": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5}}],
                 "responses": {"200": _json(similar, "related articles"), **_errors(400, 404, 503),
                               **NOT_MODIFIED}}},
+            "/api/suggest": {"get": {
+                "summary": "Completions while typing: headline phrases, places of both eras, sources and "
+                           "abbreviations, matched without diacritics on the query's last words",
+                "operationId": "suggest", "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                     "description": "what the box holds so far"},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 20, "default": 8}}],
+                "responses": {"200": _json(suggestions, "completions"), **_errors(400), **NOT_MODIFIED}}},
             "/api/sources": {"get": {"summary": "Sources in the archive", "operationId": "listSources",
                                      "responses": {"200": _json(sources, "sources, article counts, dates"),
                                                    **NOT_MODIFIED}}},

@@ -182,3 +182,39 @@ def test_the_keyboard_alone_searches_filters_reads_and_returns(page, live_server
     page.keyboard.press("Enter")
     page.wait_for_selector("li.hit")
     assert "sort=date" in page.url and "q=ph%C3%B2ng" in page.url
+
+
+def test_suggestions_as_you_type_are_a_combobox_the_keyboard_drives(page, live_server):
+    """Typing without diacritics lists completions from the archive; the focus stays in the box,
+    ArrowDown marks one (aria-activedescendant), Escape closes the list, Enter searches the one
+    marked; a portal is chosen as its filter. axe finds nothing with the list open."""
+    page.goto(live_server + "/")
+    box = page.locator("#q")
+    box.type("thien t", delay=30)
+    page.wait_for_selector("#q-list [role=option]")
+    assert box.get_attribute("role") == "combobox" and box.get_attribute("aria-expanded") == "true"
+    options = page.locator("#q-list [role=option]").all_inner_texts()
+    assert options[0] == "thiên tai", options
+    assert "gợi ý" in page.locator("#q-status").inner_text()
+    page.keyboard.press("ArrowDown")
+    assert box.get_attribute("aria-activedescendant") == "q-option-0"
+    assert page.locator("#q-option-0").get_attribute("aria-selected") == "true"
+    assert page.evaluate("document.activeElement.id") == "q"
+    assert not axe_violations(page)
+    page.screenshot(path=str(ARTIFACTS / "suggestions-desktop.png"))
+    page.keyboard.press("Escape")
+    assert page.locator("#q-list").is_hidden() and box.get_attribute("aria-expanded") == "false"
+    assert box.input_value() == "thien t"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("li.hit")
+    assert "q=thi%C3%AAn+tai" in page.url
+    box = page.locator("#q")
+    box.fill("")
+    box.type("bão phú l", delay=20)
+    page.wait_for_selector("#q-list [role=option]")
+    assert page.locator("#q-option-0").inner_text().startswith("Cổng thông tin điện tử huyện Phú Lâm")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("li.hit")
+    assert "source=phulam.example.gov.vn" in page.url and "q=b%C3%A3o" in page.url

@@ -9,7 +9,8 @@ BIN = Path(sys.executable).parent
 def test_openapi_document_lists_every_route(client):
     doc = client.get("/api/openapi.json").get_json()
     assert doc["openapi"].startswith("3.") and set(doc["paths"]) == {
-        "/api/search", "/api/articles/{article_id}", "/api/articles/{article_id}/similar", "/api/sources", "/api/health"}
+        "/api/search", "/api/articles/{article_id}", "/api/articles/{article_id}/similar", "/api/suggest", "/api/sources",
+        "/api/health"}
 
 
 def test_schemathesis_finds_no_server_errors_and_no_schema_violations(live_server, tmp_path):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from indexer import diacritics, duplicates, input_methods, places, vectors
+from indexer import diacritics, duplicates, input_methods, places, suggest, vectors
 from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
@@ -334,12 +334,19 @@ class SearchEngine:
         except vectors.IndexUnavailable:
             return None
 
+    def suggest(self, typed: str, limit: int) -> list[tuple[str, suggest.Suggestion]]:
+        """Completions of what is being typed, from the served version: (the words before the
+        completed part, the completion), best first; none while nothing is served."""
+        index = self._served_or_none()
+        return index.suggestions.complete(typed, limit) if index is not None else []
+
     def warm(self) -> None:
         """Load the served version and run one query through every stage (restoring, the query
-        encoder, vector and lexical search, ranking, explanations, snippets) before anyone asks:
+        encoder, vector and lexical search, ranking, explanations, snippets, completions) before anyone asks:
         the first reader's query then costs what the others cost. Nothing served: nothing to warm."""
         if self._served_or_none() is not None:
             self.search(Query(text=WARM_QUERY, explain=True))
+            self.suggest(WARM_QUERY, 1)
 
     def health(self) -> dict:
         index = self._served_or_none()
