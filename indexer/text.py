@@ -96,6 +96,30 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+_SENTENCE_END = re.compile(r"[.!?:…]\s*$")
+
+
+def in_names(parts: list[str], starts_sentence: bool = True) -> list[bool]:
+    r"""For each word of `parts` (re.split(r"(\w+)", text): separators at even positions, words at
+    odd ones), whether it belongs to a name written in the text: a run of two or more capitalised
+    words joined by spaces ("Thừa Thiên Huế", "Nghệ An"), not counting a sentence's first word
+    (which is capitalised anyway; a query's first word is none: `starts_sentence` false) nor words
+    written all in capitals (abbreviations)."""
+    words, gaps = parts[1::2], parts[0::2]
+    capital = [w[:1].isupper() and not (len(w) > 1 and w.isupper()) for w in words]
+    starts = [(i == 0 and starts_sentence) or (i > 0 and bool(_SENTENCE_END.search(gaps[i])))
+              for i in range(len(words))]
+    flags, i = [False] * len(words), 0
+    while i < len(words):
+        end = i
+        while capital[end] and end + 1 < len(words) and capital[end + 1] and not gaps[end + 1].strip():
+            end += 1
+        if end - i + 1 - (1 if starts[i] else 0) >= 2:
+            flags[i:end + 1] = [True] * (end - i + 1)
+        i = end + 1
+    return flags
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
     """Where each of words(text) starts and ends."""
     return [m.span() for m in _WORD.finditer(text)]

@@ -36,6 +36,7 @@ def search_json(result: SearchResult) -> dict:
                         if result.parsed.date_intent else None),
         "restored_query": result.parsed.restored,
         "rewritten_query": result.parsed.rewritten,
+        "corrected_query": result.parsed.corrected,
         "as_typed": q.as_typed,
         "query_places": [{"key": key, "label": places.label(key)} for key in result.parsed.places],
         "facets": {"years": result.years, "places": result.places},

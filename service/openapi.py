@@ -103,7 +103,7 @@ def document() -> dict:
         "type": "object",
         "required": ["query", "mode", "sort", "page", "per_page", "total", "total_relation", "total_pages",
                      "boundary", "took_ms", "index_version", "date_intent", "restored_query", "rewritten_query",
-                     "as_typed", "query_places", "facets", "results"],
+                     "corrected_query", "as_typed", "query_places", "facets", "results"],
         "properties": {
             "query": {"type": "string"}, "mode": {"type": "string", "enum": list(MODES)},
             "sort": {"type": "string", "enum": list(SORTS)}, "page": {"type": "integer"},
@@ -121,6 +121,8 @@ def document() -> dict:
                          "properties": {"candidates": {"type": "integer"}, "dropped": {"type": "integer"}}},
             "rewritten_query": {**NULLABLE_STRING, "description": "what the semantic side read, when rewriting "
                                 "(diacritics, capitals, abbreviations) changed what was typed"},
+            "corrected_query": {**NULLABLE_STRING, "description": "the query with Telex or VNI keystrokes and "
+                                "typos read back, when that changed it: what \"Có phải bạn muốn tìm\" offers"},
             "as_typed": {"type": "boolean"},
             "took_ms": {"type": "number"}, "index_version": NULLABLE_STRING,
             "date_intent": {"type": "object", "nullable": True, "required": ["from", "to"],

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from indexer.text import fold, has_diacritics
 from service import engine
-from service.params import BadRequest, link_args, parse_search_args
+from service.params import BadRequest, link_args, parse_search_args, search_reading
 from service.search import MODES, SORTS, article_view
 from service.search.query import without_quotes
 
@@ -56,10 +56,10 @@ def article_page(article_id: int):
     article = engine().article(article_id)
     if article is None:
         abort(404, description="Không tìm thấy bài viết này.")
-    passage = request.args.get("p", type=int)
-    view = article_view(article, engine().passage(passage) if passage is not None else None,
-                        request.args.get("q", ""))
+    passage, (q, as_typed) = request.args.get("p", type=int), search_reading(request.args)
+    marks = engine().parse(q, as_typed=as_typed).marks if q else None  # as the search read it
+    view = article_view(article, engine().passage(passage) if passage is not None else None, marks)
     related = engine().similar(article_id, limit=5)
-    return render_template("article.html", view=view, q=request.args.get("q", ""), search=link_args(request.args),
+    return render_template("article.html", view=view, q=q, search=link_args(request.args),
                            related=related,
                            copies=engine().copies(article_id), places=engine().places(article_id))

@@ -111,6 +111,12 @@ def _list(args: Mapping, name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for part in raw for v in (part or "").split(",") if v.strip()))
 
 
+def search_reading(args: Mapping) -> tuple[str, bool]:
+    """(the query, whether it is searched as typed) of the search an article page was opened
+    from; the query is empty when it was opened from none."""
+    return check_text((args.get("q") or "").strip(), "q", MAX_QUERY_CHARS), _flag(args, "as_typed")
+
+
 def parse_search_args(args: Mapping) -> Query:
     q = check_text((args.get("q") or "").strip(), "q", MAX_QUERY_CHARS)
     if not q:

@@ -1,5 +1,7 @@
 """Telex and VNI keystrokes left in a query (the keyboard's Vietnamese mode off) are read back, but
 only where the archive knows the reading and not the word as typed."""
+import re
+
 import pytest
 
 from indexer import text as vtext
@@ -89,4 +91,15 @@ def test_a_query_with_a_typo_finds_what_the_right_spelling_finds(client):
     typo = client.get("/api/search", query_string={"q": "phòng chốg thiên tai"}).get_json()
     assert typo["rewritten_query"] == "phòng chống thiên tai"
     assert [h["id"] for h in typo["results"][:3]] == [h["id"] for h in right["results"][:3]]
-    assert "<mark>chống</mark>" in " ".join(h["snippet"] for h in typo["results"]).lower()
+    assert re.search(r"<mark>[^<]*chống[^<]*</mark>", " ".join(h["snippet"] for h in typo["results"]).lower())
+
+
+def test_a_corrected_query_is_offered_as_did_you_mean(client):
+    """The reading is searched at once, and offered as a link the reader can keep ("Có phải bạn
+    muốn tìm"); a query typed right offers nothing."""
+    body = client.get("/api/search", query_string={"q": "phòng chốg thiên tai"}).get_json()
+    assert body["corrected_query"] == "phòng chống thiên tai"
+    assert client.get("/api/search", query_string={"q": "phòng chống thiên tai"}).get_json()["corrected_query"] is None
+    page = client.get("/", query_string={"q": "phongf choongs thieen tai"}).get_data(as_text=True)
+    assert 'Có phải bạn muốn tìm: <a href="/?q=ph%C3%B2ng+ch%E1%BB%91ng+thi%C3%AAn+tai"><em>phòng chống thiên tai</em>' in page
+    assert "Có phải bạn muốn tìm" not in client.get("/", query_string={"q": "phòng chống thiên tai"}).get_data(as_text=True)

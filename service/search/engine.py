@@ -242,13 +242,13 @@ class SearchEngine:
         passages = index.lexical.passage_fields([fused[aid][1] for aid in page_ids])
         copies = {aid: self._titled(rows) for aid, rows in
                   duplicates.copies(index.lexical.article_fields, page_ids, groups).items()}
-        terms, exact = ranking.parsed.highlight_terms, ranking.parsed.exact
+        marks = ranking.parsed.marks
         hits = []
         for aid in page_ids:
             a, (score, pid) = articles[aid], fused[aid]
             hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"],
                             self.source_title(a["source"]), a["category"],
-                            round(score, 6), pid, highlight(passages[pid]["text"], terms, exact=exact),
+                            round(score, 6), pid, highlight(passages[pid]["text"], marks),
                             ranking.explanations[aid] if ranking.explanations is not None else None,
                             copies.get(aid, [])))
         years = dict(sorted(Counter(ranking.dates[aid][1][:4] for aid in order if ranking.dates[aid][1]).items()))

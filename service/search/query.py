@@ -50,6 +50,8 @@ class ParsedQuery:
     exact_phrases: tuple[str, ...] = ()
     places: tuple[str, ...] = ()  # places the query names (unit keys, indexer/places.py)
     rewritten: str | None = None  # what the semantic side reads, when rewriting changed what was typed
+    names: tuple[str, ...] = ()  # folded runs of capitalised words the query reads ("minh son")
+    corrected: str | None = None  # the query with keystrokes and typos read back, when that changed it
 
     def words_to_match(self, exact: bool = False) -> WordQuery:
         """What the lexical lists match: the phrases, and any of the words (folded, with the
@@ -83,12 +85,43 @@ class ParsedQuery:
         form = self.word_form
         return vtext.word_pairs([form(w) for w in vtext.words(self.normalized)])
 
-    @property
-    def highlight_terms(self) -> set[str]:
-        """Canonical words with diacritics when the query has them, folded words otherwise."""
-        if self.exact:
-            return set(self.exact_words) | {w for p in self.exact_phrases for w in p.split()}
-        return set(self.terms) | {w for p in self.phrases for w in p.split()}
+    @cached_property
+    def marks(self) -> Marks:
+        """What a result marks: quoted phrases, place names and names each only whole; an
+        abbreviation, what it stands for, or two or more of those words in a row; the other words
+        alone, as typed (with diacritics), as restored, or folded."""
+        found = abbreviations.alternatives(list(self.terms))
+        g = places.gazetteer()
+        runs = [(tuple(p.split()), True) for p in self.exact_phrases] if self.exact else \
+            [(tuple(p.split()), False) for p in self.phrases]
+        # an abbreviation's phrase, typed or stood for, also as any two or more of its words in a row
+        runs += [(words[i:j], False) for span, options in found for words in (span, *options)
+                 for i in range(len(words)) for j in range(len(words), i + 1 if len(words) > 1 else i, -1)]
+        runs += [(tuple(vtext.fold_word(w) for w in vtext.words(g.units[key].name)), False) for key in self.places]
+        runs += [(tuple(name.split()), False) for name in self.names]
+        whole = {word for words, _ in runs if len(words) > 1 for word in words}
+        spelled = self.exact or bool(self.restored and self.exact_words)
+        singles = {w for w in (self.exact_words if spelled else self.terms) if vtext.fold_word(w) not in whole}
+        written = self.restored or self.normalized
+        capitalised = {vtext.fold_word(w) for w in vtext.words(written) if w[:1].isupper()}
+        return Marks(tuple(dict.fromkeys(r for r in runs if r[0])), frozenset(singles),
+                     frozenset(w for w in singles if vtext.fold_word(w) in capitalised), spelled,
+                     loose=spelled and not self.exact)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What a result's text marks: `runs` of words matched only whole (folded, or spelled as typed
+    where flagged), and `words` matched alone (spelled as typed or restored when `exact`, else
+    folded). Restored spellings are `loose`: a word the text never writes as restored is marked as
+    it folds. A word alone is not marked inside a name written in the text ("Thiên" of "Thừa Thiên
+    Huế" for "thiên tai") unless the query writes it capitalised too (`proper`)."""
+
+    runs: tuple[tuple[tuple[str, ...], bool], ...]
+    words: frozenset[str]
+    proper: frozenset[str] = frozenset()
+    exact: bool = False
+    loose: bool = False
 
 
 def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
@@ -126,11 +159,26 @@ def parse_query(raw: str, restore_diacritics: WordRestorer | None = None,
     found = abbreviations.alternatives(list(terms)) if expand else []
     alternatives = tuple(dict.fromkeys(" ".join(a) for _, options in found for a in options))
     readings = [r for span, _ in found for r in abbreviations.spelled_out(" ".join(span))]
+    names = tuple(dict.fromkeys(_names(semantic)))
     if readings:  # the model reads "ủy ban nhân dân" better than "UBND"
         semantic = f"{semantic} ({', '.join(readings)})"
     return ParsedQuery(normalized, semantic, terms, phrases, intent, restored, alternatives,
                        exact_words, tuple(p for p in exact_phrases if p), places.query_places(normalized),
-                       semantic if semantic != typed or normalized != typed_text else None)
+                       semantic if semantic != typed or normalized != typed_text else None, names,
+                       normalized if normalized != typed_text else None)
+
+
+def _names(text: str) -> list[str]:
+    """The names a query writes (runs of capitalised words), folded: "Minh Sơn", "Thừa Thiên Huế"."""
+    parts = re.split(r"(\w+)", text)
+    flags, words, runs = vtext.in_names(parts, starts_sentence=False), parts[1::2], []
+    for i, flag in enumerate(flags):
+        if flag:
+            if i and flags[i - 1] and not parts[2 * i].strip():
+                runs[-1].append(words[i])
+            else:
+                runs.append([words[i]])
+    return [" ".join(vtext.fold_word(w) for w in run) for run in runs]
 
 
 def without_quotes(text: str) -> str:
