@@ -27,7 +27,11 @@ VNI_MARKS = (("d9", "đ"), ("a6", "â"), ("e6", "ê"), ("o6", "ô"), ("a8", "ă"
 TOKEN = re.compile(r"[^\W_]+")
 Known = Callable[[str], dict[str, int]]  # a folded syllable → {written form: times seen} in the archive
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+WELL_FORMED_EVIDENCE = 50  # times the archive writes a syllable before a well-formed unseen one is read as it
 MIN_TYPO_LETTERS = 3  # shorter unknown words are more often names and abbreviations than typos
+# Typos are read back in queries of at most this many words: a longer one is a pasted headline,
+# spelled as published, whose foreign words ("wrap dress") are no typos of the archive's syllables.
+TYPO_QUERY_WORDS = 8
 # A well-formed Vietnamese syllable, folded: onset, vowels, final. One the archive does not know
 # may still be a word it has not met, so only a word that is no syllable at all is corrected.
 SYLLABLE = re.compile(r"(ngh|ng|gh|gi|kh|nh|ph|qu|th|tr|ch|[bcdghklmnprstvx])?"
@@ -97,34 +101,52 @@ def _edits(word: str) -> set[str]:
     return dropped | swapped | replaced | {a + c + b for a, b in splits for c in LETTERS}
 
 
-def _distance(a: str, b: str) -> int:
-    """Edit distance with a replaced letter costing two: a letter dropped or doubled is the likelier
-    typo (`xưởg` is `xưởng`, not `xưng`)."""
-    row = list(range(len(b) + 1))
+def _distance(a: str, b: str) -> float:
+    """Edit distance from typed `a` to `b` as typists slip: a letter dropped costs one, a letter
+    doubled one, another letter too many one and a half, a letter replaced two (`xưởg` is `xưởng`,
+    not `xưng`; `tug` is `tung`, not `tu`)."""
+    def extra(i: int) -> float:  # a[i - 1] typed once too often
+        return 1.0 if (i > 1 and a[i - 2] == a[i - 1]) or (i < len(a) and a[i] == a[i - 1]) else 1.5
+
+    row = [float(j) for j in range(len(b) + 1)]
     for i, x in enumerate(a, 1):
-        row, previous = [i], row
+        row, previous = [row[0] + extra(i)], row
         for j, y in enumerate(b, 1):
-            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + 2 * (x != y)))
+            row.append(min(previous[j] + extra(i), row[j - 1] + 1, previous[j - 1] + 2 * (x != y)))
     return row[-1]
 
 
 def correct_word(typed: str, known: Known, syllables: frozenset[str]) -> str | None:
     """The syllable of the archive a typo stands for, or None. A word typed with diacritics gets the
     spelling nearest to them (`chốg` → `chống`, not `chồng`); one typed without them stays folded, for
-    diacritics restoration to read in context. Ties go to the more frequent syllable."""
+    diacritics restoration to read in context. Ties go to the more frequent syllable.
+
+    A word typed without diacritics is read again only when it is no well-formed syllable and no
+    syllable of the archive folds to it, or it has no vowel at all. One typed with them is read
+    again when the archive never writes it so: at once if it is no well-formed syllable (`lòg`,
+    its letters those of "log"), and if it is one (`dễn`, `vêm`) only towards a syllable the archive writes often enough
+    (WELL_FORMED_EVIDENCE times) to outweigh a rare word it has not met."""
     lower = typed.lower()
     folded = vtext.fold(lower)
-    if (len(lower) < MIN_TYPO_LETTERS or not lower.isalpha() or (typed.isupper() and len(typed) > 1)
-            or folded in syllables or SYLLABLE.fullmatch(folded)):
+    if len(lower) < MIN_TYPO_LETTERS or not lower.isalpha() or (typed.isupper() and len(typed) > 1):
         return None
-    options = [(candidate, known(candidate)) for candidate in _edits(folded) & syllables]
+    accented, well_formed = vtext.has_diacritics(lower), bool(SYLLABLE.fullmatch(folded))
+    voiceless = not VOWELS & set(folded)  # "hng", "sng": no syllable, however often the archive has the letters
+    if not accented and (well_formed or (folded in syllables and not voiceless)):
+        return None
+    if accented and vtext.canonical_word(lower) in known(folded):
+        return None  # the archive writes it so
+    near = (_edits(folded) - {folded}) | ({folded} if accented else set())  # with marks, a mark may be the typo
+    options = [(candidate, known(candidate)) for candidate in near & syllables]
     options = [(candidate, forms) for candidate, forms in options if forms]
     if not options:
         return None
-    if vtext.has_diacritics(lower):
+    if accented:
         typed_form = vtext.canonical_word(lower)
-        best = min((form for _, forms in options for form in forms),
-                   key=lambda form: (_distance(typed_form, form), -max(f.get(form, 0) for _, f in options)))
+        counts = {form: n for _, forms in options for form, n in forms.items()}
+        best = min(counts, key=lambda form: (_distance(typed_form, form), -counts[form]))
+        if well_formed and counts[best] < WELL_FORMED_EVIDENCE:
+            return None
     else:
         best = min(options, key=lambda option: (_distance(folded, option[0]), -sum(option[1].values())))[0]
     return best[0].upper() + best[1:] if typed[0].isupper() else best

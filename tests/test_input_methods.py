@@ -77,6 +77,25 @@ def test_a_typo_is_read_as_the_syllable_it_misses(typed, expected):
     assert correct_word(typed, known_more, SYLLABLES) == expected
 
 
+COUNTS = {"long": {"lòng": 80, "log": 3}, "hang": {"hàng": 90}, "hng": {"hng": 2}, "dien": {"diễn": 60},
+          "den": {"đến": 400, "đèn": 30}, "tu": {"từ": 900, "tự": 300}, "tung": {"tung": 40}, "log": {"log": 3},
+          "vien": {"viên": 20}, "vem": {}}
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("lòg", "lòng"),   # no syllable, though "log" folds alike: the archive never writes "lòg"
+    ("hng", "hang"),   # no vowel: a typo however often the archive has the letters; folded, restored in context
+    ("dễn", "diễn"),   # a well-formed syllable the archive never writes, one letter from one it writes often
+    ("vêm", None),     # ... but not towards one it writes rarely (viên: 20 times)
+    ("tug", "tung"),   # a letter dropped, not one too many: "tu" is far more frequent yet no likelier typo
+])
+def test_a_typo_the_archive_has_the_letters_of_or_never_writes_so(typed, expected):
+    from indexer.input_methods import correct_word
+
+    syllables = frozenset(COUNTS)
+    assert correct_word(typed, lambda folded: COUNTS.get(folded, {}), syllables) == expected
+
+
 @pytest.mark.parametrize("typed", ["quét", "then", "tai", "IS", "HLV", "xyzzy", "ab"])
 def test_what_may_be_a_word_is_never_corrected(typed):
     """A word the archive knows, a well-formed syllable it has not met (quét, then), an abbreviation,
@@ -103,3 +122,14 @@ def test_a_corrected_query_is_offered_as_did_you_mean(client):
     page = client.get("/", query_string={"q": "phongf choongs thieen tai"}).get_data(as_text=True)
     assert 'Có phải bạn muốn tìm: <a href="/?q=ph%C3%B2ng+ch%E1%BB%91ng+thi%C3%AAn+tai"><em>phòng chống thiên tai</em>' in page
     assert "Có phải bạn muốn tìm" not in client.get("/", query_string={"q": "phòng chống thiên tai"}).get_data(as_text=True)
+
+
+def test_a_pasted_headline_keeps_its_spelling(engine):
+    """Typos are read back in a typed query; a query over TYPO_QUERY_WORDS words is a headline
+    pasted as published, its foreign words no typos ("wrap dress" once became "rap press")."""
+    from indexer.input_methods import TYPO_QUERY_WORDS
+
+    assert engine.parse("phòng chốg thiên tai").normalized == "phòng chống thiên tai"
+    pasted = "Hội nghị về công tác phòng chốg thiên tai của huyện năm nay"
+    assert len(pasted.split()) > TYPO_QUERY_WORDS and engine.parse(pasted).normalized == pasted
+

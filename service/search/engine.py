@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from indexer import diacritics, duplicates, input_methods, places, suggest, vectors
+from indexer import text as vtext
 from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
@@ -90,8 +91,9 @@ class SearchEngine:
         if index is None:
             return parse_query(text, today=today)
         words = index.vocabulary
+        typos = words.folded_unigrams if len(vtext.words(text)) <= input_methods.TYPO_QUERY_WORDS else frozenset()
         return parse_query(text, *self.restorers(index), decode_keys=lambda typed: input_methods.decode_text(
-            typed, lambda folded: words.forms("vocab_unigrams", folded), words.folded_unigrams), today=today)
+            typed, lambda folded: words.forms("vocab_unigrams", folded), typos), today=today)
 
     @staticmethod
     def restorers(index: vectors.LoadedIndex) -> tuple[WordRestorer, WordRestorer]:
