@@ -1,4 +1,5 @@
-"""Command line: ``python -m indexer model|ingest|crawl|probe|build|update|nightly|delete|stats|pull``.
+"""Command line: ``python -m indexer COMMAND`` (``--help`` lists them: model, ingest, import, export,
+crawl, probe, build, update, nightly, delete, stats, pull, backup, restore).
 
 Exit codes: 0 success; 2 bad input or configuration (message on stderr); 3 a whole source failed
 to crawl (the others were still crawled and stored, the index still built); 4 another job (build,
@@ -9,6 +10,7 @@ unsigned; the served index is unchanged).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sqlite3
 import sys
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from indexer import store, vectors
 from indexer.config import load_settings
+from indexer.dates import parse_date_arg
 from indexer.locks import EXIT_LOCKED, Locked, data_dir_lock
 
 # The jobs that take the data dir's lock (the nightly takes it itself): a second one exits with 4.
@@ -67,6 +70,71 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for path, reason in report.failures:
         print(f"  failed: {path}: {reason}", file=sys.stderr)
     print(report.summary())
+    return 0
+
+
+def _mapping(value: str) -> tuple[str, str]:
+    from indexer.transfer import FIELDS
+
+    column, _, name = value.partition("=")
+    if not column or name not in FIELDS:
+        raise argparse.ArgumentTypeError(f"{value!r}: write COLUMN=FIELD, FIELD one of {', '.join(FIELDS)}")
+    return column, name
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from indexer import transfer
+
+    settings = load_settings()
+    options = transfer.Options(dict(args.map), args.base_url, args.source, args.province, settings.timezone)
+    rejects = args.rejects or args.files[0].with_name(args.files[0].name + ".rejects.ndjson")
+    conn = store.connect(settings.db_path)
+    try:
+        report = transfer.import_files(conn, args.files, options, args.skip_invalid, rejects,
+                                       settings.chunk_words, settings.chunk_overlap, progress=True)
+    finally:
+        conn.close()
+    for error in report.errors:
+        print(f"  {error}", file=sys.stderr)
+    if report.counts["invalid"] > len(report.errors):
+        print(f"  … and {report.counts['invalid'] - len(report.errors):,} more", file=sys.stderr)
+    if report.counts["invalid"] and not args.skip_invalid:
+        print(f"import: {report.counts['invalid']:,} invalid record(s): nothing stored "
+              f"(--skip-invalid stores the valid ones)", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from indexer import transfer
+
+    conn = store.connect(load_settings().db_path, readonly=True)
+    try:
+        with open(args.output, "w", encoding="utf-8") if args.output else contextlib.nullcontext(sys.stdout) as out:
+            count = transfer.export(conn, out, tuple(args.source), args.date_from and args.date_from.isoformat(),
+                                    args.date_to and args.date_to.isoformat())
+    finally:
+        conn.close()
+    print(f"export: {count:,} articles", file=sys.stderr)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from indexer.backup import backup
+
+    info = backup(load_settings(), args.folder, args.with_vectors)
+    print(f"backup: {info['articles']:,} articles, index version {info['index_version'] or '(none)'}"
+          f"{', vector cache' if info['vectors'] else ''} → {args.folder}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from indexer.backup import restore
+
+    info = restore(load_settings(), args.folder, args.force)
+    print(f"restore: {info['articles']:,} articles of {info['created_at']}, index version "
+          f"{info['index_version'] or '(none)'} published")
     return 0
 
 
@@ -265,6 +333,36 @@ def main(argv: list[str] | None = None) -> int:
                    help="the site the pages were saved from: a page naming no canonical URL is at URL + its path "
                         "under the folder given (without it, such a page fails)")
     p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("import", help="store articles given as data: NDJSON, a JSON array or CSV (docs/import.md)")
+    p.add_argument("files", nargs="+", type=Path, help=".ndjson/.jsonl, .json or .csv (each may be .gz)")
+    p.add_argument("--map", action="append", default=[], type=_mapping, metavar="COLUMN=FIELD",
+                   help="read a column under the schema's name for it (--map tieu_de=title); repeatable")
+    p.add_argument("--base-url", type=_web_url, metavar="URL", help="records with an id and no url are at URL + id")
+    p.add_argument("--source", help="source name of records that give none (default: their URL's host)")
+    p.add_argument("--province", type=_province, help="province of records that give none (resolves place names)")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="store the valid records and write the invalid ones to the reject file (default: "
+                        "a file with an invalid record stores nothing)")
+    p.add_argument("--rejects", type=Path, help="the reject file (default: FIRST_FILE.rejects.ndjson)")
+    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("export", help="write the archive's articles as NDJSON in the import schema")
+    p.add_argument("--source", action="append", default=[], help="only this source; repeatable")
+    p.add_argument("--from", dest="date_from", type=parse_date_arg,
+                   help="published on or after this day (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", type=parse_date_arg,
+                   help="published on or before this day (YYYY-MM-DD)")
+    p.add_argument("--output", "-o", type=Path, help="write here instead of standard output")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("backup", help="copy the archive and the served index version into a new folder, "
+                                      "safely while a nightly runs")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--with-vectors", action="store_true",
+                   help="copy the passage-vector cache too (a restore then needs no re-embedding)")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="put a backup back into the data dir and publish its index version")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--force", action="store_true", help="replace the data dir's archive")
+    p.set_defaults(func=cmd_restore)
     p = sub.add_parser("build", help="embed new passages and publish a new index version")
     p.add_argument("--full", action="store_true", help="rebuild from the archive instead of patching")
     p.set_defaults(func=cmd_build)

@@ -501,6 +501,12 @@ def list_sources(conn: sqlite3.Connection) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def articles_for_export(conn: sqlite3.Connection, where: str, params: list, columns: Iterable[str]) -> sqlite3.Cursor:
+    """The articles `where` (a condition the caller builds of fixed clauses, values in `params`)
+    selects, oldest stored first, with these columns."""
+    return conn.execute(f"SELECT {', '.join(columns)} FROM articles WHERE {where} ORDER BY id", params)
+
+
 def set_source_title(conn: sqlite3.Connection, source: str, title: str | None, configured: bool) -> None:
     """Record a source's name: a configured one (sources.toml) wins over the name its pages give
     (og:site_name, the newest page's); a source whose configured name was removed gives way."""

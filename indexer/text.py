@@ -25,8 +25,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _MOVABLE_RIME = re.compile(r"(oa|oe|uy)$")
 
 
+@lru_cache(maxsize=200_000)
 def _place_tone(word: str) -> str:
-    """One canonical tone placement: the mark sits on the first vowel of a final oa/oe/uy."""
+    """One canonical tone placement: the mark sits on the first vowel of a final oa/oe/uy (cached:
+    storing an article places the tone of every word of it, and words repeat)."""
     decomposed = unicodedata.normalize("NFD", word)
     tones = [c for c in decomposed if c in TONE_MARKS]
     if len(tones) != 1:
