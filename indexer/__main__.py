@@ -1,5 +1,5 @@
 """Command line: ``python -m indexer COMMAND`` (``--help`` lists them: model, ingest, import, export,
-crawl, probe, build, update, nightly, delete, stats, pull, backup, restore).
+crawl, probe, build, update, nightly, delete, stats, pull, backup, restore, serve-ingest, keys).
 
 Exit codes: 0 success; 2 bad input or configuration (message on stderr); 3 a whole source failed
 to crawl (the others were still crawled and stored, the index still built); 4 another job (build,
@@ -138,6 +138,37 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_ingest(args: argparse.Namespace) -> int:
+    from indexer.ingest_api import create_app
+
+    create_app().run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from indexer import ingest_api
+
+    conn = store.connect(load_settings().db_path)
+    try:
+        if args.action == "create":
+            if bool(args.source) == args.all:
+                raise ValueError("keys create: give --source NAME (one source's articles) or --all")
+            key = ingest_api.create_key(conn, args.source, args.label)
+            print(f"{key}\n(shown once: only its hash is kept; it writes "
+                  f"{'every source' if args.all else 'source ' + repr(args.source)})")
+        elif args.action == "revoke":
+            if not args.id or not store.revoke_ingest_key(conn, args.id):
+                raise ValueError(f"keys revoke: no key {args.id} in use")
+            print(f"key {args.id} revoked")
+        else:
+            for row in store.ingest_keys(conn):
+                state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "in use"
+                print(f"{row['id']:>4}  {row['source'] or '(every source)':<24} {state:<32} {row['label']}")
+    finally:
+        conn.close()
+    return 0
+
+
 def settings_for_indexing(args: argparse.Namespace):
     """The settings, with `--ray ADDRESS` over NEWSSEARCH_RAY_ADDRESS; a Ray cluster that cannot
     be used is refused here, before anything is crawled or built."""
@@ -252,8 +283,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     deleted, missing = 0, []
     try:
         for ref in args.articles:
-            row = conn.execute("SELECT id FROM articles WHERE id = ? OR url = ?",
-                               (int(ref) if ref.isdigit() else -1, ref)).fetchone()
+            row = store.find_article(conn, ref)
             if row is None:
                 missing.append(ref)
                 continue
@@ -363,6 +393,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder", type=Path)
     p.add_argument("--force", action="store_true", help="replace the data dir's archive")
     p.set_defaults(func=cmd_restore)
+    p = sub.add_parser("serve-ingest", help="on the primary: the ingest API publishing systems push articles to")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    p.set_defaults(func=cmd_serve_ingest)
+    p = sub.add_parser("keys", help="create, list or revoke the ingest API's keys")
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("id", nargs="?", type=int, help="revoke: the key's number (keys list shows it)")
+    p.add_argument("--source", help="create: a key that writes this source's articles only")
+    p.add_argument("--all", action="store_true", help="create: a key that writes every source's")
+    p.add_argument("--label", default="", help="create: who or what uses it")
+    p.set_defaults(func=cmd_keys)
     p = sub.add_parser("build", help="embed new passages and publish a new index version")
     p.add_argument("--full", action="store_true", help="rebuild from the archive instead of patching")
     p.set_defaults(func=cmd_build)

@@ -56,6 +56,10 @@ class Settings:
     # the served version, so a revalidation after a publish is never answered 304 with old results.
     cache_max_age: int = field(default_factory=lambda: int(_env("NEWSSEARCH_CACHE_MAX_AGE", "60")))
     keep_index_versions: int = field(default_factory=lambda: int(_env("NEWSSEARCH_KEEP_VERSIONS", "3")))
+    # The ingest API (python -m indexer serve-ingest, on the primary only): the largest request
+    # body it reads, and the quiet seconds after the last write before it builds a new version.
+    ingest_max_bytes: int = field(default_factory=lambda: int(_env("NEWSSEARCH_INGEST_MAX_BYTES", str(16 << 20))))
+    ingest_build_delay: float = field(default_factory=lambda: float(_env("NEWSSEARCH_INGEST_BUILD_DELAY", "60")))
     # A Ray cluster to embed on (`ray start --head` prints it: "10.0.0.5:6379"); empty = this process.
     ray_address: str = field(default_factory=lambda: _env("NEWSSEARCH_RAY_ADDRESS", ""))
     # CPUs (and torch threads) per embedding actor; one actor per GPU instead when the cluster has GPUs.

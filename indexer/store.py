@@ -181,6 +181,18 @@ MIGRATIONS: list[str] = [
         configured INTEGER NOT NULL DEFAULT 0
     );
     """,
+    """
+    -- Keys of the ingest API (indexer/ingest_api.py): the secret's SHA-256 only, never the secret;
+    -- a key writes one source's articles, or every source's (source NULL).
+    CREATE TABLE IF NOT EXISTS ingest_keys (
+        id          INTEGER PRIMARY KEY,
+        secret_hash TEXT NOT NULL,
+        source      TEXT,
+        label       TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL,
+        revoked_at  TEXT
+    );
+    """,
 ]
 
 
@@ -499,6 +511,32 @@ def list_sources(conn: sqlite3.Connection) -> list[dict]:
                            FROM articles a LEFT JOIN source_titles t ON t.source = a.source
                            GROUP BY a.source ORDER BY a.source""")
     return [dict(r) for r in rows]
+
+
+def find_article(conn: sqlite3.Connection, ref: str) -> sqlite3.Row | None:
+    """The article an id or a URL names."""
+    number = int(ref) if ref.isdigit() and len(ref) < 19 else -1
+    return conn.execute("SELECT * FROM articles WHERE id = ? OR url = ?", (number, ref)).fetchone()
+
+
+def add_ingest_key(conn: sqlite3.Connection, secret_hash: str, source: str | None, label: str) -> int:
+    with conn:
+        return conn.execute("INSERT INTO ingest_keys (secret_hash, source, label, created_at) VALUES (?, ?, ?, ?)",
+                            (secret_hash, source, label, now_iso())).lastrowid
+
+
+def ingest_key(conn: sqlite3.Connection, key_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM ingest_keys WHERE id = ?", (key_id,)).fetchone()
+
+
+def ingest_keys(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT id, source, label, created_at, revoked_at FROM ingest_keys ORDER BY id").fetchall()
+
+
+def revoke_ingest_key(conn: sqlite3.Connection, key_id: int) -> bool:
+    with conn:
+        return conn.execute("UPDATE ingest_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                            (now_iso(), key_id)).rowcount == 1
 
 
 def articles_for_export(conn: sqlite3.Connection, where: str, params: list, columns: Iterable[str]) -> sqlite3.Cursor:

@@ -100,10 +100,10 @@ def records(path: Path) -> Iterator[tuple[int, dict | RecordError]]:
         else:
             for number, line in enumerate(text, 1):
                 if line.strip():
-                    yield number, _json_object(line)
+                    yield number, parse_json_object(line)
 
 
-def _json_object(text: str) -> dict | RecordError:
+def parse_json_object(text: str) -> dict | RecordError:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -219,24 +219,30 @@ def article_from(raw: dict, options: Options) -> tuple[Article, str | None]:
                    category=_text(record, "category")).cleaned(), province or None
 
 
-def checked(paths: Iterable[Path], options: Options,
-            on_error: Callable[[Path, int, dict | None, RecordError], None]) -> Iterator[tuple[Article, str | None]]:
-    """Every valid record of the files as an article; each invalid one reported to `on_error`
-    (a record whose address an earlier record gave is invalid too)."""
+def checked(items: Iterable[tuple[str, int, dict | RecordError]], options: Options,
+            on_error: Callable[[str, int, dict | None, RecordError], None]) -> Iterator[tuple[Article, str | None]]:
+    """Every valid record of (where, line number, record) as an article; each invalid one reported
+    to `on_error` (a record whose address an earlier record gave is invalid too)."""
     seen: dict[str, str] = {}
+    for where, number, record in items:
+        try:
+            if isinstance(record, RecordError):
+                raise record
+            article, province = article_from(record, options)
+            first = seen.setdefault(article.url, f"{where}, line {number}")
+            if first != f"{where}, line {number}":
+                raise RecordError("url", f"{article.url} is given again (first on {first})")
+        except RecordError as exc:
+            on_error(where, number, record if isinstance(record, dict) else None, exc)
+            continue
+        yield article, province
+
+
+def file_records(paths: Iterable[Path]) -> Iterator[tuple[str, int, dict | RecordError]]:
+    """(file name, line number, record) of every record of the files, in order."""
     for path in paths:
         for number, record in records(path):
-            try:
-                if isinstance(record, RecordError):
-                    raise record
-                article, province = article_from(record, options)
-                first = seen.setdefault(article.url, f"{path.name}, line {number}")
-                if first != f"{path.name}, line {number}":
-                    raise RecordError("url", f"{article.url} is given again (first on {first})")
-            except RecordError as exc:
-                on_error(path, number, record if isinstance(record, dict) else None, exc)
-                continue
-            yield article, province
+            yield path.name, number, record
 
 
 def import_files(conn: sqlite3.Connection, paths: list[Path], options: Options, skip_invalid: bool = False,
@@ -246,12 +252,12 @@ def import_files(conn: sqlite3.Connection, paths: list[Path], options: Options, 
     store the valid ones and write the invalid ones, with their errors, to `rejects`)."""
     report = ImportReport()
 
-    def note(path: Path, number: int, record: dict | None, exc: RecordError) -> None:
+    def note(where: str, number: int, record: dict | None, exc: RecordError) -> None:
         report.counts["invalid"] += 1
         if len(report.errors) < MAX_ERRORS_SHOWN:
-            report.errors.append(f"{path.name}, line {number:,}: {exc}")
+            report.errors.append(f"{where}, line {number:,}: {exc}")
 
-    for _ in checked(paths, options, note):
+    for _ in checked(file_records(paths), options, note):
         pass
     if report.counts["invalid"] and not skip_invalid:
         return report
@@ -262,12 +268,12 @@ def import_files(conn: sqlite3.Connection, paths: list[Path], options: Options, 
             if report.counts["invalid"] and rejects else None
         report.rejects = rejects if rejected else None
 
-        def reject(path: Path, number: int, record: dict | None, exc: RecordError) -> None:
+        def reject(where: str, number: int, record: dict | None, exc: RecordError) -> None:
             if rejected:
-                rejected.write(json.dumps({"file": str(path), "line": number, "field": exc.field, "error": str(exc),
+                rejected.write(json.dumps({"file": where, "line": number, "field": exc.field, "error": str(exc),
                                            "record": record}, ensure_ascii=False) + "\n")
 
-        for article, province in tqdm(checked(paths, options, reject), unit="article", desc="import",
+        for article, province in tqdm(checked(file_records(paths), options, reject), unit="article", desc="import",
                                       disable=not progress):
             _, status = store.upsert_article(conn, article, chunk_words, chunk_overlap, home_province=province)
             report.counts[status] += 1
