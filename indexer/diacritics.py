@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from indexer.text import fold
+from indexer.text import fold, fold_word
 
 WORD_RUN = re.compile(r"[^\W\d_]+(?:\s+[^\W\d_]+)*")  # letters only, split at digits/punctuation
 # Spellings of a folded syllable weighed per word, most frequent first. "du" alone has a dozen
@@ -51,7 +51,7 @@ def count_ngrams(texts: Iterable[str]) -> Ngrams:
         for run in WORD_RUN.findall(text):
             written = run.split()
             syllables = [w.lower() for w in written]
-            folded = [fold(s) for s in syllables]
+            folded = [fold_word(s) for s in syllables]
             counts.unigrams.update(zip(folded, syllables))
             counts.capitalised_unigrams.update(
                 (folded[i], syllables[i]) for i in range(1, len(written)) if _capitalised(written[i]))
