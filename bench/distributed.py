@@ -59,7 +59,7 @@ def timed(batches: embed.Batches, count: int) -> dict:
     """Drain a backend's batches; (first-batch, last-batch) times and the steady rate between them."""
     started = time.perf_counter()
     arrivals, received = [], 0
-    for hashes, _vectors in batches:
+    for hashes, _vectors, _precision in batches:
         arrivals.append((time.perf_counter() - started, len(hashes)))
         received += len(hashes)
     first, last = arrivals[0][0], arrivals[-1][0]

@@ -9,6 +9,7 @@ from typing import Any
 
 DEFAULT_MODEL_DIRNAME = "multilingual-e5-small"
 QUERY_BACKENDS = ("auto", "onnx", "torch")
+EMBED_PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def _env(name: str, default: str) -> str:
@@ -42,6 +43,9 @@ class Settings:
     # ONNX Runtime threads per query: one leaves the other core to SQLite answering the same request.
     query_threads: int = field(default_factory=lambda: int(_env("NEWSSEARCH_QUERY_THREADS", "1")))
     embed_batch_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_EMBED_BATCH", "16")))
+    # The precision passages are embedded in: auto (bf16 where the CPU or GPU computes it natively,
+    # else fp32), fp32, bf16 or int8; guarded against fp32 on probe texts (indexer/precision.py).
+    embed_precision: str = field(default_factory=lambda: _env("NEWSSEARCH_EMBED_PRECISION", "auto"))
     query_cache_size: int = field(default_factory=lambda: int(_env("NEWSSEARCH_QUERY_CACHE", "512")))
     # Origins allowed to call /api from a browser: empty = CORS off, "*" = any, else comma-separated.
     cors_origins: str = field(default_factory=lambda: _env("NEWSSEARCH_CORS_ORIGINS", ""))
@@ -77,6 +81,9 @@ class Settings:
         if self.public_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", self.public_url):
             raise ValueError(f"NEWSSEARCH_PUBLIC_URL must be an http(s) address without query, not {self.public_url!r}")
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        if self.embed_precision not in EMBED_PRECISIONS:
+            raise ValueError(f"NEWSSEARCH_EMBED_PRECISION must be one of {', '.join(EMBED_PRECISIONS)}, "
+                             f"not {self.embed_precision!r}")
         if self.query_backend not in QUERY_BACKENDS:
             raise ValueError(f"NEWSSEARCH_QUERY_BACKEND must be one of {', '.join(QUERY_BACKENDS)}, "
                              f"not {self.query_backend!r}")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer import precision
 from indexer.config import Settings
 from indexer.embed import Batches, encode_with, passage_prompt
 from indexer.onnx_query import EXPORT_DIR
@@ -135,7 +136,7 @@ class PassageEmbedder:
     """A Ray actor: loads the driver's model once, refuses any other, embeds batches of texts."""
 
     def __init__(self, fingerprint: str, shipped: list | None, shared_path: str, batch_size: int,
-                 threads: int, use_gpu: bool) -> None:
+                 threads: int, use_gpu: bool, embed_precision: str = "auto") -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -145,13 +146,17 @@ class PassageEmbedder:
             raise ModelMismatch(f"worker {socket.gethostname()}: the model at {model_dir} is not the driver's "
                                 f"(fingerprint {found[:12]}, driver {fingerprint[:12]}); refusing to mix vectors")
         torch.set_num_threads(threads)
-        self.model = SentenceTransformer(str(model_dir), device="cuda" if use_gpu else "cpu")
-        self.prompt, self.batch_size, self.fingerprint = passage_prompt(self.model), batch_size, fingerprint
+        model = SentenceTransformer(str(model_dir), device="cuda" if use_gpu else "cpu")
+        self.prompt, self.batch_size, self.fingerprint = passage_prompt(model), batch_size, fingerprint
+        # each node embeds in the precision its own hardware computes natively, guarded the same way
+        self.model, self.choice = precision.prepare(
+            model, embed_precision, precision.cpu_flags(), use_gpu,
+            lambda m, texts: encode_with(m, texts, self.prompt, batch_size))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vectors = encode_with(self.model, [str(t) for t in batch["text"]], self.prompt, self.batch_size)
-        return {"hash": batch["hash"], "vector": vectors,
-                "fingerprint": np.full(len(vectors), self.fingerprint)}
+        return {"hash": batch["hash"], "vector": vectors, "fingerprint": np.full(len(vectors), self.fingerprint),
+                "precision": np.full(len(vectors), self.choice.precision)}
 
 
 def unpacked_model_dir(fingerprint: str) -> Path:
@@ -225,14 +230,17 @@ def embed_on_ray(settings: Settings, model: str, hashes: list[str], text_of: Cal
         shipped = [ray.put({r.as_posix(): (model_dir / r).read_bytes() for r in model_files(model_dir)})]
     constructor = {"fingerprint": fingerprint, "shipped": shipped, "shared_path": settings.ray_model_path,
                    "batch_size": settings.embed_batch_size, "threads": plan["num_cpus"],
-                   "use_gpu": bool(plan["num_gpus"])}
+                   "use_gpu": bool(plan["num_gpus"]), "embed_precision": settings.embed_precision}
     for start in range(0, len(hashes), WINDOW):
         items = [{"hash": h, "text": text_of(h)} for h in hashes[start:start + WINDOW]]
         try:
             for batch in map_on_actors(items, PassageEmbedder, constructor, plan, settings.ray_batch_size):
                 if set(batch["fingerprint"].tolist()) != {fingerprint}:
                     raise ModelMismatch(f"a batch came back from another model than {model!r}")
-                yield batch["hash"].tolist(), np.asarray(batch["vector"], dtype=np.float32)
+                for computed_in in dict.fromkeys(batch["precision"].tolist()):  # one actor's batch: one precision
+                    rows = batch["precision"] == computed_in
+                    yield (batch["hash"][rows].tolist(), np.asarray(batch["vector"][rows], dtype=np.float32),
+                           computed_in)
         except ModelMismatch:
             raise
         except Exception as exc:  # Ray's errors, whatever their type, with the worker's traceback as text

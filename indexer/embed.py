@@ -7,14 +7,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from indexer import precision
 from indexer.config import Settings
 from indexer.faults import checkpoint
 from indexer.files import readable_sqlite
@@ -59,13 +60,15 @@ def embedding_dimension(model) -> int:
 
 def encode_with(model, texts: Sequence[str], prompt_name: str | None, batch_size: int,
                 progress: bool = False) -> np.ndarray:
-    """L2-normalised float32 vectors from a sentence-transformers model: the one way this project
-    encodes, here and on Ray workers (indexer/distributed.py)."""
+    """L2-normalised float32 vectors from a sentence-transformers model, in whatever precision it
+    runs: the one way this project encodes, here and on Ray workers (indexer/distributed.py)."""
     if not texts:
         return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
     vectors = model.encode(list(texts), prompt_name=prompt_name, batch_size=batch_size,
                            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress)
-    return np.ascontiguousarray(vectors, dtype=np.float32)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    # normalised again in fp32: a model in bf16 normalises in bf16, a few parts in a thousand off
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 class Embedder:
@@ -83,6 +86,8 @@ class Embedder:
         self.model_id = model_id(settings)
         self.batch_size = settings.embed_batch_size
         self._model = None
+        self._passages = None  # the model passages are embedded with, in its precision (indexer/precision.py)
+        self.choice: precision.Choice | None = None
         self._model_lock = threading.Lock()
         self.onnx = self._onnx_encoder(settings)
         if self.onnx:
@@ -114,18 +119,43 @@ class Embedder:
 
     @property
     def model(self):
-        """The sentence-transformers model, loaded on first use."""
+        """The sentence-transformers model in fp32, loaded on first use."""
         with self._model_lock:
             if self._model is None:
-                import torch
-                from sentence_transformers import SentenceTransformer
-
-                torch.set_num_threads(self.settings.torch_threads or max(1, os.cpu_count() or 1))
-                self._model = SentenceTransformer(self.settings.model_name_or_path, device="cpu")
+                self._model = self._load()
             return self._model
 
+    def _load(self):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(self.settings.torch_threads or max(1, os.cpu_count() or 1))
+        return SentenceTransformer(self.settings.model_name_or_path, device="cpu")
+
+    @property
+    def precision(self) -> str:
+        """The precision passages are embedded in: as prepared, or as planned before the model loads."""
+        choice = self.choice or precision.wanted(self.settings.embed_precision, precision.cpu_flags(), gpu=False)
+        return choice.precision
+
+    def passage_model(self):
+        """The model passages are embedded with, converted to the configured precision once its
+        probe vectors agree with fp32's (the fp32 model is not kept unless queries use it)."""
+        with self._model_lock:
+            if self._passages is None:
+                self._passages, self.choice = precision.prepare(
+                    self._model or self._load(), self.settings.embed_precision, precision.cpu_flags(), False,
+                    lambda model, texts: encode_with(model, texts, passage_prompt(model), self.batch_size))
+            return self._passages
+
+    def release_passage_model(self) -> None:
+        """Let the passage model go once a build has embedded (its memory back to the system)."""
+        with self._model_lock:
+            self._passages = None
+
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        return encode_with(self.model, texts, passage_prompt(self.model), self.batch_size, progress)
+        model = self.passage_model()
+        return encode_with(model, texts, passage_prompt(model), self.batch_size, progress)
 
     def encode_query(self, query: str) -> np.ndarray:
         """One query vector, uncached, through the query backend."""
@@ -165,14 +195,19 @@ class Embedder:
 class VectorCache:
     """Passage vectors keyed by (model, content hash): nothing is embedded twice, across rebuilds."""
 
-    def __init__(self, path: Path, model: str, dimension: int) -> None:
+    def __init__(self, path: Path, model: str, dimension: int,
+                 accept: Sequence[str] = tuple(precision.EXACTNESS)) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = readable_sqlite(path, "build again (every passage is embedded anew)", lambda: sqlite3.connect(path))
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("""CREATE TABLE IF NOT EXISTS vectors (
                                model TEXT NOT NULL, content_hash TEXT NOT NULL, vector BLOB NOT NULL,
+                               precision TEXT NOT NULL DEFAULT 'fp32',
                                PRIMARY KEY (model, content_hash)) WITHOUT ROWID""")
-        self.model, self.dimension = model, dimension
+        if "precision" not in {row[1] for row in self.conn.execute("PRAGMA table_info(vectors)")}:
+            self.conn.execute("ALTER TABLE vectors ADD COLUMN precision TEXT NOT NULL DEFAULT 'fp32'")  # fp32 before
+        # the precisions whose vectors count as cached: a build's own, and more exact ones
+        self.model, self.dimension, self.accept = model, dimension, tuple(accept)
 
     def get_many(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -181,25 +216,28 @@ class VectorCache:
             part = unique[i:i + 500]
             rows = self.conn.execute(
                 f"SELECT content_hash, vector FROM vectors WHERE model = ? AND content_hash IN "
-                f"({','.join('?' * len(part))})", [self.model, *part])
+                f"({','.join('?' * len(part))}) AND precision IN ({','.join('?' * len(self.accept))})",
+                [self.model, *part, *self.accept])
             for digest, blob in rows:
                 vector = np.frombuffer(blob, dtype=np.float32)
                 if vector.shape[0] == self.dimension:
                     found[digest] = vector
         return found
 
-    def put_many(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+    def put_many(self, hashes: Sequence[str], vectors: np.ndarray, computed_in: str = "fp32") -> None:
         with self.conn:
             self.conn.executemany(
-                "INSERT OR REPLACE INTO vectors (model, content_hash, vector) VALUES (?, ?, ?)",
-                [(self.model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in zip(hashes, vectors)])
+                "INSERT OR REPLACE INTO vectors (model, content_hash, vector, precision) VALUES (?, ?, ?, ?)",
+                [(self.model, h, np.asarray(v, dtype=np.float32).tobytes(), computed_in)
+                 for h, v in zip(hashes, vectors, strict=True)])
 
     def close(self) -> None:
         self.conn.close()
 
 
-# (content hashes, their vectors), in whatever order a backend finishes them.
-Batches = Iterator[tuple[Sequence[str], np.ndarray]]
+# (content hashes, their vectors, the precision that computed them), in whatever order a backend
+# finishes them.
+Batches = Iterator[tuple[Sequence[str], np.ndarray, str]]
 # Embeds these missing content hashes, asking text_of(hash) for each text: locally
 # (embed_in_chunks) or on a Ray cluster (indexer/distributed.py).
 EmbedMissing = Callable[[list[str], Callable[[str], str]], Batches]
@@ -210,7 +248,8 @@ def embed_in_chunks(embedder: Embedder, hashes: list[str], text_of: Callable[[st
     """The local backend: this process's model, a chunk at a time."""
     for i in range(0, len(hashes), chunk_size):
         part = hashes[i:i + chunk_size]
-        yield part, embedder.encode_passages([text_of(h) for h in part])
+        vectors = embedder.encode_passages([text_of(h) for h in part])
+        yield part, vectors, embedder.precision
 
 
 @dataclass
@@ -220,6 +259,7 @@ class Embedded:
     vectors: np.ndarray
     embedded: int
     duplicates: int = 0
+    precisions: Counter = field(default_factory=Counter)  # vectors embedded in each precision
 
 
 def cached_embeddings(embed_missing: EmbedMissing, cache: VectorCache, hashes: Sequence[str],
@@ -251,13 +291,14 @@ def cached_embeddings(embed_missing: EmbedMissing, cache: VectorCache, hashes: S
         from tqdm import tqdm
 
         bar = tqdm(total=len(waiting), unit="passage", desc="embedding")
-    pending, duplicates = set(waiting), 0
+    pending, duplicates, precisions = set(waiting), 0, Counter()
     try:
-        for part, vectors in embed_missing(list(waiting), lambda digest: text_of(waiting[digest][0])):
+        for part, vectors, computed_in in embed_missing(list(waiting), lambda digest: text_of(waiting[digest][0])):
             fresh = [i for i, digest in enumerate(part) if digest in pending]
             duplicates += len(part) - len(fresh)
             part, vectors = [part[i] for i in fresh], vectors[fresh]
-            cache.put_many(part, vectors)
+            cache.put_many(part, vectors, computed_in)
+            precisions[computed_in] += len(part)
             for digest, vector in zip(part, vectors):
                 out[waiting[digest]] = vector
             pending.difference_update(part)
@@ -269,7 +310,7 @@ def cached_embeddings(embed_missing: EmbedMissing, cache: VectorCache, hashes: S
             bar.close()
     if pending:
         raise RuntimeError(f"the embedding backend returned no vector for {len(pending)} of {len(waiting)} passages")
-    return Embedded(out, len(waiting), duplicates)
+    return Embedded(out, len(waiting), duplicates, precisions)
 
 
 _EMBEDDERS: dict[str, Embedder] = {}

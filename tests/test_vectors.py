@@ -177,11 +177,11 @@ def test_a_backend_that_sends_a_vector_twice_is_cached_once_and_one_that_leaves_
     written = []
     cache = VectorCache(tmp_path / "vectors.sqlite3", fake_embedder.model_id, fake_embedder.dimension)
     put_many = cache.put_many
-    cache.put_many = lambda part, vectors: (written.extend(part), put_many(part, vectors))
+    cache.put_many = lambda part, vectors, computed_in: (written.extend(part), put_many(part, vectors, computed_in))
 
     def repeating(missing, text_of):
         for part in (missing[2:], missing[:3], missing[1:2]):  # reversed, overlapping, repeated
-            yield part, fake_embedder.encode_passages([text_of(h) for h in part])
+            yield part, fake_embedder.encode_passages([text_of(h) for h in part]), "fp32"
 
     result = cached_embeddings(repeating, cache, hashes, texts.__getitem__)
     assert result.embedded == 4 and result.duplicates == 2 and sorted(written) == sorted(hashes)
@@ -190,7 +190,7 @@ def test_a_backend_that_sends_a_vector_twice_is_cached_once_and_one_that_leaves_
     other = VectorCache(tmp_path / "other.sqlite3", fake_embedder.model_id, fake_embedder.dimension)
 
     def losing(missing, text_of):
-        yield missing[:3], fake_embedder.encode_passages([text_of(h) for h in missing[:3]])
+        yield missing[:3], fake_embedder.encode_passages([text_of(h) for h in missing[:3]]), "fp32"
 
     with pytest.raises(RuntimeError, match="no vector for 1 of 4 passages"):
         cached_embeddings(losing, other, hashes, texts.__getitem__)
