@@ -10,6 +10,13 @@ wrapping the pipeline's own functions. Then the same passage texts go through
 `SentenceTransformer.encode` alone, batch size tuned on a sample: our embedding throughput as a
 fraction of that is how close the pipeline gets to the physical limit. Without --corpus, the demo
 articles are used.
+
+    python -m bench.indexing --corpus … --articles 150 --precision fp32 --precision bf16 --rounds 2
+
+runs the whole write path once per precision (NEWSSEARCH_EMBED_PRECISION), the precisions
+alternating for --rounds rounds, and adds the roofline: floating-point operations per passage from
+the model's shape and the passages' measured token counts, the rate each precision achieves, and
+the cores' own best rate for it (a large matrix product in that precision).
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ import gzip
 import html
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -130,6 +138,69 @@ def bare_encode(embedder: embed.Embedder, texts: list[str], batch_sizes: list[in
     return {"tried": tried, "batch_size": best, "passages_per_s": round(rate, 2)}
 
 
+def flops_per_passage(model, texts: list[str]) -> tuple[float, float]:
+    """(mean tokens, floating-point operations) per passage for a BERT-shaped encoder: the linear
+    layers (2 × tokens × weights) and attention's two products (4 × tokens² × hidden) per layer."""
+    config = model[0].auto_model.config
+    prompt = model.prompts.get(embed.passage_prompt(model) or "", "")
+    tokens = [len(ids) for ids in model.tokenizer([prompt + t for t in texts], truncation=True,
+                                                  max_length=model.max_seq_length)["input_ids"]]
+    d, ff, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_layer = [2 * n * (4 * d * d + 2 * d * ff) + 4 * n * n * d for n in tokens]
+    return sum(tokens) / len(tokens), layers * sum(per_layer) / len(per_layer)
+
+
+def matmul_peak(dtype: str, size: int = 2048, repeats: int = 8) -> float:
+    """The cores' best rate in GFLOP/s for one precision: a large matrix product, all threads."""
+    import torch
+
+    kind = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    a, b = torch.randn(size, size).to(kind), torch.randn(size, size).to(kind)
+    torch.mm(a, b)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    return 2 * size ** 3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def precisions_side_by_side(corpus: Path | None, articles: int, precisions: list[str], rounds: int) -> dict:
+    """Embedding passages/s of the whole write path per precision, alternating; and the roofline."""
+    rates: dict[str, list[float]] = {p: [] for p in precisions}
+    texts: list[str] = []
+    for _ in range(rounds):
+        for name in precisions:
+            with tempfile.TemporaryDirectory(prefix="newssearch-indexing-") as tmp:
+                pages = Path(tmp) / "pages"
+                if corpus:
+                    write_pages(read_corpus(corpus, articles), pages)
+                else:
+                    shutil.copytree(DEMO, pages)
+                base = load_settings()
+                settings = load_settings({"data_dir": Path(tmp) / "data", "cache_dir_setting": str(Path(tmp) / "c"),
+                                          "model": base.model or str(base.default_model_path.resolve()),
+                                          "embed_precision": name})
+                embedder = embed.Embedder(settings)
+                embedder.encode_passages(["khởi động mô hình"])  # load, convert and check outside the timings
+                totals: dict[str, float] = defaultdict(float)
+                with timed(embed.Embedder, "encode_passages", totals, "embed"):
+                    pipeline.ingest_files(settings, [pages], source="bench")
+                    report = pipeline.build_index(settings, embedder=embedder)
+                rates[name].append(report.embedded / totals["embed"])
+                texts = texts or passage_texts(settings)
+                model = embedder.model
+    tokens, flops = flops_per_passage(model, texts)
+    rows = {}
+    for name, found in rates.items():
+        rate = statistics.median(found)
+        peak = matmul_peak(name) if name in ("fp32", "bf16") else None
+        rows[name] = {"passages_per_s": [round(r, 2) for r in found], "median": round(rate, 2),
+                      "x_first": round(rate / statistics.median(rates[precisions[0]]), 3),
+                      "gflop_per_s": round(rate * flops / 1e9, 1),
+                      "matmul_peak_gflop_per_s": round(peak, 1) if peak else None}
+    return {"passages": len(texts), "mean_tokens": round(tokens, 1), "gflop_per_passage": round(flops / 1e9, 2),
+            "rounds": rounds, "precisions": rows}
+
+
 def run(corpus: Path | None, articles: int, batch_sizes: list[int], sample: int,
         keep_vectors: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="newssearch-indexing-") as tmp:
@@ -181,7 +252,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=128, help="passages used to tune the batch size")
     parser.add_argument("--json", type=Path, default=RESULTS / "indexing.json")
     parser.add_argument("--keep-vectors", type=Path, help="copy the passage vectors made here to this cache file")
+    parser.add_argument("--precision", action="append", choices=["fp32", "bf16", "int8"],
+                        help="compare these embedding precisions side by side (repeatable), with the roofline")
+    parser.add_argument("--rounds", type=int, default=2, help="with --precision: alternating rounds")
     args = parser.parse_args(argv)
+    if args.precision:
+        result = precisions_side_by_side(args.corpus, args.articles, args.precision, args.rounds)
+        print(json.dumps(result, indent=2))
+        save_result(args.json.with_name("indexing-precision.json"), result)
+        return 0
     result = run(args.corpus, args.articles, args.batch_sizes, args.sample, args.keep_vectors)
     print(format_result(result))
     save_result(args.json, result)
