@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import sub
@@ -53,9 +54,14 @@ def _marked(parts: list[str], marks: Marks) -> tuple[list[bool], list[bool]]:
     folded = [vtext.fold_word(w) for w in words]
     spelled = [vtext.canonical_word(w) for w in words] if marks.exact else folded
     marked, joined = [False] * len(words), [False] * len(words)
+    starts: dict[bool, dict[str, list[int]]] = {}  # where each word stands, folded or as spelled
     for keys, as_typed in marks.runs:
         seq, size = (spelled if as_typed else folded), len(keys)
-        for i in range(len(words) - size + 1):
+        if as_typed not in starts:
+            starts[as_typed] = defaultdict(list)
+            for i, key in enumerate(seq):
+                starts[as_typed][key].append(i)
+        for i in starts[as_typed].get(keys[0], ()):
             if tuple(seq[i:i + size]) == keys and \
                     not any(_RUN_BREAK.search(parts[2 * j]) for j in range(i + 1, i + size)):
                 marked[i:i + size] = [True] * size
