@@ -92,7 +92,7 @@ def test_stored_but_unpublished_articles_change_nothing_served(tmp_path, fake_em
     build_index(settings, embedder=fake_embedder)
     engine = SearchEngine(settings, embedder=fake_embedder)
     before = answers(engine)
-    assert engine.sources() == [{"source": "s", "articles": 6, "first": None, "last": None}]
+    assert engine.sources() == [{"source": "s", "title": "s", "articles": 6, "first": None, "last": None}]
     for i in range(30):  # common words made far more common, and new matches, none published yet
         store.upsert_article(conn, models.Article(url=f"https://new.example.vn/{i}", source="moi", title="Bão lũ huyện",
                                                   body="Bão lũ ở huyện, cử tri bầu cử, quân sự huyện. " * 3))
