@@ -4,6 +4,9 @@ Any model name or path works; the default is the e5 model converted from the nan
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import os
 import sqlite3
 import threading
@@ -69,6 +72,14 @@ def encode_with(model, texts: Sequence[str], prompt_name: str | None, batch_size
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     # normalised again in fp32: a model in bf16 normalises in bf16, a few parts in a thousand off
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def return_memory() -> None:
+    """Collect what is unreachable and give the freed heap back to the system (glibc's
+    malloc_trim: without it a released model's memory stays with the process)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the process reuses the memory instead
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class Embedder:
@@ -146,12 +157,14 @@ class Embedder:
                 self._passages, self.choice = precision.prepare(
                     self._model or self._load(), self.settings.embed_precision, precision.cpu_flags(), False,
                     lambda model, texts: encode_with(model, texts, passage_prompt(model), self.batch_size))
+                return_memory()  # the fp32 model a conversion started from
             return self._passages
 
     def release_passage_model(self) -> None:
         """Let the passage model go once a build has embedded (its memory back to the system)."""
         with self._model_lock:
             self._passages = None
+        return_memory()
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         model = self.passage_model()
