@@ -111,14 +111,19 @@ def _list(args: Mapping, name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for part in raw for v in (part or "").split(",") if v.strip()))
 
 
+def _query_text(args: Mapping) -> str:
+    """The query as typed, checked (empty when none is given)."""
+    return check_text((args.get("q") or "").strip(), "q", MAX_QUERY_CHARS)
+
+
 def search_reading(args: Mapping) -> tuple[str, bool]:
     """(the query, whether it is searched as typed) of the search an article page was opened
     from; the query is empty when it was opened from none."""
-    return check_text((args.get("q") or "").strip(), "q", MAX_QUERY_CHARS), _flag(args, "as_typed")
+    return _query_text(args), _flag(args, "as_typed")
 
 
 def parse_search_args(args: Mapping) -> Query:
-    q = check_text((args.get("q") or "").strip(), "q", MAX_QUERY_CHARS)
+    q = _query_text(args)
     if not q:
         raise BadRequest("'q' is required: type what to search for", "q", "Hãy gõ điều cần tìm")
     per_page = _int(args, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
