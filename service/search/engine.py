@@ -68,6 +68,17 @@ def _groups(index: vectors.LoadedIndex | None) -> duplicates.Groups:
     return index.groups if index is not None else duplicates.Groups()
 
 
+def _source_titles(index: vectors.LoadedIndex) -> dict[str, str]:
+    """{source key: its own name} as a version recorded them when it was built (one built before
+    names has keys alone)."""
+    return {s["source"]: s.get("title", s["source"]) for s in index.manifest.get("sources", [])}
+
+
+def _titled(rows: list[dict], titles: dict[str, str]) -> list[dict]:
+    """Article rows with their source's own name beside its key."""
+    return [{**row, "source_title": titles.get(row["source"], row["source"])} for row in rows]
+
+
 WARM_QUERY = "tin tức mới nhất"  # any words: what matters is that every stage runs once
 
 
@@ -242,14 +253,15 @@ class SearchEngine:
                                 {}, None)
         articles = index.lexical.article_fields(page_ids)
         passages = index.lexical.passage_fields([fused[aid][1] for aid in page_ids])
-        copies = {aid: self._titled(rows) for aid, rows in
+        titles = _source_titles(index)
+        copies = {aid: _titled(rows, titles) for aid, rows in
                   duplicates.copies(index.lexical.article_fields, page_ids, groups).items()}
         marks = ranking.parsed.marks
         hits = []
         for aid in page_ids:
             a, (score, pid) = articles[aid], fused[aid]
             hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"],
-                            self.source_title(a["source"]), a["category"],
+                            titles.get(a["source"], a["source"]), a["category"],
                             round(score, 6), pid, highlight(passages[pid]["text"], marks),
                             ranking.explanations[aid] if ranking.explanations is not None else None,
                             copies.get(aid, [])))
@@ -267,7 +279,7 @@ class SearchEngine:
         version does not hold it); raises IndexUnavailable when no version can be served."""
         index = self.index.get()
         row = index.lexical.article_fields([article_id]).get(article_id) if index else None
-        return self._titled([row])[0] if row else None
+        return _titled([row], _source_titles(index))[0] if row else None
 
     def places(self, article_id: int) -> list[dict]:
         """The places an article is about, broadest first."""
@@ -281,8 +293,8 @@ class SearchEngine:
         index = self._served_or_none()
         if index is None:
             return []
-        return self._titled(duplicates.copies(index.lexical.article_fields, [article_id], index.groups)
-                            .get(article_id, []))
+        return _titled(duplicates.copies(index.lexical.article_fields, [article_id], index.groups)
+                       .get(article_id, []), _source_titles(index))
 
     def passage(self, passage_id: int) -> dict | None:
         index = self.index.get()
@@ -307,8 +319,8 @@ class SearchEngine:
             if aid is not None and aid != article_id and aid not in ranked:
                 ranked[aid] = score
         top = list(ranked.items())[:limit]
-        articles = index.lexical.article_fields([aid for aid, _ in top])
-        return [(self._titled([articles[aid]])[0], round(score, 4)) for aid, score in top if aid in articles]
+        articles, titles = index.lexical.article_fields([aid for aid, _ in top]), _source_titles(index)
+        return [(_titled([articles[aid]], titles)[0], round(score, 4)) for aid, score in top if aid in articles]
 
     def sources(self) -> list[dict]:
         """The served version's sources, counted when it was built."""
@@ -318,11 +330,8 @@ class SearchEngine:
 
     def source_title(self, source: str) -> str:
         """A source's own name as the served version knows it, else its key."""
-        return next((s["title"] for s in self.sources() if s["source"] == source), source)
-
-    def _titled(self, rows: list[dict]) -> list[dict]:
-        """Article rows with their source's own name beside its key."""
-        return [{**row, "source_title": self.source_title(row["source"])} for row in rows]
+        index = self._served_or_none()
+        return _source_titles(index).get(source, source) if index is not None else source
 
     def served_version(self) -> str | None:
         """The name of the version served now (None when none can be): what every answer depends on."""
