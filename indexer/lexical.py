@@ -11,7 +11,7 @@ Two indexes sit in each version directory, beside FAISS::
 
 The stored fields make a version all the service reads: it never opens the SQLite archive.
 
-Words are fed already normalised (`store.folded_text`, `store.exact_text`) and split on spaces,
+Words are fed already normalised (`text.folded_words`, `store.exact_text`) and split on spaces,
 so the index and the query parser agree on every word by construction. A version's statistics
 (BM25's document frequencies, the common-word counts) are its own: what is stored but not yet
 published changes nothing a served version answers. A nightly patch hard-links the previous
@@ -163,8 +163,8 @@ def _article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_i
         joined = {exact: store.article_word_texts(conn, [row["aid"] for row in part], exact, max_passage_id)
                   for exact in (False, True)}
         for row in part:
-            words = weighted_words(store.folded_text(row["title"]),
-                                   store.folded_text(vtext.document_text(row["summary"], row["body"])))
+            words = weighted_words(vtext.folded_words(row["title"]),
+                                   vtext.folded_words(vtext.document_text(row["summary"], row["body"])))
             yield _document(row, {"words": words, **{name: row[name] for name in ARTICLE_FIELDS},
                                   "joined_folded": joined[False].get(row["aid"], ""),
                                   "joined_exact": joined[True].get(row["aid"], "")}, {})

@@ -194,7 +194,7 @@ def _write_verified(settings: Settings, segments: vectors.Segments, manifest: di
 
 
 def _rest_writer(conn, previous: vectors.LoadedIndex | None, added: list[int], removed: list[int],
-                 max_passage_id: int) -> Callable[[Path], dict]:
+                 max_passage_id: int, sources: list[dict]) -> Callable[[Path], dict]:
     """How the new version's lexical indexes, vocabulary and completions are written: the previous
     version's patched (it holds the passages its FAISS holds: those gone since are removed, those
     new added; its vocabulary files gain a delta), or all built anew when there is none; the
@@ -202,15 +202,17 @@ def _rest_writer(conn, previous: vectors.LoadedIndex | None, added: list[int], r
     def kill_point() -> None:
         checkpoint("lexical")
 
-    if previous is None:
-        return lambda staging: {"lexical": lexical.build(staging, conn, max_passage_id, checkpoint=kill_point),
-                                "vocabulary": vocabulary.write(staging, conn),
-                                "suggestions": suggest.write(staging, conn)}
-    return lambda staging: {
-        "lexical": lexical.build(staging, conn, max_passage_id, previous.directory, added, removed,
-                                 checkpoint=kill_point),
-        "vocabulary": vocabulary.write(staging, conn, previous.manifest, previous.directory),
-        "suggestions": suggest.write(staging, conn)}
+    def write(staging: Path) -> dict:
+        if previous is None:
+            written = {"lexical": lexical.build(staging, conn, max_passage_id, checkpoint=kill_point),
+                       "vocabulary": vocabulary.write(staging, conn)}
+        else:
+            written = {"lexical": lexical.build(staging, conn, max_passage_id, previous.directory, added, removed,
+                                                checkpoint=kill_point),
+                       "vocabulary": vocabulary.write(staging, conn, previous.manifest, previous.directory)}
+        return {**written, "suggestions": suggest.write(staging, conn, sources)}
+
+    return write
 
 
 def _embed_missing(settings: Settings, load_embedder: Callable[[], Embedder], model: str) -> EmbedMissing:
@@ -281,7 +283,8 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         previous, method = _index_to_patch(settings, name, manifest, model, dimension, factory, full)
         max_passage_id = int(all_ids.max()) if len(all_ids) else 0
         rows_to_add, gone, skipped = _what_to_add(previous, rows, all_ids)
-        write_rest = _rest_writer(conn, previous, [r["id"] for r in rows_to_add], gone.tolist(), max_passage_id)
+        write_rest = _rest_writer(conn, previous, [r["id"] for r in rows_to_add], gone.tolist(), max_passage_id,
+                                  sources)
         hashes = [r["content_hash"] for r in rows_to_add]
         embed_started = time.perf_counter()
         result = cached_embeddings(_embed_missing(settings, load_embedder, model), cache, hashes,

@@ -117,7 +117,7 @@ MIGRATIONS: list[str] = [
     -- for its document frequencies go.
     CREATE TABLE passage_words (
         id           INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
-        folded_title TEXT NOT NULL,  -- folded_text(title): folded words joined by single spaces
+        folded_title TEXT NOT NULL,  -- text.folded_words(title): folded words joined by single spaces
         folded_text  TEXT NOT NULL,
         exact_title  TEXT NOT NULL,  -- exact_text(title): canonical words with their diacritics
         exact_text   TEXT NOT NULL
@@ -252,12 +252,6 @@ def exact_text(text: str) -> str:
     return " ".join(vtext.canonical_word(w) for w in vtext.words(text))
 
 
-def folded_text(text: str) -> str:
-    """The folded-match form: folded words joined by single spaces. FTS5 reads the same tokens
-    from it as from the folded text, and word-order ranking reads pairs from it without a regex."""
-    return " ".join(vtext.words(vtext.fold(text)))
-
-
 def _passages_with_titles(conn: sqlite3.Connection) -> sqlite3.Cursor:
     """(passage id, article title, passage text) of every passage: what the FTS5 tables index."""
     return conn.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id")
@@ -265,7 +259,8 @@ def _passages_with_titles(conn: sqlite3.Connection) -> sqlite3.Cursor:
 
 def _folded_words_in_passages_fts(conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE passages_fts SET title = ?, text = ? WHERE rowid = ?",
-                     ((folded_text(title), folded_text(text), pid) for pid, title, text in _passages_with_titles(conn)))
+                     ((vtext.folded_words(title), vtext.folded_words(text), pid)
+                      for pid, title, text in _passages_with_titles(conn)))
 
 
 def _populate_passages_exact(conn: sqlite3.Connection) -> None:
@@ -408,7 +403,7 @@ def _delete_passages(conn: sqlite3.Connection, article_id: int) -> None:
 def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article,
                      chunk_words: int, chunk_overlap: int) -> None:
     doc = vtext.document_text(article.summary, article.body)
-    folded_title, exact_title = folded_text(article.title), exact_text(article.title)
+    folded_title, exact_title = vtext.folded_words(article.title), exact_text(article.title)
     pieces = vtext.chunk(doc, chunk_words, chunk_overlap)
     _count_vocabulary(conn, [article.title, *(piece.text for piece in pieces)], +1)
     for ordinal, piece in enumerate(pieces):
@@ -417,7 +412,7 @@ def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article
             "INSERT INTO passages (article_id, ordinal, start, end, text, content_hash) VALUES (?,?,?,?,?,?)",
             (article_id, ordinal, piece.start, piece.end, piece.text, digest)).lastrowid
         conn.execute("INSERT INTO passage_words VALUES (?, ?, ?, ?, ?)",
-                     (passage_id, folded_title, folded_text(piece.text), exact_title, exact_text(piece.text)))
+                     (passage_id, folded_title, vtext.folded_words(piece.text), exact_title, exact_text(piece.text)))
 
 
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:

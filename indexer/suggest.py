@@ -86,8 +86,9 @@ def _sentence_start_lowered(run: str) -> str:
     return run[:1].lower() + run[1:]
 
 
-def _entries(conn: sqlite3.Connection) -> list[tuple[str, int, str, str, str]]:
-    """(folded key, articles, kind, ref, text) for everything the archive can complete."""
+def _entries(conn: sqlite3.Connection, sources: list[dict]) -> list[tuple[str, int, str, str, str]]:
+    """(folded key, articles, kind, ref, text) for everything the archive can complete; `sources`
+    as store.list_sources gives them (the build has them already)."""
     titles = [row[0] for row in conn.execute("SELECT title FROM articles")]
     phrases = _headline_phrases(titles)
     out = [(vtext.fold(text), n, "phrase", "", text) for text, n in phrases.most_common(MAX_ENTRIES)]
@@ -96,14 +97,14 @@ def _entries(conn: sqlite3.Connection) -> list[tuple[str, int, str, str, str]]:
         unit = g.units.get(key)
         if unit is not None and not unit.name.isdigit():  # "Phường 3" is no name to type
             out += [(key_, n, "place", key, places.label(key)) for key_ in _name_keys(f"{unit.kind} {unit.name}")]
-    for source, title, n in conn.execute("""SELECT a.source, coalesce(t.title, a.source), count(*) FROM articles a
-                                            LEFT JOIN source_titles t ON t.source = a.source GROUP BY a.source"""):
+    for row in sources:
+        source, title = row["source"], row["title"]
         keys = _name_keys(title) | ({vtext.fold(source)} if "." not in source else set())  # no host names
-        out += [(key, n, "source", source, title) for key in keys]
-    folded_titles = [f" {_folded_words(title)} " for title in titles]
+        out += [(key, row["articles"], "source", source, title) for key in keys]
+    folded_titles = [f" {vtext.folded_words(title)} " for title in titles]
     for short, meanings in abbreviations.ABBREVIATIONS.items():
         for meaning in meanings:
-            written = (f" {_folded_words(short)} ", f" {_folded_words(meaning)} ")
+            written = (f" {vtext.folded_words(short)} ", f" {vtext.folded_words(meaning)} ")
             n = sum(1 for title in folded_titles if written[0] in title or written[1] in title)
             if n:
                 out.append((vtext.fold(short), n, "abbreviation", short, meaning))
@@ -117,13 +118,9 @@ def _name_keys(name: str) -> set[str]:
     return {" ".join(vtext.fold_word(w) for w in words[i:]) for i, w in enumerate(words) if i == 0 or w[:1].isupper()}
 
 
-def _folded_words(text: str) -> str:
-    return " ".join(vtext.fold_word(w) for w in vtext.words(text))
-
-
-def write(version_dir: Path, conn: sqlite3.Connection) -> dict:
+def write(version_dir: Path, conn: sqlite3.Connection, sources: list[dict]) -> dict:
     """Write the version's completions from the archive; returns its manifest entry."""
-    entries = sorted(_entries(conn), key=lambda e: (e[0], -e[1], e[2], e[4]))
+    entries = sorted(_entries(conn, sources), key=lambda e: (e[0], -e[1], e[2], e[4]))
     with open(Path(version_dir) / FILE, "w", encoding="utf-8") as out:
         for key, n, kind, ref, text in entries:
             out.write(f"{key}\t{n}\t{kind}\t{ref}\t{text}\n")
@@ -163,7 +160,7 @@ class Suggestions:
             return []
         ends_word = not typed[-1:].isalnum()  # "thien " completes what follows "thien", not "thien…"
         out: list[tuple[str, Suggestion]] = []
-        seen = {_folded_words(typed)}
+        seen = {vtext.folded_words(typed)}
         for k in range(min(TAIL_WORDS, len(words)), 0, -1):
             if out:  # the longest run of trailing words that something continues: shorter runs drift
                 break
@@ -171,8 +168,8 @@ class Suggestions:
             prefix = " ".join(vtext.fold_word(w) for w in words[-k:]) + (" " if ends_word else "")
             for found in self._heaviest(prefix, limit * 2):
                 searched = f"{head} {found.text}".strip() if found.kind in SEARCHED_AS_TEXT else found.text
-                ident = _folded_words(searched) if found.kind in SEARCHED_AS_TEXT else f"{found.kind}\t{found.ref}"
-                if ident not in seen and _folded_words(searched) not in seen:
+                ident = vtext.folded_words(searched) if found.kind in SEARCHED_AS_TEXT else f"{found.kind}\t{found.ref}"
+                if ident not in seen and vtext.folded_words(searched) not in seen:
                     seen.add(ident)
                     out.append((head, found))
                 if len(out) >= limit:

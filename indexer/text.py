@@ -122,6 +122,11 @@ def in_names(parts: list[str], starts_sentence: bool = True) -> list[bool]:
     return flags
 
 
+def folded_words(text: str) -> str:
+    """The folded words joined by single spaces: how text is matched without diacritics."""
+    return " ".join(words(fold(text)))
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
     """Where each of words(text) starts and ends."""
     return [m.span() for m in _WORD.finditer(text)]
