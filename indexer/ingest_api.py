@@ -18,6 +18,8 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,12 @@ class Key:
 
     def allows(self, source: str) -> bool:
         return self.source is None or self.source == source
+
+    def check(self, sources: list[str]) -> None:
+        """Refuse (403) sources this key may not write."""
+        foreign = sorted({s for s in sources if not self.allows(s)})
+        if foreign:
+            raise ApiError(403, "forbidden", f"this key writes source {self.source!r} only, not {', '.join(foreign)}")
 
 
 def authenticate(conn, presented: str) -> Key | None:
@@ -132,9 +140,7 @@ def _ingest(conn, key: Key, text: str, settings: Settings) -> dict:
                                          {"line": n, "field": exc.field, "message": str(exc)})))
     if errors:
         raise ApiError(400, "invalid_records", f"{len(errors)} invalid record(s): nothing stored", records=errors)
-    foreign = sorted({a.source for a, _ in articles if not key.allows(a.source)})
-    if foreign:
-        raise ApiError(403, "forbidden", f"this key writes source {key.source!r} only, not {', '.join(foreign)}")
+    key.check([a.source for a, _ in articles])
     results, counts = [], Counter()
     for (number, _), (article, province) in zip(lines, articles, strict=True):
         article_id, status = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap,
@@ -155,50 +161,42 @@ def create_app(settings: Settings | None = None, embedder=None) -> Flask:
     builds = BuildScheduler(settings, settings.ingest_build_delay, embedder)
     app.extensions["builds"] = builds
 
-    def connection():
-        return store.connect(settings.db_path)
+    @contextmanager
+    def authorised() -> Iterator[tuple[Any, Key]]:
+        """The archive, and the key the request presents (401 without a valid one)."""
+        conn = store.connect(settings.db_path)
+        try:
+            yield conn, _key(conn)
+        finally:
+            conn.close()
 
     @app.post("/api/ingest")
     def ingest():
-        conn = connection()
-        try:
-            key = _key(conn)
+        with authorised() as (conn, key):
             try:
                 text = request.get_data(cache=False).decode("utf-8")
             except UnicodeDecodeError:
                 raise ApiError(400, "bad_request", "the body is not UTF-8") from None
             answer = _ingest(conn, key, text, settings)
-        finally:
-            conn.close()
         if answer["new"] or answer["updated"]:
             builds.touch()
         return jsonify({**answer, "searchable_after_s": settings.ingest_build_delay})
 
     @app.delete("/api/ingest/<path:ref>")
     def delete(ref: str):
-        conn = connection()
-        try:
-            key = _key(conn)
+        with authorised() as (conn, key):
             row = store.find_article(conn, ref)
             if row is None:
                 raise ApiError(404, "not_found", f"no article with id or URL {ref!r}")
-            if not key.allows(row["source"]):
-                raise ApiError(403, "forbidden", f"this key writes source {key.source!r} only, "
-                                                 f"not {row['source']!r}")
+            key.check([row["source"]])
             store.delete_article(conn, row["id"])
-        finally:
-            conn.close()
         builds.touch()
         return jsonify({"deleted": row["url"], "id": row["id"], "searchable_until_s": settings.ingest_build_delay})
 
     @app.get("/api/ingest/status")
     def status():
-        conn = connection()
-        try:
-            _key(conn)
-        finally:
-            conn.close()
-        return jsonify({"build_pending": builds.due is not None, "last_build": builds.last or None})
+        with authorised():
+            return jsonify({"build_pending": builds.due is not None, "last_build": builds.last or None})
 
     @app.get("/api/ingest/openapi.json")
     def openapi():

@@ -216,7 +216,7 @@ def article_from(raw: dict, options: Options) -> tuple[Article, str | None]:
     source = _text(record, "source") or options.source or (urlsplit(url).hostname or "")
     return Article(url=url, source=source, body=body, title=title, summary=_text(record, "summary"),
                    author=_text(record, "author"), published_at=published_at,
-                   category=_text(record, "category")).cleaned(), province or None
+                   category=_text(record, "category")), province or None  # the store cleans it
 
 
 def checked(items: Iterable[tuple[str, int, dict | RecordError]], options: Options,
