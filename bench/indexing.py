@@ -163,31 +163,42 @@ def matmul_peak(dtype: str, size: int = 2048, repeats: int = 8) -> float:
     return 2 * size ** 3 * repeats / (time.perf_counter() - started) / 1e9
 
 
+def pages_of(corpus: Path | None, articles: int, folder: Path) -> tuple[Path, str]:
+    """(the folder of portal-style pages to ingest, what they are): the corpus's first articles
+    written into `folder`, or the demo's own pages."""
+    if not corpus:
+        return DEMO, "the demo articles"
+    items = read_corpus(corpus, articles)
+    write_pages(items, folder)
+    return folder, f"{len(items)} articles of {corpus.name}"
+
+
+def fresh_settings(folder: Path, **overrides) -> Settings:
+    """Settings for a data dir and an empty vector cache in `folder`, with the configured model."""
+    base = load_settings()
+    return load_settings({"data_dir": folder / "data", "cache_dir_setting": str(folder / "cache"),
+                          "model": base.model or str(base.default_model_path.resolve()), **overrides})
+
+
 def precisions_side_by_side(corpus: Path | None, articles: int, precisions: list[str], rounds: int) -> dict:
     """Embedding passages/s of the whole write path per precision, alternating; and the roofline."""
     rates: dict[str, list[float]] = {p: [] for p in precisions}
     texts: list[str] = []
-    for _ in range(rounds):
-        for name in precisions:
-            with tempfile.TemporaryDirectory(prefix="newssearch-indexing-") as tmp:
-                pages = Path(tmp) / "pages"
-                if corpus:
-                    write_pages(read_corpus(corpus, articles), pages)
-                else:
-                    shutil.copytree(DEMO, pages)
-                base = load_settings()
-                settings = load_settings({"data_dir": Path(tmp) / "data", "cache_dir_setting": str(Path(tmp) / "c"),
-                                          "model": base.model or str(base.default_model_path.resolve()),
-                                          "embed_precision": name})
-                embedder = embed.Embedder(settings)
-                embedder.encode_passages(["khởi động mô hình"])  # load, convert and check outside the timings
-                totals: dict[str, float] = defaultdict(float)
-                with timed(embed.Embedder, "encode_passages", totals, "embed"):
-                    pipeline.ingest_files(settings, [pages], source="bench")
-                    report = pipeline.build_index(settings, embedder=embedder)
-                rates[name].append(report.embedded / totals["embed"])
-                texts = texts or passage_texts(settings)
-                model = embedder.model
+    with tempfile.TemporaryDirectory(prefix="newssearch-indexing-") as shared:
+        pages, _ = pages_of(corpus, articles, Path(shared) / "pages")
+        for _ in range(rounds):
+            for name in precisions:
+                with tempfile.TemporaryDirectory(prefix="newssearch-indexing-") as tmp:
+                    settings = fresh_settings(Path(tmp), embed_precision=name)
+                    embedder = embed.Embedder(settings)
+                    embedder.encode_passages(["khởi động mô hình"])  # load, convert and check outside the timings
+                    totals: dict[str, float] = defaultdict(float)
+                    with timed(embed.Embedder, "encode_passages", totals, "embed"):
+                        pipeline.ingest_files(settings, [pages], source="bench")
+                        report = pipeline.build_index(settings, embedder=embedder)
+                    rates[name].append(report.embedded / totals["embed"])
+                    texts = texts or passage_texts(settings)
+    model = embedder.model  # fp32, for its shape and tokenizer
     tokens, flops = flops_per_passage(model, texts)
     rows = {}
     for name, found in rates.items():
@@ -204,16 +215,8 @@ def precisions_side_by_side(corpus: Path | None, articles: int, precisions: list
 def run(corpus: Path | None, articles: int, batch_sizes: list[int], sample: int,
         keep_vectors: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="newssearch-indexing-") as tmp:
-        pages = Path(tmp) / "pages"
-        if corpus:
-            items = read_corpus(corpus, articles)
-            write_pages(items, pages)
-            what = f"{len(items)} articles of {corpus.name}"
-        else:
-            pages, what = DEMO, "the demo articles"
-        base = load_settings()
-        settings = load_settings({"data_dir": Path(tmp) / "data", "cache_dir_setting": str(Path(tmp) / "cache"),
-                                  "model": base.model or str(base.default_model_path.resolve())})
+        pages, what = pages_of(corpus, articles, Path(tmp) / "pages")
+        settings = fresh_settings(Path(tmp))
         embedder = embed.get_embedder(settings)
         embedder.encode_passages(["khởi động mô hình"])  # load and warm up outside the timings
         stages, total, passages = run_pipeline(settings, pages)
