@@ -168,8 +168,9 @@ class Suggestions:
             prefix = " ".join(vtext.fold_word(w) for w in words[-k:]) + (" " if ends_word else "")
             for found in self._heaviest(prefix, limit * 2):
                 searched = f"{head} {found.text}".strip() if found.kind in SEARCHED_AS_TEXT else found.text
-                ident = vtext.folded_words(searched) if found.kind in SEARCHED_AS_TEXT else f"{found.kind}\t{found.ref}"
-                if ident not in seen and vtext.folded_words(searched) not in seen:
+                folded = vtext.folded_words(searched)
+                ident = folded if found.kind in SEARCHED_AS_TEXT else f"{found.kind}\t{found.ref}"
+                if ident not in seen and folded not in seen:
                     seen.add(ident)
                     out.append((head, found))
                 if len(out) >= limit:
