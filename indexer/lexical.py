@@ -363,8 +363,9 @@ class LexicalIndex:
 
     def word_texts(self, article_ids: Iterable[int], exact: bool) -> dict[int, str]:
         """Each article's words joined for substring tests (store.article_word_texts, as built)."""
-        name = "joined_exact" if exact else "joined_folded"
-        return {d["aid"]: d[name] for d in self._stored(ARTICLES, article_ids)}
+        name, searcher = "joined_exact" if exact else "joined_folded", self._article_searcher
+        docs = [searcher.doc(address) for address in self._addresses(ARTICLES, "aid", article_ids)]
+        return {doc.get_first("aid"): doc.get_first(name).decode() for doc in docs}  # that field alone
 
     def dates(self, article_ids: Iterable[int]) -> dict[int, tuple[int | None, str | None]]:
         """(seconds since 1970 it was published, its day "YYYY-MM-DD") of each article."""

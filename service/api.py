@@ -7,7 +7,7 @@ from indexer import places
 from indexer.suggest import SEARCHED_AS_TEXT, Suggestion
 from service import engine
 from service.params import MAX_QUERY_CHARS, BadRequest, check_text, parse_search_args, whole_number
-from service.search import Evidence, Explanation, SearchResult
+from service.search import Evidence, Explanation, SearchResult, rank
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -65,10 +65,14 @@ def explanation_json(note: Explanation) -> dict:
 
 def evidence_json(note: Evidence) -> dict:
     """Why the article is a result: `admitted_by` "words" (it holds `held` of the `asked` query words
-    or word pairs, and every quoted phrase, scoring `relative` of the best) or "meaning" (its best
-    passage `z` standard deviations above the query's background)."""
+    or word pairs, and every quoted phrase, scoring `relative` of the best; for a topic's words in a
+    row, `about` against `about_floor`, from their `runs`) or "meaning" (its best passage `z`
+    standard deviations above the query's background)."""
+    runs = note.runs
     return {"admitted_by": note.admitted_by, "held": note.held, "asked": note.asked, "phrases": note.phrases,
-            "z": round(note.z, 3) if note.z is not None else None, "relative": round(note.relative, 4)}
+            "z": round(note.z, 3) if note.z is not None else None, "relative": round(note.relative, 4),
+            "about": round(note.about, 3) if note.about is not None else None, "about_floor": rank.ABOUT_FLOOR,
+            "runs": {"count": runs.count, "before": runs.before, "length": runs.length} if runs else None}
 
 
 @bp.get("/search")

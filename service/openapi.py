@@ -84,14 +84,23 @@ def document() -> dict:
             "period_factor": {"type": "number"}, "place_factor": {"type": "number"}, "final": {"type": "number"},
             "evidence": {
                 "type": "object", "nullable": True,
-                "required": ["admitted_by", "held", "asked", "phrases", "z", "relative"],
+                "required": ["admitted_by", "held", "asked", "phrases", "z", "relative", "about", "about_floor",
+                             "runs"],
                 "description": "why it is a result: admitted_by 'words' (it holds `held` of the `asked` query words "
-                "or word pairs, and every quoted phrase, scoring `relative` of the best) or 'meaning' (its best "
-                "passage `z` standard deviations above the query's similarity to background passages)",
-                "properties": {"admitted_by": {"type": "string", "enum": ["words", "meaning"]},
+                "or word pairs, and every quoted phrase, scoring `relative` of the best; for a topic's words in a "
+                "row, `about` at least `about_floor`, from their `runs`) or 'meaning' (its best passage `z` "
+                "standard deviations above the query's similarity to background passages)",
+                "properties": {"admitted_by": {"type": "string", "enum": ["words", "meaning"], "nullable": True},
                                "held": {"type": "integer"}, "asked": {"type": "integer"},
                                "phrases": {"type": "boolean"}, "z": {"type": "number", "nullable": True},
-                               "relative": {"type": "number"}}}}}
+                               "relative": {"type": "number"}, "about": {"type": "number", "nullable": True},
+                               "about_floor": {"type": "number"},
+                               "runs": {"type": "object", "nullable": True, "required": ["count", "before", "length"],
+                                        "description": "how often the words stand in a row, how many words come "
+                                        "before the first run (null: nowhere whole), of how many words",
+                                        "properties": {"count": {"type": "integer"},
+                                                       "before": {"type": "integer", "nullable": True},
+                                                       "length": {"type": "integer"}}}}}}}
     place = {"type": "object", "required": ["key", "label"],
              "properties": {"key": {"type": "string"}, "label": {"type": "string"}}}
     hit = {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {

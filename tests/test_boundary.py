@@ -8,7 +8,7 @@ import feedparser
 import pytest
 
 from indexer.text import fold
-from service.search import Query, rank
+from service.search import Query, parse_query, rank
 
 
 def api(client, **params):
@@ -101,35 +101,71 @@ def test_search_as_typed_rewrites_nothing_and_the_page_offers_it(client):
 
 
 def test_explain_says_which_evidence_admitted_each_result(client):
-    found = api(client, q="phòng chống thiên tai 2021", explain="true", per_page=50)
-    evidence = [hit["explain"]["evidence"] for hit in found["results"]]
-    assert evidence and all(e["admitted_by"] in ("words", "meaning") for e in evidence)
-    for e in evidence:
-        if e["admitted_by"] == "words":
-            assert e["held"] >= rank.COVER_SHARE * e["asked"] and e["relative"] >= rank.COVER_FLOOR
-        else:
-            assert e["z"] >= rank.MEANING_Z
-    page = client.get("/", query_string={"q": "phòng chống thiên tai 2021"}).get_data(as_text=True)
-    assert "Có trong kết quả vì" in page
+    for q in ("phòng chống thiên tai 2021", "thiên tai"):  # a longer query, and a topic's words
+        found = api(client, q=q, explain="true", per_page=50)
+        evidence = [hit["explain"]["evidence"] for hit in found["results"]]
+        assert evidence and all(e["admitted_by"] in ("words", "meaning") for e in evidence)
+        for e in evidence:
+            if e["admitted_by"] == "meaning":
+                assert e["z"] >= rank.MEANING_Z
+            elif e["asked"] > rank.PHRASE_QUERY_TERMS:
+                assert e["held"] >= rank.COVER_SHARE * e["asked"] and e["relative"] >= rank.COVER_FLOOR
+            else:
+                assert e["held"] == e["asked"] and e["about"] >= e["about_floor"] == rank.ABOUT_FLOOR
+                assert e["runs"]["count"] >= 1 and 0 <= e["runs"]["before"] < e["runs"]["length"]
+        page = client.get("/", query_string={"q": q, "explain": "true"}).get_data(as_text=True)
+        assert "Có trong kết quả vì" in page
+    assert "mức liên quan" in page  # the topic's runs, on the page
+
+
+def test_an_article_is_about_a_topic_whose_words_it_opens_with_and_repeats():
+    text = " " + " \n ".join(["bao lu mien trung", "mua lon gay bao lu keo dai"] + ["tin khac"] * 50) + " "
+    runs = rank.runs_in(text, ("bao", "lu"))
+    assert runs == rank.Runs(count=2, before=0, length=text.count(" "))
+    assert rank.runs_in(text, ("lu", "bao")).before is None
+    base = rank.aboutness(rank.Runs(1, 100, 400), 0.5)
+    assert rank.aboutness(rank.Runs(3, 100, 400), 0.5) > base  # more often
+    assert rank.aboutness(rank.Runs(1, 0, 400), 0.5) > base  # earlier: its title
+    assert rank.aboutness(rank.Runs(1, 100, 4000), 0.5) < base  # in a longer article
+    assert rank.aboutness(rank.Runs(1, 100, 400), 0.9) > base  # scoring nearer the best
+    assert rank.aboutness(rank.Runs(1, None, 400), 0.5) < base  # never whole: as if at the end
 
 
 def test_evidence_rules_on_made_up_candidates():
     fused = {1: (2.0, 10), 2: (1.0, 20), 3: (0.5, 30), 4: (0.1, 40), 5: (1.3, 50)}
     none = ({}, 0)
-    # a two-word query: 1 and 3 hold the words in a row, 3 under PHRASE_FLOOR of the best; 5 holds
-    # them apart at 0.65 of the best (over APART_FLOOR), 2 apart at 0.5 (under it); 4 holds nothing
-    # but stands out in meaning
-    notes = rank.admit(fused, ({1: 2, 2: 2, 3: 2, 5: 2}, 2), ({1: 1, 3: 1}, 1), none,
-                       {2: 1.0, 4: rank.MEANING_Z + 0.1})
+    # a two-word query: 1 and 3 hold the words in a row, 1 in its title and three times in a short
+    # article, 3 once, late, in a long one and at a quarter of the best; 5 holds them apart at 0.65
+    # of the best (over APART_FLOOR), 2 apart at 0.5 (under it); 4 holds nothing but stands out in
+    # meaning
+    words, pairs = ({1: 2, 2: 2, 3: 2, 5: 2}, 2), ({1: 1, 3: 1}, 1)
+    assert rank.in_row(fused, words, pairs) == [1, 3]  # best first
+    runs = {1: rank.Runs(3, 0, 200), 3: rank.Runs(1, 150, 800)}
+    notes = rank.admit(fused, words, pairs, none, {2: 1.0, 4: rank.MEANING_Z + 0.1}, runs)
     assert {aid: n.admitted_by for aid, n in notes.items()} == {1: "words", 2: None, 3: None, 4: "meaning",
                                                                 5: "words"}
     assert notes[1].in_row and not notes[5].in_row
+    assert notes[1].about >= rank.ABOUT_FLOOR > notes[3].about and notes[5].about is None
+    # the best article holding them in a row is a result however little it is about them
+    notes = rank.admit(fused, ({3: 2, 4: 2}, 2), ({3: 1, 4: 1}, 1), none, {},
+                       {3: rank.Runs(1, 150, 800), 4: rank.Runs(1, 150, 800)})
+    assert (notes[3].admitted_by, notes[4].admitted_by) == ("words", None) and notes[3].about < rank.ABOUT_FLOOR
     # a quoted phrase that an article lacks keeps it out, whatever else it holds
-    notes = rank.admit(fused, ({1: 2, 2: 2}, 2), ({1: 1, 2: 1}, 1), ({1: 1}, 1), {2: 9.0})
+    notes = rank.admit(fused, ({1: 2, 2: 2}, 2), ({1: 1, 2: 1}, 1), ({1: 1}, 1), {2: 9.0},
+                       {1: rank.Runs(3, 0, 200), 2: rank.Runs(3, 0, 200)})
     assert (notes[1].admitted_by, notes[2].admitted_by, notes[2].phrases) == ("words", None, False)
     # a longer query: half its words and COVER_FLOOR of the best score are enough
-    notes = rank.admit(fused, ({1: 6, 2: 3, 3: 2, 4: 6}, 6), none, none, {})
+    notes = rank.admit(fused, ({1: 6, 2: 3, 3: 2, 4: 6}, 6), none, none, {}, {})
     assert {aid: n.admitted_by for aid, n in notes.items()} == {1: "words", 2: "words", 3: None, 4: None, 5: None}
+
+
+def test_quotes_are_an_operator_beside_a_few_words_and_punctuation_in_a_pasted_headline():
+    for typed, required in (('"phòng chống thiên tai"', True), ('"phòng chống thiên tai" 2021 Minh Sơn', True),
+                            ('bão "Damrey" miền Trung', True), ('Toyota nâng cấp "mạnh" cho Prius C 2017', False),
+                            ('Elle Fanning "đọ sắc" Nicole Kidman trên thảm đỏ', False),
+                            ('"Trước anh em nói tiền trực mỗi ca không đủ bát phở, nay đã lên mức 25.000 đồng"',
+                             False)):  # a quoted lead: a speech, not an operator
+        assert rank.quotes_required(parse_query(typed)) is required, typed
 
 
 def test_the_total_says_when_more_may_match_than_it_counts(client, monkeypatch):
@@ -141,3 +177,12 @@ def test_the_total_says_when_more_may_match_than_it_counts(client, monkeypatch):
     assert found["total_relation"] == "gte" and found["total"] >= 1
     page = client.get("/", query_string={"q": "thiên tai"}).get_data(as_text=True)
     assert f"Hơn {found['total']} bài viết" in page
+
+
+def test_the_total_says_when_more_articles_hold_a_topic_than_were_read(client, monkeypatch):
+    whole = api(client, q="thiên tai", per_page=50)
+    assert whole["total_relation"] == "eq" and whole["total"] >= 3
+    monkeypatch.setattr(rank, "ABOUT_DEPTH", 2)  # the best two read, and both about it: more may be
+    found = api(client, q="thiên tai", per_page=50)
+    assert found["total_relation"] == "gte" and found["total"] <= whole["total"]
+    assert {hit["id"] for hit in found["results"]} <= {hit["id"] for hit in whole["results"]}

@@ -181,9 +181,9 @@ class SearchEngine:
             rank.boost_period(fused, dates, parsed.date_intent, explain)
         if parsed.places and index is not None:
             rank.boost_places(fused, index.lexical.about(fused, set(places.same_place(parsed.places))), explain)
-        found = len(fused)
+        found, unread = len(fused), False
         if rank.BOUNDARY and index is not None:
-            evidence = self._evidence(parsed, fused, lists, index, pending)
+            evidence, unread = self._evidence(parsed, fused, lists, index, pending)
             fused = {aid: value for aid, value in fused.items() if evidence[aid].admitted_by}
             if explain is not None:
                 for aid, note in evidence.items():
@@ -192,8 +192,9 @@ class SearchEngine:
             for aid, note in explain.items():
                 note.final = fused[aid][0] if aid in fused else 0.0
         # More may match than are counted when the set is capped, or when a lexical list ran to its
-        # depth and its last (weakest) article is still a result: the boundary lies beyond the depth.
-        more = len(fused) > rank.MAX_RESULTS or any(
+        # depth and its last (weakest) article is still a result, or when the last of a topic's articles
+        # whose runs were read still was: the boundary lies beyond the depth.
+        more = unread or len(fused) > rank.MAX_RESULTS or any(
             c.name != "dense" and c.candidates and len(c.candidates) >= rank.LEXICAL_DEPTH
             and c.candidates[-1].article_id in fused
             for c in lists)
@@ -201,10 +202,11 @@ class SearchEngine:
                             found, more)
 
     def _evidence(self, parsed: ParsedQuery, fused: rank.Fused, lists: list[rank.CandidateList],
-                  index: vectors.LoadedIndex, pending) -> dict[int, rank.Evidence]:
+                  index: vectors.LoadedIndex, pending) -> tuple[dict[int, rank.Evidence], bool]:
         """Each candidate's evidence for the boundary: the query's words (or pairs) and quoted phrases
-        it holds, read from the version's article index (a query for each), and how far its best
-        passage stands out in meaning from the version's background passages."""
+        it holds, read from the version's article index (a query for each), where a topic's words
+        stand in a row in the articles holding them so (their words, read from the same index), and
+        how far its best passage stands out in meaning from the version's background passages."""
         terms = parsed.terms or tuple(w for p in parsed.phrases for w in p.split())
         lexical, ids = index.lexical, list(fused)
         pairs = list(pairwise(terms)) if len(terms) <= rank.PHRASE_QUERY_TERMS else []
@@ -215,8 +217,14 @@ class SearchEngine:
             mean, deviation = self._background(index, pending.result())
             for _, aid, score in reversed(dense):  # best first: each article keeps its best passage
                 z[aid] = (score - mean) / deviation
-        return rank.admit(fused, (lexical.held(ids, [(t,) for t in terms]), len(terms)),
-                          (lexical.held(ids, pairs), len(pairs)), (lexical.held(ids, phrases), len(phrases)), z)
+        words = (lexical.held(ids, [(t,) for t in terms]), len(terms))
+        pairs_held = (lexical.held(ids, pairs), len(pairs))
+        whole = rank.in_row(fused, words, pairs_held)
+        runs = {aid: rank.runs_in(text, terms)
+                for aid, text in lexical.word_texts(whole[:rank.ABOUT_DEPTH], False).items()}
+        evidence = rank.admit(fused, words, pairs_held, (lexical.held(ids, phrases), len(phrases)), z, runs)
+        # beyond the articles read, more may be about the topic when the last one read still was
+        return evidence, len(whole) > rank.ABOUT_DEPTH and evidence[whole[rank.ABOUT_DEPTH - 1]].admitted_by is not None
 
     def _background(self, index: vectors.LoadedIndex, vector: np.ndarray) -> tuple[float, float]:
         """(mean, standard deviation) of the query's similarity to the version's background passages:

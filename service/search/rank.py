@@ -3,6 +3,7 @@ boost and the final order. Pure functions over candidate lists; the reasons are 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import log1p
 from typing import NamedTuple
 
 from indexer.dates import DateIntent
@@ -39,13 +40,19 @@ MAX_RESULTS = 1000
 # Where the result set ends (docs/ranking.md, "Where the result set ends"): an article is a result
 # only with evidence that it is about the query. Chosen on eval-dev-topics (sets) together with
 # eval-dev and eval-dev-short (known items), bench/result_sets.py and bench/quality.py.
-# Words: a query of up to PHRASE_QUERY_TERMS words names a topic, and an article must hold its
-# words as the query has them (each pair of neighbours in a row) and score at least PHRASE_FLOOR of
-# the best result, or hold them apart and score at least APART_FLOOR ("bão lũ" is two words, "tai
-# nạn" one); a longer query describes, and an article must hold COVER_SHARE of its words and score
-# at least COVER_FLOOR of the best.
+# Words: a query of up to PHRASE_QUERY_TERMS words names a topic. An article holding its words as
+# the query has them (each pair of neighbours in a row) is a result when it is ABOUT the topic:
+# ABOUT_WEIGHTS weigh how often the words stand there in a row, how long the article is, how many
+# words come before their first run (a title that opens with them: none) and the article's score
+# over the best result's, and the sum must reach ABOUT_FLOOR (a logistic regression fitted on
+# eval-dev-topics' hybrid candidates: leave-one-topic-out F1 0.574 at recall 0.829, see
+# docs/ranking.md). An article holding the words apart must score APART_FLOOR of the best ("bão lũ"
+# is two words, "tai nạn" one); a longer query describes, and an article must hold COVER_SHARE of
+# its words and score at least COVER_FLOOR of the best.
 PHRASE_QUERY_TERMS = 3
-PHRASE_FLOOR = 0.4
+ABOUT_WEIGHTS = {"intercept": 3.19, "runs": 1.2, "length": -0.84, "before": -0.49, "relative": 1.57}
+ABOUT_FLOOR = -2.0
+ABOUT_DEPTH = 200  # the best articles holding a topic's words in a row whose runs are read (18 µs each)
 APART_FLOOR = 0.6
 COVER_SHARE = 0.5
 COVER_FLOOR = 0.2
@@ -55,8 +62,10 @@ COVER_FLOOR = 0.2
 # stand 3.1–4.5 deviations out on eval-dev-topics; a headline's own article mostly 5 and more.
 MEANING_Z = 4.6
 BACKGROUND_PASSAGES = 1024
-# Quoted phrases are required of every result in a query of up to this many words (quotes_required).
+# Quoted phrases are required of every result in a query of up to QUOTED_QUERY_WORDS words with at
+# most QUOTED_OUTSIDE_WORDS outside its quotes (quotes_required).
 QUOTED_QUERY_WORDS = 8
+QUOTED_OUTSIDE_WORDS = 4
 BOUNDARY = 1  # 0: no boundary, every candidate is a result (for side-by-side measurement)
 
 Fused = dict[int, tuple[float, int]]  # article id → (score, the passage to show)
@@ -112,7 +121,34 @@ class Evidence:
     phrases: bool = True       # it holds every quoted phrase (required: quotes_required)
     z: float | None = None     # its best passage's similarity in background standard deviations
     relative: float = 0.0      # its score over the best result's
+    runs: Runs | None = None   # where the words stand in a row (a topic's articles holding them so)
+    about: float | None = None  # how much it is about the topic (aboutness), against ABOUT_FLOOR
     admitted_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Where a query's words stand in a row in an article's words: how many times, how many words
+    come before the first run (None: nowhere whole), and how many words the article has."""
+
+    count: int
+    before: int | None
+    length: int
+
+
+def runs_in(words_text: str, words: tuple[str, ...]) -> Runs:
+    """The runs of `words` in an article's words joined by single spaces (LexicalIndex.word_texts)."""
+    run = " " + " ".join(words) + " "
+    at = words_text.find(run)
+    return Runs(words_text.count(run), words_text.count(" ", 0, at) if at >= 0 else None, words_text.count(" "))
+
+
+def aboutness(runs: Runs, relative: float, weights: dict[str, float] = ABOUT_WEIGHTS) -> float:
+    """ABOUT_WEIGHTS' sum: the more often the words stand in a row, the earlier and the shorter the
+    article, and the nearer its score to the best, the more it is about them."""
+    before = runs.length if runs.before is None else runs.before
+    return (weights["intercept"] + weights["runs"] * log1p(runs.count) + weights["length"] * log1p(runs.length)
+            + weights["before"] * log1p(before) + weights["relative"] * relative)
 
 
 @dataclass
@@ -228,29 +264,48 @@ def boost_places(fused: Fused, about: set[int], explain: Explanations | None = N
 
 
 def quotes_required(parsed: ParsedQuery) -> bool:
-    """Quoted phrases are required of every result in a query of up to QUOTED_QUERY_WORDS words. In
-    a longer one, a pasted headline or lead, quotes are the text's punctuation, not an operator
-    (Chiếc "lò xo" Djokovic & cơn gió "Sharapova mới"; a lead that quotes a speech)."""
+    """Quoted phrases are required of every result in a query of up to QUOTED_QUERY_WORDS words with
+    at most QUOTED_OUTSIDE_WORDS outside its quotes (a phrase and a few more words). Elsewhere, in a
+    pasted headline or lead, quotes are the text's punctuation, not an operator (Toyota nâng cấp
+    "mạnh" cho Prius C 2017; a lead that quotes a speech)."""
     words = len(parsed.terms) + sum(len(phrase.split()) for phrase in parsed.phrases)
-    return bool(parsed.phrases) and words <= QUOTED_QUERY_WORDS
+    return bool(parsed.phrases) and len(parsed.terms) <= QUOTED_OUTSIDE_WORDS and words <= QUOTED_QUERY_WORDS
+
+
+def in_row(fused: Fused, words: tuple[dict[int, int], int], pairs: tuple[dict[int, int], int]) -> list[int]:
+    """The articles that hold every word of a topic (a query of up to PHRASE_QUERY_TERMS words) with
+    each pair of neighbours in a row, best first: the boundary reads the runs of the first ABOUT_DEPTH."""
+    (held_words, asked), (held_pairs, pair_count) = words, pairs
+    if asked > PHRASE_QUERY_TERMS:
+        return []
+    found = [aid for aid, held in held_words.items() if held == asked and held_pairs.get(aid, 0) == pair_count]
+    return sorted(found, key=lambda aid: (-fused[aid][0], aid))
 
 
 def admit(fused: Fused, words: tuple[dict[int, int], int], pairs: tuple[dict[int, int], int],
-          phrases: tuple[dict[int, int], int], z: dict[int, float]) -> dict[int, Evidence]:
+          phrases: tuple[dict[int, int], int], z: dict[int, float], runs: dict[int, Runs]) -> dict[int, Evidence]:
     """Each candidate's evidence, `admitted_by` set for the results. `words`, `pairs` and `phrases`
     are (how many each article holds, of how many): the query's words, its neighbouring word pairs,
-    its required quoted phrases. A result holds every required phrase, and the query's words as
-    PHRASE_*, APART_FLOOR and COVER_* ask (scoring near enough the best), or stands out in meaning
-    by MEANING_Z."""
+    its required quoted phrases; `runs` those of a topic's words in the articles holding them in a
+    row (in_row). A result holds every required phrase, and the query's words as ABOUT_*,
+    APART_FLOOR and COVER_* ask (the best of a topic's articles holding them in a row always), or
+    stands out in meaning by MEANING_Z."""
     top = max((score for score, _ in fused.values()), default=0.0)
     (held_words, asked), (held_pairs, pair_count), (held_phrases, phrase_count) = words, pairs, phrases
     short = asked <= PHRASE_QUERY_TERMS
+    # the best article holding a topic's words in a row is a result however little it is about them:
+    # a set that leaves out its own first match misleads (a known item, found first, not "found")
+    first = max(runs, key=lambda aid: (fused[aid][0], -aid), default=None)
     out = {}
     for aid, (score, _) in fused.items():
         note = Evidence(held_words.get(aid, 0), asked, held_pairs.get(aid, 0) == pair_count,
                         held_phrases.get(aid, 0) == phrase_count, z.get(aid), score / top if top > 0 else 0.0)
-        if short:
-            holds = note.held == asked and note.relative >= (PHRASE_FLOOR if note.in_row else APART_FLOOR)
+        if short and note.held == asked and note.in_row:
+            note.runs = runs.get(aid)
+            note.about = aboutness(note.runs, note.relative) if note.runs else None
+            holds = note.about is not None and (note.about >= ABOUT_FLOOR or aid == first)
+        elif short:
+            holds = note.held == asked and note.relative >= APART_FLOOR
         else:
             holds = note.held >= COVER_SHARE * asked and note.relative >= COVER_FLOOR
         if note.phrases and asked and holds:
