@@ -116,3 +116,26 @@ def test_the_vocabulary_follows_every_store_and_delete(tmp_path):
     with conn:
         store.MIGRATION_STEPS["recount_vocabulary_with_capitals"](conn)
     assert vocabulary() == kept and ("bao", "bão", 2, 0) in kept[0]  # (folded, form, count, capitalised)
+
+
+def test_what_each_article_holds_of_each_group_in_one_query(tmp_path, fake_embedder):
+    """Words, word pairs and phrases counted per group from one summed score, the same as a query
+    per group; a group too large for float32's exact integers is asked on its own."""
+    settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
+    conn = store.connect(settings.db_path)
+    for i, (title, body) in enumerate(STORIES):
+        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{i}", source="s", title=title, body=body))
+    build_index(settings, embedder=fake_embedder)
+    index = SearchEngine(settings, embedder=fake_embedder).index.get().lexical
+    ids = range(1, len(STORIES) + 1)
+    groups = [[("bao",), ("lu",), ("huyen",)], [("bao", "so"), ("lu", "quet")], [("tong", "ket", "cong", "tac")]]
+    held = index.held(ids, groups)
+    # 1: bão, lũ, huyện, "bão số"; 2: huyện, "tổng kết công tác"; 3: huyện, "tổng kết công tác";
+    # 5: lũ, huyện, "lũ quét"; 4 and 6 hold none of them
+    assert held.counts == {1: (3, 1, 0), 2: (1, 0, 1), 3: (1, 0, 1), 5: (2, 1, 0)}
+    assert held.of(1) == {1: 1, 5: 1} and held.of(2) == {2: 1, 3: 1}
+    words = index.word_texts_at(held, [1, 5, 6])
+    assert set(words) == {1, 5} and " lu quet " in words[5]
+    padding = [(f"khong{i}",) for i in range(300)]  # 301 × 301 × 201 options: past 2**24
+    large = index.held(ids, [groups[0] + padding, groups[1] + padding, groups[2] + padding[:200]])
+    assert large.counts == held.counts

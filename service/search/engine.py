@@ -204,8 +204,8 @@ class SearchEngine:
     def _evidence(self, parsed: ParsedQuery, fused: rank.Fused, lists: list[rank.CandidateList],
                   index: vectors.LoadedIndex, pending) -> tuple[dict[int, rank.Evidence], bool]:
         """Each candidate's evidence for the boundary: the query's words (or pairs) and quoted phrases
-        it holds, read from the version's article index (a query for each), where a topic's words
-        stand in a row in the articles holding them so (their words, read from the same index), and
+        it holds, read from the version's article index (one query), where a topic's words stand in
+        a row in the articles holding them so (their words, read where that query found them), and
         how far its best passage stands out in meaning from the version's background passages."""
         terms = parsed.terms or tuple(w for p in parsed.phrases for w in p.split())
         lexical, ids = index.lexical, list(fused)
@@ -217,12 +217,12 @@ class SearchEngine:
             mean, deviation = self._background(index, pending.result())
             for _, aid, score in reversed(dense):  # best first: each article keeps its best passage
                 z[aid] = (score - mean) / deviation
-        words = (lexical.held(ids, [(t,) for t in terms]), len(terms))
-        pairs_held = (lexical.held(ids, pairs), len(pairs))
+        holdings = lexical.held(ids, [[(t,) for t in terms], pairs, phrases])
+        words, pairs_held = (holdings.of(0), len(terms)), (holdings.of(1), len(pairs))
         whole = rank.in_row(fused, words, pairs_held)
         runs = {aid: rank.runs_in(text, terms)
-                for aid, text in lexical.word_texts(whole[:rank.ABOUT_DEPTH], False).items()}
-        evidence = rank.admit(fused, words, pairs_held, (lexical.held(ids, phrases), len(phrases)), z, runs)
+                for aid, text in lexical.word_texts_at(holdings, whole[:rank.ABOUT_DEPTH]).items()}
+        evidence = rank.admit(fused, words, pairs_held, (holdings.of(2), len(phrases)), z, runs)
         # beyond the articles read, more may be about the topic when the last one read still was
         return evidence, len(whole) > rank.ABOUT_DEPTH and evidence[whole[rank.ABOUT_DEPTH - 1]].admitted_by is not None
 
