@@ -73,6 +73,7 @@ _KINDS = {level: tuple(dict.fromkeys(kind for kinds in _PREFIXES.values() for lv
           for level in LEVELS}
 _PREFIX_WORDS = max(len(p) for p in _PREFIXES)
 _PREFIX_WORD_SET = {w for p in _PREFIXES for w in p}
+_PREFIX_FIRST_WORDS = {p[0] for p in _PREFIXES}  # most words begin none: one set lookup
 # Other spellings of province names, beside the dataset's short names.
 _ALIASES = {"thừa thiên huế": "Huế", "tp hcm": "Hồ Chí Minh", "tphcm": "Hồ Chí Minh", "sài gòn": "Hồ Chí Minh",
             "đăk lăk": "Đắk Lắk", "đắk lăk": "Đắk Lắk", "đăk nông": "Đắk Nông", "kontum": "Kon Tum"}
@@ -344,6 +345,8 @@ def _of_kind(units: Iterable[str], level: str, kind: str, g: Gazetteer) -> list[
 
 
 def _prefix_at(words: list[str], i: int) -> tuple[int, tuple[tuple[str, str], ...]] | None:
+    if words[i] not in _PREFIX_FIRST_WORDS:
+        return None
     for size in range(_PREFIX_WORDS, 0, -1):
         found = _PREFIXES.get(tuple(words[i:i + size]))
         if found:

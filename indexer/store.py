@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 from indexer import duplicates, places
 from indexer import text as vtext
+from indexer.diacritics import Ngrams, count_ngrams
 from indexer.files import readable_sqlite
 from indexer.models import Article, is_web_url, now_iso, sha256_text
 
@@ -282,12 +285,29 @@ def _add_vocabulary_text_counts(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE vocab_unigrams ADD COLUMN texts INTEGER NOT NULL DEFAULT 0")
 
 
-def _count_vocabulary(conn: sqlite3.Connection, texts: Iterable[str], sign: int, capitals: bool = True) -> None:
-    """Add (sign +1) or take away (-1) these texts' syllables and syllable pairs: the vocabulary
-    follows every stored and removed passage and title, so no build has to recount the archive."""
-    from indexer.diacritics import count_ngrams
-
+def _vocabulary_of(texts: Iterable[str], sign: int = +1) -> Ngrams:
+    """These texts' syllable and syllable-pair counts, each times `sign` (+1 stored, -1 removed):
+    the vocabulary follows every stored and removed passage and title, so no build has to recount
+    the archive."""
     found = count_ngrams(vtext.normalize(t) for t in texts)
+    if sign < 0:
+        for counts in found:
+            for key in counts:
+                counts[key] = -counts[key]
+    return found
+
+
+def _no_counts() -> Ngrams:
+    return Ngrams(Counter(), Counter(), Counter(), Counter())
+
+
+def _add_counts(total: Ngrams, found: Ngrams) -> None:
+    for counts, more in zip(total, found, strict=True):
+        counts.update(more)
+
+
+def _write_vocabulary(conn: sqlite3.Connection, found: Ngrams, capitals: bool = True) -> None:
+    """Add these signed counts to the vocabulary; a form whose count falls to nothing is removed."""
     # Migration steps from before the capitalised column existed count without it.
     width = 4 if capitals else 3
     columns, marks = ", ".join(["folded", "form", "count", "capitalised"][:width]), ", ".join("?" * width)
@@ -296,10 +316,11 @@ def _count_vocabulary(conn: sqlite3.Connection, texts: Iterable[str], sign: int,
                                        ("vocab_bigrams", found.bigrams, found.capitalised_bigrams)):
         conn.executemany(f"""INSERT INTO {table} ({columns}) VALUES ({marks})
                              ON CONFLICT (folded, form) DO UPDATE SET count = count + excluded.count{also}""",
-                         ((f, w, sign * c, sign * capitalised[(f, w)])[:width]
-                          for (f, w), c in counts.items()))
-        if sign < 0:
-            conn.executemany(f"DELETE FROM {table} WHERE folded = ? AND form = ? AND count <= 0", list(counts))
+                         ((f, w, c, capitalised[(f, w)])[:width] for (f, w), c in counts.items()
+                          if c or capitalised[(f, w)]))
+        fallen = [key for key, c in counts.items() if c < 0]
+        if fallen:
+            conn.executemany(f"DELETE FROM {table} WHERE folded = ? AND form = ? AND count <= 0", fallen)
 
 
 def _recount_vocabulary(conn: sqlite3.Connection, capitals: bool = True) -> None:
@@ -307,7 +328,7 @@ def _recount_vocabulary(conn: sqlite3.Connection, capitals: bool = True) -> None
     conn.execute("DELETE FROM vocab_unigrams")
     conn.execute("DELETE FROM vocab_bigrams")
     texts = conn.execute("SELECT text FROM passages UNION ALL SELECT title FROM articles")
-    _count_vocabulary(conn, (r[0] for r in texts), +1, capitals)
+    _write_vocabulary(conn, _vocabulary_of(r[0] for r in texts), capitals)
 
 
 def _find_near_duplicates(conn: sqlite3.Connection) -> None:
@@ -347,11 +368,54 @@ class ForeignArticle(ValueError):
     """A page claims the address of an article another source stored."""
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One transaction; inside a caller's (a batch of stores), a savepoint of it: what fails is
+    undone alone, and the batch commits the rest."""
+    if not conn.in_transaction:
+        with conn:
+            yield
+        return
+    conn.execute("SAVEPOINT store")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO store")
+        raise
+    finally:
+        conn.execute("RELEASE store")
+
+
+class Batch:
+    """Stores in one transaction (`batch`): the vocabulary counts of the articles stored in it are
+    summed and written once, at its end, where each store wrote its own hundreds of rows."""
+
+    def __init__(self) -> None:
+        self.vocabulary = _no_counts()
+
+    def add(self, found: Ngrams) -> None:
+        _add_counts(self.vocabulary, found)
+
+
+@contextmanager
+def batch(conn: sqlite3.Connection) -> Iterator[Batch]:
+    """Stores in one transaction, committed at the end, an error's included: each store inside is a
+    savepoint (transaction), so a failed one is undone and those before it are kept."""
+    conn.execute("BEGIN")
+    stored = Batch()
+    try:
+        yield stored
+    finally:
+        _write_vocabulary(conn, stored.vocabulary)
+        conn.commit()
+
+
 def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int = 180,
-                   chunk_overlap: int = 30, home_province: str | None = None) -> tuple[int, str]:
-    """Store an article, its passages, near-duplicates and places in one transaction; the
-    source's `home_province` resolves place names many units share. Returns (id,
-    new|updated|unchanged)."""
+                   chunk_overlap: int = 30, home_province: str | None = None,
+                   stored: Batch | None = None) -> tuple[int, str]:
+    """Store an article, its passages, near-duplicates and places in one transaction (in a batch
+    `stored`, a savepoint of its transaction); the source's `home_province` resolves place names
+    many units share. Returns (id, new|updated|unchanged)."""
     article = article.cleaned()
     if not article.body:
         raise ValueError(f"{article.url}: empty body")
@@ -368,10 +432,11 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
     now = now_iso()
     values = asdict(article)
     values.update(content_hash=digest, updated_at=now, published_day=_published_day(article.published_at))
-    with conn:
+    vocabulary = _no_counts()
+    with transaction(conn):
         if row:
             article_id, status = row["id"], "updated"
-            _delete_passages(conn, article_id)
+            _delete_passages(conn, article_id, vocabulary)
             conn.execute(
                 """UPDATE articles SET source=:source, title=:title, summary=:summary, body=:body,
                    author=:author, published_at=:published_at, published_day=:published_day,
@@ -385,27 +450,31 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
                    VALUES (:url, :source, :title, :summary, :body, :author, :published_at,
                    :published_day, :category, :content_hash, :fetched_at, :updated_at)""",
                 values).lastrowid
-        _insert_passages(conn, article_id, article, chunk_words, chunk_overlap)
+        _insert_passages(conn, article_id, article, chunk_words, chunk_overlap, vocabulary)
         duplicates.index_article(conn, article_id, article.summary, article.body)
         _store_places(conn, article_id, places.article_places(
             article.title, article.summary, article.body, values["published_day"], home_province))
+        if stored is None:
+            _write_vocabulary(conn, vocabulary)
+    if stored is not None:  # counted once the article is stored: a failed one counts nothing
+        stored.add(vocabulary)
     return article_id, status
 
 
-def _delete_passages(conn: sqlite3.Connection, article_id: int) -> None:
-    """Remove an article's passages, and their words and title from the vocabulary."""
+def _delete_passages(conn: sqlite3.Connection, article_id: int, vocabulary: Ngrams) -> None:
+    """Remove an article's passages; their words and title leave the `vocabulary` counts."""
     texts = [r[0] for r in conn.execute("SELECT text FROM passages WHERE article_id = ? UNION ALL "
                                         "SELECT title FROM articles WHERE id = ?", (article_id, article_id))]
-    _count_vocabulary(conn, texts, -1)
+    _add_counts(vocabulary, _vocabulary_of(texts, -1))
     conn.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))  # passage_words cascade
 
 
 def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article,
-                     chunk_words: int, chunk_overlap: int) -> None:
+                     chunk_words: int, chunk_overlap: int, vocabulary: Ngrams) -> None:
     doc = vtext.document_text(article.summary, article.body)
     folded_title, exact_title = vtext.folded_words(article.title), exact_text(article.title)
     pieces = vtext.chunk(doc, chunk_words, chunk_overlap)
-    _count_vocabulary(conn, [article.title, *(piece.text for piece in pieces)], +1)
+    _add_counts(vocabulary, _vocabulary_of([article.title, *(piece.text for piece in pieces)]))
     for ordinal, piece in enumerate(pieces):
         digest = sha256_text(passage_embedding_text(article.title, piece.text))
         passage_id = conn.execute(
@@ -417,8 +486,9 @@ def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article
 
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
     with conn:
-        copies = duplicates.neighbours(conn, [article_id])
-        _delete_passages(conn, article_id)
+        copies, vocabulary = duplicates.neighbours(conn, [article_id]), _no_counts()
+        _delete_passages(conn, article_id, vocabulary)
+        _write_vocabulary(conn, vocabulary)
         conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))  # its bands, pairs, group cascade
         duplicates.regroup(conn, copies)
 
@@ -543,7 +613,7 @@ def articles_for_export(conn: sqlite3.Connection, where: str, params: list, colu
 def set_source_title(conn: sqlite3.Connection, source: str, title: str | None, configured: bool) -> None:
     """Record a source's name: a configured one (sources.toml) wins over the name its pages give
     (og:site_name, the newest page's); a source whose configured name was removed gives way."""
-    with conn:
+    with transaction(conn):
         if configured and title:
             conn.execute("""INSERT INTO source_titles (source, title, configured) VALUES (?, ?, 1)
                             ON CONFLICT(source) DO UPDATE SET title = excluded.title, configured = 1""",

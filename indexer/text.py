@@ -71,11 +71,23 @@ def normalize(text: str) -> str:
     return _WORD.sub(lambda m: _place_tone(m.group(0)), clean(text))
 
 
+class _Folded(dict):
+    """Each character's folded form, computed at its first use: its canonical decomposition
+    without combining marks, đ as d. Folding a text character by character is exactly folding it
+    whole (only combining marks, all dropped, are ever reordered), twice as fast with str.translate."""
+
+    def __missing__(self, point: int) -> str:
+        decomposed = unicodedata.normalize("NFD", chr(point))
+        self[point] = folded = "".join(c for c in decomposed if not unicodedata.combining(c)).replace("đ", "d")
+        return folded
+
+
+_FOLDED = _Folded()
+
+
 def fold(text: str) -> str:
     """Lower case without any diacritics, with đ → d: what people type on a plain keyboard."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return stripped.replace("đ", "d")
+    return text.lower().translate(_FOLDED)
 
 
 @lru_cache(maxsize=100_000)

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote, urljoin, urlsplit
@@ -35,6 +36,7 @@ EXPORTED = ("url", "source", "title", "summary", "body", "author", "published_at
 MAX_CHARS = {"body": 1_000_000, "summary": 20_000}  # others: MAX_FIELD_CHARS
 MAX_FIELD_CHARS = 2_000
 MAX_ERRORS_SHOWN = 50
+STORE_BATCH = 200  # articles stored in one transaction (a crash loses at most these; importing again redoes them)
 # A body holding these tags is HTML: its paragraphs are what the tags make of it.
 HTML_BODY = re.compile(r"<(p|br|div|span|b|i|u|strong|em|ul|ol|li|h[1-6]|table|tr|td|img|a|figure|blockquote)\b[^>]*>",
                        re.I)
@@ -273,10 +275,14 @@ def import_files(conn: sqlite3.Connection, paths: list[Path], options: Options, 
                 rejected.write(json.dumps({"file": where, "line": number, "field": exc.field, "error": str(exc),
                                            "record": record}, ensure_ascii=False) + "\n")
 
-        for article, province in tqdm(checked(file_records(paths), options, reject), unit="article", desc="import",
-                                      disable=not progress):
-            _, status = store.upsert_article(conn, article, chunk_words, chunk_overlap, home_province=province)
-            report.counts[status] += 1
+        articles = iter(tqdm(checked(file_records(paths), options, reject), unit="article", desc="import",
+                             disable=not progress))
+        while chunk := list(islice(articles, STORE_BATCH)):  # a transaction each: the commits were a cost
+            with store.batch(conn) as stored:
+                for article, province in chunk:
+                    _, status = store.upsert_article(conn, article, chunk_words, chunk_overlap, home_province=province,
+                                                     stored=stored)
+                    report.counts[status] += 1
     return report
 
 

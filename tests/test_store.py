@@ -39,6 +39,39 @@ def test_upsert_new_unchanged_updated(conn):
     assert conn.execute("SELECT count(*) FROM passage_words").fetchone()[0] == len(new_passages)
 
 
+def test_a_batch_commits_its_stores_once_and_undoes_only_the_one_that_failed(conn, tmp_path, monkeypatch):
+    other = store.connect(tmp_path / "a.sqlite3")  # what a reader sees while the batch is open
+    counted = lambda c: [c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: E731
+                         for t in ("articles", "passages", "vocab_unigrams", "article_bands")]
+    real = store.places.article_places
+
+    def failing(title, *rest, **kw):
+        if "hỏng" in title:
+            raise RuntimeError("the places of a broken record")
+        return real(title, *rest, **kw)
+
+    monkeypatch.setattr(store.places, "article_places", failing)
+    with pytest.raises(RuntimeError), store.batch(conn) as stored:
+        store.upsert_article(conn, article(), stored=stored)
+        assert counted(other)[0] == 0  # nothing committed inside the batch
+        store.upsert_article(conn, article(url="https://x.example/a2", title="Bài hỏng", body="Một bài khác hẳn. " * 9),
+                             stored=stored)
+    assert not conn.in_transaction
+    monkeypatch.setattr(store.places, "article_places", real)
+    kept = counted(other)
+    assert kept[0] == 1 and store.upsert_article(conn, article()) == (1, "unchanged")
+    # the failed article left nothing behind: neither its row, passages, words nor signature, and
+    # the batch's vocabulary, written once, is what storing the article alone writes
+    alone = store.connect(tmp_path / "b.sqlite3")
+    store.upsert_article(alone, article())
+    assert counted(alone) == kept
+    vocabulary = "SELECT * FROM vocab_unigrams UNION ALL SELECT * FROM vocab_bigrams ORDER BY 1, 2"
+    assert [tuple(r) for r in conn.execute(vocabulary)] == [tuple(r) for r in alone.execute(vocabulary)]
+    # outside a batch each store is its own transaction, as before
+    store.upsert_article(conn, article(url="https://x.example/a3", body="Nội dung mới về bầu cử. " * 5))
+    assert not conn.in_transaction and counted(other)[0] == 2
+
+
 def test_text_is_kept_as_published_and_matched_canonically(conn):
     import unicodedata
 

@@ -1,4 +1,5 @@
 import itertools
+import unicodedata
 
 import pytest
 
@@ -40,6 +41,13 @@ def test_fold_removes_all_diacritics_including_d_bar():
     assert fold("Đặng Văn Quang") == "dang van quang"
     assert fold("ĐỒNG THUẬN, phòng chống thiên tai") == "dong thuan, phong chong thien tai"
     assert has_diacritics("thiên tai") and not has_diacritics("thien tai")
+
+
+@pytest.mark.parametrize("text", ["Đặng Văn Quang", "e\u0301\u0323 a\u0323\u0300 ạ̀", "İstanbul ǅ ﬁ Ω Å ñ",
+                                  "한국어 ٤ Straße ΐ ṩ", "Thừa Thiên Huế\n\nTHỦY LỢI"])
+def test_folding_character_by_character_is_folding_the_text_whole(text):
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    assert fold(text) == "".join(c for c in decomposed if not unicodedata.combining(c)).replace("đ", "d")
 
 
 def test_sentence_spans_keep_dates_and_abbreviations_whole():

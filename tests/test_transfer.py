@@ -76,6 +76,15 @@ def test_importing_again_stores_nothing_and_a_changed_record_is_updated(tmp_path
     write(path, [{**RECORDS[1], "tieu_de": "Bầu cử đại biểu Quốc hội khóa XV"}], "ndjson")
     assert transfer.import_files(conn, [path], transfer.Options(MAP)).counts == {"updated": 1}
     assert stored(conn)["https://tin.example.vn/b"]["title"] == "Bầu cử đại biểu Quốc hội khóa XV"
+    # two articles changed in one batch: the vocabulary, their old words taken away and the new
+    # added, summed over the batch, is what counting the archive afresh gives
+    write(path, [{**RECORDS[0], "body": "Lũ quét ở xã vùng cao."}, {**RECORDS[2], "body": "Mưa lớn ở Hà Giang."}],
+          "ndjson")
+    assert transfer.import_files(conn, [path], transfer.Options(MAP)).counts == {"updated": 2}
+    vocabulary = "SELECT * FROM vocab_unigrams UNION ALL SELECT * FROM vocab_bigrams ORDER BY 1, 2"
+    counted = [tuple(r) for r in conn.execute(vocabulary)]
+    store._recount_vocabulary(conn)
+    assert counted == [tuple(r) for r in conn.execute(vocabulary)]
 
 
 def test_records_with_an_id_live_at_the_base_url(tmp_path):
