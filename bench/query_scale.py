@@ -297,6 +297,19 @@ def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, ve
     return rows
 
 
+def served_only(work: Path, n_queries: int, topics: Path | None) -> dict:
+    """The served version's query timings (time_queries) on the titles or topics, nothing built."""
+    base = load_settings()
+    settings = load_settings({"data_dir": Path(work), "model": base.model or str(base.default_model_path.resolve())})
+    conn = store.connect(settings.db_path, readonly=True)
+    queries = pick_queries(conn, n_queries)
+    if topics:
+        texts = [q["text"] for q in map(json.loads, topics.read_text().splitlines()) if q["kind"] == "topic"]
+        queries = [(aid, text) for (aid, _), text in zip(queries, texts)]
+    conn.close()
+    return time_queries(settings, queries)
+
+
 def demo_items() -> list[dict]:
     from indexer.decode import decode_html
     from indexer.extract import extract_article
@@ -365,7 +378,14 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: a temporary folder)")
     parser.add_argument("--json", type=Path, default=RESULTS / "query-scale.json")
     parser.add_argument("--plot", action="store_true", help="write query-scale.png next to the JSON")
+    parser.add_argument("--served", action="store_true", help="only time the queries against the version "
+                        "--work serves, built before (no build): to compare commits on one archive")
+    parser.add_argument("--topics", type=Path, help="with --served: the `topic` queries of this queries.jsonl "
+                        "(eval-dev-topics) instead of the archive's titles")
     args = parser.parse_args(argv)
+    if args.served:
+        print(json.dumps(served_only(args.work, args.queries, args.topics), indent=2))
+        return 0
     rows = run(args.corpus, args.sizes, args.real, args.queries, args.vectors, args.patch, work=args.work)
     print(format_table(rows))
     args.json.parent.mkdir(parents=True, exist_ok=True)
