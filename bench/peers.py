@@ -7,13 +7,14 @@ its usual way, from nothing (we embed with an empty vector cache; txtai: one emb
 document, `hybrid` BM25 + dense, the converted e5 model with its `query: ` / `passage: `
 instructions; bm25s: folded words, as our lexical side), then answers every query with its ids
 only (no snippets). Reported per query kind: MRR@10 and Recall@10, index seconds, resident memory
-added by the index, and query latency p50/p99. `--sample N` keeps N documents (seeded) and the
-queries whose answers are among them: a quick run.
+added by the index (each system in a process of its own), and query latency p50/p99. `--sample N`
+keeps N documents (seeded) and the queries whose answers are among them: a quick run.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import statistics
 import sys
@@ -149,9 +150,25 @@ def compare(eval_dir: Path, peers: list[str], sample: int | None = None) -> list
         docs, queries = sample_set(docs, queries, sample)
     rows = []
     for name in peers:
-        rows += evaluate_peer(name, docs, queries)
+        rows += in_own_process(name, docs, queries)
         print(f"{name}: indexed {len(docs)} documents, answered {len(queries)} queries", file=sys.stderr)
     return rows
+
+
+def in_own_process(name: str, docs: list[dict], queries: list[dict]) -> list[dict]:
+    """evaluate_peer in a fresh process: the memory one system adds is then not what another one
+    loaded or freed before it (in one process, the second reused the first's freed memory)."""
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_evaluate_into, args=(name, docs, queries, send))
+    process.start()
+    rows = receive.recv()
+    process.join()
+    return rows
+
+
+def _evaluate_into(name: str, docs: list[dict], queries: list[dict], out) -> None:
+    out.send(evaluate_peer(name, docs, queries))
 
 
 def format_table(rows: list[dict]) -> str:

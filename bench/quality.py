@@ -59,11 +59,13 @@ def index_eval_set(settings, docs: list[dict], progress: bool) -> dict[int, str]
 
     conn = store.connect(settings.db_path)
     ids = {}
-    for doc in docs:
-        article = models.Article(url=f"https://eval.example.vn/{doc['id']}", source="eval",
-                                 title=doc.get("title") or "", body=doc["body"])
-        article_id, _ = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap)
-        ids[article_id] = str(doc["id"])
+    with store.batch(conn) as stored:  # as a bulk import stores (indexer/transfer.py)
+        for doc in docs:
+            article = models.Article(url=f"https://eval.example.vn/{doc['id']}", source="eval",
+                                     title=doc.get("title") or "", body=doc["body"])
+            article_id, _ = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap,
+                                                 stored=stored)
+            ids[article_id] = str(doc["id"])
     conn.close()
     report = build_index(settings, progress=progress)
     print(report.summary(), file=sys.stderr)
