@@ -1,8 +1,9 @@
 """explain=true says why each result scored what it did, and never changes the ranking."""
 import pytest
 
+from indexer import models
 from indexer.models import Filters
-from service.search import Query
+from service.search import Query, rank
 
 QUERIES = ["phòng chống thiên tai 2021", "phong chong thien tai", "bầu cử đại biểu HĐND", "dang van quang",
            "tiêm vắc xin Covid-19", '"nông thôn mới"']
@@ -23,8 +24,31 @@ def test_explain_never_changes_the_ranking_and_adds_up(engine, mode):
                 assert {s.name for s in why.lists} <= ({"dense"} if mode == "semantic" else
                                                       {"exact", "folded", "dense", "article"} if mode == "hybrid"
                                                       else {"exact", "folded", "article"})
-                total = (sum(s.contribution for s in why.lists) + why.word_order_bonus) * why.period_factor
-                assert total == pytest.approx(why.final) and round(why.final, 6) == hit.score
+                assert adds_up(why) == pytest.approx(why.final) and round(why.final, 6) == hit.score
+
+
+def adds_up(why) -> float:
+    return (sum(s.contribution for s in why.lists) + why.word_order_bonus) * why.period_factor * why.place_factor
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "lexical"])
+def test_a_place_and_a_period_in_the_query_add_up_too(make_archive, mode):
+    def story(n, title, day, body):
+        return models.Article(url=f"https://u.example.vn/{n}", source="s", title=title, body=f"{title}. {body}",
+                              published_at=f"{day}T08:00:00+07:00")
+
+    engine = make_archive([
+        story(1, "Lũ quét ở tỉnh Hà Giang", "2020-07-10", "Lũ quét gây thiệt hại, chính quyền hỗ trợ bà con."),
+        story(2, "Lũ quét ở tỉnh Nghệ An", "2020-06-03", "Nước lũ dâng nhanh, nhiều nhà bị ngập sâu."),
+        story(3, "Lũ quét ở huyện Bắc Mê, tỉnh Hà Giang", "2019-05-02", "Mưa lớn kéo dài gây sạt lở đường."),
+        story(4, "Hội nghị tổng kết", "2020-12-20", "Tổng kết công tác dân vận năm 2020.")])
+    hits = engine.search(Query("lũ quét Hà Giang 2020", mode=mode, explain=True, per_page=10)).hits
+    factors = {h.article_id: (h.explanation.place_factor, h.explanation.period_factor) for h in hits}
+    assert factors[1] == (rank.PLACE_BOOST, rank.DATE_INTENT_BOOST) and factors[3][0] == rank.PLACE_BOOST
+    assert factors.get(2, (1.0, rank.DATE_INTENT_BOOST)) == (1.0, rank.DATE_INTENT_BOOST)
+    for hit in hits:
+        assert adds_up(hit.explanation) == pytest.approx(hit.explanation.final)
+        assert round(hit.explanation.final, 6) == hit.score
 
 
 def test_a_named_year_and_word_order_show_in_the_explanation(engine):

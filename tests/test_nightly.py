@@ -161,9 +161,19 @@ def test_every_job_that_writes_takes_the_data_dirs_lock(data_dir, job):
 
 
 def test_stale_lock_of_a_dead_process_is_recovered(data_dir):
-    (data_dir / "nightly.lock").write_text("999999")  # left by a run that was killed
+    """A lock file left by a killed run (its pid long gone) holds nothing: the next run takes it,
+    names itself in it, builds and publishes a version and writes its report."""
+    (data_dir / "nightly.lock").write_text("nightly, pid 999999")  # left by a run that was killed
     (data_dir / "sources.toml").unlink()
-    assert nightly(data_dir).returncode == 0
+    reports = set((data_dir / "reports").glob("nightly-*.json")) if (data_dir / "reports").exists() else set()
+    run = nightly(data_dir)
+    assert run.returncode == 0, run.stderr
+    holder = (data_dir / "nightly.lock").read_text()
+    assert holder.startswith("nightly, pid ") and holder != "nightly, pid 999999"
+    (written,) = set((data_dir / "reports").glob("nightly-*.json")) - reports
+    report = json.loads(written.read_text())
+    assert report["exit_code"] == 0 and report["index_version"] and not report["errors"]
+    assert (data_dir / "index" / "CURRENT").read_text().strip() == report["index_version"]
 
 
 def test_corrupt_new_version_is_reported_and_the_last_good_one_served(data_dir):
