@@ -12,56 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 from bench.quality import percentile
+from fixtures.servers import free_port, start_server
 
 QUERIES = ["phòng chống thiên tai 2021", "phong chong thien tai", "bầu cử đại biểu HĐND",
            "tiêm vắc xin Covid-19", "dang van quang", "nông thôn mới nâng cao"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def gunicorn_command(port: int, workers: int = 2, threads: int = 4) -> list[str]:
-    """The production server as `make serve` starts it, its settings file included."""
-    root = Path(__file__).resolve().parent.parent
-    return [str(Path(sys.executable).parent / "gunicorn"), "--config", str(root / "deploy" / "gunicorn.conf.py"),
-            "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-            "service:create_app()"]
-
-
-def start_server(port: int, env: dict[str, str], command: list[str] | None = None,
-                 stderr=subprocess.DEVNULL) -> subprocess.Popen:
-    """The service in a child process (Flask's server unless `command`) in a process group of its
-    own; returns once /api/health answers."""
-    command = command or [sys.executable, "-m", "flask", "--app", "service:create_app", "run",
-                          "--host", "127.0.0.1", "--port", str(port), "--with-threads"]
-    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=stderr,
-                            start_new_session=True)  # its own process group: killpg stops master and workers
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2).read()
-            return proc
-        except (urllib.error.URLError, ConnectionError, TimeoutError):  # still starting
-            if proc.poll() is not None:
-                raise RuntimeError("the service exited during start-up") from None
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("the service did not start within 120 s")
 
 
 def first_query(port: int, following: int = 20) -> tuple[float, float]:

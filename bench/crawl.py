@@ -14,35 +14,11 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 from fixtures import site as fx
 from indexer import store
 from indexer.crawl import Crawler, Fetcher, load_sources
-
-
-def expected_articles(base: str) -> dict[str, dict]:
-    """Ground truth keyed by title: the fields an archivist would check."""
-    def local(date: str, clock: str) -> str:
-        return datetime.strptime(f"{date} {clock}", "%d/%m/%Y %H:%M").isoformat() + "+07:00"
-
-    truth = {}
-    for slug, a in fx.CMS_ARTICLES.items():
-        if slug == "mat-noi-bo" or slug.startswith("extra-"):
-            continue
-        truth[a["title"]] = dict(published_at=a["date"], author=a["author"], category=a["category"],
-                                 summary=a["lead"], body="\n\n".join(a["paras"]))
-    for a in fx.WP_ARTICLES.values():
-        if "treo" in a["title"]:
-            continue
-        date, clock = a["date"].split()
-        truth[a["title"]] = dict(published_at=local(date, clock), author=a["author"], category=a["category"],
-                                 summary=a["lead"], body="\n\n".join(a["paras"]))
-    for a in fx.OLD_ARTICLES.values():
-        truth[a["title"]] = dict(published_at=local(a["date"], a["time"]), author=a["author"],
-                                 category=a["category"], summary=a["lead"], body="\n\n".join(a["paras"]))
-    return truth
 
 
 def crawl_once(site: fx.FixtureSite, workdir: Path) -> tuple[object, dict, float, int]:
@@ -103,7 +79,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             conn, _, _, _ = crawl_once(site, Path(tmp))
             stored = {r["title"]: r for r in conn.execute("SELECT * FROM articles")}
-            truth = expected_articles(site.base)
+            truth = fx.expected_articles(site.base)
             correct = total = 0
             wrong = []
             for title, fields in truth.items():

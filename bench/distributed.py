@@ -38,8 +38,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def passage_texts(corpus: Path | None, articles: int, passages: int, tmp: Path) -> tuple[list[str], str]:
     """`passages` texts as the indexer embeds them, from real articles run through ingest."""
-    from bench.indexing import DEMO, read_corpus, write_pages
+    from bench.indexing import DEMO, read_corpus
     from bench.indexing import passage_texts as stored_texts
+    from fixtures.pages import write_pages
 
     settings = load_settings({"data_dir": tmp / "texts"})
     if corpus:

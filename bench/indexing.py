@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import html
 import json
 import shutil
 import statistics
@@ -34,6 +33,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench import save_result
+from fixtures.pages import write_pages
 from indexer import embed, pipeline, store, vectors
 from indexer import text as vtext
 from indexer.config import Settings, load_settings
@@ -50,13 +50,6 @@ STAGES = {
     "version-write": (vectors, "write_version"),  # FAISS and the lexical indexes
     "version-verify": (vectors, "load_version"),
 }
-PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>{title}</title>
-<meta property="og:title" content="{title}"><link rel="canonical" href="{url}">
-</head><body><header><nav><a href="/">Trang chủ</a></nav></header>
-<article class="news-detail"><h1 class="title">{title}</h1><p class="sapo"><strong>{sapo}</strong></p>
-<div class="content">{body}</div></article><footer>Cổng thông tin điện tử</footer></body></html>"""
-
-
 def read_corpus(path: Path, limit: int) -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     out = []
@@ -67,15 +60,6 @@ def read_corpus(path: Path, limit: int) -> list[dict]:
             if len(out) >= limit:
                 break
     return out
-
-
-def write_pages(articles: list[dict], folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for item in articles:
-        body = "".join(f"<p>{html.escape(p)}</p>" for p in item["body"].split("\n") if p.strip())
-        page = PAGE.format(title=html.escape(item.get("title", "")), sapo=html.escape(item.get("sapo", "")),
-                           body=body, url=f"https://bench.example.gov.vn/{item['id']}.html")
-        (folder / f"{item['id']}.html").write_text(page, encoding="utf-8")
 
 
 @contextmanager

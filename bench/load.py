@@ -20,8 +20,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench.api_latency import QUERIES, free_port, gunicorn_command, start_server
+from bench.api_latency import QUERIES
 from bench.quality import percentile
+from fixtures.servers import free_port, gunicorn_command, start_server
 
 
 def run_load(urls: list[str], clients: int) -> tuple[list[float], int, float]:

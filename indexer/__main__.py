@@ -19,7 +19,8 @@ from pathlib import Path
 from indexer import store, vectors
 from indexer.config import load_settings
 from indexer.dates import parse_date_arg
-from indexer.locks import EXIT_LOCKED, Locked, data_dir_lock
+from indexer.exits import ExitCode
+from indexer.locks import Locked, data_dir_lock
 
 # The jobs that take the data dir's lock (the nightly takes it itself): a second one exits with 4.
 LOCKED_JOBS = ("build", "update", "delete", "pull")
@@ -32,18 +33,18 @@ def cmd_model(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.uses_default_model:
         print(f"model ready: {ensure_default_model(settings)}")
-        return 0
+        return ExitCode.OK
     path = Path(settings.model)
     if not path.is_dir():
         print(f"NEWSSEARCH_MODEL={settings.model}: not a local directory; queries use sentence-transformers")
-        return 0
+        return ExitCode.OK
     try:
         onnx_query.ensure_export(path, settings.query_threads)
     except onnx_query.NotExportable as reason:
         print(f"NEWSSEARCH_MODEL={settings.model}: {reason}; queries use sentence-transformers")
-        return 0
+        return ExitCode.OK
     print(f"model ready: {path} (queries through ONNX Runtime)")
-    return 0
+    return ExitCode.OK
 
 
 def _province(name: str) -> str:
@@ -70,7 +71,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for path, reason in report.failures:
         print(f"  failed: {path}: {reason}", file=sys.stderr)
     print(report.summary())
-    return 0
+    return ExitCode.OK
 
 
 def _mapping(value: str) -> tuple[str, str]:
@@ -101,9 +102,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if report.counts["invalid"] and not args.skip_invalid:
         print(f"import: {report.counts['invalid']:,} invalid record(s): nothing stored "
               f"(--skip-invalid stores the valid ones)", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     print(report.summary())
-    return 0
+    return ExitCode.OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -117,7 +118,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     print(f"export: {count:,} articles", file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -126,7 +127,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     info = backup(load_settings(), args.folder, args.with_vectors)
     print(f"backup: {info['articles']:,} articles, index version {info['index_version'] or '(none)'}"
           f"{', vector cache' if info['vectors'] else ''} → {args.folder}")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -135,14 +136,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     info = restore(load_settings(), args.folder, args.force)
     print(f"restore: {info['articles']:,} articles of {info['created_at']}, index version "
           f"{info['index_version'] or '(none)'} published")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_serve_ingest(args: argparse.Namespace) -> int:
     from indexer.ingest_api import create_app
 
     create_app().run(host=args.host, port=args.port, threaded=True)
-    return 0
+    return ExitCode.OK
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -166,7 +167,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 print(f"{row['id']:>4}  {row['source'] or '(every source)':<24} {state:<32} {row['label']}")
     finally:
         conn.close()
-    return 0
+    return ExitCode.OK
 
 
 def settings_for_indexing(args: argparse.Namespace):
@@ -188,7 +189,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     report = build_index(settings_for_indexing(args), progress=True, full=args.full)
     print(report.summary())
-    return 0
+    return ExitCode.OK
 
 
 def run_crawl(args: argparse.Namespace) -> tuple[list, bool]:
@@ -222,7 +223,7 @@ def run_crawl(args: argparse.Namespace) -> tuple[list, bool]:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     _, source_failed = run_crawl(args)
-    return 3 if source_failed else 0
+    return ExitCode.SOURCE_FAILED if source_failed else ExitCode.OK
 
 
 def cmd_update(args: argparse.Namespace) -> int:
@@ -230,7 +231,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
     _, source_failed = run_crawl(args)
     print(build_index(load_settings(), progress=True).summary())
-    return 3 if source_failed else 0
+    return ExitCode.SOURCE_FAILED if source_failed else ExitCode.OK
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -262,7 +263,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     finally:
         fetcher.close()
     print(report(result))
-    return 0 if result.article or result.articles else 1
+    return ExitCode.OK if result.article or result.articles else ExitCode.NOTHING_FOUND
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
@@ -300,12 +301,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
             print(f"error: deleted {deleted} article(s) from the archive, but no version without them was "
                   f"published: {exc}; the service still shows them until `python -m indexer build` succeeds",
                   file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
         print(f"deleted {deleted} article(s); published index version {report.version} without them "
               f"(replicas drop them at their next pull)")
     for ref in missing:
         print(f"  not found: {ref}", file=sys.stderr)
-    return 2 if missing else 0
+    return ExitCode.BAD_INPUT if missing else ExitCode.OK
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -315,10 +316,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if not settings.db_path.exists():
         if not version:
             print(f"no archive at {settings.db_path}")
-            return 1
+            return ExitCode.NOTHING_FOUND
         print(f"no archive (a replica): index {version} ({manifest.get('count', 0)} passages, "
               f"{manifest.get('lexical', {}).get('articles', 0)} articles, {manifest.get('index_factory', '-')})")
-        return 0
+        return ExitCode.OK
     conn = store.connect(settings.db_path, readonly=True)
     counts = store.count_rows(conn)
     sources = store.list_sources(conn)
@@ -332,7 +333,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
               f"({manifest.get('count', 0)} vectors, {manifest.get('index_factory', '-')})")
         for s in sources:
             print(f"  {s['source']}: {s['articles']} articles, {s['first']} … {s['last']}")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
@@ -344,9 +345,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
                                 settings.replication_key)
     except replicate.PullRefused as exc:
         print(f"pull refused: {exc}", file=sys.stderr)
-        return 6
+        return ExitCode.PULL_REFUSED
     print(report.summary())
-    return 0
+    return ExitCode.OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -448,16 +449,16 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except Locked as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
+        return ExitCode.LOCKED
     except (FileNotFoundError, vectors.IndexUnavailable, ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     except sqlite3.DatabaseError as exc:  # damage past the header, met mid-run
         settings = load_settings()
         print(f"error: a SQLite file of the data dir is damaged ({exc}): the archive {settings.db_path} or the "
               f"vector cache in {settings.cache_dir}; `sqlite3 FILE 'PRAGMA integrity_check'` tells which: "
               f"restore it from a backup", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
 
 
 if __name__ == "__main__":

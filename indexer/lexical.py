@@ -39,7 +39,7 @@ import tantivy
 from indexer import places, store
 from indexer import text as vtext
 from indexer.files import link_or_copy
-from indexer.models import Candidate, Filters
+from indexer.models import Candidate, Filters, WordQuery
 
 LEXICAL_DIR, PASSAGES, ARTICLES = "lexical", "passages", "articles"
 # A title word counts three times a text word. The title is written that many times into one
@@ -83,18 +83,6 @@ def _schema(kind: str) -> tantivy.Schema:
 
 def _day_number(day: str | None) -> int | None:
     return int(day.replace("-", "")) if day else None
-
-
-@dataclass(frozen=True)
-class WordQuery:
-    """What a candidate list matches: every phrase, and at least one of the options (a word, or a
-    phrase such as an abbreviation spelled out). Words are in the form the list's fields hold."""
-
-    phrases: tuple[tuple[str, ...], ...] = ()
-    options: tuple[tuple[str, ...], ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.phrases or self.options)
 
 
 # --- writing ---------------------------------------------------------------------------------

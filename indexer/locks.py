@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_FILE = "nightly.lock"
-EXIT_LOCKED = 4
 
 
 class Locked(RuntimeError):

@@ -92,3 +92,15 @@ class Filters:
     def place_keys(self) -> tuple[str, ...]:
         """What an article's places must include one of: the chosen places under every name."""
         return places.same_place(self.places)
+
+
+@dataclass(frozen=True)
+class WordQuery:
+    """What a candidate list matches: every phrase, and at least one of the options (a word, or a
+    phrase such as an abbreviation spelled out). Words are in the form the list's fields hold."""
+
+    phrases: tuple[tuple[str, ...], ...] = ()
+    options: tuple[tuple[str, ...], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.phrases or self.options)

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from indexer import models, store
 from indexer.config import Settings
+from indexer.exits import ExitCode
 from indexer.faults import checkpoint
 from indexer.locks import data_dir_lock
-
-EXIT_OK, EXIT_SOURCE_FAILED, EXIT_BUILD_FAILED = 0, 3, 5
 
 
 @dataclass
@@ -36,7 +35,7 @@ class NightlyReport:
     passages_removed: int = 0
     embedded_on: str | None = None
     errors: list[str] = field(default_factory=list)
-    exit_code: int = EXIT_OK
+    exit_code: int = ExitCode.OK
 
     def summary(self) -> str:
         new = sum(s["counts"].get("new", 0) + s["counts"].get("updated", 0) for s in self.sources.values())
@@ -78,13 +77,13 @@ def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool
                     report.sources[source.name] = crawled.as_dict()
                     if crawled.source_failed:
                         report.errors.append(f"{source.name}: {crawled.source_failed}")
-                        report.exit_code = EXIT_SOURCE_FAILED
+                        report.exit_code = ExitCode.SOURCE_FAILED
                     checkpoint("crawl")
             finally:
                 conn.close()
         except Exception as exc:  # a broken sources file or archive: still try to index what is stored
             report.errors.append(f"crawl: {type(exc).__name__}: {exc}")
-            report.exit_code = EXIT_SOURCE_FAILED
+            report.exit_code = ExitCode.SOURCE_FAILED
         try:
             built = build_index(settings, progress=progress, full=full)
             report.index_version, report.build, report.passages = built.version, built.method, built.passages
@@ -93,7 +92,7 @@ def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool
             report.passages_removed, report.embedded_on = built.removed, built.embedded_on
         except Exception as exc:  # nothing was published: the served index stays as it was
             report.errors.append(f"build: {type(exc).__name__}: {exc} (nothing published)")
-            report.exit_code = EXIT_BUILD_FAILED
+            report.exit_code = ExitCode.BUILD_FAILED
         report.finished = models.now_iso()
         report.duration_s = round(time.perf_counter() - began, 2)
         try:

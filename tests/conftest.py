@@ -8,10 +8,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.hashed import HashedEmbedder
-from indexer.config import DEFAULT_MODEL_DIRNAME, Settings, load_settings
-
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "data" / "demo"
+from fixtures.settings import DEMO, ROOT, make_settings
+from indexer.config import Settings, load_settings
 
 
 @pytest.fixture(scope="session")
@@ -21,16 +19,6 @@ def model_dir() -> Path:
 
     settings = load_settings({"data_dir": ROOT / "data", "model": ""})
     return ensure_default_model(settings, log=lambda message: None)
-
-
-def make_settings(data_dir: Path, model_dir: Path, **overrides) -> Settings:
-    """Settings over a temp data dir whose models/ links to the already converted model."""
-    models = data_dir / "models"
-    models.mkdir(parents=True, exist_ok=True)
-    link = models / DEFAULT_MODEL_DIRNAME
-    if not link.exists():
-        link.symlink_to(model_dir, target_is_directory=True)
-    return load_settings({"data_dir": data_dir, "model": "", **overrides})
 
 
 @pytest.fixture(scope="session")

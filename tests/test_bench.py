@@ -21,7 +21,7 @@ def test_sample_keeps_only_queries_answered_inside_it():
 
 def test_archive_copies_are_searchable_like_the_originals(tmp_path, fake_embedder):
     from indexer.config import load_settings
-    from indexer.lexical import WordQuery
+    from indexer.models import WordQuery
     from indexer.pipeline import build_index
 
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
@@ -60,7 +60,7 @@ def test_duplicates_benchmark_finds_the_copies_and_counts_them(tmp_path):
     import json
 
     from bench import duplicates as bench_duplicates
-    from tests.test_duplicates import OTHER, STORY
+    from fixtures.texts import OTHER, STORY
 
     items = [{"id": "1", "title": "a", "sapo": "", "body": STORY},
              {"id": "2", "title": "b", "sapo": "", "body": STORY + " Theo Cổng thông tin huyện."},
@@ -82,7 +82,7 @@ def test_hnsw_recall_benchmark_measures_a_served_hnsw_version(tmp_path):
     import pytest
 
     from bench import hnsw_recall
-    from tests.test_vectors import publish, unit_vectors
+    from fixtures.versions import publish, unit_vectors
 
     publish(tmp_path / "index", unit_vectors(500, d=16), np.arange(1000, 1500), factory="HNSW16,Flat")
     rows = hnsw_recall.run(tmp_path, [8, 64], count=20, rounds=2)

@@ -3,7 +3,7 @@ import sqlite3
 
 import pytest
 
-from fixtures.site import SOURCES_TOML
+from fixtures.site import SOURCES_TOML, expected_articles
 from indexer import store
 from indexer.crawl import Crawler, Fetcher, SourcesError, load_sources, normalize_url
 
@@ -215,8 +215,6 @@ def test_cli_exit_code_is_nonzero_only_when_a_whole_source_fails(site, tmp_path,
 
 
 def test_every_field_of_every_fixture_article(site, sources, tmp_path):
-    from bench.crawl import expected_articles
-
     conn, _ = crawl_all(tmp_path / "a.sqlite3", sources)
     stored = articles_by_title(conn)
     truth = expected_articles(site.base)

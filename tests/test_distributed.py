@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from fixtures.ray_cluster import loopback_cluster  # first: it keeps Ray on 127.0.0.1
+from fixtures.settings import DEMO, make_settings
 from indexer import vectors
 from indexer.embed import VectorCache
-from tests.conftest import DEMO, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 4  # passages per Ray batch: the demo's 44 passages make 11 batches over two nodes

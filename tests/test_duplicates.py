@@ -2,15 +2,8 @@
 collapsed in results with their copies listed."""
 import pytest
 
+from fixtures.texts import OTHER, STORY
 from indexer import duplicates, models, store
-
-STORY = ("Sáng 23/12, Ban Chỉ huy Quân sự huyện Minh Sơn tổ chức hội nghị tổng kết công tác quân sự, "
-         "quốc phòng địa phương năm 2021 và triển khai nhiệm vụ năm 2022. Dự hội nghị có lãnh đạo Bộ Chỉ huy "
-         "Quân sự tỉnh, Thường trực Huyện ủy, UBND huyện cùng các ban, ngành, đoàn thể. Năm 2021, lực lượng "
-         "vũ trang huyện đã hoàn thành tốt nhiệm vụ phòng chống thiên tai, tìm kiếm cứu nạn và giao quân đạt "
-         "100% chỉ tiêu.")
-OTHER = ("Nông dân xã Sơn Thủy thu hoạch lúa vụ đông xuân, năng suất bình quân đạt 68 tạ mỗi héc-ta, giá lúa "
-         "ổn định, thương lái thu mua tận ruộng, hợp tác xã hỗ trợ máy gặt cho các hộ khó khăn.")
 
 
 def groups_of(conn, article_ids):

@@ -53,6 +53,10 @@ def test_every_fault_is_recorded_with_its_reason_and_the_crawl_ends(hostile, oth
     assert len(ordinary) == 10
     assert set(stored) - set(ordinary) == {hostile.base + page for page in FORGED_CANONICALS}
     assert report.counts["failed"] == len(HOSTILE_PAGES)
+    # each failure is counted by its kind, the class of what went wrong, not by its message
+    assert report.refusals == {"TooSlow": 1, "Redirects": 1, "TooLarge": 5, "DecodeError": 1, "HTTPStatus": 1,
+                               "Truncated": 1, "ExtractionError": 1, "OffSite": 1}
+    assert "failures: TooLarge 5" in report.completeness() and report.as_dict()["refusals"]["OffSite"] == 1
     assert report.counts["skipped_robots"] == 1  # "Disallow: /*?in=" (RFC 9309 wildcard)
     assert pages["/bai/bai-viet-binh-thuong-ban-in.html?in=1"]["status"] == "robots"
     # nothing was requested of the other host: no redirect, feed, next page, story link or form post

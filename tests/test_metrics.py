@@ -3,7 +3,7 @@ import re
 import shutil
 import urllib.request
 
-from bench.api_latency import free_port, gunicorn_command, start_server
+from fixtures.servers import free_port, gunicorn_command, start_server
 
 
 def count(text: str, endpoint: str, status: str) -> float:

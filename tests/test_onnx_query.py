@@ -5,10 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
+from fixtures.texts import SENTENCES
 from indexer import onnx_query
 from indexer.config import load_settings
 from indexer.embed import Embedder, ModelMissing
-from tests.test_model import SENTENCES
 
 
 @pytest.fixture(scope="module")

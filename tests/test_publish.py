@@ -58,7 +58,7 @@ def test_publish_under_load_with_workers_recycled_answers_every_search_from_the_
     """Real processes on 127.0.0.1: gunicorn (2 workers × 4 threads, each recycled after about 60
     requests, so fresh workers start under load), 16 clients, a nightly run that crawls the fixture
     portal and publishes. Before the fix, fresh workers answered some searches with no index."""
-    from bench.publish_load import run_once
+    from fixtures.load import run_once
 
     run = run_once(demo_settings.data_dir, clients=16, seconds=20, max_requests=60)
     assert run.nightly_exit == 0

@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bench.indexing import write_pages
-from bench.publish_load import prepare_data_dir
-from bench.replicas import NGINX, SHIPPED, Cluster, Load, get_json, publish_new_version
+from fixtures.cluster import NGINX, SHIPPED, Cluster, Load, get_json, publish_new_version
+from fixtures.load import prepare_data_dir
+from fixtures.pages import write_pages
 from indexer import vectors
 from service import create_app
 

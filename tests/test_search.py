@@ -3,8 +3,7 @@ import re
 
 import pytest
 
-from indexer.lexical import WordQuery
-from indexer.models import Filters
+from indexer.models import Filters, WordQuery
 from service.search import Query, highlight, parse_query
 from service.search.query import Marks
 

@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from indexer import models, store
-from indexer.lexical import WordQuery
+from indexer.models import WordQuery
 
 
 @pytest.fixture()

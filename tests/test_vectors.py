@@ -5,12 +5,8 @@ from functools import partial
 import numpy as np
 import pytest
 
-from indexer import lexical, models, store, vectors, vocabulary
-
-
-def unit_vectors(n, d=8, seed=0):
-    v = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+from fixtures.versions import publish, unit_vectors
+from indexer import lexical, models, store, vectors
 
 
 def load_current(root, model, dimension):
@@ -19,24 +15,6 @@ def load_current(root, model, dimension):
         raise vectors.IndexUnavailable("no published index")
     return vectors.load_version(root, name, model, dimension)
 
-
-def rest_for(root, count):
-    """Writes a version's lexical indexes and vocabulary for `count` one-passage articles: a
-    version must hold as many lexical passages as vectors, and these tests are about FAISS and
-    the switch."""
-    conn = store.connect(root / f"archive-{count}.sqlite3")
-    for i in range(conn.execute("SELECT count(*) FROM articles").fetchone()[0], count):
-        store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{i}", source="s", title=f"Tin {i}", body=f"Bài số {i}."))
-    return lambda staging: {"lexical": lexical.build(staging, conn, count), "vocabulary": vocabulary.write(staging, conn)}
-
-
-def publish(root, vecs, ids, model="m", factory="Flat"):
-    index = vectors.make_index(vecs, ids, factory)
-    version = vectors.write_version(root, vectors.Segments([], [index]),
-                                    {"model": model, "dimension": vecs.shape[1], "index_factory": factory},
-                                    rest_for(root, len(ids)))
-    vectors.publish(root, version)
-    return version
 
 
 def test_publish_and_load_current(tmp_path):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from indexer import models, store
 from indexer.crawl.discover import Listing, absolute, feed_pages, page_links
-from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, Response
+from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, NotHTML, Response, RobotsDisallowed
 from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import DecodeError, decode_html
 from indexer.extract import ExtractionError, extract_article
@@ -27,6 +27,7 @@ class CrawlReport:
     source: str
     counts: Counter = field(default_factory=Counter)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    refusals: Counter = field(default_factory=Counter)  # failed pages by kind (the problem's class)
     source_failed: str | None = None  # the reason, when nothing of the source could be read
     listings_visited: int = 0
     listings_left: int = 0            # pagination not followed: the source's max_pages was reached
@@ -53,9 +54,8 @@ class CrawlReport:
                  f"feeds and sitemaps read {self.feeds_read}",
                  f"  articles found {self.articles_found}, stored or current {stored}, "
                  f"failed {counts['failed']}{robots}"]
-        reasons = Counter(_reason_kind(reason) for _, reason in self.failures)
-        if reasons:
-            lines.append("  failures: " + ", ".join(f"{kind} {n}" for kind, n in reasons.most_common()))
+        if self.refusals:
+            lines.append("  failures: " + ", ".join(f"{kind} {n}" for kind, n in self.refusals.most_common()))
         if self.oldest:
             lines.append(f"  published {self.oldest} … {self.newest}")
         if self.empty_months:
@@ -64,7 +64,8 @@ class CrawlReport:
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
-        return {"counts": dict(self.counts), "failures": [list(f) for f in self.failures[:200]],
+        return {"counts": dict(self.counts), "refusals": dict(self.refusals),
+                "failures": [list(f) for f in self.failures[:200]],
                 "source_failed": self.source_failed, "listings_visited": self.listings_visited,
                 "listings_left": self.listings_left, "listings_repeated": self.listings_repeated,
                 "feeds_read": self.feeds_read,
@@ -85,11 +86,6 @@ class CrawlReport:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def _reason_kind(reason: str) -> str:
-    """A failure reason without its details, to count alike ones together."""
-    return reason.split(":")[0].split(" (")[0].strip()
-
-
 class Crawler:
     def __init__(self, conn: sqlite3.Connection, fetcher: Fetcher, chunk_words: int = 180, chunk_overlap: int = 30,
                  default_tz: str = "Asia/Ho_Chi_Minh", progress: bool = False):
@@ -104,12 +100,16 @@ class Crawler:
         store.record_crawl_page(self.conn, url, source, status, reason, headers.get("etag"),
                                 headers.get("last-modified"), content_hash, article_url)
 
-    def _fail(self, report: CrawlReport, url: str, source: str, reason: str) -> None:
-        if reason == "disallowed by robots.txt":
+    def _fail(self, report: CrawlReport, url: str, source: str, problem: Exception, reason: str | None = None) -> None:
+        """Record a page that was not stored: its reason (`reason`, else the problem's message), and
+        its kind, the problem's class, counted in the report (robots.txt's refusals apart)."""
+        reason = reason or str(problem)
+        if isinstance(problem, RobotsDisallowed):
             report.counts["skipped_robots"] += 1
             self._record(url, source, "robots", reason)
         else:
             report.counts["failed"] += 1
+            report.refusals[type(problem).__name__] += 1
             report.failures.append((url, reason))
             self._record(url, source, "failed", reason)
 
@@ -181,10 +181,10 @@ class Crawler:
             response = self.fetcher.get(listing.url, form=dict(listing.form) if listing.form else None)
             report.counts["fetched"] += 1
             if response.content_type not in HTML_TYPES:
-                raise FetchError(f"listing is {response.content_type or 'untyped'}, not HTML")
+                raise NotHTML(f"listing is {response.content_type or 'untyped'}, not HTML")
             html = self._html(response)
         except (FetchError, DecodeError) as exc:
-            self._fail(report, listing.key, source.name, str(exc))
+            self._fail(report, listing.key, source.name, exc)
             return None
         report.listings_visited += 1
         self._record(listing.key, source.name, "listing", response=response)
@@ -197,7 +197,7 @@ class Crawler:
             report.counts["fetched"] += 1
             pages, children = feed_pages(response.body)
         except (FetchError, ValueError, OSError) as exc:  # OSError: a corrupt gzip stream
-            self._fail(report, url, source.name, str(exc))
+            self._fail(report, url, source.name, exc)
             return [], []
         report.feeds_read += 1
         return absolute(pages, url), [u for u in absolute(children, url) if source.same_site(u)]
@@ -209,7 +209,7 @@ class Crawler:
         try:
             response = self.fetcher.get(url, validators=validators)
         except FetchError as exc:
-            self._fail(report, url, source.name, str(exc))
+            self._fail(report, url, source.name, exc)
             return
         report.counts["fetched"] += 1
         if response.status == 304:
@@ -217,7 +217,7 @@ class Crawler:
             self._record(url, source.name, "not_modified", response=response)
             return
         if response.content_type not in HTML_TYPES:
-            self._fail(report, url, source.name, f"not HTML ({response.content_type or 'no content type'})")
+            self._fail(report, url, source.name, NotHTML(f"not HTML ({response.content_type or 'no content type'})"))
             return
         digest = hashlib.sha256(response.body).hexdigest()
         if state and state["content_hash"] == digest and state["status"] in ("stored", "unchanged"):
@@ -228,13 +228,13 @@ class Crawler:
             article = extract_article(self._html(response), normalize_url(response.url), source.name,
                                       source.selectors, tz=source.timezone or self.default_tz)
         except DecodeError as exc:
-            self._fail(report, url, source.name, f"undecodable: {exc}")
+            self._fail(report, url, source.name, exc, f"undecodable: {exc}")
             return
         except ExtractionError as exc:
-            self._fail(report, url, source.name, f"extraction: {exc}")
+            self._fail(report, url, source.name, exc, f"extraction: {exc}")
             return
-        except RecursionError:
-            self._fail(report, url, source.name, "extraction: the page's markup is nested too deeply to parse")
+        except RecursionError as exc:
+            self._fail(report, url, source.name, exc, "extraction: the page's markup is nested too deeply to parse")
             return
         # The canonical URL counts only on the source's own site: elsewhere (another portal's
         # article, a javascript: link) the page keeps the address it was fetched from.
@@ -244,7 +244,7 @@ class Crawler:
             _, status = store.upsert_article(self.conn, article, self.chunk_words, self.chunk_overlap,
                                              source.province)
         except store.ForeignArticle as exc:
-            self._fail(report, url, source.name, f"refused: {exc}")
+            self._fail(report, url, source.name, exc, f"refused: {exc}")
             return
         report.counts[status] += 1
         self._record(url, source.name, "stored" if status != "unchanged" else "unchanged",
@@ -263,7 +263,7 @@ class Crawler:
                 try:
                     self.fetch_article(url, source, report)
                 except Exception as exc:  # one bad page never stops the crawl
-                    self._fail(report, url, source.name, f"{type(exc).__name__}: {exc}")
+                    self._fail(report, url, source.name, exc, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # nor does one source stop the others: the crawl ends with the reason
             report.source_failed = f"crawl stopped: {type(exc).__name__}: {exc}"
         finally:

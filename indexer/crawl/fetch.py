@@ -43,7 +43,52 @@ class Response:
 
 
 class FetchError(Exception):
-    """A page could not be fetched; the message is the reason recorded."""
+    """A page could not be fetched: the message is the reason recorded, the class its kind (the
+    crawl report counts failures by kind)."""
+
+
+class OffSite(FetchError):
+    """Outside the source's site, or a redirect out of it."""
+
+
+class RobotsDisallowed(FetchError):
+    """robots.txt disallows the page (or the page a redirect leads to)."""
+
+
+class HTTPStatus(FetchError):
+    """An error status: 4xx, or 5xx and 429 once the retries are spent."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+class TooLarge(FetchError):
+    """Over the size limit: declared, received or unpacked."""
+
+
+class TooSlow(FetchError):
+    """The body did not arrive within the deadline."""
+
+
+class Truncated(FetchError):
+    """The connection closed before the whole body."""
+
+
+class BadEncoding(FetchError):
+    """A Content-Encoding that is unknown, or a body it cannot unpack."""
+
+
+class Redirects(FetchError):
+    """A redirect loop, or more redirects than allowed."""
+
+
+class Unreachable(FetchError):
+    """Timeouts or failed connections, once the retries are spent."""
+
+
+class NotHTML(FetchError):
+    """A page that should be HTML and is not (a listing served as a PDF)."""
 
 
 class _Robots:
@@ -70,7 +115,7 @@ class _Bounded:
     def __init__(self, encodings: list[str], limit: int) -> None:
         unknown = [e for e in encodings if e not in ENCODINGS]
         if unknown:
-            raise FetchError(f"unsupported Content-Encoding {', '.join(unknown)}")
+            raise BadEncoding(f"unsupported Content-Encoding {', '.join(unknown)}")
         self.limit = limit
         self.steps = [_Unpacker(e) for e in reversed(encodings)]
         self.sizes = [0] * len(self.steps)
@@ -81,7 +126,7 @@ class _Bounded:
             data = step.feed(data, room, final)
             self.sizes[index] += len(data)
             if len(data) >= room:
-                raise FetchError(f"larger than {self.limit} bytes decoded")
+                raise TooLarge(f"larger than {self.limit} bytes decoded")
         return data
 
 
@@ -114,7 +159,7 @@ class _Unpacker:
             out = self.zlib.decompress(data, room)
             return out + self.zlib.flush(room - len(out)) if final and len(out) < room else out
         except (zlib.error, brotli.error) as exc:
-            raise FetchError(f"corrupt {self.encoding} body: {exc}") from None
+            raise BadEncoding(f"corrupt {self.encoding} body: {exc}") from None
 
 
 class Fetcher:
@@ -158,7 +203,7 @@ class Fetcher:
             except FetchError as exc:
                 # RFC 9309: an unavailable robots.txt (4xx) means no rules; an unreachable one
                 # (5xx, timeout) means the whole site is disallowed until it can be read.
-                self._robots[root] = _Robots(blocked=not str(exc).startswith("HTTP 4"))
+                self._robots[root] = _Robots(blocked=not (isinstance(exc, HTTPStatus) and 400 <= exc.status < 500))
         return self._robots[root]
 
     def allowed(self, url: str) -> bool:
@@ -169,9 +214,9 @@ class Fetcher:
         """Fetch with conditional-GET validators (or POST `form`); 304 comes back as a Response,
         errors as FetchError."""
         if self.scope is not None and not self.scope(url):
-            raise FetchError(f"off the site: {url}")
+            raise OffSite(f"off the site: {url}")
         if check_robots and not self.allowed(url):
-            raise FetchError("disallowed by robots.txt")
+            raise RobotsDisallowed("disallowed by robots.txt")
         headers = {}
         if validators:
             if validators.get("etag"):
@@ -185,9 +230,9 @@ class Fetcher:
                 return self._follow(url, headers, form, check_robots)
             except _Retryable as exc:
                 if attempt == attempts - 1:
-                    raise FetchError(exc.reason) from None
+                    raise (HTTPStatus(exc.status) if exc.status else Unreachable(exc.reason)) from None
                 self.sleep(self._retry_after(exc.retry_after, attempt))
-        raise FetchError("no attempt made")
+        raise Unreachable("no attempt made")
 
     def _follow(self, url: str, headers: dict[str, str], form: dict[str, str] | None,
                 check_robots: bool) -> Response:
@@ -199,14 +244,14 @@ class Fetcher:
                 return response
             target = urljoin(url, response.headers["location"])
             if self.scope is not None and not self.scope(target):
-                raise FetchError(f"redirected off the site to {target}")
+                raise OffSite(f"redirected off the site to {target}")
             if target in seen:
-                raise FetchError("redirect loop: " + " → ".join([*seen[seen.index(target):], target]))
+                raise Redirects("redirect loop: " + " → ".join([*seen[seen.index(target):], target]))
             if check_robots and not self.allowed(target):
-                raise FetchError("redirected to a page disallowed by robots.txt")
+                raise RobotsDisallowed("redirected to a page disallowed by robots.txt")
             seen.append(target)
             url, form = target, (form if response.status in (307, 308) else None)
-        raise FetchError(f"more than {self.max_redirects} redirects")
+        raise Redirects(f"more than {self.max_redirects} redirects")
 
     def _once(self, url: str, headers: dict[str, str], form: dict[str, str] | None) -> Response:
         started = time.monotonic()
@@ -214,20 +259,20 @@ class Fetcher:
             with self.client.stream("POST" if form is not None else "GET", url, headers=headers, data=form) as resp:
                 declared = resp.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise FetchError(f"larger than {self.max_bytes} bytes (Content-Length {declared})")
+                    raise TooLarge(f"larger than {self.max_bytes} bytes (Content-Length {declared})")
                 if resp.status_code == 429 or resp.status_code >= 500:
-                    raise _Retryable(f"HTTP {resp.status_code}", resp.headers.get("retry-after"))
+                    raise _Retryable(f"HTTP {resp.status_code}", resp.headers.get("retry-after"), resp.status_code)
                 if resp.status_code >= 400 and resp.status_code != 304:
-                    raise FetchError(f"HTTP {resp.status_code}")
+                    raise HTTPStatus(resp.status_code)
                 encodings = [e.strip().lower() for e in resp.headers.get("content-encoding", "").split(",")]
                 body = _Bounded([e for e in encodings if e and e != "identity"], self.max_bytes)
                 chunks, size = [], 0
                 for chunk in resp.iter_raw():
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise FetchError(f"larger than {self.max_bytes} bytes")
+                        raise TooLarge(f"larger than {self.max_bytes} bytes")
                     if time.monotonic() - started > self.deadline:
-                        raise FetchError(f"slower than the {self.deadline:g} s deadline ({size} bytes received)")
+                        raise TooSlow(f"slower than the {self.deadline:g} s deadline ({size} bytes received)")
                     chunks.append(body.feed(chunk))
                 chunks.append(body.feed(b"", final=True))
                 return Response(str(resp.url), resp.status_code, {k.lower(): v for k, v in resp.headers.items()},
@@ -237,7 +282,7 @@ class Fetcher:
         except httpx.RemoteProtocolError as exc:
             message = str(exc)
             if "incomplete" in message or "without sending complete message body" in message:
-                raise FetchError(f"truncated: the connection closed before the whole body ({message})") from None
+                raise Truncated(f"truncated: the connection closed before the whole body ({message})") from None
             raise _Retryable(f"connection cut: {message}") from None
         except httpx.TransportError as exc:
             raise _Retryable(f"connection failed: {exc or type(exc).__name__}") from None
@@ -258,6 +303,6 @@ class Fetcher:
 class _Retryable(Exception):
     """A failure worth another attempt (timeouts, cut connections, 5xx, 429)."""
 
-    def __init__(self, reason: str, retry_after: str | None = None) -> None:
+    def __init__(self, reason: str, retry_after: str | None = None, status: int | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
+        self.reason, self.retry_after, self.status = reason, retry_after, status

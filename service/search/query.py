@@ -12,8 +12,7 @@ from functools import cached_property
 from indexer import abbreviations, diacritics, places
 from indexer import text as vtext
 from indexer.dates import DateIntent, query_date_intent
-from indexer.lexical import WordQuery
-from indexer.models import Filters
+from indexer.models import Filters, WordQuery
 
 MODES = ("hybrid", "semantic", "lexical")
 SORTS = ("relevance", "date")

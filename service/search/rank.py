@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import log1p
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from indexer.dates import DateIntent
 from indexer.models import Candidate
-from indexer.vectors import LoadedIndex
 from service.search.query import ParsedQuery
+
+if TYPE_CHECKING:  # the read side's type only: ranking imports no index library
+    from indexer.vectors import LoadedIndex
 
 # Fusion weights of the min-max normalised scores, tuned on eval-dev (bench/quality.py): exact
 # (diacritics kept) passage matches, folded passage matches (standing in when there is no exact
