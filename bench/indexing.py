@@ -42,7 +42,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 # Stage → (module, function) of the write path, timed in place.
 STAGES = {
-    "extract": (pipeline, "extract_article"),
+    "extract": (pipeline, "page_to_article"),  # decoding included
     "chunk": (vtext, "chunk"),
     "store": (store, "upsert_article"),
     "embed": (embed.Embedder, "encode_passages"),

@@ -12,7 +12,7 @@ import numpy as np
 
 from indexer import duplicates, lexical, models, places, precision, store, suggest, vectors, vocabulary
 from indexer.config import Settings
-from indexer.decode import DecodeError, decode_html
+from indexer.decode import DecodeError
 from indexer.embed import (
     Embedder,
     EmbedMissing,
@@ -22,8 +22,9 @@ from indexer.embed import (
     get_embedder,
     model_id,
 )
-from indexer.extract import ExtractionError, extract_article
+from indexer.extract import ExtractionError
 from indexer.faults import checkpoint
+from indexer.page import page_to_article
 
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".php", ".aspx", ".asp"}
 
@@ -70,8 +71,7 @@ def ingest_files(settings: Settings, paths: Iterable[Path], source: str | None =
     try:
         for path, relative in tqdm(files, unit="page", desc="ingest", disable=not progress):
             try:
-                html = decode_html(path.read_bytes())
-                article = extract_article(html, urljoin(base_url, quote(relative)) if base_url else "",
+                article = page_to_article(path.read_bytes(), "", urljoin(base_url, quote(relative)) if base_url else "",
                                           source or "", tz=settings.timezone)
                 if not models.is_web_url(article.url):
                     raise ExtractionError("the page names no http(s) canonical URL (link rel=canonical): "

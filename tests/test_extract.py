@@ -1,7 +1,9 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from indexer.config import load_settings
 from indexer.extract import ExtractionError, Selectors, extract_article
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -70,3 +72,40 @@ def test_page_without_body_is_an_error_not_an_empty_article():
     with pytest.raises(ExtractionError, match="body"):
         extract_article("<html><head><title>Danh mục</title></head><body><nav>menu</nav></body></html>",
                         "http://x.example/list", "x")
+
+
+def test_the_crawl_probe_and_ingest_turn_a_page_into_an_article_one_way(tmp_path, site, monkeypatch):
+    """The same bytes give the same article, or the same refusal, through page_to_article, whichever
+    way they came: binary data, markup nested 30,000 deep, a parser that recurses too far."""
+    from indexer import page
+    from indexer.crawl import Fetcher
+    from indexer.crawl.probe import probe, site_source
+    from indexer.decode import DecodeError
+    from indexer.pipeline import ingest_files
+
+    nested = b"<html><body><h1>Tin</h1>" + b"<div>" * 30_000 + b"chu" + b"</div>" * 30_000 + b"</body></html>"
+    with pytest.raises(DecodeError, match="binary data served as text/html"):
+        page.page_to_article(b"\x89PNG\x00\x00", "text/html; charset=utf-8", "https://u.example.vn/a", "s")
+    with pytest.raises(ExtractionError):
+        page.page_to_article(nested, "text/html", "https://u.example.vn/a", "s")
+    # saved pages that fail, fail alone, as fetched ones do; ingest goes on
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "sau.html").write_bytes(nested)
+    (tmp_path / "pages" / "anh.html").write_bytes(b"\x89PNG\x00\x00")
+    settings = load_settings({"data_dir": tmp_path / "data", "model": ""})
+    report = ingest_files(settings, [tmp_path / "pages"], source="s", base_url="https://u.example.vn/")
+    assert report.counts["failed"] == 2 and any("binary data" in why for _, why in report.failures)
+    # probe shows what the crawl stores: the fixture's article, field for field
+    url = site.base + "/cms/bai/hoi-nghi-phong-chong-thien-tai-2021.html"
+    previewed = probe(url, site_source(url), Fetcher(delay=0)).article
+    fetched = Fetcher(delay=0).get(url)
+    stored = page.page_to_article(fetched.body, fetched.headers.get("content-type", ""), url, previewed.source)
+    assert previewed.title and previewed == replace(stored, fetched_at=previewed.fetched_at)  # but when
+    # a parser that recurses past Python's limit is a page that is not an article, not a crash
+
+    def recursing(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(page, "extract_article", recursing)
+    with pytest.raises(ExtractionError, match="nested too deeply"):
+        page.page_to_article(b"<html><body>Tin</body></html>", "text/html", "https://u.example.vn/a", "s")

@@ -16,8 +16,9 @@ from indexer import models, store
 from indexer.crawl.discover import Listing, absolute, feed_pages, page_links
 from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, NotHTML, Response, RobotsDisallowed
 from indexer.crawl.sources import Source, normalize_url
-from indexer.decode import DecodeError, decode_html
-from indexer.extract import ExtractionError, extract_article
+from indexer.decode import DecodeError
+from indexer.extract import ExtractionError
+from indexer.page import page_text, page_to_article
 
 
 @dataclass
@@ -113,12 +114,6 @@ class Crawler:
             report.failures.append((url, reason))
             self._record(url, source, "failed", reason)
 
-    def _html(self, response: Response) -> str:
-        """The page's text; DecodeError for bytes that are no text (binary data served as HTML)."""
-        if b"\x00" in response.body[:4096]:
-            raise DecodeError(f"binary data served as {response.content_type or 'an untyped page'}")
-        return decode_html(response.body, response.headers.get("content-type", ""))
-
     # --- discovery --------------------------------------------------------------------
     def discover(self, source: Source, report: CrawlReport, max_pages: int) -> list[str]:
         """Article URLs from listing pages (following pagination), sitemaps (the source's and those
@@ -182,7 +177,7 @@ class Crawler:
             report.counts["fetched"] += 1
             if response.content_type not in HTML_TYPES:
                 raise NotHTML(f"listing is {response.content_type or 'untyped'}, not HTML")
-            html = self._html(response)
+            html = page_text(response.body, response.headers.get("content-type", ""))
         except (FetchError, DecodeError) as exc:
             self._fail(report, listing.key, source.name, exc)
             return None
@@ -225,16 +220,14 @@ class Crawler:
             self._record(url, source.name, "unchanged", response=response)
             return
         try:
-            article = extract_article(self._html(response), normalize_url(response.url), source.name,
-                                      source.selectors, tz=source.timezone or self.default_tz)
+            article = page_to_article(response.body, response.headers.get("content-type", ""),
+                                      normalize_url(response.url), source.name, source.selectors,
+                                      tz=source.timezone or self.default_tz)
         except DecodeError as exc:
             self._fail(report, url, source.name, exc, f"undecodable: {exc}")
             return
         except ExtractionError as exc:
             self._fail(report, url, source.name, exc, f"extraction: {exc}")
-            return
-        except RecursionError as exc:
-            self._fail(report, url, source.name, exc, "extraction: the page's markup is nested too deeply to parse")
             return
         # The canonical URL counts only on the source's own site: elsewhere (another portal's
         # article, a javascript: link) the page keeps the address it was fetched from.

@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 from indexer.crawl.discover import page_links
 from indexer.crawl.fetch import Fetcher, FetchError
 from indexer.crawl.sources import Source, normalize_url
-from indexer.decode import DecodeError, decode_html
-from indexer.extract import ExtractionError, Selectors, extract_article
+from indexer.decode import DecodeError
+from indexer.extract import ExtractionError, Selectors
 from indexer.models import Article
+from indexer.page import page_text, page_to_article
 
 LISTING_LINKS = 2  # a page linking to this many articles is read as a listing
 
@@ -44,7 +45,7 @@ def probe(url: str, source: Source, fetcher: Fetcher, tz: str = "Asia/Ho_Chi_Min
     result = Probe(url)
     try:
         response = fetcher.get(url)
-        html = decode_html(response.body, response.headers.get("content-type", ""))
+        html = page_text(response.body, response.headers.get("content-type", ""))
     except (FetchError, DecodeError) as exc:
         result.fetched = f"not fetched: {exc}"
         return result
@@ -56,8 +57,9 @@ def probe(url: str, source: Source, fetcher: Fetcher, tz: str = "Asia/Ho_Chi_Min
     result.feeds = links.feeds
     result.sitemaps = [u for u in fetcher.robots(url).sitemaps() if source.same_site(u)]
     try:
-        result.article = extract_article(html, normalize_url(response.url), source.name, source.selectors,
-                                         tz=source.timezone or tz)
+        result.article = page_to_article(response.body, response.headers.get("content-type", ""),
+                                         normalize_url(response.url), source.name, source.selectors,
+                                         tz=source.timezone or tz)  # as the crawl would extract it
     except ExtractionError as exc:
         result.not_article = str(exc)
     return result
