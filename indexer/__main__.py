@@ -194,7 +194,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def run_crawl(args: argparse.Namespace) -> tuple[list, bool]:
     """Crawl the chosen sources; returns (reports, whether any whole source failed)."""
-    from indexer.crawl import Crawler, Fetcher, load_sources
+    from indexer.crawl import crawl_sources, load_sources
 
     settings = load_settings()
     sources = load_sources(args.sources or settings.data_dir / "sources.toml")
@@ -202,22 +202,16 @@ def run_crawl(args: argparse.Namespace) -> tuple[list, bool]:
         sources = [s for s in sources if s.name == args.source]
         if not sources:
             raise ValueError(f"no source named {args.source!r} in the sources file")
-    conn = store.connect(settings.db_path)
-    crawler = Crawler(conn, Fetcher(), settings.chunk_words, settings.chunk_overlap, settings.timezone,
-                      progress=True)
-    reports = []
-    try:
-        for source in sources:
-            report = crawler.crawl(source, max_pages=args.max_pages)
-            reports.append(report)
-            print(report.summary())
-            print(report.completeness())
-            for url, reason in report.failures[:20]:
-                print(f"  failed: {url}: {reason}", file=sys.stderr)
-            if len(report.failures) > 20:
-                print(f"  … and {len(report.failures) - 20} more failures", file=sys.stderr)
-    finally:
-        conn.close()
+
+    def show(source, report) -> None:
+        print(report.summary())
+        print(report.completeness())
+        for url, reason in report.failures[:20]:
+            print(f"  failed: {url}: {reason}", file=sys.stderr)
+        if len(report.failures) > 20:
+            print(f"  … and {len(report.failures) - 20} more failures", file=sys.stderr)
+
+    reports = crawl_sources(settings, sources, progress=True, max_pages=args.max_pages, after=show)
     return reports, any(r.source_failed for r in reports)
 
 
@@ -227,10 +221,13 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
+    """The nightly job without its lock's wait and its report: crawl, then build (a Ray cluster
+    that cannot be used is refused before anything is crawled)."""
     from indexer.pipeline import build_index
 
+    settings = settings_for_indexing(args)
     _, source_failed = run_crawl(args)
-    print(build_index(load_settings(), progress=True).summary())
+    print(build_index(settings, progress=True).summary())
     return ExitCode.SOURCE_FAILED if source_failed else ExitCode.OK
 
 
@@ -412,9 +409,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sources", type=Path, help="sources file (default: <data dir>/sources.toml)")
     p.add_argument("--full", action="store_true", help="rebuild the index from the archive (cached vectors reused)")
     p.set_defaults(func=cmd_nightly)
-    for name in ("build", "nightly"):
-        sub.choices[name].add_argument("--ray", metavar="ADDRESS",
-                                       help="embed on this Ray cluster (HOST:PORT; default: NEWSSEARCH_RAY_ADDRESS)")
     for name, func, text in (("crawl", cmd_crawl, "fetch new and changed articles from the sources"),
                              ("update", cmd_update, "crawl every source, then index what is new")):
         p = sub.add_parser(name, help=text)
@@ -422,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--source", help="only this source")
         p.add_argument("--max-pages", type=int, help="listing pages to follow per source")
         p.set_defaults(func=func)
+    for name in ("build", "nightly", "update"):
+        sub.choices[name].add_argument("--ray", metavar="ADDRESS",
+                                       help="embed on this Ray cluster (HOST:PORT; default: NEWSSEARCH_RAY_ADDRESS)")
     p = sub.add_parser("probe", help="show what a crawl would discover on one page and extract from it")
     p.add_argument("url")
     p.add_argument("--source", help="use this source's settings and selectors (from the sources file)")

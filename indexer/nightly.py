@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from indexer import models, store
+from indexer import models
 from indexer.config import Settings
 from indexer.exits import ExitCode
 from indexer.faults import checkpoint
@@ -59,7 +59,7 @@ def write_report(settings: Settings, report: NightlyReport) -> Path:
 def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool = False,
                 progress: bool = False) -> NightlyReport:
     """One run; raises Locked when another run is in progress."""
-    from indexer.crawl import Crawler, Fetcher, load_sources
+    from indexer.crawl import crawl_sources, load_sources
     from indexer.pipeline import build_index
 
     with data_dir_lock(settings.data_dir, "nightly"):
@@ -68,19 +68,15 @@ def run_nightly(settings: Settings, sources_file: Path | None = None, full: bool
         sources_path = sources_file or settings.data_dir / "sources.toml"
         try:
             sources = load_sources(sources_path) if sources_path.exists() else []
-            conn = store.connect(settings.db_path)
-            try:
-                crawler = Crawler(conn, Fetcher(), settings.chunk_words, settings.chunk_overlap, settings.timezone,
-                                  progress=progress)
-                for source in sources:
-                    crawled = crawler.crawl(source)
-                    report.sources[source.name] = crawled.as_dict()
-                    if crawled.source_failed:
-                        report.errors.append(f"{source.name}: {crawled.source_failed}")
-                        report.exit_code = ExitCode.SOURCE_FAILED
-                    checkpoint("crawl")
-            finally:
-                conn.close()
+
+            def record(source, crawled) -> None:
+                report.sources[source.name] = crawled.as_dict()
+                if crawled.source_failed:
+                    report.errors.append(f"{source.name}: {crawled.source_failed}")
+                    report.exit_code = ExitCode.SOURCE_FAILED
+                checkpoint("crawl")
+
+            crawl_sources(settings, sources, progress=progress, after=record)
         except Exception as exc:  # a broken sources file or archive: still try to index what is stored
             report.errors.append(f"crawl: {type(exc).__name__}: {exc}")
             report.exit_code = ExitCode.SOURCE_FAILED

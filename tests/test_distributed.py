@@ -182,7 +182,7 @@ def test_an_unusable_cluster_gets_one_line_and_exit_2_and_the_archive_is_untouch
     before = files_digest(data_dir)
 
     def refused(address: str, *args: str) -> str:
-        for command in ("build", "nightly"):
+        for command in ("build", "nightly", "update"):  # update refuses before it crawls anything
             code, _, err = finish(indexer_cli(data_dir, command, *args, NEWSSEARCH_RAY_ADDRESS=address))
             lines = [line for line in err.splitlines() if line.startswith("error:")]
             assert code == 2 and len(lines) == 1, err

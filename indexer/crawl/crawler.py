@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from indexer import models, store
@@ -265,3 +266,21 @@ class Crawler:
         store.record_crawl_run(self.conn, source.name, started, report.as_dict())
         return report
 
+
+def crawl_sources(settings, sources: list[Source], progress: bool = False, max_pages: int | None = None,
+                  after: Callable[[Source, CrawlReport], None] | None = None) -> list[CrawlReport]:
+    """Crawl each source into the settings' archive, one after another (a source that fails ends
+    with its reason and the next goes on); `after` sees each source's report as it ends. The one
+    crawl `crawl`, `update` and the nightly job all run."""
+    conn = store.connect(settings.db_path)
+    try:
+        crawler = Crawler(conn, Fetcher(), settings.chunk_words, settings.chunk_overlap, settings.timezone,
+                          progress=progress)
+        reports = []
+        for source in sources:
+            reports.append(crawler.crawl(source, max_pages=max_pages))
+            if after is not None:
+                after(source, reports[-1])
+        return reports
+    finally:
+        conn.close()
