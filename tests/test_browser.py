@@ -157,9 +157,11 @@ def test_the_keyboard_alone_searches_filters_reads_and_returns(page, live_server
     """No mouse: type a query, skip to the content, open the filters, sort by date, apply, open a
     result and come back to the same search. Every Tab moves forward in the page's own order."""
     page.goto(live_server + "/")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")  # autofocus, not a click
     page.keyboard.type("phòng chống thiên tai")
     page.keyboard.press("Enter")
     page.wait_for_selector("li.hit")
+    assert "q=ph%C3%B2ng" in page.url  # every keystroke reached the box
     follows = []
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"
