@@ -29,7 +29,8 @@ def test_search_filter_open_article_and_related(page, live_server):
     page.goto(live_server + "/")
     assert page.evaluate("document.activeElement.id") == "q"  # autofocus
     page.keyboard.type("phòng chống thiên tai")
-    page.keyboard.press("Enter")
+    with page.expect_navigation():  # the old page's hits must not answer the wait
+        page.keyboard.press("Enter")
     page.wait_for_selector("li.hit")
     assert "q=ph%C3%B2ng" in page.url  # the query lives in the URL
     first = page.locator("li.hit h2 a").first.inner_text()
@@ -37,7 +38,8 @@ def test_search_filter_open_article_and_related(page, live_server):
     assert page.locator("li.hit mark").count() > 0
     page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
 
-    page.locator("nav.years a", has_text="2021").click()  # the year chart filters
+    with page.expect_navigation():
+        page.locator("nav.years a", has_text="2021").click()  # the year chart filters
     page.wait_for_selector("li.hit")
     assert "from=2021-01-01" in page.url
     dates = page.locator("li.hit p.meta").all_inner_texts()
@@ -77,7 +79,8 @@ def test_filters_wait_for_apply_and_the_page_has_its_heading(page, live_server):
     page.keyboard.press("ArrowDown")
     page.wait_for_timeout(300)
     assert page.url == before
-    page.locator("button.apply").click()
+    with page.expect_navigation():
+        page.locator("button.apply").click()
     page.wait_for_selector("li.hit")
     assert "sort=date" in page.url and "from=" not in page.url  # applied, and no empty fields in the URL
 
@@ -159,7 +162,8 @@ def test_the_keyboard_alone_searches_filters_reads_and_returns(page, live_server
     page.goto(live_server + "/")
     page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")  # autofocus, not a click
     page.keyboard.type("phòng chống thiên tai")
-    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_selector("li.hit")
     assert "q=ph%C3%B2ng" in page.url  # every keystroke reached the box
     follows = []
@@ -180,14 +184,16 @@ def test_the_keyboard_alone_searches_filters_reads_and_returns(page, live_server
     tab_to(page, "select[name=sort]")
     page.keyboard.press("ArrowDown")
     tab_to(page, "button.apply")
-    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_selector("li.hit")
     assert "sort=date" in page.url
     tab_to(page, "li.hit h2 a")
     page.keyboard.press("Enter")
     page.wait_for_selector("article.full h1")
     tab_to(page, "p.back a")
-    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_selector("li.hit")
     assert "sort=date" in page.url and "q=ph%C3%B2ng" in page.url
 
@@ -212,7 +218,8 @@ def test_suggestions_as_you_type_are_a_combobox_the_keyboard_drives(page, live_s
     assert page.locator("#q-list").is_hidden() and box.get_attribute("aria-expanded") == "false"
     assert box.input_value() == "thien t"
     page.keyboard.press("ArrowDown")
-    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_selector("li.hit")
     assert "q=thi%C3%AAn+tai" in page.url
     box = page.locator("#q")
@@ -221,6 +228,7 @@ def test_suggestions_as_you_type_are_a_combobox_the_keyboard_drives(page, live_s
     page.wait_for_selector("#q-list [role=option]")
     assert page.locator("#q-option-0").inner_text().startswith("Cổng thông tin điện tử huyện Phú Lâm")
     page.keyboard.press("ArrowDown")
-    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_selector("li.hit")
     assert "source=phulam.example.gov.vn" in page.url and "q=b%C3%A3o" in page.url
