@@ -4,14 +4,21 @@ Order: a byte-order mark, the HTTP header's charset, the page's <meta> charset, 
 detection. VNI pages (declared ``x-viet-vni``, or cp1252 text set in a VNI font) are converted:
 VNI writes a vowel as its base letter followed by Latin-1 "mark" characters. The text comes out
 in NFC, so windows-1258 (which writes tone marks as separate combining characters) reads like any
-other page to every rule that follows. Bytes that no candidate decodes cleanly are a DecodeError
-with the reason: replacement characters are never stored silently.
+other page to every rule that follows.
+
+The real web has pages that are valid except for a few bad bytes (a truncated multi-byte character,
+one paragraph pasted from another encoding). When no candidate decodes a page cleanly, the declared
+charset or UTF-8 that reads all but at most 0.5% of its bytes, each bad byte replaced with U+FFFD,
+is taken, and the count travels with the text (`Decoded.replaced`) so a crawl reports it. Bytes that
+no candidate reads even so (binary data, a page in an encoding it does not declare) are a
+DecodeError with the reason.
 """
 from __future__ import annotations
 
 import codecs
 import re
 import unicodedata
+from dataclasses import dataclass
 
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
@@ -21,6 +28,12 @@ _ALIASES = {"windows-1258": "cp1258", "iso-8859-1": "cp1252", "latin1": "cp1252"
             "latin-1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252"}
 # Share of characters that may be controls or other unprintable code points in real text.
 _MAX_ODD_SHARE = 0.001
+# Share of a page's bytes that may be undecodable in its encoding and replaced with U+FFFD.
+MAX_REPLACED_SHARE = 0.005
+# A UTF-8 page with bad bytes must read at least this many good multi-byte characters per bad byte:
+# fewer, and it is a single-byte page that happens to hold a few valid UTF-8 sequences.
+_MIN_GOOD_PER_BAD = 10
+_ESCAPED = re.compile("[\udc80-\udcff]")
 
 
 # VNI-Windows: tone marks after a plain vowel (and after ơ = ô, ư = ö), the circumflex and breve
@@ -70,6 +83,15 @@ class DecodeError(ValueError):
     """The bytes are not text in any encoding the page or server names, nor one detected."""
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A page's text, the codec that read it, and how many bad bytes were replaced to read it."""
+
+    text: str
+    codec: str
+    replaced: int = 0
+
+
 def declared_charsets(body: bytes, content_type: str = "") -> list[str]:
     """Charsets named by the server, then by the page itself (first 4 KB), as Python codec names."""
     names = []
@@ -91,43 +113,68 @@ def declared_charsets(body: bytes, content_type: str = "") -> list[str]:
     return out
 
 
-def _plausible(text: str) -> bool:
-    """Decoded text that is not binary data in disguise: few control characters, no U+FFFD."""
-    if "\ufffd" in text:
+def _plausible(text: str, replaced: int = 0) -> bool:
+    """Decoded text that is not binary data in disguise: few control characters, and no U+FFFD
+    beyond the `replaced` bad bytes the decoder put there."""
+    if text.count("\ufffd") > replaced:
         return False
     odd = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f")
     return odd <= _MAX_ODD_SHARE * max(1, len(text))
 
 
+def decode_page(body: bytes, content_type: str = "") -> Decoded:
+    """The page's text in NFC, with the codec and the bad bytes replaced; raises DecodeError when
+    no encoding yields real text."""
+    found = _decode(body, content_type)
+    text = found.text
+    if found.codec in _VNI_CHARSETS or (found.codec == "cp1252" and _VNI_FONT.search(text)):
+        text = vni_to_unicode(text)
+    return Decoded(unicodedata.normalize("NFC", text), found.codec, found.replaced)
+
+
 def decode_html(body: bytes, content_type: str = "") -> str:
     """The page's text in NFC; raises DecodeError when no encoding yields real text."""
-    text, codec = _decode(body, content_type)
-    if codec in _VNI_CHARSETS or (codec == "cp1252" and _VNI_FONT.search(text)):
-        text = vni_to_unicode(text)
-    return unicodedata.normalize("NFC", text)
+    return decode_page(body, content_type).text
 
 
-def _decode(body: bytes, content_type: str) -> tuple[str, str]:
-    """(text, the codec that read it)."""
+def _python_codec(codec: str) -> str:
+    return "cp1252" if codec in _VNI_CHARSETS else codec
+
+
+def _with_replacements(body: bytes, codec: str) -> Decoded | None:
+    """The body read in this codec with its few bad bytes replaced, or None when too many are bad."""
+    escaped = body.decode(_python_codec(codec), errors="surrogateescape")  # a bad byte: U+DC80 + byte
+    bad = len(_ESCAPED.findall(escaped))
+    text = _ESCAPED.sub("\ufffd", escaped)
+    if not bad or bad > MAX_REPLACED_SHARE * len(body) or not _plausible(text, bad):
+        return None
+    if codec == "utf-8" and len(body) - sum(ch < "\x80" for ch in text) - bad < _MIN_GOOD_PER_BAD * bad:
+        return None  # hardly any real UTF-8 around the bad bytes: not a UTF-8 page
+    return Decoded(text, codec, bad)
+
+
+def _decode(body: bytes, content_type: str) -> Decoded:
     if not body:
-        return "", "utf-8"
+        return Decoded("", "utf-8")
     for bom, codec in _BOMS:
         if body.startswith(bom):
-            return body.decode(codec), codec
-    tried = []
-    for codec in [*declared_charsets(body, content_type), "utf-8"]:
-        if codec in tried:
-            continue
-        tried.append(codec)
+            return Decoded(body.decode(codec), codec)
+    tried = list(dict.fromkeys([*declared_charsets(body, content_type), "utf-8"]))
+    for codec in tried:
         try:
-            text = body.decode("cp1252" if codec in _VNI_CHARSETS else codec)
+            text = body.decode(_python_codec(codec))
         except UnicodeDecodeError:
             continue
         if _plausible(text):
-            return text, codec
+            return Decoded(text, codec)
+    for codec in tried:  # the page's own encoding, but for a few bad bytes
+        found = _with_replacements(body, codec)
+        if found is not None:
+            return found
     from charset_normalizer import from_bytes
 
     best = from_bytes(body).best()
     if best is not None and best.encoding and _plausible(text := str(best)):
-        return text, best.encoding
-    raise DecodeError(f"not text in {', '.join(tried)} nor in any detected encoding")
+        return Decoded(text, best.encoding)
+    raise DecodeError(f"not text in {', '.join(tried)} nor in any detected encoding "
+                      f"(nor with at most {MAX_REPLACED_SHARE:.1%} of its bytes replaced)")

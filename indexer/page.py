@@ -2,26 +2,31 @@
 preview never disagrees with the crawl it previews, and a saved page fails as a fetched one does."""
 from __future__ import annotations
 
-from indexer.decode import DecodeError, decode_html
+from indexer.decode import Decoded, DecodeError, decode_page
 from indexer.extract import ExtractionError, Selectors, extract_article
 from indexer.models import Article
 
 
-def page_text(body: bytes, content_type: str = "") -> str:
-    """The page's text (`content_type`: the Content-Type header, for its charset); DecodeError for
-    bytes that are no text, such as binary data served as HTML."""
+def page_text(body: bytes, content_type: str = "") -> Decoded:
+    """The page's text (`content_type`: the Content-Type header, for its charset) and the bad bytes
+    replaced to read it; DecodeError for bytes that are no text, such as binary data served as HTML."""
     if b"\x00" in body[:4096]:
         media = content_type.split(";")[0].strip().lower()
         raise DecodeError(f"binary data served as {media or 'an untyped page'}")
-    return decode_html(body, content_type)
+    return decode_page(body, content_type)
 
 
-def page_to_article(body: bytes, content_type: str, url: str, source: str, selectors: Selectors | None = None,
+def html_to_article(html: str, url: str, source: str, selectors: Selectors | None = None,
                     tz: str = "Asia/Ho_Chi_Minh") -> Article:
-    """The article a page holds; DecodeError when its bytes are no text, ExtractionError (with the
-    reason) when it holds no article or its markup is nested too deeply to parse."""
-    html = page_text(body, content_type)
+    """The article a decoded page holds; ExtractionError (with the reason) when it holds none or its
+    markup is nested too deeply to parse."""
     try:
         return extract_article(html, url, source, selectors, tz=tz)
     except RecursionError:
         raise ExtractionError("the page's markup is nested too deeply to parse") from None
+
+
+def page_to_article(body: bytes, content_type: str, url: str, source: str, selectors: Selectors | None = None,
+                    tz: str = "Asia/Ho_Chi_Minh") -> Article:
+    """The article a page's bytes hold; DecodeError when they are no text, else as html_to_article."""
+    return html_to_article(page_text(body, content_type).text, url, source, selectors, tz)

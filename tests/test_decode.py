@@ -5,7 +5,7 @@ import unicodedata
 import pytest
 
 from fixtures.site import to_cp1258
-from indexer.decode import VNI_TABLE, DecodeError, decode_html, vni_to_unicode
+from indexer.decode import VNI_TABLE, DecodeError, decode_html, decode_page, vni_to_unicode
 
 SENTENCE = "Đặng Văn Quang, Phó Chủ tịch UBND huyện, phát biểu tại hội nghị phòng chống thiên tai"
 PAGE = ("<html><head><meta charset=\"{charset}\"><title>Hội nghị phòng chống thiên tai</title></head><body>"
@@ -66,3 +66,20 @@ def test_saved_legacy_pages_ingest_as_correct_nfc_text(name, encode, tmp_path, m
     row = conn.execute("SELECT title, body FROM articles").fetchone()
     assert row["title"] == "Hội nghị phòng chống thiên tai năm 2021" and SENTENCE in row["body"]
     assert "\ufffd" not in row["body"] and unicodedata.is_normalized("NFC", row["body"])
+
+
+def test_a_few_bad_bytes_are_replaced_and_counted_many_are_refused():
+    """A page valid but for a few bad bytes (a cut multi-byte character) is read, each bad byte a
+    U+FFFD and counted; one that is mostly undecodable in its own encoding is still refused."""
+    page = PAGE.format(charset="utf-8", text=SENTENCE).encode()
+    cut = page.index("Phó".encode()) + 3  # "ó" is two bytes: its first is left alone
+    damaged = page[:cut] + page[cut + 1:]
+    found = decode_page(damaged, "text/html; charset=utf-8")
+    assert found.replaced == 1 and found.codec == "utf-8"
+    assert "Ph\ufffd Chủ tịch" in found.text and found.text.count("\ufffd") == 1
+    assert decode_page(page).replaced == 0
+    noisy = bytearray(page * 3)
+    for position in range(50, len(noisy), 60):  # well over 0.5% of the bytes
+        noisy[position] = 0xFF
+    with pytest.raises(DecodeError, match="0.5%"):
+        decode_page(bytes(noisy), "text/html; charset=utf-8")

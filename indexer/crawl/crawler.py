@@ -19,7 +19,7 @@ from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, NotHTML, Respon
 from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import DecodeError
 from indexer.extract import ExtractionError
-from indexer.page import page_text, page_to_article
+from indexer.page import html_to_article, page_text
 
 
 @dataclass
@@ -40,6 +40,12 @@ class CrawlReport:
     newest: str | None = None
     empty_months: list[str] = field(default_factory=list)
 
+    def replaced(self, bad_bytes: int) -> None:
+        """Count a page read with this many bad bytes replaced (none: nothing to count)."""
+        if bad_bytes:
+            self.counts["pages_with_bad_bytes"] += 1
+            self.counts["bad_bytes_replaced"] += bad_bytes
+
     def summary(self) -> str:
         keys = ("fetched", "new", "updated", "unchanged", "not_modified", "skipped_robots", "failed")
         text = f"{self.source}: " + ", ".join(f"{k.replace('_', ' ')} {self.counts[k]}" for k in keys)
@@ -56,6 +62,9 @@ class CrawlReport:
                  f"feeds and sitemaps read {self.feeds_read}",
                  f"  articles found {self.articles_found}, stored or current {stored}, "
                  f"failed {counts['failed']}{robots}"]
+        if counts["pages_with_bad_bytes"]:
+            lines.append(f"  read with bad bytes replaced: {counts['pages_with_bad_bytes']} pages, "
+                         f"{counts['bad_bytes_replaced']} bytes in all")
         if self.refusals:
             lines.append("  failures: " + ", ".join(f"{kind} {n}" for kind, n in self.refusals.most_common()))
         if self.oldest:
@@ -86,6 +95,10 @@ class CrawlReport:
             if not months.get(key):
                 self.empty_months.append(key)
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _replaced_reason(bad_bytes: int) -> str | None:
+    return f"decoded with {bad_bytes} bad bytes replaced" if bad_bytes else None
 
 
 class Crawler:
@@ -178,13 +191,14 @@ class Crawler:
             report.counts["fetched"] += 1
             if response.content_type not in HTML_TYPES:
                 raise NotHTML(f"listing is {response.content_type or 'untyped'}, not HTML")
-            html = page_text(response.body, response.headers.get("content-type", ""))
+            decoded = page_text(response.body, response.headers.get("content-type", ""))
         except (FetchError, DecodeError) as exc:
             self._fail(report, listing.key, source.name, exc)
             return None
         report.listings_visited += 1
-        self._record(listing.key, source.name, "listing", response=response)
-        return html
+        report.replaced(decoded.replaced)
+        self._record(listing.key, source.name, "listing", _replaced_reason(decoded.replaced), response=response)
+        return decoded.text
 
     def _read_feed(self, url: str, source: Source, report: CrawlReport) -> tuple[list[str], list[str]]:
         """(page URLs, child sitemaps) of a sitemap (an index, gzipped or not) or an RSS/Atom feed."""
@@ -221,12 +235,13 @@ class Crawler:
             self._record(url, source.name, "unchanged", response=response)
             return
         try:
-            article = page_to_article(response.body, response.headers.get("content-type", ""),
-                                      normalize_url(response.url), source.name, source.selectors,
-                                      tz=source.timezone or self.default_tz)
+            decoded = page_text(response.body, response.headers.get("content-type", ""))
         except DecodeError as exc:
             self._fail(report, url, source.name, exc, f"undecodable: {exc}")
             return
+        try:
+            article = html_to_article(decoded.text, normalize_url(response.url), source.name, source.selectors,
+                                      tz=source.timezone or self.default_tz)
         except ExtractionError as exc:
             self._fail(report, url, source.name, exc, f"extraction: {exc}")
             return
@@ -241,8 +256,10 @@ class Crawler:
             self._fail(report, url, source.name, exc, f"refused: {exc}")
             return
         report.counts[status] += 1
+        report.replaced(decoded.replaced)
         self._record(url, source.name, "stored" if status != "unchanged" else "unchanged",
-                     response=response, content_hash=digest, article_url=article.url)
+                     _replaced_reason(decoded.replaced), response=response, content_hash=digest,
+                     article_url=article.url)
 
     def crawl(self, source: Source, max_pages: int | None = None) -> CrawlReport:
         from tqdm import tqdm

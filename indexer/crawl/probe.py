@@ -16,7 +16,7 @@ from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import DecodeError
 from indexer.extract import ExtractionError, Selectors
 from indexer.models import Article
-from indexer.page import page_text, page_to_article
+from indexer.page import html_to_article, page_text
 
 LISTING_LINKS = 2  # a page linking to this many articles is read as a listing
 
@@ -45,20 +45,20 @@ def probe(url: str, source: Source, fetcher: Fetcher, tz: str = "Asia/Ho_Chi_Min
     result = Probe(url)
     try:
         response = fetcher.get(url)
-        html = page_text(response.body, response.headers.get("content-type", ""))
+        decoded = page_text(response.body, response.headers.get("content-type", ""))
     except (FetchError, DecodeError) as exc:
         result.fetched = f"not fetched: {exc}"
         return result
     result.fetched = (f"{response.status} {response.content_type or 'no content type'}, {len(response.body):,} bytes"
-                      + (f", redirected to {response.url}" if normalize_url(response.url) != url else ""))
-    links = page_links(html, response.url, source)
+                      + (f", redirected to {response.url}" if normalize_url(response.url) != url else "")
+                      + (f", {decoded.replaced} bad bytes replaced in {decoded.codec}" if decoded.replaced else ""))
+    links = page_links(decoded.text, response.url, source)
     result.articles = list(dict.fromkeys(links.articles))
     result.listings = list(dict.fromkeys(item.key for item in links.listings))
     result.feeds = links.feeds
     result.sitemaps = [u for u in fetcher.robots(url).sitemaps() if source.same_site(u)]
     try:
-        result.article = page_to_article(response.body, response.headers.get("content-type", ""),
-                                         normalize_url(response.url), source.name, source.selectors,
+        result.article = html_to_article(decoded.text, normalize_url(response.url), source.name, source.selectors,
                                          tz=source.timezone or tz)  # as the crawl would extract it
     except ExtractionError as exc:
         result.not_article = str(exc)
