@@ -23,6 +23,7 @@ from bs4 import BeautifulSoup, Tag
 
 from indexer.dates import parse_datetime
 from indexer.models import Article, now_iso
+from indexer.template import SiteTemplate, leaf_blocks
 from indexer.text import clean
 
 NOISE_TAGS = ("script", "style", "noscript", "iframe", "form", "nav", "footer", "header", "aside",
@@ -45,7 +46,7 @@ BODY_SELECTORS = ("[itemprop=articleBody]", ".detail-content", ".article-content
 LEAD_SELECTORS = (".sapo", ".summary", ".lead", ".article-sapo", ".chapeau", ".mota", ".tomtat", ".trichdan",
                   ".description",
                   "[itemprop=description]", ".excerpt", "[class*=sapo]", "[class*=tomtat]", "[class*=tom-tat]",
-                  "[class*=mo-ta]", "[class*=summary]", "[class*=Summary]", "[id*=sapo]", "[id*=Summary]",
+                  "[class*=mo-ta]", "[class*=summary]", "[id*=sapo]", "[id*=summary]",
                   "[id*=tomtat]")
 MAX_LEAD_CHARS = 800
 MAX_BYLINE_CHARS = 100
@@ -57,7 +58,7 @@ AUTHOR_SELECTORS = ("[itemprop=author]", ".author", ".byline", ".tacgia", ".post
                     "[class*=author]", "[class*=tacgia]", "[class*=tac-gia]")
 # Elements whose text is the story's headline, when no meta tag or <h1> gives it.
 TITLE_SELECTORS = ("[itemprop=headline]", "h1", "[class*=title] b", "[class*=title]", "[class*=tieude]",
-                   "[class*=Title]", "[class*=headline]", "h2")
+                   "[class*=headline]", "h2")
 # A document title that names the site, not the story.
 PORTAL_NAME = re.compile(r"^(cổng thông tin|cổng ttđt|trang thông tin|trang tin điện tử)\b", re.I)
 SITE_NAME = re.compile(r"^(cổng thông tin|cổng ttđt|trang thông tin|trang chủ|website|ủy ban nhân dân|ubnd)\b", re.I)
@@ -82,6 +83,13 @@ COPYRIGHT = re.compile(r"^(?:bản quyền|©|copyright|ghi rõ nguồn)", re.I)
 BREADCRUMB = re.compile(r"^(?:trang chủ|home)\s*[»>/|›]", re.I)
 BREADCRUMB_TEXT = re.compile(r"^\s*(?:trang chủ|home)\s*$|^\s*(?:trang chủ|home)\s*[»>/|›]", re.I)
 MIN_BODY_CHARS = 80
+# A link whose text has this many words names a story; a page whose body lies mostly in entries of
+# at least LISTING_ENTRIES such links (a link and its summary, nothing else) is a listing.
+STORY_LINK_WORDS = 5
+LISTING_ENTRIES = 3
+LISTING_SHARE = 0.5
+MAX_ENTRY_CHARS = 600  # an entry is a title, a summary and a date, never a story's whole text
+ENTRY_LINK_SHARE = 0.15  # of an entry's text, its link's at least
 MIN_LEAD_CHARS = 40
 # A body container whose text trafilatura exceeds this many times over held only part of the article.
 PARTIAL_CONTAINER = 1.5
@@ -89,8 +97,26 @@ PARTIAL_CONTAINER = 1.5
 CLUTTERED_CONTAINER = 1.3
 
 
+def any_case(selectors: tuple[str, ...] | str) -> tuple[str, ...] | str:
+    """The selectors matching class names and attribute values in any case, as portals write them
+    (``NewsAuthor``, ``BreadCrumb``): ``.x`` → ``[class~=x i]``, ``[a*=x]`` → ``[a*=x i]``."""
+    if isinstance(selectors, tuple):
+        return tuple(dict.fromkeys(any_case(selector) for selector in selectors))
+    selectors = re.sub(r"\.([A-Za-z_][\w-]*)", r"[class~=\1 i]", selectors)
+    return re.sub(r"\[([\w-]+)([*$^~|]?=)([^\]\s]+)\]", r"[\1\2\3 i]", selectors)
+
+
+BODY_SELECTORS, LEAD_SELECTORS, DATE_SELECTORS, AUTHOR_SELECTORS, TITLE_SELECTORS, CATEGORY_SELECTORS, CRUMBS = (
+    any_case(selectors) for selectors in (BODY_SELECTORS, LEAD_SELECTORS, DATE_SELECTORS, AUTHOR_SELECTORS,
+                                          TITLE_SELECTORS, CATEGORY_SELECTORS, CRUMBS))
+
+
 class ExtractionError(ValueError):
     """The page is not an article we can store (the reason is the message)."""
+
+
+class NotAnArticle(ExtractionError):
+    """The page is something else by its structure (a listing, a page of the site's own): skipped."""
 
 
 @dataclass
@@ -557,9 +583,54 @@ def _split_byline(blocks: list[Block]) -> tuple[str, list[Block]]:
     return "", blocks
 
 
+def _story_links(node: Tag) -> list[Tag]:
+    return [a for a in node.find_all("a", href=True) if len(a.get_text(" ", strip=True).split()) >= STORY_LINK_WORDS]
+
+
+def _entries(soup: BeautifulSoup) -> list[str]:
+    """Texts of the page's listing entries: for each story link, the largest element around it that
+    holds no other story link and little text besides (a title, a summary and a date); kept where
+    at least LISTING_ENTRIES entries are alike (the same tag and classes), as a listing repeats them."""
+    groups: dict[tuple, dict[int, str]] = {}
+    for anchor in _story_links(soup):
+        node, link = anchor, len(anchor.get_text(" ", strip=True))
+        while node.parent is not None and node.parent.name not in ("body", "html", "[document]"):
+            text = _text(node.parent)
+            if len(_story_links(node.parent)) > 1 or len(text) > MAX_ENTRY_CHARS or link < ENTRY_LINK_SHARE * len(text):
+                break
+            node = node.parent
+        groups.setdefault((node.name, tuple(node.get("class") or ())), {})[id(node)] = _text(node)
+    return [text for group in groups.values() if len(group) >= LISTING_ENTRIES for text in group.values()]
+
+
+def _listing_reason(soup: BeautifulSoup, blocks: list[Block]) -> str:
+    """Why the page is a listing, not an article ('' when it is not): most of its body is alike
+    entries that each link to another story."""
+    entries = _entries(soup)
+    inside = [b for b in blocks if any(b.text in entry for entry in entries)]
+    share = _text_length(inside) / max(1, _text_length(blocks))
+    if not entries or share < LISTING_SHARE:
+        return ""
+    return f"a listing page: {share:.0%} of its main text is {len(entries)} entries linking to other stories"
+
+
+def _without_template(page: Page, template: SiteTemplate | None) -> int:
+    """Take out of the page every block its site repeats on most pages (bylines kept); how many."""
+    if template is None or not template.boilerplate:
+        return 0
+    dropped = 0
+    for node in leaf_blocks(page.soup):
+        text = _text(node)
+        if not node.decomposed and template.is_boilerplate(text) and not _byline(text):
+            node.decompose()
+            dropped += 1
+    return dropped
+
+
 def extract_article(html: str, url: str, source: str, selectors: Selectors | None = None,
-                    tz: str = "Asia/Ho_Chi_Minh") -> Article:
-    """Parse one article page; raises ExtractionError with the reason when it is not one."""
+                    tz: str = "Asia/Ho_Chi_Minh", template: SiteTemplate | None = None) -> Article:
+    """Parse one article page; raises ExtractionError with the reason when it is not one. With the
+    site's `template`, the blocks it repeats on most pages never enter the body."""
     selectors = selectors or Selectors()
     page = Page.parse(html, url)
     canonical = page.soup.find("link", attrs={"rel": "canonical"})
@@ -569,7 +640,11 @@ def extract_article(html: str, url: str, source: str, selectors: Selectors | Non
     category = _category(page, selectors)
     author = _author(page, selectors)
     lead = _lead_node(page, selectors)
+    _without_template(page, template)
     blocks = _without_furniture(_body_blocks(page, selectors), title, tz)
+    listing = _listing_reason(page.soup, blocks)
+    if listing:
+        raise NotAnArticle(listing)
     lead, blocks = _split_lead(blocks, lead)
     byline, blocks = _split_byline(blocks)
     author = author or byline

@@ -2,9 +2,12 @@
 preview never disagrees with the crawl it previews, and a saved page fails as a fetched one does."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from indexer.decode import Decoded, DecodeError, decode_page
-from indexer.extract import ExtractionError, Selectors, extract_article
+from indexer.extract import ExtractionError, NotAnArticle, Selectors, extract_article
 from indexer.models import Article
+from indexer.template import SiteTemplate
 
 
 def page_text(body: bytes, content_type: str = "") -> Decoded:
@@ -17,10 +20,21 @@ def page_text(body: bytes, content_type: str = "") -> Decoded:
 
 
 def html_to_article(html: str, url: str, source: str, selectors: Selectors | None = None,
-                    tz: str = "Asia/Ho_Chi_Minh") -> Article:
-    """The article a decoded page holds; ExtractionError (with the reason) when it holds none or its
-    markup is nested too deeply to parse."""
+                    tz: str = "Asia/Ho_Chi_Minh", template: SiteTemplate | None = None,
+                    misfit: Callable[[str], None] | None = None) -> Article:
+    """The article a decoded page holds, its site's `template` (if any) keeping the site's repeated
+    blocks out; where the template leaves no article the page alone decides, and `misfit` hears
+    why. ExtractionError (with the reason) when the page holds no article or its markup is nested
+    too deeply to parse."""
     try:
+        if template is not None and template.boilerplate:
+            try:
+                return extract_article(html, url, source, selectors, tz=tz, template=template)
+            except NotAnArticle:
+                raise
+            except ExtractionError as exc:
+                if misfit is not None:
+                    misfit(str(exc))
         return extract_article(html, url, source, selectors, tz=tz)
     except RecursionError:
         raise ExtractionError("the page's markup is nested too deeply to parse") from None

@@ -196,6 +196,15 @@ MIGRATIONS: list[str] = [
         revoked_at  TEXT
     );
     """,
+    """
+    -- Each source's template, learned from its own pages (indexer/template.py): the blocks its
+    -- pages repeat, which never enter a body; relearned by each crawl that reads enough pages.
+    CREATE TABLE IF NOT EXISTS source_templates (
+        source     TEXT PRIMARY KEY,
+        template   TEXT NOT NULL,
+        learned_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -654,6 +663,19 @@ def record_crawl_run(conn: sqlite3.Connection, source: str, started_at: str, rep
     with conn:
         conn.execute("INSERT INTO crawl_runs (source, started_at, finished_at, report) VALUES (?,?,?,?)",
                      (source, started_at, now_iso(), json.dumps(report, ensure_ascii=False)))
+
+
+def save_source_template(conn: sqlite3.Connection, source: str, template: dict) -> None:
+    with conn:
+        conn.execute("""INSERT INTO source_templates (source, template, learned_at) VALUES (?,?,?)
+                        ON CONFLICT(source) DO UPDATE SET template=excluded.template, learned_at=excluded.learned_at""",
+                     (source, json.dumps(template, ensure_ascii=False), now_iso()))
+
+
+def source_template(conn: sqlite3.Connection, source: str) -> dict | None:
+    """The template last learned for this source (as saved), or None."""
+    row = conn.execute("SELECT template FROM source_templates WHERE source = ?", (source,)).fetchone()
+    return json.loads(row[0]) if row else None
 
 
 def last_crawl_runs(conn: sqlite3.Connection) -> dict[str, dict]:

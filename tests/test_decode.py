@@ -81,5 +81,5 @@ def test_a_few_bad_bytes_are_replaced_and_counted_many_are_refused():
     noisy = bytearray(page * 3)
     for position in range(50, len(noisy), 60):  # well over 0.5% of the bytes
         noisy[position] = 0xFF
-    with pytest.raises(DecodeError, match="0.5%"):
+    with pytest.raises(DecodeError, match=r"0\.5%"):
         decode_page(bytes(noisy), "text/html; charset=utf-8")

@@ -18,8 +18,14 @@ from indexer.crawl.discover import Listing, absolute, feed_pages, page_links
 from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, NotHTML, Response, RobotsDisallowed
 from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import DecodeError
-from indexer.extract import ExtractionError
+from indexer.extract import ExtractionError, NotAnArticle
 from indexer.page import html_to_article, page_text
+from indexer.template import SiteTemplate, learn
+
+# A page linked from this share of a source's listing pages is in its menu: the site's own page
+# (about, contact) unless it is dated like a story.
+SITE_PAGE_SHARE = 0.6
+SAMPLE_PAGES = 8  # article pages a crawl reads before it learns the site's template from them
 
 
 @dataclass
@@ -29,6 +35,8 @@ class CrawlReport:
     source: str
     counts: Counter = field(default_factory=Counter)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # pages that are no articles, and why
+    only_in_feeds: list[str] = field(default_factory=list)  # articles no listing page showed
     refusals: Counter = field(default_factory=Counter)  # failed pages by kind (the problem's class)
     source_failed: str | None = None  # the reason, when nothing of the source could be read
     listings_visited: int = 0
@@ -39,6 +47,9 @@ class CrawlReport:
     oldest: str | None = None         # publication days of everything stored for the source
     newest: str | None = None
     empty_months: list[str] = field(default_factory=list)
+    template_learned: bool = False    # this crawl learned the site's template (else used the saved one)
+    template_pages: int = 0           # pages the template in use was learned from
+    template_blocks: int = 0          # blocks it holds as the site's own (never a body's)
 
     def replaced(self, bad_bytes: int) -> None:
         """Count a page read with this many bad bytes replaced (none: nothing to count)."""
@@ -58,10 +69,24 @@ class CrawlReport:
         left = f" (stopped at max_pages: {self.listings_left} more not followed)" if self.listings_left else ""
         robots = f", skipped by robots.txt {counts['skipped_robots']}" if counts["skipped_robots"] else ""
         repeated = f" ({self.listings_repeated} repeating another)" if self.listings_repeated else ""
+        skipped = f", no article {counts['not_articles']}" if counts["not_articles"] else ""
         lines = [f"  listing pages visited {self.listings_visited}{repeated}{left}, "
                  f"feeds and sitemaps read {self.feeds_read}",
                  f"  articles found {self.articles_found}, stored or current {stored}, "
-                 f"failed {counts['failed']}{robots}"]
+                 f"failed {counts['failed']}{robots}{skipped}"]
+        gap = self.articles_found - stored - counts["not_articles"]
+        if gap > 0:
+            lines.append(f"  GAP: {gap} of the {self.articles_found} articles known are not in the archive "
+                         "(failures above)")
+        if self.only_in_feeds:
+            lines.append(f"  LISTING PAGES MISSED {len(self.only_in_feeds)} articles that only sitemaps or feeds "
+                         f"list, e.g. {self.only_in_feeds[0]}")
+        if self.template_pages:
+            how = "learned now" if self.template_learned else "as learned before"
+            misfits = counts["template_misfits"]
+            lines.append(f"  site template ({how}, from {self.template_pages} pages): {self.template_blocks} "
+                         "repeated blocks kept out of every body" +
+                         (f"; {misfits} pages it left no article, extracted alone" if misfits else ""))
         if counts["pages_with_bad_bytes"]:
             lines.append(f"  read with bad bytes replaced: {counts['pages_with_bad_bytes']} pages, "
                          f"{counts['bad_bytes_replaced']} bytes in all")
@@ -76,11 +101,13 @@ class CrawlReport:
 
     def as_dict(self) -> dict:
         return {"counts": dict(self.counts), "refusals": dict(self.refusals),
-                "failures": [list(f) for f in self.failures[:200]],
+                "failures": [list(f) for f in self.failures[:200]], "skipped": [list(f) for f in self.skipped[:200]],
                 "source_failed": self.source_failed, "listings_visited": self.listings_visited,
                 "listings_left": self.listings_left, "listings_repeated": self.listings_repeated,
-                "feeds_read": self.feeds_read,
+                "feeds_read": self.feeds_read, "only_in_feeds": self.only_in_feeds[:200],
                 "articles_found": self.articles_found, "oldest": self.oldest, "newest": self.newest,
+                "template_learned": self.template_learned, "template_pages": self.template_pages,
+                "template_blocks": self.template_blocks,
                 "empty_months": self.empty_months}
 
     def cover(self, months: dict[str, int], days: tuple[str | None, str | None]) -> None:
@@ -97,6 +124,10 @@ class CrawlReport:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
+def _digest(response: Response) -> str:
+    return hashlib.sha256(response.body).hexdigest()
+
+
 def _replaced_reason(bad_bytes: int) -> str | None:
     return f"decoded with {bad_bytes} bad bytes replaced" if bad_bytes else None
 
@@ -105,6 +136,7 @@ class Crawler:
     def __init__(self, conn: sqlite3.Connection, fetcher: Fetcher, chunk_words: int = 180, chunk_overlap: int = 30,
                  default_tz: str = "Asia/Ho_Chi_Minh", progress: bool = False):
         self.conn, self.fetcher = conn, fetcher
+        self.site_pages: set[str] = set()  # article-like links every listing page of this source shows
         self.chunk_words, self.chunk_overlap, self.default_tz, self.progress = \
             chunk_words, chunk_overlap, default_tz, progress
 
@@ -128,6 +160,12 @@ class Crawler:
             report.failures.append((url, reason))
             self._record(url, source, "failed", reason)
 
+    def _skip(self, report: CrawlReport, url: str, source: str, reason: str, response: Response) -> None:
+        """Record a page that is no article (a listing, a page of the site's own) and why."""
+        report.counts["not_articles"] += 1
+        report.skipped.append((url, reason))
+        self._record(url, source, "skipped", reason, response=response, content_hash=_digest(response))
+
     # --- discovery --------------------------------------------------------------------
     def discover(self, source: Source, report: CrawlReport, max_pages: int) -> list[str]:
         """Article URLs from listing pages (following pagination), sitemaps (the source's and those
@@ -139,8 +177,12 @@ class Crawler:
         seen: set[str] = set()
         listing_urls: set[str] = set()
         pages_seen: set[frozenset[str]] = set()
+        shown: Counter = Counter()  # how many listing pages link to each page
         feeds = [normalize_url(f, source.base_url) for f in (source.sitemap, source.rss) if f]
         feeds += [u for u in self.fetcher.robots(source.base_url).sitemaps() if source.same_site(u)]
+        guessed = set() if feeds else {u for u in (normalize_url("sitemap.xml", source.base_url),
+                                                     normalize_url("/sitemap.xml", source.base_url))
+                                       if source.same_site(u)}  # sitemaps nothing names, tried all the same
         budget = max_pages
         while queue:
             listing = queue.popleft()
@@ -161,25 +203,30 @@ class Crawler:
                 report.listings_repeated += 1
                 continue
             pages_seen.add(listed)
+            shown.update(listed)
             articles.update(dict.fromkeys(links.articles))
             queue.extend(item for item in links.listings if item.key not in seen)
             feeds += [f for f in links.feeds if f not in feeds]
-        pending = deque(dict.fromkeys(feeds))
+        listed_articles = set(articles)
+        pending = deque(dict.fromkeys([*feeds, *sorted(guessed)]))
         while pending:
             feed = pending.popleft()
             if feed in seen:
                 continue
             if budget <= 0:
-                report.listings_left += len(set(pending) - seen) + 1
+                report.listings_left += len({feed, *pending} - seen - guessed)  # a guess is not a page left
                 break
             budget -= 1
             seen.add(feed)
-            pages, children = self._read_feed(feed, source, report)
+            pages, children = self._read_feed(feed, source, report, guessed=feed in guessed)
             pending.extend(child for child in children if child not in seen)
             for url in pages:
                 if source.is_article_url(url):
                     articles.setdefault(url)
         found = [url for url in articles if url not in listing_urls]  # a listing page is never an article
+        report.only_in_feeds = [url for url in found if url not in listed_articles]
+        pages = len(pages_seen)
+        self.site_pages = {url for url, n in shown.items() if pages >= 2 and n >= max(2, SITE_PAGE_SHARE * pages)}
         report.articles_found = len(found)
         if not report.listings_visited and not report.feeds_read:
             report.source_failed = "no listing page, sitemap or feed could be read"
@@ -200,40 +247,55 @@ class Crawler:
         self._record(listing.key, source.name, "listing", _replaced_reason(decoded.replaced), response=response)
         return decoded.text
 
-    def _read_feed(self, url: str, source: Source, report: CrawlReport) -> tuple[list[str], list[str]]:
-        """(page URLs, child sitemaps) of a sitemap (an index, gzipped or not) or an RSS/Atom feed."""
+    def _read_feed(self, url: str, source: Source, report: CrawlReport,
+                   guessed: bool = False) -> tuple[list[str], list[str]]:
+        """(page URLs, child sitemaps) of a sitemap (an index, gzipped or not) or an RSS/Atom feed. A
+        `guessed` sitemap that is not there (or is no sitemap) is no failure: most sites have none."""
         try:
             response = self.fetcher.get(url)
             report.counts["fetched"] += 1
             pages, children = feed_pages(response.body)
         except (FetchError, ValueError, OSError) as exc:  # OSError: a corrupt gzip stream
-            self._fail(report, url, source.name, exc)
+            if not guessed:
+                self._fail(report, url, source.name, exc)
+            return [], []
+        if guessed and not (pages or children):
             return [], []
         report.feeds_read += 1
         return absolute(pages, url), [u for u in absolute(children, url) if source.same_site(u)]
 
     # --- articles -----------------------------------------------------------------------
-    def fetch_article(self, url: str, source: Source, report: CrawlReport) -> None:
+    def fetch_page(self, url: str, source: Source, report: CrawlReport) -> Response | None:
+        """The article page when it is new or changed; None when it is current (a 304, the same
+        bytes as stored) or failed, either recorded."""
         state = store.crawl_page(self.conn, url)
         validators = {"etag": state["etag"], "last_modified": state["last_modified"]} if state else None
         try:
             response = self.fetcher.get(url, validators=validators)
         except FetchError as exc:
             self._fail(report, url, source.name, exc)
-            return
+            return None
         report.counts["fetched"] += 1
         if response.status == 304:
             report.counts["not_modified"] += 1
             self._record(url, source.name, "not_modified", response=response)
-            return
+            return None
         if response.content_type not in HTML_TYPES:
             self._fail(report, url, source.name, NotHTML(f"not HTML ({response.content_type or 'no content type'})"))
-            return
-        digest = hashlib.sha256(response.body).hexdigest()
-        if state and state["content_hash"] == digest and state["status"] in ("stored", "unchanged"):
-            report.counts["unchanged"] += 1
-            self._record(url, source.name, "unchanged", response=response)
-            return
+            return None
+        if state and state["content_hash"] == _digest(response):
+            if state["status"] in ("stored", "unchanged"):
+                report.counts["unchanged"] += 1
+                self._record(url, source.name, "unchanged", response=response)
+                return None
+            if state["status"] == "skipped":  # the same page that was no article last time
+                report.counts["not_articles"] += 1
+                return None
+        return response
+
+    def store_page(self, url: str, response: Response, source: Source, report: CrawlReport,
+                   template: SiteTemplate | None) -> None:
+        """Extract the page (with the site's template) and store its article, or record why not."""
         try:
             decoded = page_text(response.body, response.headers.get("content-type", ""))
         except DecodeError as exc:
@@ -241,9 +303,17 @@ class Crawler:
             return
         try:
             article = html_to_article(decoded.text, normalize_url(response.url), source.name, source.selectors,
-                                      tz=source.timezone or self.default_tz)
+                                      tz=source.timezone or self.default_tz, template=template,
+                                      misfit=lambda reason: report.counts.update(("template_misfits",)))
+        except NotAnArticle as exc:
+            self._skip(report, url, source.name, str(exc), response)
+            return
         except ExtractionError as exc:
             self._fail(report, url, source.name, exc, f"extraction: {exc}")
+            return
+        if url in self.site_pages and not article.published_at:
+            self._skip(report, url, source.name, "a page of the site itself: linked from every listing page, "
+                       "and it has no date", response)
             return
         # The canonical URL counts only on the source's own site: elsewhere (another portal's
         # article, a javascript: link) the page keeps the address it was fetched from.
@@ -258,23 +328,81 @@ class Crawler:
         report.counts[status] += 1
         report.replaced(decoded.replaced)
         self._record(url, source.name, "stored" if status != "unchanged" else "unchanged",
-                     _replaced_reason(decoded.replaced), response=response, content_hash=digest,
+                     _replaced_reason(decoded.replaced), response=response, content_hash=_digest(response),
                      article_url=article.url)
 
-    def crawl(self, source: Source, max_pages: int | None = None) -> CrawlReport:
+    def fetch_article(self, url: str, source: Source, report: CrawlReport,
+                      template: SiteTemplate | None = None) -> None:
+        """Fetch one article page and store it if it is new or changed."""
+        response = self.fetch_page(url, source, report)
+        if response is not None:
+            self.store_page(url, response, source, report, template)
+
+    def _learn(self, source: Source, pages: list[Response], report: CrawlReport) -> SiteTemplate | None:
+        """The source's template from these pages when they are enough (then saved), else the one
+        saved before; the report says which."""
+        texts = []
+        for response in pages:
+            try:
+                texts.append(page_text(response.body, response.headers.get("content-type", "")).text)
+            except DecodeError:
+                continue
+        template = learn(texts)
+        if template is not None:
+            store.save_source_template(self.conn, source.name, template.as_dict())
+            report.template_learned = True
+        else:
+            saved = store.source_template(self.conn, source.name)
+            template = SiteTemplate.from_dict(saved) if saved else None
+        if template is not None:
+            report.template_pages, report.template_blocks = template.pages, len(template.boilerplate)
+        return template
+
+    def crawl_articles(self, urls: list[str], source: Source, report: CrawlReport) -> None:
+        """Fetch every article page; the first SAMPLE_PAGES that need extracting wait until the
+        site's template is learned from them, then all are extracted with it."""
         from tqdm import tqdm
 
+        waiting: list[tuple[str, Response]] = []
+        template: SiteTemplate | None = None
+        learned = False
+        for url in tqdm(urls, unit="page", desc=source.name, disable=not self.progress):
+            try:
+                if learned:
+                    self.fetch_article(url, source, report, template)
+                    continue
+                response = self.fetch_page(url, source, report)
+                if response is not None:
+                    waiting.append((url, response))
+            except Exception as exc:  # one bad page never stops the crawl
+                self._unexpected(report, url, source, exc)
+            if not learned and len(waiting) >= SAMPLE_PAGES:
+                template, learned = self._store_waiting(waiting, source, report), True
+        if not learned:
+            self._store_waiting(waiting, source, report)
+
+    def _store_waiting(self, waiting: list[tuple[str, Response]], source: Source,
+                       report: CrawlReport) -> SiteTemplate | None:
+        """Learn the template from the pages waiting, then store them with it; the template."""
+        template = self._learn(source, [response for _, response in waiting], report)
+        for url, response in waiting:
+            try:
+                self.store_page(url, response, source, report, template)
+            except Exception as exc:
+                self._unexpected(report, url, source, exc)
+        return template
+
+    def _unexpected(self, report: CrawlReport, url: str, source: Source, exc: Exception) -> None:
+        self._fail(report, url, source.name, exc, f"{type(exc).__name__}: {exc}")
+
+    def crawl(self, source: Source, max_pages: int | None = None) -> CrawlReport:
         report = CrawlReport(source.name)
         started = models.now_iso()
         self.fetcher.delay, self.fetcher.scope = source.delay_seconds, source.in_scope
         store.set_source_title(self.conn, source.name, source.title, configured=True)
         try:
             urls = self.discover(source, report, max_pages or source.max_pages)
-            for url in tqdm(urls, unit="page", desc=source.name, disable=not self.progress):
-                try:
-                    self.fetch_article(url, source, report)
-                except Exception as exc:  # one bad page never stops the crawl
-                    self._fail(report, url, source.name, exc, f"{type(exc).__name__}: {exc}")
+            self.crawl_articles(urls, source, report)
         except Exception as exc:  # nor does one source stop the others: the crawl ends with the reason
             report.source_failed = f"crawl stopped: {type(exc).__name__}: {exc}"
         finally:

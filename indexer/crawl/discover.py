@@ -3,7 +3,9 @@
 Pagination comes in the forms portals write: ``rel=next``; next-page words with or without arrows
 (``Trang sau ›``, ``Tiếp »``, ``Xem tiếp``, ``»``, ``Cuối``); numbered page lists; page URLs
 (``?page=``, ``?p=``, ``/page/N/``, ``/trang-N``, Liferay's ``…_cur=N``); and ASP.NET WebForms
-``__doPostBack`` links, which are followed by posting the page's form back.
+``__doPostBack`` links, which are followed by posting the page's form back; "load more" buttons
+whose next items come from a URL in a ``data-*`` attribute (``data-url``, ``data-href`` …); and page
+URLs a listing's own script names (an infinite scroll's endpoint, ``…?page=2``).
 """
 from __future__ import annotations
 
@@ -27,6 +29,10 @@ PAGE_NUMBER = re.compile(r"^\s*\[?\s*(?:trang\s+)?\d{1,4}\s*\]?\s*$", re.I)
 # Class or id of an element that holds a list's page links.
 PAGER = re.compile(r"pag(?:ing|ination|er|e-?nav|e-?numbers|elist)|phan-?trang|chuyen-?trang|nav-links", re.I)
 POSTBACK = re.compile(r"__doPostBack\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)")
+# Text, class or id of a control that loads the next items of a list in place.
+LOAD_MORE = re.compile(r"xem thêm|tải thêm|xem tiếp|tin cũ hơn|load[-_ ]?more|show[-_ ]?more|more|next|infinite", re.I)
+# A quoted same-site address in a script.
+SCRIPT_URL = re.compile(r"""["']((?:https?://|/)[^"'\s<>]+)["']""")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/xml", "text/xml")
 MAX_SITEMAP_BYTES = 50_000_000  # the sitemaps protocol's own limit for an uncompressed file
 
@@ -97,10 +103,30 @@ def _postback_form(soup: BeautifulSoup, page_url: str, target: str, argument: st
     return Listing(action, tuple(sorted(fields.items())))
 
 
+def _load_more(soup: BeautifulSoup, page_url: str, source: Source) -> list[Listing]:
+    """Listing pages that "load more" controls fetch: a URL in a data-* attribute of an element whose
+    text, class or id says "more", and pagination URLs the page's scripts name."""
+    found = []
+    for node in soup.find_all(True):
+        values = [v for k, v in node.attrs.items() if k.startswith("data-") and isinstance(v, str)
+                  and v.strip().startswith(("/", "http://", "https://", "?", "./"))]
+        if not values:
+            continue
+        marker = " ".join([node.get_text(" ", strip=True)[:40], *(node.get("class") or []), node.get("id") or ""])
+        if LOAD_MORE.search(marker):
+            found += [Listing(normalize_url(v.strip(), page_url)) for v in values]
+    for script in soup.find_all("script"):
+        for match in SCRIPT_URL.finditer(script.string or ""):
+            url = normalize_url(match.group(1), page_url)
+            if is_pagination_url(url):
+                found.append(Listing(url))
+    return [listing for listing in found if source.same_site(listing.url) and not source.is_article_url(listing.url)]
+
+
 def page_links(html: str, page_url: str, source: Source) -> Links:
     """Article links, next listing pages and advertised feeds of one listing page."""
     soup = BeautifulSoup(html, "html.parser")
-    found = Links()
+    found = Links(listings=_load_more(soup, page_url, source))
     for node in soup.find_all("link", href=True):
         rel = [r.lower() for r in node.get("rel") or []]
         url = normalize_url(node["href"], page_url)
