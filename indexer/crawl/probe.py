@@ -14,11 +14,13 @@ from indexer.crawl.discover import page_links
 from indexer.crawl.fetch import Fetcher, FetchError
 from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import DecodeError
-from indexer.extract import ExtractionError, Selectors
+from indexer.extract import ExtractionError, NotAnArticle, Selectors
 from indexer.models import Article
 from indexer.page import html_to_article, page_text
 
-LISTING_LINKS = 2  # a page linking to this many articles is read as a listing
+# A page with no article of its own that links to this many is read as a listing; a page with an
+# article is shown as one whatever it links to (a menu, a "Tin khác" list).
+LISTING_LINKS = 2
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Probe:
     sitemaps: list[str] = field(default_factory=list)
     article: Article | None = None
     not_article: str = ""             # why extraction failed
+    listing: str = ""                 # why its structure makes it a listing page
 
 
 def site_source(url: str, selectors: Selectors | None = None) -> Source:
@@ -60,6 +63,8 @@ def probe(url: str, source: Source, fetcher: Fetcher, tz: str = "Asia/Ho_Chi_Min
     try:
         result.article = html_to_article(decoded.text, normalize_url(response.url), source.name, source.selectors,
                                          tz=source.timezone or tz)  # as the crawl would extract it
+    except NotAnArticle as exc:
+        result.listing = str(exc)
     except ExtractionError as exc:
         result.not_article = str(exc)
     return result
@@ -84,9 +89,10 @@ def report(result: Probe) -> str:
     lines += _listed("sitemaps robots.txt names", result.sitemaps)
     lines += ["", "As an article:"]
     a = result.article
-    if len(result.articles) >= LISTING_LINKS:
-        lines.append(f"  a listing page ({len(result.articles)} article links): a crawl follows them and never "
-                     "stores this page as an article")
+    if a is None and (result.listing or len(result.articles) >= LISTING_LINKS):
+        why = result.listing.removeprefix("a listing page: ") or \
+            f"{len(result.articles)} article links, no article of its own"
+        lines.append(f"  a listing page ({why}): a crawl follows its links and never stores it as an article")
         return "\n".join(lines)
     if a is None:
         lines.append(f"  not an article: {result.not_article}")
