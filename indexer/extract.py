@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -592,11 +593,14 @@ def _entries(soup: BeautifulSoup) -> list[str]:
     holds no other story link and little text besides (a title, a summary and a date); kept where
     at least LISTING_ENTRIES entries are alike (the same tag and classes), as a listing repeats them."""
     groups: dict[tuple, dict[int, str]] = {}
-    for anchor in _story_links(soup):
+    links = _story_links(soup)
+    within: Counter = Counter(id(parent) for anchor in links for parent in anchor.parents)  # story links inside
+    for anchor in links:
         node, link = anchor, len(anchor.get_text(" ", strip=True))
-        while node.parent is not None and node.parent.name not in ("body", "html", "[document]"):
+        while node.parent is not None and node.parent.name not in ("body", "html", "[document]") \
+                and within[id(node.parent)] == 1:
             text = _text(node.parent)
-            if len(_story_links(node.parent)) > 1 or len(text) > MAX_ENTRY_CHARS or link < ENTRY_LINK_SHARE * len(text):
+            if len(text) > MAX_ENTRY_CHARS or link < ENTRY_LINK_SHARE * len(text):
                 break
             node = node.parent
         groups.setdefault((node.name, tuple(node.get("class") or ())), {})[id(node)] = _text(node)

@@ -53,10 +53,20 @@ def signature(text: str) -> str:
 
 
 def leaf_blocks(soup: BeautifulSoup | Tag) -> list[Tag]:
-    """Elements with text and no block-level element inside: the page's smallest blocks."""
-    return [node for node in soup.find_all(True)
-            if node.name in BLOCK_TAGS and node.name not in SKIPPED and not node.find(BLOCK_TAGS)
-            and node.get_text(strip=True) and not node.find_parent(SKIPPED)]
+    """Elements with text and no block-level element inside: the page's smallest blocks (one pass,
+    descendants before their ancestors)."""
+    nodes = soup.find_all(True)
+    holds_block: dict[int, bool] = {}
+    leaves = []
+    for node in reversed(nodes):
+        inner = any(child.name in BLOCK_TAGS or holds_block.get(id(child), False)
+                    for child in node.children if isinstance(child, Tag))
+        holds_block[id(node)] = inner
+        if node.name in BLOCK_TAGS and not inner and node.get_text(strip=True):
+            leaves.append(node)
+    skipped = {id(node) for name in SKIPPED for node in soup.find_all(name)}
+    return [node for node in reversed(leaves)
+            if not any(id(parent) in skipped for parent in node.parents)] if skipped else leaves[::-1]
 
 
 def page_signatures(html: str) -> set[str]:
