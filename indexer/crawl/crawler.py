@@ -7,7 +7,6 @@ months without an article, so a newsroom sees at once when something is being mi
 """
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections import Counter, deque
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from indexer import models, store
 from indexer.crawl.discover import Listing, absolute, feed_pages, page_links
 from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, NotHTML, Response, RobotsDisallowed
 from indexer.crawl.sources import Source, normalize_url
-from indexer.decode import DecodeError
+from indexer.decode import Decoded, DecodeError
 from indexer.extract import ExtractionError, NotAnArticle
 from indexer.page import html_to_article, page_text
 from indexer.template import SiteTemplate, learn
@@ -124,10 +123,6 @@ class CrawlReport:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def _digest(response: Response) -> str:
-    return hashlib.sha256(response.body).hexdigest()
-
-
 def _replaced_reason(bad_bytes: int) -> str | None:
     return f"decoded with {bad_bytes} bad bytes replaced" if bad_bytes else None
 
@@ -164,7 +159,7 @@ class Crawler:
         """Record a page that is no article (a listing, a page of the site's own) and why."""
         report.counts["not_articles"] += 1
         report.skipped.append((url, reason))
-        self._record(url, source, "skipped", reason, response=response, content_hash=_digest(response))
+        self._record(url, source, "skipped", reason, response=response, content_hash=response.digest)
 
     # --- discovery --------------------------------------------------------------------
     def discover(self, source: Source, report: CrawlReport, max_pages: int) -> list[str]:
@@ -265,9 +260,9 @@ class Crawler:
         return absolute(pages, url), [u for u in absolute(children, url) if source.same_site(u)]
 
     # --- articles -----------------------------------------------------------------------
-    def fetch_page(self, url: str, source: Source, report: CrawlReport) -> Response | None:
-        """The article page when it is new or changed; None when it is current (a 304, the same
-        bytes as stored) or failed, either recorded."""
+    def fetch_page(self, url: str, source: Source, report: CrawlReport) -> tuple[Response, Decoded] | None:
+        """The article page and its text when it is new or changed; None when it is current (a 304,
+        the same bytes as stored) or failed (undecodable bytes too), either recorded."""
         state = store.crawl_page(self.conn, url)
         validators = {"etag": state["etag"], "last_modified": state["last_modified"]} if state else None
         try:
@@ -283,7 +278,7 @@ class Crawler:
         if response.content_type not in HTML_TYPES:
             self._fail(report, url, source.name, NotHTML(f"not HTML ({response.content_type or 'no content type'})"))
             return None
-        if state and state["content_hash"] == _digest(response):
+        if state and state["content_hash"] == response.digest:
             if state["status"] in ("stored", "unchanged"):
                 report.counts["unchanged"] += 1
                 self._record(url, source.name, "unchanged", response=response)
@@ -291,16 +286,15 @@ class Crawler:
             if state["status"] == "skipped":  # the same page that was no article last time
                 report.counts["not_articles"] += 1
                 return None
-        return response
-
-    def store_page(self, url: str, response: Response, source: Source, report: CrawlReport,
-                   template: SiteTemplate | None) -> None:
-        """Extract the page (with the site's template) and store its article, or record why not."""
         try:
-            decoded = page_text(response.body, response.headers.get("content-type", ""))
+            return response, page_text(response.body, response.headers.get("content-type", ""))
         except DecodeError as exc:
             self._fail(report, url, source.name, exc, f"undecodable: {exc}")
-            return
+            return None
+
+    def store_page(self, url: str, response: Response, decoded: Decoded, source: Source, report: CrawlReport,
+                   template: SiteTemplate | None) -> None:
+        """Extract the page (with the site's template) and store its article, or record why not."""
         try:
             article = html_to_article(decoded.text, normalize_url(response.url), source.name, source.selectors,
                                       tz=source.timezone or self.default_tz, template=template,
@@ -328,25 +322,19 @@ class Crawler:
         report.counts[status] += 1
         report.replaced(decoded.replaced)
         self._record(url, source.name, "stored" if status != "unchanged" else "unchanged",
-                     _replaced_reason(decoded.replaced), response=response, content_hash=_digest(response),
+                     _replaced_reason(decoded.replaced), response=response, content_hash=response.digest,
                      article_url=article.url)
 
     def fetch_article(self, url: str, source: Source, report: CrawlReport,
                       template: SiteTemplate | None = None) -> None:
         """Fetch one article page and store it if it is new or changed."""
-        response = self.fetch_page(url, source, report)
-        if response is not None:
-            self.store_page(url, response, source, report, template)
+        fetched = self.fetch_page(url, source, report)
+        if fetched is not None:
+            self.store_page(url, *fetched, source, report, template)
 
-    def _learn(self, source: Source, pages: list[Response], report: CrawlReport) -> SiteTemplate | None:
-        """The source's template from these pages when they are enough (then saved), else the one
-        saved before; the report says which."""
-        texts = []
-        for response in pages:
-            try:
-                texts.append(page_text(response.body, response.headers.get("content-type", "")).text)
-            except DecodeError:
-                continue
+    def _learn(self, source: Source, texts: list[str], report: CrawlReport) -> SiteTemplate | None:
+        """The source's template from these pages' texts when they are enough (then saved), else
+        the one saved before; the report says which."""
         template = learn(texts)
         if template is not None:
             store.save_source_template(self.conn, source.name, template.as_dict())
@@ -363,7 +351,7 @@ class Crawler:
         site's template is learned from them, then all are extracted with it."""
         from tqdm import tqdm
 
-        waiting: list[tuple[str, Response]] = []
+        waiting: list[tuple[str, Response, Decoded]] = []
         template: SiteTemplate | None = None
         learned = False
         for url in tqdm(urls, unit="page", desc=source.name, disable=not self.progress):
@@ -371,9 +359,9 @@ class Crawler:
                 if learned:
                     self.fetch_article(url, source, report, template)
                     continue
-                response = self.fetch_page(url, source, report)
-                if response is not None:
-                    waiting.append((url, response))
+                fetched = self.fetch_page(url, source, report)
+                if fetched is not None:
+                    waiting.append((url, *fetched))
             except Exception as exc:  # one bad page never stops the crawl
                 self._unexpected(report, url, source, exc)
             if not learned and len(waiting) >= SAMPLE_PAGES:
@@ -381,13 +369,13 @@ class Crawler:
         if not learned:
             self._store_waiting(waiting, source, report)
 
-    def _store_waiting(self, waiting: list[tuple[str, Response]], source: Source,
+    def _store_waiting(self, waiting: list[tuple[str, Response, Decoded]], source: Source,
                        report: CrawlReport) -> SiteTemplate | None:
         """Learn the template from the pages waiting, then store them with it; the template."""
-        template = self._learn(source, [response for _, response in waiting], report)
-        for url, response in waiting:
+        template = self._learn(source, [decoded.text for _, _, decoded in waiting], report)
+        for url, response, decoded in waiting:
             try:
-                self.store_page(url, response, source, report, template)
+                self.store_page(url, response, decoded, source, report, template)
             except Exception as exc:
                 self._unexpected(report, url, source, exc)
         return template

@@ -12,11 +12,13 @@ exponentially; requests to one host wait `delay` seconds apart (longer if robots
 """
 from __future__ import annotations
 
+import hashlib
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 from urllib.parse import urljoin, urlsplit
 
 import brotli
@@ -40,6 +42,11 @@ class Response:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the body: what the crawl compares to tell a changed page (computed once)."""
+        return hashlib.sha256(self.body).hexdigest()
 
 
 class FetchError(Exception):
