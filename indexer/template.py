@@ -64,9 +64,8 @@ def leaf_blocks(soup: BeautifulSoup | Tag) -> list[Tag]:
         holds_block[id(node)] = inner
         if node.name in BLOCK_TAGS and not inner and node.get_text(strip=True):
             leaves.append(node)
-    skipped = {id(node) for name in SKIPPED for node in soup.find_all(name)}
-    return [node for node in reversed(leaves)
-            if not any(id(parent) in skipped for parent in node.parents)] if skipped else leaves[::-1]
+    hidden = {id(inner) for name in SKIPPED for node in soup.find_all(name) for inner in node.find_all(True)}
+    return [node for node in reversed(leaves) if id(node) not in hidden]
 
 
 def page_signatures(html: str) -> set[str]:
