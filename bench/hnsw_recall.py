@@ -21,20 +21,20 @@ import faiss
 import numpy as np
 
 from bench.scale import synthesize
-from indexer import vectors
+from indexer.version import layout, reader
 
 NOISE = 0.02  # per dimension, as the synthetic passage vectors of bench.query_scale and bench.scale
 DEPTH = 300   # what the service asks FAISS for (service/search/rank.py DENSE_DEPTH)
 
 
-def open_served(index_root: Path, search_params: str = "") -> vectors.LoadedIndex:
-    name = vectors.current_version(index_root)
-    manifest = vectors.read_manifest(vectors.versions_dir(index_root) / name)
-    return vectors.load_version(index_root, name, manifest["model"], manifest["dimension"], check_hash=False,
+def open_served(index_root: Path, search_params: str = "") -> reader.ServedVersion:
+    name = layout.current_version(index_root)
+    manifest = layout.read_manifest(layout.versions_dir(index_root) / name)
+    return reader.load_version(index_root, name, manifest["model"], manifest["dimension"], check_hash=False,
                                 search_params=search_params)
 
 
-def unmapped(loaded: vectors.LoadedIndex) -> faiss.Index:
+def unmapped(loaded: reader.ServedVersion) -> faiss.Index:
     """The index inside the ID map of a version's largest segment (a full build writes one): it
     answers with row positions, as exact search over stored_vectors does."""
     largest = max(loaded.segments, key=lambda segment: segment.ntotal)

@@ -34,9 +34,10 @@ from pathlib import Path
 
 from bench import save_result
 from fixtures.pages import write_pages
-from indexer import embed, pipeline, store, vectors
+from indexer import embed, pipeline, store
 from indexer import text as vtext
 from indexer.config import Settings, load_settings
+from indexer.version import reader, writer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -46,9 +47,9 @@ STAGES = {
     "chunk": (vtext, "chunk"),
     "store": (store, "upsert_article"),
     "embed": (embed.Embedder, "encode_passages"),
-    "faiss": (vectors, "make_index"),
-    "version-write": (vectors, "write_version"),  # FAISS and the lexical indexes
-    "version-verify": (vectors, "load_version"),
+    "faiss": (writer, "make_index"),
+    "version-write": (writer, "write_version"),  # FAISS and the lexical indexes
+    "version-verify": (reader, "load_version"),
 }
 def read_corpus(path: Path, limit: int) -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open

@@ -44,11 +44,12 @@ from bench import hnsw_recall as hnsw_recall_bench
 from bench.indexing import DEMO, read_corpus, timed
 from bench.quality import percentile
 from bench.scale import load_real, synthesize
-from indexer import lexical, models, pipeline, store, vectors
+from indexer import models, pipeline, store
 from indexer import text as vtext
 from indexer.config import Settings, load_settings
 from indexer.embed import VectorCache, model_id
 from indexer.models import Filters
+from indexer.version import layout, lexical
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("lexical", "semantic", "hybrid")
@@ -280,14 +281,14 @@ def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, ve
             cache_vectors(settings, conn, real, rng)
             started = time.perf_counter()
             report, lexical_s = build(settings, full=True)
-            version = vectors.versions_dir(settings.index_root) / report.version
-            manifest = vectors.read_manifest(version)
+            version = layout.versions_dir(settings.index_root) / report.version
+            manifest = layout.read_manifest(version)
             served = time_queries(settings, queries)
             row = {"size": size, "passages": report.passages, "articles": store.count_rows(conn)["articles"],
                    "copied": copied, "factory": manifest["index_factory"],
                    "build_s": round(time.perf_counter() - started, 1), "lexical_build_s": round(lexical_s, 1),
                    "lexical_mb": round(folder_bytes(version / lexical.LEXICAL_DIR) / 2 ** 20, 1),
-                   "faiss_mb": round(sum(f.stat().st_size for f in vectors.segment_files(version)) / 2 ** 20, 1),
+                   "faiss_mb": round(sum(f.stat().st_size for f in layout.segment_files(version)) / 2 ** 20, 1),
                    "queries": len(queries), "recall_at_10": hnsw_recall(settings, rng), **served}
             if patch and size == max(sizes):
                 row["nightlies"] = measure_nightlies(settings, conn, items[-patch:], patch, real, rng)

@@ -24,7 +24,7 @@ from pathlib import Path
 from bench import save_result
 from fixtures.cluster import Cluster, Load
 from fixtures.load import prepare_data_dir
-from indexer import vectors
+from indexer.version import layout
 
 
 def throughput(data_dir: Path, clients: int, seconds: float, rounds: int) -> dict:
@@ -85,13 +85,13 @@ def pull_bytes(corpus: Path, base: int, steps: list[int]) -> dict:
             pipeline.ingest_files(primary, [pages], source="baomoi.example")
             built = pipeline.build_index(primary, embedder=embedder)
             report = replicate.pull(str(primary.index_root), replica, keep=3)
-            manifest = vectors.read_manifest(vectors.versions_dir(replica) / report.version)
+            manifest = layout.read_manifest(layout.versions_dir(replica) / report.version)
             size = sum(meta["bytes"] for meta in manifest["files"].values())
             rows.append({"articles_added": added, "articles": start, "method": built.method,
                          "version_bytes": size, "bytes_copied": report.bytes_copied,
                          "copied_share": round(report.bytes_copied / size, 4), "copied_by_part": report.copied,
                          "replica_disk_bytes_all_kept_versions": disk_bytes(replica),
-                         "kept_versions": len(list(vectors.versions_dir(replica).iterdir())),
+                         "kept_versions": len(list(layout.versions_dir(replica).iterdir())),
                          "vocabulary": manifest["vocabulary"]})
             print(json.dumps(rows[-1]), flush=True)
     return {"embedder": f"hashed words, dimension {embedder.dimension} (bytes do not depend on vector values)",

@@ -5,7 +5,7 @@
 Real passage vectors come from a vector cache (``bench.quality`` fills one with eval-dev's 4,776
 e5 vectors). Sizes above the real count are made of real vectors plus Gaussian noise, normalised
 again — synthetic, and said so in the output. Queries are other real vectors plus noise. Each
-index type is built through the project's own ``vectors.make_index`` (the IDMap2 + factory string
+index type is built through the project's own ``writer.make_index`` (the IDMap2 + factory string
 the service loads). Timings: single-query search, k=10, medians of --queries runs, one process.
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ import faiss
 import numpy as np
 
 from bench.quality import percentile
-from indexer import vectors
 from indexer.config import load_settings
+from indexer.version import reader, writer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -69,9 +69,9 @@ def run(real: np.ndarray, sizes: list[int], n_queries: int, noise: float, seed: 
             if name == "ivf-pq" and n < 10_000:
                 continue  # too few vectors to train 48-byte product quantisers well
             started = time.perf_counter()
-            index = vectors.make_index(data, ids, factory)
+            index = writer.make_index(data, ids, factory)
             build_s = time.perf_counter() - started
-            vectors.apply_search_params(index, search_params)  # as the service loads it
+            reader.apply_search_params(index, search_params)  # as the service loads it
             with tempfile.NamedTemporaryFile() as tmp:
                 faiss.write_index(index, tmp.name)
                 size = Path(tmp.name).stat().st_size

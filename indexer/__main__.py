@@ -16,11 +16,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from indexer import store, vectors
+from indexer import store
 from indexer.config import load_settings
 from indexer.dates import parse_date_arg
 from indexer.exits import ExitCode
 from indexer.locks import Locked, data_dir_lock
+from indexer.version import layout
 
 # The jobs that take the data dir's lock (the nightly takes it itself): a second one exits with 4.
 LOCKED_JOBS = ("build", "update", "delete", "pull")
@@ -289,12 +290,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
             deleted += 1
     finally:
         conn.close()
-    if not deleted or vectors.current_version(settings.index_root) is None:
+    if not deleted or layout.current_version(settings.index_root) is None:
         print(f"deleted {deleted} article(s)")
     else:
         try:
             report = build_index(settings)
-        except (RuntimeError, OSError, ValueError, vectors.IndexUnavailable) as exc:
+        except (RuntimeError, OSError, ValueError, layout.IndexUnavailable) as exc:
             print(f"error: deleted {deleted} article(s) from the archive, but no version without them was "
                   f"published: {exc}; the service still shows them until `python -m indexer build` succeeds",
                   file=sys.stderr)
@@ -308,8 +309,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     settings = load_settings()
-    version = vectors.current_version(settings.index_root)
-    manifest = vectors.read_manifest(vectors.versions_dir(settings.index_root) / version) if version else {}
+    version = layout.current_version(settings.index_root)
+    manifest = layout.read_manifest(layout.versions_dir(settings.index_root) / version) if version else {}
     if not settings.db_path.exists():
         if not version:
             print(f"no archive at {settings.db_path}")
@@ -447,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     except Locked as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)
         return ExitCode.LOCKED
-    except (FileNotFoundError, vectors.IndexUnavailable, ValueError, RuntimeError, OSError) as exc:
+    except (FileNotFoundError, layout.IndexUnavailable, ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except sqlite3.DatabaseError as exc:  # damage past the header, met mid-run

@@ -14,10 +14,11 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from indexer import store, vectors
+from indexer import store
 from indexer.config import Settings
 from indexer.files import fsync_tree
 from indexer.locks import data_dir_lock
+from indexer.version import layout, writer
 
 BACKUP_FILE = "backup.json"
 ARCHIVE_FILE = "archive.sqlite3"
@@ -48,17 +49,17 @@ def _copy_version(index_root: Path, target_root: Path) -> str | None:
     """The served version's files into `target_root` (versions/NAME and CURRENT), checked against
     its manifest; its name, or None when nothing is published."""
     for _ in range(3):  # a nightly may publish and prune while this copies: then copy the newer one
-        name = vectors.current_version(index_root)
+        name = layout.current_version(index_root)
         if name is None:
             return None
-        copy = vectors.versions_dir(target_root) / name
+        copy = layout.versions_dir(target_root) / name
         shutil.rmtree(copy, ignore_errors=True)
         try:
-            shutil.copytree(vectors.versions_dir(index_root) / name, copy)
+            shutil.copytree(layout.versions_dir(index_root) / name, copy)
         except (FileNotFoundError, shutil.Error):
             continue
-        vectors.check_files(copy, vectors.read_manifest(copy))
-        (target_root / vectors.CURRENT_FILE).write_text(name + "\n")
+        layout.check_files(copy, layout.read_manifest(copy))
+        (target_root / layout.CURRENT_FILE).write_text(name + "\n")
         return name
     raise BackupError("the served version changed three times during the copy: try again")
 
@@ -108,12 +109,12 @@ def restore(settings: Settings, source: Path, force: bool = False) -> dict:
             _copy_database(source / VECTORS_FILE, settings.cache_dir / VECTORS_FILE)
         name = info.get("index_version")
         if name:
-            saved = vectors.versions_dir(source / "index") / name
-            vectors.check_files(saved, vectors.read_manifest(saved))
-            placed = vectors.versions_dir(settings.index_root) / name
+            saved = layout.versions_dir(source / "index") / name
+            layout.check_files(saved, layout.read_manifest(saved))
+            placed = layout.versions_dir(settings.index_root) / name
             if not placed.exists():
                 shutil.copytree(saved, placed)
                 fsync_tree(placed)
-            vectors.check_files(placed, vectors.read_manifest(placed))
-            vectors.publish(settings.index_root, placed)
+            layout.check_files(placed, layout.read_manifest(placed))
+            writer.publish(settings.index_root, placed)
     return info

@@ -27,7 +27,7 @@ class Settings:
     # Passage-vector cache; empty means <data_dir>/cache. Shared dirs let rebuilds skip embedding.
     cache_dir_setting: str = field(default_factory=lambda: _env("NEWSSEARCH_CACHE_DIR", ""))
     # A FAISS index_factory description ("Flat" is exact inner-product search), or "auto": exact
-    # below vectors.EXACT_SEARCH_MAX passages, HNSW above (see vectors.factory_for).
+    # below EXACT_SEARCH_MAX passages, HNSW above (see indexer/version/writer.py, factory_for).
     index_factory: str = field(default_factory=lambda: _env("NEWSSEARCH_INDEX_FACTORY", "auto"))
     # Search-time FAISS parameters, applied where the index type has them (IVF: nprobe, HNSW: efSearch).
     index_search_params: str = field(default_factory=lambda: _env("NEWSSEARCH_INDEX_SEARCH_PARAMS",

@@ -1,8 +1,9 @@
 """The types both sides share: an Article, the Filters of a search (and the one place their SQL is
-built), and a retrieval Candidate."""
+built), a retrieval Candidate, and the slices of ids one query reads."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -10,6 +11,12 @@ from urllib.parse import urlsplit
 
 from indexer import places
 from indexer import text as vtext
+
+
+def batches(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
+    """Ids in slices small enough for one SQL IN list or one tantivy term set."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
 
 
 def now_iso() -> str:

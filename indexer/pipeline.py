@@ -10,7 +10,7 @@ from urllib.parse import quote, urljoin, urlparse
 
 import numpy as np
 
-from indexer import duplicates, lexical, models, places, precision, store, suggest, vectors, vocabulary
+from indexer import duplicates, models, places, precision, store, suggest, vocabulary
 from indexer.config import Settings
 from indexer.decode import DecodeError
 from indexer.embed import (
@@ -25,6 +25,7 @@ from indexer.embed import (
 from indexer.extract import ExtractionError
 from indexer.faults import checkpoint
 from indexer.page import page_to_article
+from indexer.version import layout, lexical_writer, reader, writer
 
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".php", ".aspx", ".asp"}
 
@@ -124,36 +125,36 @@ class BuildReport:
                 f"peak memory {self.peak_rss_mb:,} MB")
 
 
-def verify_version(index: vectors.LoadedIndex, expected_count: int, model: str,
+def verify_version(index: reader.ServedVersion, expected_count: int, model: str,
                    sample: np.ndarray | None) -> None:
     """Refuse to publish an index that does not hold exactly the archive's passages."""
     if index.count != expected_count:
-        raise vectors.IndexUnavailable(f"new index serves {index.count} passages, archive has {expected_count}")
+        raise layout.IndexUnavailable(f"new index serves {index.count} passages, archive has {expected_count}")
     if index.manifest.get("model") != model:
-        raise vectors.IndexUnavailable("new index manifest names another model")
+        raise layout.IndexUnavailable("new index manifest names another model")
     if sample is not None and not index.search(sample, 1):
-        raise vectors.IndexUnavailable("new index returned nothing for a sample query")
+        raise layout.IndexUnavailable("new index returned nothing for a sample query")
 
 
 def _current_manifest(settings: Settings) -> tuple[str | None, dict | None]:
     """The published version's name and manifest (None when there is none or it is unreadable)."""
-    name = vectors.current_version(settings.index_root)
+    name = layout.current_version(settings.index_root)
     if not name:
         return None, None
     try:
-        return name, vectors.read_manifest(vectors.versions_dir(settings.index_root) / name)
-    except vectors.IndexUnavailable:
+        return name, layout.read_manifest(layout.versions_dir(settings.index_root) / name)
+    except layout.IndexUnavailable:
         return name, None
 
 
 def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None, model: str, dimension: int,
-                    factory: str, full: bool) -> tuple[vectors.LoadedIndex | None, str]:
+                    factory: str, full: bool) -> tuple[reader.ServedVersion | None, str]:
     """The published version to patch, or None and why the build must be full."""
     if full or not name:
         return None, "full (--full)" if full else "full (no previous version)"
     if manifest is None:
         return None, "full (previous version unusable: unreadable manifest)"
-    if manifest.get("layout") != vectors.LAYOUT:
+    if manifest.get("layout") != layout.LAYOUT:
         return None, "full (previous version of an earlier layout)"
     if manifest.get("model") != model:
         return None, f"full (model changed from {manifest.get('model')!r})"
@@ -162,12 +163,12 @@ def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None,
     if (manifest.get("lexical") or {}).get("places") not in (None, places.VERSION):
         return None, f"full (places recognised anew: {places.VERSION})"
     try:
-        return vectors.load_version(settings.index_root, name, model, dimension), f"patched {name}"
-    except vectors.IndexUnavailable as exc:
+        return reader.load_version(settings.index_root, name, model, dimension), f"patched {name}"
+    except layout.IndexUnavailable as exc:
         return None, f"full (previous version unusable: {exc})"
 
 
-def _what_to_add(previous: vectors.LoadedIndex | None, rows: list, all_ids: np.ndarray,
+def _what_to_add(previous: reader.ServedVersion | None, rows: list, all_ids: np.ndarray,
                  ) -> tuple[list, np.ndarray, np.ndarray]:
     """(the rows the previous version lacks; the passages removed since; the ids it holds but
     no longer serves)."""
@@ -180,20 +181,20 @@ def _what_to_add(previous: vectors.LoadedIndex | None, rows: list, all_ids: np.n
     return [r for r in rows if r["id"] not in held_set], gone, np.union1d(previous.removed, gone)
 
 
-def _write_verified(settings: Settings, segments: vectors.Segments, manifest: dict, dimension: int, expected: int,
+def _write_verified(settings: Settings, segments: writer.Segments, manifest: dict, dimension: int, expected: int,
                     new_vector: np.ndarray | None, first_id: int | None,
                     write_rest: Callable[[Path], dict]) -> tuple[Path, dict]:
     """Write a version and read it back: it must hold exactly `expected` vectors and as many
     lexical passages, name the model, and answer a sample query (a vector just added, or the
     first one it holds)."""
-    version_dir = vectors.write_version(settings.index_root, segments, manifest, write_rest, settings.replication_key)
-    loaded = vectors.load_version(settings.index_root, version_dir.name, manifest["model"], dimension)
+    version_dir = writer.write_version(settings.index_root, segments, manifest, write_rest, settings.replication_key)
+    loaded = reader.load_version(settings.index_root, version_dir.name, manifest["model"], dimension)
     sample = new_vector if new_vector is not None else (loaded.reconstruct(first_id) if first_id is not None else None)
     verify_version(loaded, expected, manifest["model"], sample)
     return version_dir, loaded.manifest
 
 
-def _rest_writer(conn, previous: vectors.LoadedIndex | None, added: list[int], removed: list[int],
+def _rest_writer(conn, previous: reader.ServedVersion | None, added: list[int], removed: list[int],
                  max_passage_id: int, sources: list[dict]) -> Callable[[Path], dict]:
     """How the new version's lexical indexes, vocabulary and completions are written: the previous
     version's patched (it holds the passages its FAISS holds: those gone since are removed, those
@@ -204,11 +205,11 @@ def _rest_writer(conn, previous: vectors.LoadedIndex | None, added: list[int], r
 
     def write(staging: Path) -> dict:
         if previous is None:
-            written = {"lexical": lexical.build(staging, conn, max_passage_id, checkpoint=kill_point),
+            written = {"lexical": lexical_writer.build(staging, conn, max_passage_id, checkpoint=kill_point),
                        "vocabulary": vocabulary.write(staging, conn)}
         else:
-            written = {"lexical": lexical.build(staging, conn, max_passage_id, previous.directory, added, removed,
-                                                checkpoint=kill_point),
+            written = {"lexical": lexical_writer.build(staging, conn, max_passage_id, previous.directory, added,
+                                                       removed, checkpoint=kill_point),
                        "vocabulary": vocabulary.write(staging, conn, previous.manifest, previous.directory)}
         return {**written, "suggestions": suggest.write(staging, conn, sources)}
 
@@ -279,7 +280,7 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
             rows = list(store.iter_passages_for_index(conn))
             sources, groups = store.list_sources(conn), duplicates.snapshot(conn)
         all_ids = np.array([r["id"] for r in rows], dtype=np.int64)
-        factory = vectors.factory_for(settings.index_factory, len(rows))
+        factory = writer.factory_for(settings.index_factory, len(rows))
         previous, method = _index_to_patch(settings, name, manifest, model, dimension, factory, full)
         max_passage_id = int(all_ids.max()) if len(all_ids) else 0
         rows_to_add, gone, skipped = _what_to_add(previous, rows, all_ids)
@@ -296,7 +297,7 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         if loaded:
             loaded[0].release_passage_model()
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
-        segments, skipped = vectors.plan_segments(previous, matrix, new_ids, factory, skipped)
+        segments, skipped = writer.plan_segments(previous, matrix, new_ids, factory, skipped)
         manifest = {"model": model, "dimension": dimension, "index_factory": factory,
                     "schema_version": store.schema_version(conn), "built_by": method,
                     "max_passage_id": max_passage_id, "sources": sources, "removed_ids": skipped.tolist(),
@@ -305,8 +306,8 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
                                                matrix[0] if len(matrix) else None,
                                                int(all_ids[0]) if len(all_ids) else None, write_rest)
         checkpoint("before-publish")
-        vectors.publish(settings.index_root, version_dir)
-        pruned = vectors.prune(settings.index_root, settings.keep_index_versions)
+        writer.publish(settings.index_root, version_dir)
+        pruned = writer.prune(settings.index_root, settings.keep_index_versions)
     finally:
         cache.close()
         conn.close()

@@ -27,8 +27,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer import vectors
 from indexer.files import fsync_dir, fsync_tree, link_or_copy
+from indexer.version import layout, writer
 
 CHUNK = 1 << 20
 
@@ -104,18 +104,18 @@ class _Source:
 
 def _checked_manifest(name: str, raw: bytes, signature: bytes | None, key: str) -> dict:
     """The manifest a primary published, refused unless its signature verifies (when this replica
-    has a key) and its shape is sound (vectors.manifest_problem)."""
-    if key and (signature is None or not vectors.signed_by(raw, signature, key)):
+    has a key) and its shape is sound (layout.manifest_problem)."""
+    if key and (signature is None or not layout.signed_by(raw, signature, key)):
         raise PullRefused(f"{name}: the manifest's signature {'is missing' if signature is None else 'does not verify'}"
                           f" (NEWSSEARCH_REPLICATION_KEY): refused, the served version is unchanged")
     try:
         manifest = json.loads(raw)
     except ValueError as exc:
         raise PullRefused(f"{name}: unreadable manifest: {exc}") from exc
-    problem = vectors.manifest_problem(manifest)
+    problem = layout.manifest_problem(manifest)
     if problem:
         raise PullRefused(f"{name}: bad manifest: it {problem}")
-    if manifest.get("layout") != vectors.LAYOUT:
+    if manifest.get("layout") != layout.LAYOUT:
         raise PullRefused(f"{name} was built before versions held everything the service reads: "
                           f"run `python -m indexer build` once on the primary")
     return manifest
@@ -124,13 +124,13 @@ def _checked_manifest(name: str, raw: bytes, signature: bytes | None, key: str) 
 def _local_files(index_root: Path) -> dict[str, Path]:
     """{sha256: path} of the files local versions' manifests list."""
     found: dict[str, Path] = {}
-    folder = vectors.versions_dir(index_root)
+    folder = layout.versions_dir(index_root)
     for version in sorted(folder.iterdir()) if folder.exists() else []:
         if version.name.startswith(".") or not version.is_dir():
             continue
         try:
-            manifest = vectors.read_manifest(version)
-        except vectors.IndexUnavailable:
+            manifest = layout.read_manifest(version)
+        except layout.IndexUnavailable:
             continue
         for relative, meta in manifest.get("files", {}).items():
             path = version / relative
@@ -144,25 +144,25 @@ def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0, ke
     it, publish it, and prune all but the newest `keep` versions. With a replication `key`, only a
     version whose manifest is signed with it is copied."""
     origin = _Source(source, timeout)
-    name = origin.read(vectors.CURRENT_FILE).decode(errors="replace").strip()
+    name = origin.read(layout.CURRENT_FILE).decode(errors="replace").strip()
     if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", name):
         raise PullRefused(f"{source} has no published version")
     index_root = Path(index_root)
-    target = vectors.versions_dir(index_root) / name
-    if vectors.current_version(index_root) == name:
+    target = layout.versions_dir(index_root) / name
+    if layout.current_version(index_root) == name:
         return PullReport(name, "up to date")
     if target.is_dir():  # pulled earlier but not published (or rolled back from): check it again
-        _verify(target, vectors.read_manifest(target))
-        vectors.publish(index_root, target)
+        _verify(target, layout.read_manifest(target))
+        writer.publish(index_root, target)
         return PullReport(name, "published")
-    raw = origin.read(f"versions/{name}/{vectors.MANIFEST_FILE}")
-    signature = origin.read_optional(f"versions/{name}/{vectors.SIGNATURE_FILE}") if key else None
+    raw = origin.read(f"versions/{name}/{layout.MANIFEST_FILE}")
+    signature = origin.read_optional(f"versions/{name}/{layout.SIGNATURE_FILE}") if key else None
     manifest = _checked_manifest(name, raw, signature, key)
     files = manifest["files"]
     report = PullReport(name, "pulled")
     local = _local_files(index_root)
-    vectors.versions_dir(index_root).mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=vectors.versions_dir(index_root), prefix=".pull-"))
+    layout.versions_dir(index_root).mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=layout.versions_dir(index_root), prefix=".pull-"))
     try:
         for relative, meta in files.items():
             path = staging / relative
@@ -176,7 +176,7 @@ def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0, ke
                 report.files_copied += 1
                 part = relative.split("/")[0]
                 report.copied[part] = report.copied.get(part, 0) + meta["bytes"]
-        (staging / vectors.MANIFEST_FILE).write_bytes(raw)
+        (staging / layout.MANIFEST_FILE).write_bytes(raw)
         _verify(staging, manifest)
         fsync_tree(staging)
         staging.rename(target)
@@ -184,14 +184,14 @@ def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0, ke
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    vectors.publish(index_root, target)
-    report.pruned = tuple(vectors.prune(index_root, keep))
+    writer.publish(index_root, target)
+    report.pruned = tuple(writer.prune(index_root, keep))
     return report
 
 
 def _verify(folder: Path, manifest: dict) -> None:
     """Every file the manifest lists, with its size and checksum."""
     try:
-        vectors.check_files(folder, manifest, check_hash=True)
-    except vectors.IndexUnavailable as exc:
+        layout.check_files(folder, manifest, check_hash=True)
+    except layout.IndexUnavailable as exc:
         raise PullRefused(f"{exc}: refused, the served version is unchanged") from exc

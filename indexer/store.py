@@ -1,7 +1,7 @@
 """The SQLite archive: the single definition of its schema, its migrations and its queries.
 
 Articles, their passages and the passages' normalised words live here: the indexer's working
-store. What a search matches is in each published index version (indexer/vectors.py, lexical.py);
+store. What a search matches is in each published index version (indexer/version/);
 the service opens this file read-only for what results show, through the helpers at the bottom.
 """
 from __future__ import annotations
@@ -114,7 +114,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS crawl_runs_source ON crawl_runs(source, started_at);
     """,
     """
-    -- Matching moved into each published index version (indexer/lexical.py, tantivy). The
+    -- Matching moved into each published index version (indexer/version/lexical.py, tantivy). The
     -- normalised words stay, as plain columns: the lexical index is built from them and the
     -- word-order stage reads them. FTS5's inverted indexes and the word counts that stood in
     -- for its document frequencies go.
@@ -543,12 +543,6 @@ def _rows_by_id(conn: sqlite3.Connection, table: str, ids: Iterable[int],
 
 
 # What a result list shows of an article: never the body, which ranking hundreds of them would read.
-def batches(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
-    """Ids in slices small enough for one SQL IN list."""
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
-
-
 def get_article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:
     return _rows_by_id(conn, "articles", [article_id]).get(article_id)
 

@@ -7,7 +7,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
-from indexer.vectors import IndexUnavailable
+from indexer.version.layout import IndexUnavailable
 from service.params import BadRequest
 
 

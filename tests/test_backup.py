@@ -6,11 +6,12 @@ import threading
 import pytest
 
 from fixtures.hashed import HashedEmbedder
-from indexer import models, store, vectors
+from indexer import models, store
 from indexer.__main__ import main
 from indexer.backup import BackupError, backup, restore
 from indexer.config import load_settings
 from indexer.pipeline import build_index
+from indexer.version import layout
 from service.search import Query, SearchEngine
 
 QUERIES = ("bầu cử", "phòng chống thiên tai", "lũ quét")
@@ -69,7 +70,7 @@ def test_a_backup_during_a_nightly_restores_to_the_archive_and_version_it_copied
         writer.join()
         paused.go.set()
         nightly.join()
-    assert info["index_version"] == version != vectors.current_version(settings.index_root)  # the nightly published
+    assert info["index_version"] == version != layout.current_version(settings.index_root)  # the nightly published
     assert info["articles"] >= 32  # the twelve, the nightly's twenty, and what the writer had stored
     restored = load_settings({"data_dir": tmp_path / "restored", "model": embedder.model_id})
     assert restore(restored, tmp_path / "backup")["index_version"] == info["index_version"]

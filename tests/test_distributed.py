@@ -21,8 +21,8 @@ import pytest
 
 from fixtures.ray_cluster import loopback_cluster  # first: it keeps Ray on 127.0.0.1
 from fixtures.settings import DEMO, make_settings
-from indexer import vectors
 from indexer.embed import VectorCache
+from indexer.version import layout, reader
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 4  # passages per Ray batch: the demo's 44 passages make 11 batches over two nodes
@@ -88,9 +88,9 @@ def cache_writes(data_dir: Path) -> list[int]:
 def served_vectors(data_dir: Path) -> dict[int, np.ndarray]:
     """The published version's vectors by passage id."""
     root = data_dir / "index"
-    name = vectors.current_version(root)
-    manifest = vectors.read_manifest(vectors.versions_dir(root) / name)
-    loaded = vectors.load_version(root, name, manifest["model"], manifest["dimension"])
+    name = layout.current_version(root)
+    manifest = layout.read_manifest(layout.versions_dir(root) / name)
+    loaded = reader.load_version(root, name, manifest["model"], manifest["dimension"])
     return {int(i): loaded.reconstruct(int(i)) for i in loaded.ids()}
 
 
@@ -164,7 +164,7 @@ def test_a_worker_with_another_model_is_refused_and_nothing_is_published(cluster
     assert code == 2, err
     message = next(line for line in err.splitlines() if line.startswith("error:"))
     assert message.startswith("error: worker ") and "is not the driver's" in message and "refusing" in message
-    assert not vectors.current_version(data_dir / "index") and not cache_writes(data_dir)
+    assert not layout.current_version(data_dir / "index") and not cache_writes(data_dir)
 
 
 def files_digest(data_dir: Path) -> str:

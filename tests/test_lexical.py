@@ -1,7 +1,8 @@
 """The lexical index of a version: patched exactly as built, its statistics its own."""
-from indexer import lexical, models, store, vectors
+from indexer import models, store
 from indexer.config import load_settings
 from indexer.pipeline import build_index
+from indexer.version import layout, lexical, lexical_writer
 from service.search import Query, SearchEngine
 
 STORIES = [("Bão số 9 đổ bộ", "Bão số 9 gây lũ lớn ở các huyện ven biển, hàng trăm ngôi nhà bị tốc mái."),
@@ -47,13 +48,13 @@ def test_a_patched_version_ranks_exactly_as_a_full_build(tmp_path, fake_embedder
 
 
 def lexical_entry(settings, report) -> dict:
-    return vectors.read_manifest(vectors.versions_dir(settings.index_root) / report.version)["lexical"]
+    return layout.read_manifest(layout.versions_dir(settings.index_root) / report.version)["lexical"]
 
 
 def test_a_removal_rewrites_only_the_segments_holding_it(tmp_path, fake_embedder, monkeypatch):
     """A correction to the newest article indexes again only its own segment; a removal from the
     first build rewrites that build's segments and leaves the previous version as it was."""
-    monkeypatch.setattr(lexical, "WRITER_THREADS", 1)  # a segment per index and build
+    monkeypatch.setattr(lexical_writer, "WRITER_THREADS", 1)  # a segment per index and build
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id})
     conn = store.connect(settings.db_path)
     for i, (title, body) in enumerate(STORIES[:5]):
@@ -70,7 +71,7 @@ def test_a_removal_rewrites_only_the_segments_holding_it(tmp_path, fake_embedder
     assert "lexical patched (2 segments rewritten, 0 documents indexed again)" in corrected.summary()
     engine = SearchEngine(settings, embedder=fake_embedder)
     after_correction = answers(engine)
-    previous = vectors.versions_dir(settings.index_root) / corrected.version
+    previous = layout.versions_dir(settings.index_root) / corrected.version
     files = {path: (path.stat().st_size, path.stat().st_mtime_ns) for path in previous.rglob("*")}
     store.delete_article(conn, 1)
     removed = build_index(settings, embedder=fake_embedder)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.site import SOURCES_TOML
-from indexer import vectors
 from indexer.locks import Locked, job_lock
+from indexer.version import layout, reader
 from service import create_app
 from service.search import Query
 
@@ -69,7 +69,7 @@ def test_killed_runs_leave_the_service_answering_and_the_next_run_publishes(data
         everything = app.extensions["engine"].search(Query(PROBE, per_page=50)).hits
         assert not any(h.url.startswith(site.base) for h in everything), point
         assert integrity(data_dir) == "ok", point
-        assert vectors.current_version(data_dir / "index") == before[0], point
+        assert layout.current_version(data_dir / "index") == before[0], point
     done = nightly(data_dir)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("nightly: exit 0")
@@ -112,12 +112,12 @@ def test_full_rebuild_and_removed_passages(data_dir):
     killed = nightly(data_dir, kill_at="lexical")  # a patch that rewrites the segments holding it
     assert killed.returncode == -signal.SIGKILL, (killed.stdout, killed.stderr)
     assert served(app) == before and integrity(data_dir) == "ok"
-    assert vectors.current_version(data_dir / "index") == before[0]
+    assert layout.current_version(data_dir / "index") == before[0]
     run = nightly(data_dir)
     assert run.returncode == 0, run.stderr
-    name = vectors.current_version(data_dir / "index")
-    model = vectors.read_manifest(vectors.versions_dir(data_dir / "index") / name)["model"]
-    index = vectors.load_version(data_dir / "index", name, model, 384)
+    name = layout.current_version(data_dir / "index")
+    model = layout.read_manifest(layout.versions_dir(data_dir / "index") / name)["model"]
+    index = reader.load_version(data_dir / "index", name, model, 384)
     assert not set(gone) & set(index.ids().tolist())
     full = nightly(data_dir, "--full")
     assert full.returncode == 0 and "full (--full)" in json.loads(
@@ -131,7 +131,7 @@ def test_full_disk_during_build_publishes_nothing(data_dir):
     run = nightly(data_dir, "--full", max_file_bytes=64 * 1024)  # a full build writes a whole FAISS segment
     assert run.returncode == 5, (run.stdout, run.stderr)
     assert "nothing published" in run.stdout
-    assert vectors.current_version(data_dir / "index") == before[0] and served(app) == before
+    assert layout.current_version(data_dir / "index") == before[0] and served(app) == before
     assert integrity(data_dir) == "ok"
 
 
@@ -149,7 +149,7 @@ def test_every_job_that_writes_takes_the_data_dirs_lock(data_dir, job):
     """Two builds at once broke each other (one's prune deleted the other's staging directory): every
     job that writes a version or the archive exits with 4 while another holds the lock, touching nothing."""
     env = {**os.environ, "NEWSSEARCH_DATA_DIR": str(data_dir), "NEWSSEARCH_MODEL": ""}
-    before = integrity(data_dir), vectors.current_version(data_dir / "index")
+    before = integrity(data_dir), layout.current_version(data_dir / "index")
     with job_lock(data_dir / "nightly.lock", "nightly"):
         run = subprocess.run([sys.executable, "-m", "indexer", *job], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=120)
@@ -157,7 +157,7 @@ def test_every_job_that_writes_takes_the_data_dirs_lock(data_dir, job):
     assert f"{job[0]}: another indexer job (nightly, pid {os.getpid()})" in run.stderr
     with sqlite3.connect(data_dir / "archive.sqlite3") as conn:
         assert conn.execute("SELECT COUNT(*) FROM articles WHERE id = 1").fetchone()[0] == 1
-    assert (integrity(data_dir), vectors.current_version(data_dir / "index")) == before
+    assert (integrity(data_dir), layout.current_version(data_dir / "index")) == before
 
 
 def test_stale_lock_of_a_dead_process_is_recovered(data_dir):
@@ -186,7 +186,7 @@ def test_corrupt_new_version_is_reported_and_the_last_good_one_served(data_dir):
     old_index = app.extensions["engine"].index.get()
     (data_dir / "sources.toml").unlink()
     report = build_index(settings, full=True)
-    path = vectors.segment_files(vectors.versions_dir(data_dir / "index") / report.version)[-1]
+    path = layout.segment_files(layout.versions_dir(data_dir / "index") / report.version)[-1]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated on disk
     assert served(app)[1:] == before[1:]  # still answering, from the last good version
     health = app.extensions["engine"].health()

@@ -8,7 +8,8 @@ import json
 import feedparser
 import pytest
 
-from indexer import models, places, store, vectors
+from indexer import models, places, store
+from indexer.version import layout
 from service.search import rank
 
 
@@ -242,7 +243,7 @@ def test_versions_carry_places_patched_or_built_before_them(make_archive, fake_e
     hits = engine.search(Query("lũ quét", filters=models.Filters(places=("n/thanhphodanang",)), mode="lexical"))
     assert [h.article_id for h in hits.hits] == [3]
     # A version whose places another gazetteer recognised is rebuilt whole.
-    manifest_path = vectors.versions_dir(settings.index_root) / report.version / "manifest.json"
+    manifest_path = layout.versions_dir(settings.index_root) / report.version / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["lexical"]["places"] = "0:an-older-gazetteer"
     manifest_path.write_text(json.dumps(manifest))

@@ -2,7 +2,7 @@
 import shutil
 import threading
 
-from indexer import vectors
+from indexer.version import layout, reader
 from service import create_app
 from service.search import IndexHolder
 
@@ -10,7 +10,7 @@ from service.search import IndexHolder
 def test_every_thread_of_a_worker_that_is_still_loading_its_first_version_waits_for_it(demo_settings, monkeypatch):
     """The original race: the holder named the version as seen before it had loaded it, so the
     other threads of a fresh (started or recycled) worker went on with no index at all."""
-    real_load = vectors.load_version
+    real_load = reader.load_version
     loading = threading.Event()
 
     def slow_load(*args, **kwargs):
@@ -18,9 +18,9 @@ def test_every_thread_of_a_worker_that_is_still_loading_its_first_version_waits_
         threading.Event().wait(0.3)  # the first load of a large index, made visible
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(vectors, "load_version", slow_load)
-    manifest = vectors.read_manifest(vectors.versions_dir(demo_settings.index_root)
-                                     / vectors.current_version(demo_settings.index_root))
+    monkeypatch.setattr(reader, "load_version", slow_load)
+    manifest = layout.read_manifest(layout.versions_dir(demo_settings.index_root)
+                                     / layout.current_version(demo_settings.index_root))
     holder = IndexHolder(demo_settings, manifest["model"], manifest["dimension"])
     got: list = []
     first = threading.Thread(target=lambda: got.append(holder.get()))
@@ -38,8 +38,8 @@ def test_every_thread_of_a_worker_that_is_still_loading_its_first_version_waits_
 def test_a_published_version_that_cannot_be_served_is_a_503_never_an_empty_answer(demo_settings, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(demo_settings.data_dir, data, symlinks=True)
-    version = vectors.current_version(data / "index")
-    path = vectors.segment_files(vectors.versions_dir(data / "index") / version)[-1]
+    version = layout.current_version(data / "index")
+    path = layout.segment_files(layout.versions_dir(data / "index") / version)[-1]
     path.write_bytes(path.read_bytes()[:100])  # the only version, truncated: nothing to fall back on
     client = create_app({"data_dir": data, "model": ""}).test_client()
     for mode in ("hybrid", "semantic", "lexical"):

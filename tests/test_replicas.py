@@ -13,7 +13,7 @@ import pytest
 from fixtures.cluster import NGINX, SHIPPED, Cluster, Load, get_json, publish_new_version
 from fixtures.load import prepare_data_dir
 from fixtures.pages import write_pages
-from indexer import vectors
+from indexer.version import layout
 from service import create_app
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(),
@@ -39,7 +39,7 @@ def flip_a_byte(path):
 def test_replicas_behind_nginx_pull_switch_survive_a_kill_and_refuse_a_corrupt_pull(demo_settings, tmp_path):
     primary = tmp_path / "primary"
     prepare_data_dir(demo_settings.data_dir, primary, "http://127.0.0.1:9")
-    old = vectors.current_version(primary / "index")
+    old = layout.current_version(primary / "index")
     write_pages(NEW_STORIES, tmp_path / "new-pages")
     with Cluster(primary, tmp_path / "cluster", replicas=2) as cluster:
         assert [cluster.health(i)["index_version"] for i in range(2)] == [old, old]
@@ -51,10 +51,10 @@ def test_replicas_behind_nginx_pull_switch_survive_a_kill_and_refuse_a_corrupt_p
             # A corrupt copy of the new version (one flipped byte in its new FAISS segment): refused.
             share = tmp_path / "corrupt-share"
             shutil.copytree(primary / "index", share)
-            flip_a_byte(vectors.segment_files(vectors.versions_dir(share) / new)[-1])
+            flip_a_byte(layout.segment_files(layout.versions_dir(share) / new)[-1])
             refused = cluster.pull(0, str(share))
             assert refused.returncode == 6 and "does not match its manifest" in refused.stderr
-            assert vectors.current_version(cluster.data[0] / "index") == old
+            assert layout.current_version(cluster.data[0] / "index") == old
             assert cluster.health(0)["index_version"] == old
             # The real pull: only what the replica lacks is copied, and both replicas switch.
             pulls = [cluster.pull(i) for i in range(2)]

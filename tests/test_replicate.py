@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import models, replicate, store, vectors, vocabulary
+from indexer import models, replicate, store, vocabulary
 from indexer.config import load_settings
 from indexer.pipeline import build_index
+from indexer.version import layout, reader, writer
 from service.search import Query, SearchEngine
 
 STORIES = [("Phòng chống thiên tai năm 2021", "Ban chỉ huy quân sự huyện tổng kết công tác phòng chống thiên tai."),
@@ -75,7 +76,7 @@ def test_a_pull_after_a_small_update_copies_only_the_new_files(primary, tmp_path
     second = replicate.pull(str(primary.index_root), replica.index_root)
     assert second.status == "pulled" and second.files_linked > 0
     assert second.bytes_copied < first.bytes_copied  # new segments, a vocabulary delta, the manifest
-    manifest = vectors.read_manifest(vectors.versions_dir(replica.index_root) / second.version)
+    manifest = layout.read_manifest(layout.versions_dir(replica.index_root) / second.version)
     assert len(manifest["segments"]) == 2 and len(manifest["vocabulary"]["files"]) == 2
     assert replicate.pull(str(primary.index_root), replica.index_root).status == "up to date"
     mine = SearchEngine(replica, embedder=fake_embedder)
@@ -96,13 +97,13 @@ def test_a_corrupt_pull_is_refused_and_the_replica_keeps_its_version(primary, tm
     new = build_index(primary, embedder=fake_embedder).version
     corrupt = tmp_path / "corrupt-share"
     shutil.copytree(primary.index_root, corrupt)  # copies, not links: the primary is untouched
-    manifest = vectors.read_manifest(vectors.versions_dir(corrupt) / new)
+    manifest = layout.read_manifest(layout.versions_dir(corrupt) / new)
     newest_segment = manifest["segments"][-1]["name"]
-    flip_a_byte(vectors.versions_dir(corrupt) / new / vectors.SEGMENTS_DIR / newest_segment)
+    flip_a_byte(layout.versions_dir(corrupt) / new / layout.SEGMENTS_DIR / newest_segment)
     with pytest.raises(replicate.PullRefused, match="does not match its manifest"):
         replicate.pull(str(corrupt), replica.index_root)
-    assert vectors.current_version(replica.index_root) == old
-    assert sorted(p.name for p in vectors.versions_dir(replica.index_root).iterdir()) == [old]  # no leftovers
+    assert layout.current_version(replica.index_root) == old
+    assert sorted(p.name for p in layout.versions_dir(replica.index_root).iterdir()) == [old]  # no leftovers
     assert replicate.pull(str(primary.index_root), replica.index_root).version == new
 
 
@@ -138,21 +139,21 @@ def test_pulls_over_http_and_refuses_a_cut_off_transfer(primary, tmp_path, fake_
             replicate.pull(f"http://127.0.0.1:{cut.server_address[1]}", replica.index_root, timeout=5)
     finally:
         cut.shutdown()
-    assert vectors.current_version(replica.index_root) is None
-    assert not any(vectors.versions_dir(replica.index_root).iterdir())
+    assert layout.current_version(replica.index_root) is None
+    assert not any(layout.versions_dir(replica.index_root).iterdir())
     whole = serve(primary.index_root)
     try:
         report = replicate.pull(f"http://127.0.0.1:{whole.server_address[1]}/", replica.index_root)
     finally:
         whole.shutdown()
-    assert report.status == "pulled" and vectors.current_version(replica.index_root) == report.version
+    assert report.status == "pulled" and layout.current_version(replica.index_root) == report.version
 
 
 def test_a_manifest_naming_a_file_outside_its_version_is_refused(primary, tmp_path, fake_embedder):
     share = tmp_path / "share"
     shutil.copytree(primary.index_root, share)
-    version = vectors.current_version(share)
-    path = vectors.versions_dir(share) / version / vectors.MANIFEST_FILE
+    version = layout.current_version(share)
+    path = layout.versions_dir(share) / version / layout.MANIFEST_FILE
     manifest = json.loads(path.read_text())
     manifest["files"]["../../escape"] = {"bytes": 1, "sha256": "0" * 64}
     path.write_text(json.dumps(manifest))
@@ -196,22 +197,22 @@ def test_vocabulary_deltas_sum_to_the_archive_counts_and_a_new_base_follows(tmp_
 
 
 def test_nightly_patches_keep_few_segments_share_files_and_search_as_a_full_build(primary, tmp_path, fake_embedder):
-    for i in range(vectors.MAX_SEGMENTS + 2):
+    for i in range(writer.MAX_SEGMENTS + 2):
         add(primary, [(f"Tin số {i} về thiên tai", f"Bài thứ {i} về mưa lũ ở xã số {i}.")], start=len(STORIES) + i)
         if i == 3:
             store.delete_article(store.connect(primary.db_path), 2)
         assert build_index(primary, embedder=fake_embedder).method.startswith("patched")
-    root = vectors.versions_dir(primary.index_root)
+    root = layout.versions_dir(primary.index_root)
     kept = sorted(p for p in root.iterdir() if p.is_dir())
-    manifest = vectors.read_manifest(kept[-1])
-    assert 1 < len(manifest["segments"]) <= vectors.MAX_SEGMENTS
+    manifest = layout.read_manifest(kept[-1])
+    assert 1 < len(manifest["segments"]) <= writer.MAX_SEGMENTS
     files = [p for version in kept for p in version.rglob("*") if p.is_file()]
     assert len({p.stat().st_ino for p in files}) < 0.6 * len(files)  # three versions, mostly the same files
-    patched = vectors.load_version(primary.index_root, manifest["version"], fake_embedder.model_id, 64)
+    patched = reader.load_version(primary.index_root, manifest["version"], fake_embedder.model_id, 64)
     full_copy = load_settings({"data_dir": tmp_path / "full", "model": fake_embedder.model_id})
     shutil.copytree(primary.data_dir, full_copy.data_dir)
     assert build_index(full_copy, embedder=fake_embedder, full=True).method.startswith("full")
-    full = vectors.load_version(full_copy.index_root, vectors.current_version(full_copy.index_root),
+    full = reader.load_version(full_copy.index_root, layout.current_version(full_copy.index_root),
                                 fake_embedder.model_id, 64)
     assert len(full.segments) == 1 and patched.count == full.count
     assert np.array_equal(patched.ids(), full.ids())
@@ -229,10 +230,10 @@ def test_a_switch_hashes_only_the_files_the_new_version_wrote(primary, fake_embe
     add(primary, [("Tin mới", "Một bài mới về thiên tai.")], start=len(STORIES))
     new = build_index(primary, embedder=fake_embedder).version
     hashed = []
-    real = vectors.sha256_file
-    monkeypatch.setattr(vectors, "sha256_file", lambda path: hashed.append(path) or real(path))
+    real = layout.sha256_file
+    monkeypatch.setattr(layout, "sha256_file", lambda path: hashed.append(path) or real(path))
     assert engine.index.get().version == new
-    written = vectors.read_manifest(vectors.versions_dir(primary.index_root) / new)["files"]
+    written = layout.read_manifest(layout.versions_dir(primary.index_root) / new)["files"]
     assert 0 < len(hashed) < len(written) / 2
 
 
@@ -240,7 +241,7 @@ def _share_with(primary, tmp_path, change) -> Path:
     """A copy of the primary's index root whose current manifest `change` rewrote."""
     share = tmp_path / "hostile-share"
     shutil.copytree(primary.index_root, share)
-    path = vectors.versions_dir(share) / vectors.current_version(share) / vectors.MANIFEST_FILE
+    path = layout.versions_dir(share) / layout.current_version(share) / layout.MANIFEST_FILE
     manifest = json.loads(path.read_text())
     path.write_text(json.dumps(change(manifest)))
     return share
@@ -265,18 +266,18 @@ def test_a_malformed_manifest_is_refused_with_exit_6(primary, tmp_path, fake_emb
     assert main(["pull", str(share)]) == 6
     err = capsys.readouterr().err
     assert err.startswith("pull refused:") and message in err and "Traceback" not in err
-    assert vectors.current_version(replica.index_root) is None
+    assert layout.current_version(replica.index_root) is None
 
 
 def test_the_service_never_loads_a_segment_outside_its_version(primary, fake_embedder):
     """A version whose manifest points a segment elsewhere (a replica's own copy tampered with) is
     refused by the service: it answers 503, not with a file outside the version."""
-    version_dir = vectors.versions_dir(primary.index_root) / vectors.current_version(primary.index_root)
-    manifest = vectors.read_manifest(version_dir)
+    version_dir = layout.versions_dir(primary.index_root) / layout.current_version(primary.index_root)
+    manifest = layout.read_manifest(version_dir)
     manifest["segments"][0]["name"] = "../" * 6 + "tmp/elsewhere.faiss"
-    (version_dir / vectors.MANIFEST_FILE).write_text(json.dumps(manifest))
-    with pytest.raises(vectors.IndexUnavailable, match="FAISS segment"):
-        vectors.load_version(primary.index_root, version_dir.name, fake_embedder.model_id, fake_embedder.dimension)
+    (version_dir / layout.MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(layout.IndexUnavailable, match="FAISS segment"):
+        reader.load_version(primary.index_root, version_dir.name, fake_embedder.model_id, fake_embedder.dimension)
 
 
 class _Endless(http.server.SimpleHTTPRequestHandler):
@@ -311,8 +312,8 @@ def test_a_copy_never_runs_past_the_manifests_size(primary, tmp_path, fake_embed
             replicate.pull(f"http://127.0.0.1:{endless.server_address[1]}", replica.index_root, timeout=5)
     finally:
         endless.shutdown()
-    assert vectors.current_version(replica.index_root) is None
-    assert not any(vectors.versions_dir(replica.index_root).iterdir())  # nothing of it left on disk
+    assert layout.current_version(replica.index_root) is None
+    assert not any(layout.versions_dir(replica.index_root).iterdir())  # nothing of it left on disk
 
 
 def test_a_replica_with_a_key_pulls_only_versions_signed_with_it(tmp_path, fake_embedder):
@@ -336,7 +337,7 @@ def test_a_replica_with_a_key_pulls_only_versions_signed_with_it(tmp_path, fake_
     for wrong_key, source in ((key, share), ("another key", primary.index_root)):
         with pytest.raises(replicate.PullRefused, match="signature does not verify"):
             replicate.pull(str(source), replica.index_root, key=wrong_key)
-    assert vectors.current_version(replica.index_root) == signed  # it keeps serving what it had
+    assert layout.current_version(replica.index_root) == signed  # it keeps serving what it had
     unsigned = load_settings({"data_dir": tmp_path / "primary-unsigned", "model": fake_embedder.model_id})
     unsigned.data_dir.mkdir()
     add(unsigned, STORIES)

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from indexer import models, vectors
+from indexer import models
+from indexer.version import layout
 
 BODY = "Nội dung bài viết về hoạt động của địa phương trong năm. " * 4
 
@@ -64,7 +65,7 @@ def test_places_of_both_eras_sources_and_abbreviations(make_archive):
 
 def test_the_completions_are_part_of_the_version_a_replica_pulls(district):
     index = district.index.get()
-    manifest = json.loads((index.directory / vectors.MANIFEST_FILE).read_text())
+    manifest = json.loads((index.directory / layout.MANIFEST_FILE).read_text())
     assert "suggest.tsv" in manifest["files"] and manifest["suggestions"]["entries"] == len(index.suggestions.keys)
 
 

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 from fixtures.versions import publish, unit_vectors
-from indexer import lexical, models, store, vectors
+from indexer import models, store
+from indexer.version import layout, lexical, reader, writer
 
 
 def load_current(root, model, dimension):
-    name = vectors.current_version(root)
+    name = layout.current_version(root)
     if not name:
-        raise vectors.IndexUnavailable("no published index")
-    return vectors.load_version(root, name, model, dimension)
+        raise layout.IndexUnavailable("no published index")
+    return reader.load_version(root, name, model, dimension)
 
 
 
@@ -36,29 +37,29 @@ def test_other_index_types_train_and_search(tmp_path, factory):
 
 def test_refuses_other_model_or_dimension(tmp_path):
     publish(tmp_path, unit_vectors(10), np.arange(10), model="other-model")
-    with pytest.raises(vectors.IndexUnavailable, match="other-model"):
+    with pytest.raises(layout.IndexUnavailable, match="other-model"):
         load_current(tmp_path, "m", 8)
-    with pytest.raises(vectors.IndexUnavailable, match="dimension"):
+    with pytest.raises(layout.IndexUnavailable, match="dimension"):
         load_current(tmp_path, "other-model", 384)
 
 
 def test_truncated_index_file_is_refused(tmp_path):
     version = publish(tmp_path, unit_vectors(10), np.arange(10))
-    path = vectors.segment_files(version)[-1]
+    path = layout.segment_files(version)[-1]
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(vectors.IndexUnavailable, match="corrupt or truncated"):
+    with pytest.raises(layout.IndexUnavailable, match="corrupt or truncated"):
         load_current(tmp_path, "m", 8)
 
 
 def test_no_index_published(tmp_path):
-    assert vectors.current_version(tmp_path) is None
+    assert layout.current_version(tmp_path) is None
 
 
 def test_prune_keeps_newest_and_current(tmp_path):
     names = [publish(tmp_path, unit_vectors(5, seed=i), np.arange(5)).name for i in range(5)]
-    vectors.publish(tmp_path, vectors.versions_dir(tmp_path) / names[0])  # roll back to the oldest
-    removed = vectors.prune(tmp_path, keep=2)
-    left = sorted(p.name for p in vectors.versions_dir(tmp_path).iterdir())
+    writer.publish(tmp_path, layout.versions_dir(tmp_path) / names[0])  # roll back to the oldest
+    removed = writer.prune(tmp_path, keep=2)
+    left = sorted(p.name for p in layout.versions_dir(tmp_path).iterdir())
     assert left == sorted([names[0], names[3], names[4]]) and set(removed) == set(names[1:3])
 
 
@@ -66,27 +67,27 @@ def test_search_parameters_apply_where_the_index_type_has_them(tmp_path):
     import faiss
 
     vecs = unit_vectors(400)
-    ivf = vectors.make_index(vecs, np.arange(400), "IVF8,Flat")
-    assert vectors.apply_search_params(ivf, "nprobe=4,efSearch=64") == ["nprobe=4"]
+    ivf = writer.make_index(vecs, np.arange(400), "IVF8,Flat")
+    assert reader.apply_search_params(ivf, "nprobe=4,efSearch=64") == ["nprobe=4"]
     assert faiss.extract_index_ivf(ivf).nprobe == 4
-    hnsw = vectors.make_index(vecs, np.arange(400), "HNSW16,Flat")
-    assert vectors.apply_search_params(hnsw, "nprobe=4,efSearch=64") == ["efSearch=64"]
-    assert vectors.apply_search_params(vectors.make_index(vecs, np.arange(400), "Flat"), "nprobe=4") == []
+    hnsw = writer.make_index(vecs, np.arange(400), "HNSW16,Flat")
+    assert reader.apply_search_params(hnsw, "nprobe=4,efSearch=64") == ["efSearch=64"]
+    assert reader.apply_search_params(writer.make_index(vecs, np.arange(400), "Flat"), "nprobe=4") == []
 
 
 def test_a_version_whose_lexical_index_disagrees_with_faiss_is_refused(tmp_path):
     version = publish(tmp_path, unit_vectors(10), np.arange(10))
-    manifest = vectors.read_manifest(version)
-    (version / vectors.MANIFEST_FILE).write_text(json.dumps({**manifest, "lexical": {**manifest["lexical"], "articles": 9}}))
-    with pytest.raises(vectors.IndexUnavailable, match="lexical index holds 10 passages and 10 articles"):
-        vectors.load_version(tmp_path, version.name, "m", 8, check_hash=False)
+    manifest = layout.read_manifest(version)
+    (version / layout.MANIFEST_FILE).write_text(json.dumps({**manifest, "lexical": {**manifest["lexical"], "articles": 9}}))
+    with pytest.raises(layout.IndexUnavailable, match="lexical index holds 10 passages and 10 articles"):
+        reader.load_version(tmp_path, version.name, "m", 8, check_hash=False)
     shutil.rmtree(version / lexical.LEXICAL_DIR)
-    (version / vectors.MANIFEST_FILE).write_text(json.dumps(manifest))
-    with pytest.raises(vectors.IndexUnavailable, match=r"lexical/.* is missing"):
-        vectors.load_version(tmp_path, version.name, "m", 8)
-    (version / vectors.MANIFEST_FILE).write_text(json.dumps({k: v for k, v in manifest.items() if k != "layout"}))
-    with pytest.raises(vectors.IndexUnavailable, match="run `python -m indexer build` once to upgrade"):
-        vectors.load_version(tmp_path, version.name, "m", 8)
+    (version / layout.MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(layout.IndexUnavailable, match=r"lexical/.* is missing"):
+        reader.load_version(tmp_path, version.name, "m", 8)
+    (version / layout.MANIFEST_FILE).write_text(json.dumps({k: v for k, v in manifest.items() if k != "layout"}))
+    with pytest.raises(layout.IndexUnavailable, match="run `python -m indexer build` once to upgrade"):
+        reader.load_version(tmp_path, version.name, "m", 8)
 
 
 def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fake_embedder):
@@ -94,7 +95,7 @@ def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fa
     anyway) until removed vectors pass a share of it: then it is written again without them."""
     from indexer.config import load_settings
     from indexer.pipeline import build_index
-    from indexer.vectors import REMOVED_SHARE_MAX
+    from indexer.version.writer import REMOVED_SHARE_MAX
     from service.search import Query, SearchEngine
 
     settings = load_settings({"data_dir": tmp_path, "model": fake_embedder.model_id, "index_factory": "HNSW16"})

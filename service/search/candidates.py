@@ -1,17 +1,17 @@
 """The candidate lists that need a whole index version: passages near the query vector (filters
 applied by the lexical index's fields), and the word frequencies that decide which words are
-worth matching. The lexical lists themselves are the version's (indexer/lexical.py)."""
+worth matching. The lexical lists themselves are the version's (indexer/version/lexical.py)."""
 from __future__ import annotations
 
 import numpy as np
 
-from indexer.lexical import LexicalIndex
 from indexer.models import Candidate, Filters
-from indexer.vectors import LoadedIndex
+from indexer.version.lexical import LexicalIndex
+from indexer.version.reader import ServedVersion
 from service.search.query import ParsedQuery
 
 
-def dense_candidates(index: LoadedIndex, query_vector: np.ndarray, filters: Filters, depth: int) -> list[Candidate]:
+def dense_candidates(index: ServedVersion, query_vector: np.ndarray, filters: Filters, depth: int) -> list[Candidate]:
     """Passages nearest to the query vector, by descending cosine, filters applied."""
     found = index.search(query_vector, depth)
     owners = index.lexical.passage_articles([pid for pid, _ in found], filters if filters.active else None)

@@ -19,11 +19,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from indexer import diacritics, duplicates, input_methods, places, suggest, vectors
+from indexer import diacritics, duplicates, input_methods, places, suggest
 from indexer import text as vtext
 from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
+from indexer.version import layout, reader
 from service.search import candidates, rank
 from service.search.index_holder import IndexHolder
 from service.search.query import ParsedQuery, Query, WordRestorer, parse_query
@@ -63,12 +64,12 @@ class SearchResult:
     dropped: int = 0     # of those, how many the boundary left out (no evidence they are about the query)
 
 
-def _groups(index: vectors.LoadedIndex | None) -> duplicates.Groups:
+def _groups(index: reader.ServedVersion | None) -> duplicates.Groups:
     """The near-duplicate groups a served version was built with (none without a version)."""
     return index.groups if index is not None else duplicates.Groups()
 
 
-def _source_titles(index: vectors.LoadedIndex) -> dict[str, str]:
+def _source_titles(index: reader.ServedVersion) -> dict[str, str]:
     """{source key: its own name} as a version recorded them when it was built (one built before
     names has keys alone)."""
     return {s["source"]: s.get("title", s["source"]) for s in index.manifest.get("sources", [])}
@@ -92,7 +93,7 @@ class SearchEngine:
         self._backgrounds: dict[str, np.ndarray] = {}
 
     # --- the query path -------------------------------------------------------------------
-    def parse(self, text: str, index: vectors.LoadedIndex | None = None, as_typed: bool = False) -> ParsedQuery:
+    def parse(self, text: str, index: reader.ServedVersion | None = None, as_typed: bool = False) -> ParsedQuery:
         """The query's meaning, its diacritics and capitals restored from the served version's
         vocabulary (as typed where none is served, or `as_typed`: nothing rewritten)."""
         today = datetime.now(ZoneInfo(self.settings.timezone)).date()  # for "hôm qua", "tháng trước"
@@ -107,7 +108,7 @@ class SearchEngine:
             typed, lambda folded: words.forms("vocab_unigrams", folded), typos), today=today)
 
     @staticmethod
-    def restorers(index: vectors.LoadedIndex) -> tuple[WordRestorer, WordRestorer]:
+    def restorers(index: reader.ServedVersion) -> tuple[WordRestorer, WordRestorer]:
         """(diacritics, capitals): how a run of words typed without them is restored, from this
         version's vocabulary."""
         words = index.vocabulary
@@ -116,7 +117,7 @@ class SearchEngine:
                 lambda typed: diacritics.truecase(typed, words.casing))
 
     @staticmethod
-    def _lexical_lists(parsed: ParsedQuery, mode: str, filters: Filters, index: vectors.LoadedIndex,
+    def _lexical_lists(parsed: ParsedQuery, mode: str, filters: Filters, index: reader.ServedVersion,
                        fusion: rank.Fusion) -> tuple[list[rank.CandidateList], rank.CandidateList]:
         """([exact passages, folded passages], whole articles), from the served version, without
         the words too common to be worth a posting list."""
@@ -133,7 +134,7 @@ class SearchEngine:
                 rank.CandidateList("article", fusion.weights["article"], articles))
 
     @staticmethod
-    def _pair_shares(parsed: ParsedQuery, article_ids: list[int], index: vectors.LoadedIndex,
+    def _pair_shares(parsed: ParsedQuery, article_ids: list[int], index: reader.ServedVersion,
                      known: dict[int, float]) -> None:
         """Add to `known` the word-pair share of each of these articles it lacks."""
         pairs = [f" {first} {second} " for first, second in parsed.word_pairs]
@@ -202,7 +203,7 @@ class SearchEngine:
                             found, more)
 
     def _evidence(self, parsed: ParsedQuery, fused: rank.Fused, lists: list[rank.CandidateList],
-                  index: vectors.LoadedIndex, pending) -> tuple[dict[int, rank.Evidence], bool]:
+                  index: reader.ServedVersion, pending) -> tuple[dict[int, rank.Evidence], bool]:
         """Each candidate's evidence for the boundary: the query's words (or pairs) and quoted phrases
         it holds, read from the version's article index (one query), where a topic's words stand in
         a row in the articles holding them so (their words, read where that query found them), and
@@ -226,7 +227,7 @@ class SearchEngine:
         # beyond the articles read, more may be about the topic when the last one read still was
         return evidence, len(whole) > rank.ABOUT_DEPTH and evidence[whole[rank.ABOUT_DEPTH - 1]].admitted_by is not None
 
-    def _background(self, index: vectors.LoadedIndex, vector: np.ndarray) -> tuple[float, float]:
+    def _background(self, index: reader.ServedVersion, vector: np.ndarray) -> tuple[float, float]:
         """(mean, standard deviation) of the query's similarity to the version's background passages:
         a fixed sample, drawn once per version, that stands for text unrelated to any one query."""
         sample = self._backgrounds.get(index.version)
@@ -346,11 +347,11 @@ class SearchEngine:
         index = self._served_or_none()
         return index.version if index is not None else None
 
-    def _served_or_none(self) -> vectors.LoadedIndex | None:
+    def _served_or_none(self) -> reader.ServedVersion | None:
         """The served version, or None where none can be (what pages show without one)."""
         try:
             return self.index.get()
-        except vectors.IndexUnavailable:
+        except layout.IndexUnavailable:
             return None
 
     def suggest(self, typed: str, limit: int) -> list[tuple[str, suggest.Suggestion]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from indexer import vectors
 from indexer.config import Settings
+from indexer.version import layout, reader
 
 
 class IndexHolder:
@@ -18,19 +18,19 @@ class IndexHolder:
     def __init__(self, settings: Settings, model_id: str, dimension: int) -> None:
         self.root, self.search_params = settings.index_root, settings.index_search_params
         self.model_id, self.dimension = model_id, dimension
-        self.loaded: vectors.LoadedIndex | None = None
+        self.loaded: reader.ServedVersion | None = None
         self.error: str | None = None
         self._seen: str | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> vectors.LoadedIndex | None:
+    def get(self) -> reader.ServedVersion | None:
         """The version to answer with; None only while nothing has ever been published.
 
         A worker that serves a version keeps answering with it while one thread loads the next; a
         worker with nothing loaded yet (just started or recycled) waits for its first load. Raises
         IndexUnavailable when a version is published but none can be served.
         """
-        name = vectors.current_version(self.root)
+        name = layout.current_version(self.root)
         if name != self._seen and self._lock.acquire(blocking=self.loaded is None):
             try:
                 if name != self._seen:
@@ -38,7 +38,7 @@ class IndexHolder:
             finally:
                 self._lock.release()
         if self.loaded is None and name:
-            raise vectors.IndexUnavailable(self.error or f"index {name} is not loaded yet")
+            raise layout.IndexUnavailable(self.error or f"index {name} is not loaded yet")
         return self.loaded
 
     def _reload(self, name: str | None) -> None:
@@ -46,11 +46,11 @@ class IndexHolder:
             self.error = "no index has been published yet: run `python -m indexer build`"
         else:
             try:
-                self.loaded = vectors.load_version(self.root, name, self.model_id, self.dimension,
+                self.loaded = reader.load_version(self.root, name, self.model_id, self.dimension,
                                                    search_params=self.search_params,
                                                    verified=self.loaded.verified if self.loaded else frozenset())
                 self.error = None
-            except vectors.IndexUnavailable as exc:
+            except layout.IndexUnavailable as exc:
                 if self.loaded is None:  # at start-up: the newest older version that passes its checks
                     self.loaded = self._last_good(exclude=name)
                 kept = (f"; serving {self.loaded.version} instead" if self.loaded
@@ -58,16 +58,16 @@ class IndexHolder:
                 self.error = f"{exc}{kept}"
         self._seen = name
 
-    def _last_good(self, exclude: str) -> vectors.LoadedIndex | None:
-        folder = vectors.versions_dir(self.root)
+    def _last_good(self, exclude: str) -> reader.ServedVersion | None:
+        folder = layout.versions_dir(self.root)
         names = sorted((p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
                        reverse=True) if folder.exists() else []
         for name in names:
             if name == exclude:
                 continue
             try:
-                return vectors.load_version(self.root, name, self.model_id, self.dimension,
+                return reader.load_version(self.root, name, self.model_id, self.dimension,
                                             search_params=self.search_params)
-            except vectors.IndexUnavailable:
+            except layout.IndexUnavailable:
                 continue
         return None

@@ -11,7 +11,7 @@ from indexer.models import Candidate
 from service.search.query import ParsedQuery
 
 if TYPE_CHECKING:  # the read side's type only: ranking imports no index library
-    from indexer.vectors import LoadedIndex
+    from indexer.version.reader import ServedVersion
 
 # Fusion weights of the min-max normalised scores, tuned on eval-dev (bench/quality.py): exact
 # (diacritics kept) passage matches, folded passage matches (standing in when there is no exact
@@ -178,7 +178,7 @@ class Ranking:
     order: list[int]
     fused: Fused
     dates: Dates
-    index: LoadedIndex | None
+    index: ServedVersion | None
     explanations: Explanations | None = None
     candidates: int = 0     # articles the candidate lists found, before the boundary
     more: bool = False      # more articles than these may match (a list or the set was at its depth)

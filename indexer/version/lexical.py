@@ -1,4 +1,4 @@
-"""The lexical index of a published version: BM25 over the project's own normalised words, in
+"""The lexical index of a published version, read: BM25 over the project's own normalised words, in
 tantivy (block-max WAND prunes a top-k query; SQLite FTS5 scored every posting of every word).
 
 Two indexes sit in each version directory, beside FAISS::
@@ -9,48 +9,24 @@ Two indexes sit in each version directory, beside FAISS::
                                   stored: what result lists and the article page show, and its
                                   words joined for the word-order stage
 
-The stored fields make a version all the service reads: it never opens the SQLite archive.
-
-Words are fed already normalised (`text.folded_words`, `store.exact_text`) and split on spaces,
-so the index and the query parser agree on every word by construction. A version's statistics
-(BM25's document frequencies, the common-word counts) are its own: what is stored but not yet
-published changes nothing a served version answers. A nightly patch hard-links the previous
-version's files (segments are immutable) and adds the new passages and articles; a segment that
-holds a removed passage is left out and its other documents are indexed again, since tantivy
-counts a deleted document in BM25's statistics until its segment is merged. The previous
-version's directory is never written. Removals are mostly corrections to recent news, which sits
-in the small, recent segments.
+The stored fields make a version all the service reads: it never opens the SQLite archive. The
+schema here is the one contract with lexical_writer.py, which writes both indexes.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
-import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import tantivy
 
-from indexer import places, store
-from indexer import text as vtext
-from indexer.files import link_or_copy
-from indexer.models import Candidate, Filters, WordQuery
+from indexer.models import Candidate, Filters, WordQuery, batches
 
 LEXICAL_DIR, PASSAGES, ARTICLES = "lexical", "passages", "articles"
-# A title word counts three times a text word. The title is written that many times into one
-# field, as FTS5's column weights scaled the term frequency before BM25's saturation (a boost on a
-# separate title field would multiply the score instead); one field also keeps a query a plain
-# union of term queries, which is what block-max WAND prunes.
-TITLE_WEIGHT = 3
-WRITER_HEAP = 256 * 1024 * 1024
-WRITER_THREADS = min(2, os.cpu_count() or 1)  # each thread writes segments of its own
 _FIELDS = {PASSAGES: ("words", "words_exact"), ARTICLES: ("words",)}
-_KEY = {PASSAGES: "pid", ARTICLES: "aid"}  # what a document is indexed again by
+KEY = {PASSAGES: "pid", ARTICLES: "aid"}  # what a document is indexed again by
 MAX_PASSAGES = 10_000  # an article's passages read at most (a book-length page: 1.8M words)
 
 
@@ -60,11 +36,11 @@ class LexicalUnavailable(RuntimeError):
 
 # Stored, never searched: what a result, the article page and the word-order stage read.
 ARTICLE_FIELDS = ("url", "title", "summary", "body", "author", "published_at", "category")
-_STORED = {PASSAGES: ("text",), ARTICLES: (*ARTICLE_FIELDS, "joined_folded", "joined_exact")}
-_POSITIONS = {PASSAGES: ("ordinal", "start", "end"), ARTICLES: ()}
+STORED = {PASSAGES: ("text",), ARTICLES: (*ARTICLE_FIELDS, "joined_folded", "joined_exact")}
+POSITIONS = {PASSAGES: ("ordinal", "start", "end"), ARTICLES: ()}
 
 
-def _schema(kind: str) -> tantivy.Schema:
+def schema_of(kind: str) -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("pid", stored=True, indexed=True, fast=True)
     builder.add_unsigned_field("aid", stored=True, indexed=True, fast=True)
@@ -74,196 +50,16 @@ def _schema(kind: str) -> tantivy.Schema:
     builder.add_text_field("places", tokenizer_name="raw", stored=True, fast=True)  # the article's place keys
     for name in _FIELDS[kind]:
         builder.add_text_field(name, tokenizer_name="whitespace", index_option="position")
-    for name in _STORED[kind]:  # bytes (UTF-8): tantivy has no text field that is stored only
+    for name in STORED[kind]:  # bytes (UTF-8): tantivy has no text field that is stored only
         builder.add_bytes_field(name, stored=True)
-    for name in _POSITIONS[kind]:
+    for name in POSITIONS[kind]:
         builder.add_unsigned_field(name, stored=True)
     return builder.build()
 
 
-def _day_number(day: str | None) -> int | None:
+def day_number(day: str | None) -> int | None:
     return int(day.replace("-", "")) if day else None
 
-
-# --- writing ---------------------------------------------------------------------------------
-
-def _document(row: sqlite3.Row, texts: dict[str, str], numbers: dict[str, int]) -> tantivy.Document:
-    doc = tantivy.Document()
-    doc.add_unsigned("pid", row["pid"])
-    doc.add_unsigned("aid", row["aid"])
-    if (number := _day_number(row["published_day"])) is not None:
-        doc.add_integer("day", number)
-    if (seconds := _seconds(row["published_at"])) is not None:
-        doc.add_integer("published", seconds)
-    doc.add_text("source", row["source"])
-    for key in (row["places"] or "").split():
-        doc.add_text("places", key)
-    for name, value in texts.items():
-        if name in _STORED[ARTICLES] or name in _STORED[PASSAGES]:
-            doc.add_bytes(name, (value or "").encode())
-        else:
-            doc.add_text(name, value)
-    for name, value in numbers.items():
-        doc.add_unsigned(name, value)
-    return doc
-
-
-def _seconds(published_at: str | None) -> int | None:
-    try:
-        return int(datetime.fromisoformat(published_at).timestamp()) if published_at else None
-    except ValueError:
-        return None
-
-
-_PLACES_OF = "(SELECT group_concat(place, ' ') FROM article_places WHERE article_id = {})"
-
-
-def weighted_words(title: str, text: str) -> str:
-    """A document's words for BM25: the title TITLE_WEIGHT times, then the text."""
-    return " ".join([title] * TITLE_WEIGHT + [text])
-
-
-def _passage_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id: int) -> Iterator[tantivy.Document]:
-    """Passage documents from the words the archive stores for them (all published, or these ids)."""
-    where = f"AND p.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
-    rows = conn.execute(
-        f"""SELECT p.id AS pid, p.article_id AS aid, a.published_day, a.published_at, a.source,
-                   {_PLACES_OF.format("a.id")} AS places, p.ordinal, p.start, p."end", p.text,
-                   w.folded_title, w.folded_text, w.exact_title, w.exact_text
-            FROM passages p JOIN articles a ON a.id = p.article_id JOIN passage_words w ON w.id = p.id
-            WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
-    for row in rows:
-        yield _document(row, {"words": weighted_words(row["folded_title"], row["folded_text"]),
-                              "words_exact": weighted_words(row["exact_title"], row["exact_text"]),
-                              "text": row["text"]},
-                        {name: row[name] for name in _POSITIONS[PASSAGES]})
-
-
-def _article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id: int) -> Iterator[tantivy.Document]:
-    """Article documents (all, or these ids) for articles with a published passage; the
-    passage id is the article's first passage, the one an article match points at."""
-    where = f"AND a.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
-    rows = conn.execute(
-        f"""SELECT p.id AS pid, a.id AS aid, a.published_day, a.source, {_PLACES_OF.format("a.id")} AS places,
-                   {", ".join(f"a.{name}" for name in ARTICLE_FIELDS)}
-            FROM articles a JOIN passages p ON p.article_id = a.id AND p.ordinal = 0
-            WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
-    while part := rows.fetchmany(500):
-        joined = {exact: store.article_word_texts(conn, [row["aid"] for row in part], exact, max_passage_id)
-                  for exact in (False, True)}
-        for row in part:
-            words = weighted_words(vtext.folded_words(row["title"]),
-                                   vtext.folded_words(vtext.document_text(row["summary"], row["body"])))
-            yield _document(row, {"words": words, **{name: row[name] for name in ARTICLE_FIELDS},
-                                  "joined_folded": joined[False].get(row["aid"], ""),
-                                  "joined_exact": joined[True].get(row["aid"], "")}, {})
-
-
-def _segment_files(segment_id: str) -> str:
-    """The prefix of a segment's files: meta.json spells its id as a UUID, the files without dashes."""
-    return segment_id.replace("-", "")
-
-
-def _segments_holding(index_dir: Path, kind: str, removed: list[int]) -> tuple[list[int], set[int]]:
-    """(keys, segment ordinals): the segments of a published index that hold a document of a
-    removed passage (the article index: of a removed first passage), and the keys (passage ids;
-    for articles, article ids) of their other documents, which a patch indexes again."""
-    if not removed:  # an add-only patch: nothing to look up
-        return [], set()
-    index = tantivy.Index.open(str(index_dir))
-    searcher, schema = index.searcher(), index.schema
-    segments = json.loads((index_dir / "meta.json").read_text())["segments"]
-    holding: set[int] = set()
-    for part in store.batches(removed):
-        found = searcher.search(_one_of(schema, "pid", part), len(part), count=False)
-        holding.update(address.segment_ord for _, address in found.hits)
-    gone, keys = set(removed), []
-    for ordinal in sorted(holding):
-        addresses = [tantivy.DocAddress(ordinal, doc) for doc in range(segments[ordinal]["max_doc"])]
-        pids = searcher.fast_field_values("pid", addresses)
-        own = searcher.fast_field_values(_KEY[kind], addresses)
-        keys.extend(key for pid, key in zip(pids, own) if pid not in gone)
-    return keys, holding
-
-
-def _link_tree(previous: Path, target: Path, dropped: Collection[int]) -> None:
-    """Hard-link a previous version's index files (copy where links are impossible), less the
-    `dropped` segments (ordinals), which its meta.json then leaves out. Segment files are never
-    written again, and tantivy replaces meta.json by renaming: the previous version stays as it was."""
-    meta = json.loads((previous / "meta.json").read_text())
-    prefixes = tuple(_segment_files(meta["segments"][ordinal]["segment_id"]) for ordinal in dropped)
-    meta["segments"] = [segment for ordinal, segment in enumerate(meta["segments"]) if ordinal not in dropped]
-    target.mkdir(parents=True)
-    for path in previous.iterdir():
-        if (path.name.startswith(".tantivy-") or path.name == "meta.json" or not path.is_file()
-                or (prefixes and path.name.startswith(prefixes))):
-            continue  # lock files belong to the writer that made them
-        if path.name == ".managed.json":  # tantivy's list of its files: this version's own
-            shutil.copy2(path, target / path.name)
-            continue
-        link_or_copy(path, target / path.name)
-    (target / "meta.json").write_text(json.dumps(meta))
-
-
-def _write(path: Path, kind: str, previous: Path | None, documents: Iterable[tantivy.Document],
-           checkpoint: Callable[[], None], dropped: Collection[int] = ()) -> None:
-    if previous is not None:
-        _link_tree(previous, path, dropped)
-        index = tantivy.Index.open(str(path))
-    else:
-        path.mkdir(parents=True)
-        index = tantivy.Index(_schema(kind), str(path))
-    writer = index.writer(WRITER_HEAP, WRITER_THREADS)
-    for doc in documents:
-        writer.add_document(doc)
-    checkpoint()  # the kill point of the crash tests: documents written, nothing committed
-    writer.commit()
-    writer.wait_merging_threads()
-
-
-def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, previous: Path | None = None,
-          added: list[int] | None = None, removed: list[int] | None = None,
-          checkpoint: Callable[[], None] = lambda: None) -> dict:
-    """Write the lexical indexes into a version directory being built; returns their manifest
-    entry. With `previous` (a published version's directory), its indexes are patched: the
-    segments holding a `removed` passage are left out and their other documents indexed again
-    with the `added` passages and their articles (an updated article's passages replace its old
-    ones). No document is ever deleted: tantivy would count it in BM25's statistics until its
-    segment is merged, and a patched version must rank exactly as a full build. Without
-    `previous`, every published passage and article is indexed."""
-    root = Path(version_dir) / LEXICAL_DIR
-    if previous is None:
-        _write(root / PASSAGES, PASSAGES, None, _passage_rows(conn, None, max_passage_id), checkpoint)
-        _write(root / ARTICLES, ARTICLES, None, _article_rows(conn, None, max_passage_id), checkpoint)
-        opened = LexicalIndex.open(version_dir)
-        return {"passages": opened.passage_count, "articles": opened.article_count, "built": "full",
-                "places": places.VERSION}
-    old, ids, gone = Path(previous) / LEXICAL_DIR, sorted(added or []), sorted(removed or [])
-    kept_passages, passage_segments = _segments_holding(old / PASSAGES, PASSAGES, gone)
-    kept_articles, article_segments = _segments_holding(old / ARTICLES, ARTICLES, gone)
-    articles = sorted({aid for part in store.batches(ids) for (aid,) in conn.execute(
-        f"SELECT DISTINCT article_id FROM passages WHERE id IN ({','.join('?' * len(part))})", part)}
-        | set(kept_articles))
-    passages = sorted(set(ids) | set(kept_passages))
-    _write(root / PASSAGES, PASSAGES, old / PASSAGES, _chunked(_passage_rows, conn, passages, max_passage_id),
-           checkpoint, passage_segments)
-    _write(root / ARTICLES, ARTICLES, old / ARTICLES, _chunked(_article_rows, conn, articles, max_passage_id),
-           checkpoint, article_segments)
-    opened = LexicalIndex.open(version_dir)
-    return {"passages": opened.passage_count, "articles": opened.article_count, "built": "patched",
-            "places": places.VERSION,
-            "segments_rewritten": len(passage_segments) + len(article_segments),
-            "documents_rewritten": len(kept_passages) + len(kept_articles)}
-
-
-def _chunked(rows: Callable[[sqlite3.Connection, list[int], int], Iterator[tantivy.Document]],
-             conn: sqlite3.Connection, ids: list[int], max_passage_id: int) -> Iterator[tantivy.Document]:
-    """The documents of these ids, read a SQL IN list at a time."""
-    for part in store.batches(ids):
-        yield from rows(conn, part, max_passage_id)
-
-
-# --- reading ---------------------------------------------------------------------------------
 
 class LexicalIndex:
     """A version's two lexical indexes, opened read-only: searched, and read for what results and
@@ -314,8 +110,8 @@ class LexicalIndex:
         wanted = sorted({i for i in ids if 0 <= i < 2 ** 64})
         clauses = _filter_clauses(index.schema, filters) if filters else []
         out = []
-        for part in store.batches(wanted):
-            query = _one_of(index.schema, field, part)
+        for part in batches(wanted):
+            query = one_of(index.schema, field, part)
             if clauses:
                 query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in (query, *clauses)])
             limit = len(part) * MAX_PASSAGES if (kind, field) == (PASSAGES, "aid") else len(part)
@@ -324,7 +120,7 @@ class LexicalIndex:
 
     def _stored(self, kind: str, ids: Iterable[int]) -> Iterator[dict]:
         searcher = self._passage_searcher if kind == PASSAGES else self._article_searcher
-        for address in self._addresses(kind, _KEY[kind], ids):
+        for address in self._addresses(kind, KEY[kind], ids):
             yield _fields(searcher.doc(address).to_dict())
 
     def article_fields(self, article_ids: Iterable[int]) -> dict[int, dict]:
@@ -334,7 +130,7 @@ class LexicalIndex:
     def passage_fields(self, passage_ids: Iterable[int]) -> dict[int, dict]:
         """Each passage's text, article and place in it (start and end offsets into the article)."""
         return {d["pid"]: {"id": d["pid"], "article_id": d["aid"], "text": d["text"],
-                           **{name: d[name] for name in _POSITIONS[PASSAGES]}}
+                           **{name: d[name] for name in POSITIONS[PASSAGES]}}
                 for d in self._stored(PASSAGES, passage_ids)}
 
     def passage_articles(self, passage_ids: Iterable[int], filters: Filters | None = None) -> dict[int, int]:
@@ -365,9 +161,9 @@ class LexicalIndex:
         schema = self._articles.schema
         places_query = tantivy.Query.term_set_query(schema, "places", sorted(place_keys))
         out: set[int] = set()
-        for part in store.batches(sorted(set(article_ids))):
+        for part in batches(sorted(set(article_ids))):
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, places_query), (
-                tantivy.Occur.Must, _one_of(schema, "aid", part))])
+                tantivy.Occur.Must, one_of(schema, "aid", part))])
             hits = self._article_searcher.search(query, len(part), count=False).hits
             out.update(self._article_searcher.fast_field_values("aid", [a for _, a in hits]))
         return out
@@ -395,10 +191,10 @@ class LexicalIndex:
             weight *= size
         count = Query.boolean_query(clauses)
         counts, addresses = {}, {}
-        for part in store.batches(ids):
+        for part in batches(ids):
             query = Query.boolean_query([(Occur.Must, count),
                                          (Occur.Must, Query.const_score_query(
-                                             _one_of(schema, "aid", part), 0.0))])
+                                             one_of(schema, "aid", part), 0.0))])
             hits = self._article_searcher.search(query, len(part), count=False).hits
             aids = self._article_searcher.fast_field_values("aid", [address for _, address in hits])
             for (score, address), aid in zip(hits, aids):
@@ -420,7 +216,7 @@ class LexicalIndex:
         ids = sorted(set(article_ids[:5000]))
         if not ids:
             return []
-        query = _one_of(self._articles.schema, "aid", ids)
+        query = one_of(self._articles.schema, "aid", ids)
         found = self._article_searcher.aggregate(query, {"places": {"terms": {"field": "places", "size": 65000}}})
         counts = [(b["key"], int(b["doc_count"])) for b in found["places"]["buckets"]]
         return sorted(counts, key=lambda kc: (-kc[1], kc[0]))[:limit]
@@ -537,7 +333,7 @@ class _Owners:
 TERM_UNION_IDS = 2000
 
 
-def _one_of(schema: tantivy.Schema, field: str, ids: list[int]) -> tantivy.Query:
+def one_of(schema: tantivy.Schema, field: str, ids: list[int]) -> tantivy.Query:
     """The documents whose integer `field` is one of `ids`."""
     if len(ids) > TERM_UNION_IDS:
         return tantivy.Query.term_set_query(schema, field, ids)
@@ -568,7 +364,7 @@ def _filter_clauses(schema: tantivy.Schema, filters: Filters) -> list[tantivy.Qu
     out = []
     if filters.date_from or filters.date_to:
         out.append(tantivy.Query.range_query(schema, "day", tantivy.FieldType.Integer,
-                                             _day_number(filters.date_from), _day_number(filters.date_to)))
+                                             day_number(filters.date_from), day_number(filters.date_to)))
     if filters.sources:
         out.append(tantivy.Query.term_set_query(schema, "source", list(filters.sources)))
     if filters.places:

@@ -1,0 +1,120 @@
+"""A version's names and checks, shared by the indexer that writes versions, the service that
+reads them and the replicas that pull them: file names, CURRENT, the manifest's shape, its
+signature and the check of every file against it (indexer/version/__init__.py has the layout)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from indexer.files import sha256_file
+
+MANIFEST_FILE, CURRENT_FILE, SEGMENTS_DIR = "manifest.json", "CURRENT", "vectors"
+SIGNATURE_FILE = "manifest.sig"  # HMAC-SHA256 of manifest.json, when the primary has a replication key
+# What a version's files are: versions of an earlier layout (one index.faiss, the service reading
+# the archive) are refused with a message to rebuild, and are never patched.
+LAYOUT = 2
+
+
+class IndexUnavailable(RuntimeError):
+    """An index that must not be served: missing, corrupt, or built with another model."""
+
+
+def versions_dir(index_root: Path) -> Path:
+    return Path(index_root) / "versions"
+
+
+def version_name(created: datetime) -> str:
+    return created.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def current_version(index_root: Path) -> str | None:
+    try:
+        return (Path(index_root) / CURRENT_FILE).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def read_manifest(version_dir: Path) -> dict:
+    try:
+        return json.loads((Path(version_dir) / MANIFEST_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexUnavailable(f"unreadable manifest in {version_dir}: {exc}") from exc
+
+
+def segment_files(version_dir: Path) -> list[Path]:
+    """A version's FAISS segment files, oldest first."""
+    return [Path(version_dir) / SEGMENTS_DIR / s["name"] for s in read_manifest(version_dir)["segments"]]
+
+
+def removed_ids(manifest: dict) -> np.ndarray:
+    """Passages a version's FAISS segments still hold but no longer serve: segments are never
+    written again, so a removed passage stays in its segment, skipped by searches, until a merge
+    or a full build drops it."""
+    return np.array(manifest.get("removed_ids", []), dtype=np.int64)
+
+
+def sign(manifest_bytes: bytes, key: str) -> str:
+    """HMAC-SHA256 of a manifest's bytes under the key the primary and its replicas share, in hex."""
+    return hmac.new(key.encode(), manifest_bytes, hashlib.sha256).hexdigest()
+
+
+def signed_by(manifest_bytes: bytes, signature: bytes, key: str) -> bool:
+    return hmac.compare_digest(sign(manifest_bytes, key).encode(), signature.strip())
+
+
+def _plain_path(relative: object) -> bool:
+    """A relative POSIX path inside a version directory (no '..', no absolute path, no backslash)."""
+    if not isinstance(relative, str) or not relative or "\\" in relative or "\0" in relative:
+        return False
+    path = PurePosixPath(relative)
+    return not path.is_absolute() and ".." not in path.parts and "." not in relative.split("/")
+
+
+def manifest_problem(manifest: object) -> str | None:
+    """What is wrong with a manifest's shape, or None: every file a plain path inside the version
+    with a whole size and a SHA-256, and every FAISS segment a file of its vectors/ folder that the
+    files list. The service and the pull both refuse a manifest this finds fault with."""
+    if not isinstance(manifest, dict):
+        return "not a JSON object"
+    files, segments = manifest.get("files"), manifest.get("segments")
+    if not isinstance(files, dict) or not isinstance(segments, list):
+        return "'files' must be an object and 'segments' a list"
+    for relative, meta in files.items():
+        if not _plain_path(relative):
+            return f"names a file outside its version: {relative!r}"
+        if not (isinstance(meta, dict) and type(meta.get("bytes")) is int and meta["bytes"] >= 0
+                and isinstance(meta.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", meta["sha256"])):
+            return f"{relative}: needs a whole 'bytes' and a hex 'sha256'"
+    for segment in segments:
+        name = segment.get("name") if isinstance(segment, dict) else None
+        if not (isinstance(name, str) and "/" not in name and _plain_path(name)
+                and f"{SEGMENTS_DIR}/{name}" in files and type(segment.get("vectors")) is int):
+            return f"a FAISS segment that is no file of its {SEGMENTS_DIR}/ folder: {segment!r}"
+    return None
+
+
+def check_files(version_dir: Path, manifest: dict, check_hash: bool = True,
+                verified: frozenset = frozenset()) -> frozenset:
+    """Refuse a version whose files are not exactly those its manifest lists (sizes always,
+    checksums with `check_hash`): a truncated copy, a corrupt pull, a file gone. Returns the files
+    (device, inode, size, mtime) now known good; those in `verified` (hard links a version loaded before shares,
+    never written again) are not read again, so a switch reads only what the nightly wrote."""
+    name, good = Path(version_dir).name, set()
+    for relative, expected in manifest.get("files", {}).items():
+        path = Path(version_dir) / relative
+        try:
+            stat = path.stat()
+        except OSError:
+            raise IndexUnavailable(f"index {name}: {relative} is missing") from None
+        key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)  # a reused inode has another mtime
+        if stat.st_size != expected["bytes"] or (check_hash and key not in verified
+                                                 and sha256_file(path) != expected["sha256"]):
+            raise IndexUnavailable(f"index {name}: {relative} does not match its manifest (corrupt or truncated)")
+        good.add(key)
+    return frozenset(good) if check_hash else verified
