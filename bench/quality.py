@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields, replace
 from pathlib import Path
 
 from indexer import models, store
@@ -73,9 +74,10 @@ def index_eval_set(settings, docs: list[dict], progress: bool) -> dict[int, str]
 
 
 @contextmanager
-def eval_archive(eval_dir: Path, cache_dir: Path, progress: bool = True) -> Iterator[tuple]:
-    """(engine, article id → document id, queries) over a temporary archive of the set's documents."""
-    from service.search import SearchEngine
+def eval_archive(eval_dir: Path, cache_dir: Path, progress: bool = True, params=None) -> Iterator[tuple]:
+    """(engine, article id → document id, queries) over a temporary archive of the set's documents,
+    the engine ranking with `params` (a RankingParams; the shipped ones when None)."""
+    from service.search import SearchEngine, rank
 
     docs = read_jsonl(eval_dir / "docs.jsonl")
     with tempfile.TemporaryDirectory(prefix="newssearch-eval-") as tmp:
@@ -83,13 +85,15 @@ def eval_archive(eval_dir: Path, cache_dir: Path, progress: bool = True) -> Iter
         settings = load_settings({"data_dir": Path(tmp), "cache_dir_setting": str(cache_dir),
                                   "model": base.model or str(base.default_model_path.resolve())})
         doc_of_article = index_eval_set(settings, docs, progress)
-        yield SearchEngine(settings), doc_of_article, read_jsonl(eval_dir / "queries.jsonl")
+        engine = SearchEngine(settings, params=params or rank.DEFAULT)
+        yield engine, doc_of_article, read_jsonl(eval_dir / "queries.jsonl")
 
 
-def evaluate(eval_dir: Path, modes: tuple[str, ...], cache_dir: Path, progress: bool = True) -> list[dict]:
+def evaluate(eval_dir: Path, modes: tuple[str, ...], cache_dir: Path, progress: bool = True,
+             params=None) -> list[dict]:
     from service.search import Query
 
-    with eval_archive(eval_dir, cache_dir, progress) as (engine, doc_of_article, queries):
+    with eval_archive(eval_dir, cache_dir, progress, params) as (engine, doc_of_article, queries):
         rows = []
         for mode in modes:
             per_kind: dict[str, list[dict]] = {}
@@ -127,23 +131,26 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def constant_override(text: str) -> tuple[str, object]:
-    """NAME=VALUE for a numeric ranking constant, VALUE read as the constant's own type."""
+def param_override(text: str) -> tuple[str, object]:
+    """name=value for a number of the ranking's RankingParams (service/search/rank.py), the value
+    read as the field's own type; a name in capitals is the field of that name (BOUNDARY=0 is
+    boundary=0, as the commands in bench/README.md write it)."""
     from service.search import rank
 
     name, _, value = text.partition("=")
-    current = getattr(rank, name, None)
-    if not name.isupper() or not isinstance(current, int | float) or not value:
-        raise argparse.ArgumentTypeError(f"{name!r} is not a numeric constant of service/search/rank.py")
+    field = name.lower()
+    current = getattr(rank.DEFAULT, field, None) if field in {f.name for f in fields(rank.RankingParams)} else None
+    if not isinstance(current, int | float) or not value:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a number of RankingParams (service/search/rank.py)")
     try:
-        return name, type(current)(value)
+        return field, bool(int(value)) if isinstance(current, bool) else type(current)(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{name}: {exc}") from exc
 
 
 def eval_arguments(prog: str, description: str | None, argv: list[str] | None) -> argparse.Namespace:
-    """The arguments of an evaluation over a set (this module's and bench.result_sets'), with the
-    ranking constants `--set` names already changed."""
+    """The arguments of an evaluation over a set (this module's and bench.result_sets'), and in
+    `params` the RankingParams to rank with: the shipped ones with what `--set` names changed."""
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval", required=True, type=Path, help="folder with docs.jsonl and queries.jsonl")
@@ -151,18 +158,17 @@ def eval_arguments(prog: str, description: str | None, argv: list[str] | None) -
     parser.add_argument("--json", type=Path, help="also write {'rows': [...]} to this file")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="persistent passage-vector cache")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", type=constant_override,
-                        help="run with a constant of service/search/rank.py changed (tuning); repeatable")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", type=param_override,
+                        help="rank with a number of RankingParams changed (tuning); repeatable")
     args = parser.parse_args(argv)
     from service.search import rank
 
-    for name, value in args.set:
-        setattr(rank, name, value)
+    args.params = replace(rank.DEFAULT, **dict(args.set))
     return args
 
 
 def report(args: argparse.Namespace, rows: list[dict], table: str) -> int:
-    """Print the table, and write the rows (and the constants changed) where --json says."""
+    """Print the table, and write the rows (and the RankingParams changed) where --json says."""
     print(table)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +178,7 @@ def report(args: argparse.Namespace, rows: list[dict], table: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = eval_arguments("python -m bench.quality", __doc__, argv)
-    rows = evaluate(args.eval, tuple(args.mode or MODES), args.cache_dir, progress=not args.quiet)
+    rows = evaluate(args.eval, tuple(args.mode or MODES), args.cache_dir, progress=not args.quiet, params=args.params)
     return report(args, rows, format_table(rows))
 
 

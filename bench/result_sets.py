@@ -1,7 +1,7 @@
 """Where a result set ends: precision, recall and F1 of the WHOLE result set, per mode.
 
     python -m bench.result_sets --eval ../shared/corpus/eval-dev-topics [--mode hybrid] [--json FILE]
-        [--set NAME=VALUE]   (a constant of service/search/rank.py, e.g. BOUNDARY=0 for no boundary)
+        [--set NAME=VALUE]   (a number of RankingParams, service/search/rank.py: boundary=0 for no boundary)
 
 The set is eval-dev-topics' layout: topic queries whose `relevant` lists are sets, and `none`
 queries (meaningless strings) whose right answer is an empty set. Every result the API would
@@ -31,12 +31,13 @@ def set_metrics(found: set[str], relevant: set[str]) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1, "size": len(found)}
 
 
-def evaluate(eval_dir: Path, modes: tuple[str, ...], cache_dir: Path, progress: bool = True) -> list[dict]:
+def evaluate(eval_dir: Path, modes: tuple[str, ...], cache_dir: Path, progress: bool = True,
+             params=None) -> list[dict]:
     import time
 
     from service.search import Query
 
-    with eval_archive(eval_dir, cache_dir, progress) as (engine, doc_of_article, queries):
+    with eval_archive(eval_dir, cache_dir, progress, params) as (engine, doc_of_article, queries):
         rows = []
         for mode in modes:
             per_kind: dict[str, list[dict]] = {}
@@ -75,7 +76,7 @@ def format_table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = eval_arguments("python -m bench.result_sets", __doc__, argv)
-    rows = evaluate(args.eval, tuple(args.mode or MODES), args.cache_dir, progress=not args.quiet)
+    rows = evaluate(args.eval, tuple(args.mode or MODES), args.cache_dir, progress=not args.quiet, params=args.params)
     return report(args, rows, format_table(rows))
 
 

@@ -16,10 +16,13 @@ hybrid ranking as shipped, in one run over one archive.
    is; its length), with query-kind interactions (short, typed without diacritics). Five-fold
    cross-validation grouped by article, so no article's queries are both trained and tested on.
 
-4. **Weights for short queries.** The fusion re-scored from the same features with other list
-   weights and word-order weight for queries of four words or fewer (`rank.SHORT_WEIGHTS`),
-   chosen on four fifths of the articles and scored on the fifth (folds grouped by article).
-   An approximation of the engine: the word-order share is counted for all 50, not the top 20.
+4. **Weights for short queries.** Each query's candidates fused again (`rank.fuse` and
+   `rank.reward_word_pairs` over the lists the engine read, rebuilt from its explanation) with
+   other list weights and word-order weight for queries of four words or fewer
+   (`RankingParams.short_weights`), chosen on four fifths of the articles and scored on the fifth
+   (folds grouped by article). The period and place factors are those the engine applied, and the
+   result set is the one the shipped ranking admitted; with the shipped weights every query's
+   order is the engine's own (the run counts it).
 
 5. **What the misses lack.** For each short query whose article hybrid does not rank first: does
    that article's text hold every query word (folded), and does the article ranked first?
@@ -34,6 +37,7 @@ import json
 import math
 import statistics
 import sys
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -45,7 +49,7 @@ from indexer import diacritics
 from indexer import text as vtext
 
 TOP = 50
-LISTS = ("exact", "folded", "dense", "article")
+LISTS = ("exact", "folded", "dense", "article")  # in the order the engine fuses them
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -61,10 +65,20 @@ def by_kind(values: list[tuple[str, float]]) -> dict[str, float]:
 
 
 def candidate_features(engine, query: dict, doc_of: dict[int, str]) -> dict:
-    """Hybrid's top TOP articles for one query, each with the features ranking has for it."""
-    from service.search import Query
+    """Hybrid's top TOP articles for one query, each with the features ranking has for it, and
+    every candidate's lists, word-pair share and factors (for fusing them again: _rescored)."""
+    from service.search import Query, rank
 
     ranking = engine.rank(Query(text=query["text"], mode="hybrid", explain=True))
+    notes = ranking.explanations or {}
+    pairs = [f" {first} {second} " for first, second in ranking.parsed.word_pairs]
+    every = ranking.index.lexical.word_texts(list(notes), ranking.parsed.exact) if pairs else {}
+    shares = [(share.name, doc_of[aid], share.raw) for aid, note in notes.items() for share in note.lists]
+    fusion = {"lists": [[name, found] for name in LISTS
+                        if (found := [(doc, raw) for list_name, doc, raw in shares if list_name == name])],
+              "shares": {doc_of[aid]: rank.pair_share(every.get(aid, ""), pairs) for aid in notes} if pairs else {},
+              "factors": {doc_of[aid]: n.period_factor * n.place_factor for aid, n in notes.items()},
+              "admitted": sorted(doc_of[aid] for aid in ranking.fused), "order": [doc_of[a] for a in ranking.order]}
     top = ranking.order[:TOP]
     terms = [vtext.fold(w) for w in vtext.words(ranking.parsed.normalized)]
     texts = ranking.index.lexical.word_texts(top, False)
@@ -89,7 +103,7 @@ def candidate_features(engine, query: dict, doc_of: dict[int, str]) -> dict:
         rows.append((doc_of[aid], f))
     return {"kind": query["kind"], "relevant": [str(r) for r in query["relevant"]], "rows": rows,
             "short": len(terms) <= 5, "folded": not ranking.parsed.exact,
-            "rest": [doc_of[a] for a in ranking.order[TOP:100]]}
+            "rest": [doc_of[a] for a in ranking.order[TOP:100]], "fusion": fusion}
 
 
 def perfect_restoration(engine, short_queries: list[dict], doc_of: dict[int, str]) -> dict[str, float]:
@@ -180,15 +194,37 @@ GRID = {"exact": (0.1, 0.15, 0.25, 0.35), "article": (0.1, 0.2, 0.3, 0.4), "dens
         "pair": (0.5, 1.0, 1.5)}
 
 
+def _refused(cand: dict, params) -> list[str]:
+    """One query's result set in the order `params` (a RankingParams) rank it: the engine's own
+    lists fused again by rank.fuse, rewarded by rank.reward_word_pairs, times the factors the
+    engine applied, the articles it admitted kept."""
+    from indexer.models import Candidate
+    from service.search import rank
+
+    fusion = cand["fusion"]
+    docs = sorted(fusion["factors"])
+    number = {doc: i for i, doc in enumerate(docs)}
+    lists = dict(fusion["lists"])
+    exact, folded = rank.lexical_weights(bool(lists.get("exact")), params.weights)
+    weights = {"exact": exact, "folded": folded, "dense": params.weights["dense"], "article": params.weights["article"]}
+    fused = rank.fuse([rank.CandidateList(name, weights[name], [Candidate(0, number[doc], raw) for doc, raw in
+                                                                sorted(found, key=lambda pair: -pair[1])])
+                       for name, found in fusion["lists"]])
+    if fusion["shares"]:
+        top = rank.best(fused, params.pair_depth)
+        rank.reward_word_pairs(fused, top, {i: fusion["shares"][docs[i]] for i in top}, weight=params.pair_weight)
+    fused = {i: (score * fusion["factors"][docs[i]], pid) for i, (score, pid) in fused.items()}
+    admitted = {number[doc] for doc in fusion["admitted"]}
+    return [docs[i] for i in rank.best({i: v for i, v in fused.items() if i in admitted}, rank.MAX_RESULTS)]
+
+
 def _rescored(cand: dict, exact: float, article: float, dense: float, pair: float) -> float:
-    """MRR@10 of one query's top TOP fused again with these weights (rank.fuse's arithmetic)."""
-    scored = []
-    for doc, f in cand["rows"]:
-        exact_weight = exact if f["exact_in"] else 0.0  # an empty exact list lends its weight to the folded one
-        score = (exact_weight * f["exact_norm"] + (exact - exact_weight) * f["folded_norm"]
-                 + article * f["article_norm"] + dense * f["dense_norm"] + pair * f["pair_share"])
-        scored.append((score, doc))
-    return mrr([doc for _, doc in sorted(scored, key=lambda pair_: -pair_[0])] + cand["rest"], cand["relevant"])
+    """MRR@10 of one query fused again with these weights (the folded list's stays 0)."""
+    from service.search import rank
+
+    params = replace(rank.DEFAULT, weights={"exact": exact, "folded": 0.0, "article": article, "dense": dense},
+                     pair_weight=pair)
+    return mrr(_refused(cand, params), cand["relevant"])
 
 
 def short_weights(candidates: list[dict], shipped: tuple[float, float, float, float],
@@ -256,8 +292,12 @@ def main(argv: list[str] | None = None) -> None:
         def weights(table: dict, pair: float) -> tuple[float, float, float, float]:
             return table["exact"], table["article"], table["dense"], pair
 
-        result["short-query weights"] = short_weights(candidates, weights(rank.SHORT_WEIGHTS, rank.SHORT_PAIR_WEIGHT),
-                                                      weights(rank.WEIGHTS, rank.PAIR_WEIGHT))
+        shipped = rank.DEFAULT
+        result["engine's order fused again"] = sum(_refused(c, shipped.for_query(engine.parse(q["text"]), "hybrid"))
+                                                   == c["fusion"]["order"] for c, q in zip(candidates, queries))
+        result["short-query weights"] = short_weights(candidates, weights(shipped.short_weights,
+                                                                          shipped.short_pair_weight),
+                                                      weights(shipped.weights, shipped.pair_weight))
         print(json.dumps(result["short-query weights"], ensure_ascii=False, indent=1), flush=True)
         result["document vector"] = document_vectors(engine, read_jsonl(args.eval_dev / "docs.jsonl"), queries,
                                                      candidates, args.weights)

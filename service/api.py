@@ -7,7 +7,7 @@ from indexer import places
 from indexer.suggest import SEARCHED_AS_TEXT, Suggestion
 from service import engine
 from service.params import MAX_QUERY_CHARS, BadRequest, check_text, parse_search_args, whole_number
-from service.search import Evidence, Explanation, SearchResult, rank
+from service.search import Evidence, Explanation, SearchResult
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -71,7 +71,7 @@ def evidence_json(note: Evidence) -> dict:
     runs = note.runs
     return {"admitted_by": note.admitted_by, "held": note.held, "asked": note.asked, "phrases": note.phrases,
             "z": round(note.z, 3) if note.z is not None else None, "relative": round(note.relative, 4),
-            "about": round(note.about, 3) if note.about is not None else None, "about_floor": rank.ABOUT_FLOOR,
+            "about": round(note.about, 3) if note.about is not None else None, "about_floor": note.about_floor,
             "runs": {"count": runs.count, "before": runs.before, "length": runs.length} if runs else None}
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from indexer.text import fold, has_diacritics
 from service import engine
 from service.params import BadRequest, link_args, parse_search_args, search_reading
-from service.search import MODES, SORTS, article_view, rank
+from service.search import MODES, SORTS, article_view
 from service.search.query import without_quotes
 
 bp = Blueprint("pages", __name__)
@@ -24,7 +24,7 @@ def search_page():
         return redirect(url_for("pages.search_page", **{name: values for name, values in kept.items() if values}), 303)
     sources = engine().sources()
     context = {"args": request.args, "sources": sources, "modes": MODES, "sorts": SORTS, "list_names": LIST_NAMES,
-               "about_floor": rank.ABOUT_FLOOR, "result": None, "error": None, "suggestions": []}
+               "result": None, "error": None, "suggestions": []}
     status = 200
     if (request.args.get("q") or "").strip():
         try:

@@ -3,12 +3,15 @@ everything that reads the set (total, pages, facets, date sort, Atom, CSV, the e
 that set. On the demo archive, with the real model."""
 import csv
 import io
+from dataclasses import replace
 
 import feedparser
 import pytest
 
 from indexer.text import fold
 from service.search import Query, parse_query, rank
+
+D = rank.DEFAULT  # the shipped RankingParams
 
 
 def api(client, **params):
@@ -42,7 +45,7 @@ def test_the_boundary_only_removes_and_says_how_many(client, engine, monkeypatch
     assert 0 < found["total"] < found["boundary"]["candidates"]
     assert found["boundary"]["dropped"] == found["boundary"]["candidates"] - found["total"]  # no copies here
     bounded = engine.rank(Query("phòng chống thiên tai 2021"))
-    monkeypatch.setattr(rank, "BOUNDARY", 0)
+    monkeypatch.setattr(engine, "params", replace(engine.params, boundary=False))
     unbounded = engine.rank(Query("phòng chống thiên tai 2021"))
     assert set(bounded.order) < set(unbounded.order)
     assert bounded.order == [aid for aid in unbounded.order if aid in set(bounded.order)]  # same order, fewer
@@ -107,11 +110,11 @@ def test_explain_says_which_evidence_admitted_each_result(client):
         assert evidence and all(e["admitted_by"] in ("words", "meaning") for e in evidence)
         for e in evidence:
             if e["admitted_by"] == "meaning":
-                assert e["z"] >= rank.MEANING_Z
-            elif e["asked"] > rank.PHRASE_QUERY_TERMS:
-                assert e["held"] >= rank.COVER_SHARE * e["asked"] and e["relative"] >= rank.COVER_FLOOR
+                assert e["z"] >= D.meaning_z
+            elif e["asked"] > D.phrase_query_terms:
+                assert e["held"] >= D.cover_share * e["asked"] and e["relative"] >= D.cover_floor
             else:
-                assert e["held"] == e["asked"] and e["about"] >= e["about_floor"] == rank.ABOUT_FLOOR
+                assert e["held"] == e["asked"] and e["about"] >= e["about_floor"] == D.about_floor
                 assert e["runs"]["count"] >= 1 and 0 <= e["runs"]["before"] < e["runs"]["length"]
         page = client.get("/", query_string={"q": q, "explain": "true"}).get_data(as_text=True)
         assert "Có trong kết quả vì" in page
@@ -141,15 +144,15 @@ def test_evidence_rules_on_made_up_candidates():
     words, pairs = ({1: 2, 2: 2, 3: 2, 5: 2}, 2), ({1: 1, 3: 1}, 1)
     assert rank.in_row(fused, words, pairs) == [1, 3]  # best first
     runs = {1: rank.Runs(3, 0, 200), 3: rank.Runs(1, 150, 800)}
-    notes = rank.admit(fused, words, pairs, none, {2: 1.0, 4: rank.MEANING_Z + 0.1}, runs)
+    notes = rank.admit(fused, words, pairs, none, {2: 1.0, 4: D.meaning_z + 0.1}, runs)
     assert {aid: n.admitted_by for aid, n in notes.items()} == {1: "words", 2: None, 3: None, 4: "meaning",
                                                                 5: "words"}
     assert notes[1].in_row and not notes[5].in_row
-    assert notes[1].about >= rank.ABOUT_FLOOR > notes[3].about and notes[5].about is None
+    assert notes[1].about >= D.about_floor > notes[3].about and notes[5].about is None
     # the best article holding them in a row is a result however little it is about them
     notes = rank.admit(fused, ({3: 2, 4: 2}, 2), ({3: 1, 4: 1}, 1), none, {},
                        {3: rank.Runs(1, 150, 800), 4: rank.Runs(1, 150, 800)})
-    assert (notes[3].admitted_by, notes[4].admitted_by) == ("words", None) and notes[3].about < rank.ABOUT_FLOOR
+    assert (notes[3].admitted_by, notes[4].admitted_by) == ("words", None) and notes[3].about < D.about_floor
     # a quoted phrase that an article lacks keeps it out, whatever else it holds
     notes = rank.admit(fused, ({1: 2, 2: 2}, 2), ({1: 1, 2: 1}, 1), ({1: 1}, 1), {2: 9.0},
                        {1: rank.Runs(3, 0, 200), 2: rank.Runs(3, 0, 200)})
@@ -168,21 +171,20 @@ def test_quotes_are_an_operator_beside_a_few_words_and_punctuation_in_a_pasted_h
         assert rank.quotes_required(parse_query(typed)) is required, typed
 
 
-def test_the_total_says_when_more_may_match_than_it_counts(client, monkeypatch):
+def test_the_total_says_when_more_may_match_than_it_counts(client, engine, monkeypatch):
     assert api(client, q="thiên tai")["total_relation"] == "eq"  # every list ended before the boundary
     # Lists cut short of the boundary: their weakest articles are still results, so more may match.
-    monkeypatch.setattr(rank, "LEXICAL_DEPTH", 3)
-    monkeypatch.setattr(rank, "DENSE_DEPTH", 3)
+    monkeypatch.setattr(engine, "params", replace(engine.params, lexical_depth=3, dense_depth=3))
     found = api(client, q="thiên tai")
     assert found["total_relation"] == "gte" and found["total"] >= 1
     page = client.get("/", query_string={"q": "thiên tai"}).get_data(as_text=True)
     assert f"Hơn {found['total']} bài viết" in page
 
 
-def test_the_total_says_when_more_articles_hold_a_topic_than_were_read(client, monkeypatch):
+def test_the_total_says_when_more_articles_hold_a_topic_than_were_read(client, engine, monkeypatch):
     whole = api(client, q="thiên tai", per_page=50)
     assert whole["total_relation"] == "eq" and whole["total"] >= 3
-    monkeypatch.setattr(rank, "ABOUT_DEPTH", 2)  # the best two read, and both about it: more may be
+    monkeypatch.setattr(engine, "params", replace(engine.params, about_depth=2))  # the best two read, and both about it: more may be
     found = api(client, q="thiên tai", per_page=50)
     assert found["total_relation"] == "gte" and found["total"] <= whole["total"]
     assert {hit["id"] for hit in found["results"]} <= {hit["id"] for hit in whole["results"]}

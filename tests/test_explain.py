@@ -44,8 +44,9 @@ def test_a_place_and_a_period_in_the_query_add_up_too(make_archive, mode):
         story(4, "Hội nghị tổng kết", "2020-12-20", "Tổng kết công tác dân vận năm 2020.")])
     hits = engine.search(Query("lũ quét Hà Giang 2020", mode=mode, explain=True, per_page=10)).hits
     factors = {h.article_id: (h.explanation.place_factor, h.explanation.period_factor) for h in hits}
-    assert factors[1] == (rank.PLACE_BOOST, rank.DATE_INTENT_BOOST) and factors[3][0] == rank.PLACE_BOOST
-    assert factors.get(2, (1.0, rank.DATE_INTENT_BOOST)) == (1.0, rank.DATE_INTENT_BOOST)
+    shipped = rank.DEFAULT
+    assert factors[1] == (shipped.place_boost, shipped.date_intent_boost) and factors[3][0] == shipped.place_boost
+    assert factors.get(2, (1.0, shipped.date_intent_boost)) == (1.0, shipped.date_intent_boost)
     for hit in hits:
         assert adds_up(hit.explanation) == pytest.approx(hit.explanation.final)
         assert round(hit.explanation.final, 6) == hit.score

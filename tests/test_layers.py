@@ -24,7 +24,7 @@ def test_ranking_imports_without_any_index_library():
         from service.search.query import parse_query
         parsed = parse_query("bão lũ Nghệ An 2020")
         fused = rank.fuse([rank.CandidateList("exact", 1.0, [])])
-        print(rank.fusion_for(parsed, "hybrid").weights == rank.SHORT_WEIGHTS, fused == {{}})
+        print(rank.DEFAULT.for_query(parsed, "hybrid").weights == rank.DEFAULT.short_weights, fused == {{}})
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

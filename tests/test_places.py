@@ -4,6 +4,7 @@ Quang, Quảng Nam into Đà Nẵng), and a filter, a facet and a boost in every
 import csv
 import io
 import json
+from dataclasses import replace
 
 import feedparser
 import pytest
@@ -134,11 +135,11 @@ ARCHIVE = [
 ]
 
 
-def test_the_place_filter_admits_a_place_under_all_its_names_in_every_mode(make_archive, monkeypatch):
+def test_the_place_filter_admits_a_place_under_all_its_names_in_every_mode(make_archive):
     from service.search import Query
 
-    monkeypatch.setattr(rank, "BOUNDARY", 0)  # what the filter admits, whichever of it the boundary keeps
     engine = make_archive(ARCHIVE)
+    engine.params = replace(engine.params, boundary=False)  # what the filter admits, whichever the boundary keeps
     def found(mode, *keys):
         result = engine.search(Query("lũ quét", mode=mode, filters=models.Filters(places=keys), per_page=50))
         return {h.article_id for h in result.hits}
@@ -158,7 +159,7 @@ def test_a_place_in_the_query_boosts_its_articles_and_explains_it(make_archive):
         plain = engine.search(Query("lũ quét", mode=mode, explain=True, per_page=50))
         assert all(h.explanation.place_factor == 1 for h in plain.hits)
         named = engine.search(Query("lũ quét Hà Giang", mode=mode, explain=True, per_page=50))
-        boosted = {h.article_id for h in named.hits if h.explanation.place_factor == rank.PLACE_BOOST}
+        boosted = {h.article_id for h in named.hits if h.explanation.place_factor == rank.DEFAULT.place_boost}
         assert boosted == {1, 2}, mode
         assert named.parsed.places == ("o/tinhhagiang",)
         today = engine.search(Query("lu quet da nang", mode=mode, explain=True, per_page=50))
@@ -167,12 +168,14 @@ def test_a_place_in_the_query_boosts_its_articles_and_explains_it(make_archive):
         assert [h.article_id for h in without.hits] == [h.article_id for h in named.hits]  # explain changes nothing
 
 
-def test_the_api_and_pages_show_filter_and_explain_places(make_archive, fake_embedder, monkeypatch):
+def test_the_api_and_pages_show_filter_and_explain_places(make_archive, fake_embedder):
     from service import create_app
 
-    monkeypatch.setattr(rank, "BOUNDARY", 0)  # the filter's articles, whichever of them the boundary keeps
     engine = make_archive(ARCHIVE)
-    client = create_app(engine.settings, embedder=fake_embedder).test_client()
+    app = create_app(engine.settings, embedder=fake_embedder)
+    served = app.extensions["engine"]
+    served.params = replace(served.params, boundary=False)  # the filter's articles, whichever the boundary keeps
+    client = app.test_client()
     body = client.get("/api/search?q=lũ quét Tuyên Quang&explain=true").get_json()
     assert body["query_places"] == [{"key": "n/tinhtuyenquang", "label": "Tuyên Quang (từ 7/2025)"}]
     facet = {p["key"]: p for p in body["facets"]["places"]}

@@ -82,24 +82,26 @@ def test_restoration_benchmark_scores_words_and_whole_queries(tmp_path, model_di
     assert "'thien tai': restored 'thiên tai', typed 'thiên tài'" in capsys.readouterr().out
 
 
-def test_a_ranking_constant_can_be_changed_for_one_run(tmp_path, model_dir, monkeypatch, capsys):
+def test_a_ranking_number_can_be_changed_for_one_run(tmp_path, model_dir, monkeypatch, capsys):
     import pytest
 
+    from bench.quality import eval_arguments
     from service.search import rank
 
     monkeypatch.setenv("NEWSSEARCH_MODEL", str(model_dir))
-    monkeypatch.setattr(rank, "LEXICAL_DEPTH", rank.LEXICAL_DEPTH)  # restored after the test
     eval_dir = write_eval_set(tmp_path / "eval", [{"qid": q, "kind": k, "text": t, "relevant": r}
                                                   for q, k, t, r in QUERIES])
     out = tmp_path / "r.json"
     assert main(["--eval", str(eval_dir), "--json", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet",
-                 "--mode", "lexical", "--set", "LEXICAL_DEPTH=0"]) == 0
-    assert rank.LEXICAL_DEPTH == 0
+                 "--mode", "lexical", "--set", "lexical_depth=0"]) == 0
+    assert rank.DEFAULT.lexical_depth > 0  # the shipped numbers are untouched: the run had its own
     assert {r["mrr@10"] for r in json.loads(out.read_text())["rows"]} == {0.0}  # no lexical list, nothing found
-    for wrong in ("WEIGHTS=1", "lexical_depth=3", "LEXICAL_DEPTH=deep", "NOPE=1"):
+    params = eval_arguments("q", None, ["--eval", "x", "--set", "BOUNDARY=0", "--set", "meaning_z=5"]).params
+    assert (params.boundary, params.meaning_z, params.lexical_depth) == (False, 5.0, rank.DEFAULT.lexical_depth)
+    for wrong in ("weights=1", "lexical_depth=deep", "nope=1", "for_query=1"):
         with pytest.raises(SystemExit):
             main(["--eval", str(eval_dir), "--set", wrong])
-    assert "not a numeric constant" in capsys.readouterr().err
+    assert "not a number of RankingParams" in capsys.readouterr().err
 
 
 def test_set_metrics_read_whole_sets():
@@ -113,10 +115,8 @@ def test_set_metrics_read_whole_sets():
 
 def test_the_set_benchmark_counts_every_result_and_the_empty_answers(tmp_path, model_dir, monkeypatch):
     from bench.result_sets import main as result_sets
-    from service.search import rank
 
     monkeypatch.setenv("NEWSSEARCH_MODEL", str(model_dir))
-    monkeypatch.setattr(rank, "BOUNDARY", rank.BOUNDARY)  # --set changes it: restored after the test
     eval_dir = write_eval_set(tmp_path / "eval", [
         {"qid": "t1", "kind": "topic", "text": "thiên tai", "relevant": ["d1"]},
         {"qid": "t2", "kind": "topic", "text": "vắc xin", "relevant": ["d4"]},

@@ -1,5 +1,6 @@
 """ingest → build → search over the demo corpus, through the engine the service uses."""
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -126,7 +127,7 @@ def test_highlight_marks_restored_and_corrected_words_as_read(engine):
 def common_words(engine, parsed, keep=None):
     from service.search import candidates, rank
 
-    return candidates.common_words(engine.index.get().lexical, parsed, rank.COMMON_FRACTION, keep)
+    return candidates.common_words(engine.index.get().lexical, parsed, rank.DEFAULT.common_fraction, keep)
 
 
 UNRELATED = ["Nông dân thu hoạch lúa.", "Học sinh ôn thi.", "Chợ Tết đông vui.", "Trường khai giảng.",
@@ -162,14 +163,12 @@ FILLER = [("", "Xã Sơn Thủy đón nhận bằng công nhận nông thôn m�
 
 
 @pytest.mark.parametrize("text", ["thành phố Hà Nội", "thanh pho ha noi"])
-def test_words_in_the_query_s_order_outrank_the_same_syllables_scattered(make_archive, monkeypatch, text):
-    from service.search import rank as search
-
+def test_words_in_the_query_s_order_outrank_the_same_syllables_scattered(make_archive, text):
     engine = make_archive([SCATTERED, IN_ORDER, *FILLER])
     ranked = [h.article_id for h in engine.search(Query(text, mode="lexical")).hits]
     assert ranked[:2] == [2, 1]
-    monkeypatch.setattr(search, "PAIR_WEIGHT", 0.0)  # syllables as a bag: repetition wins
-    monkeypatch.setattr(search, "BOUNDARY", 0)  # both, though as a bag 2 falls under the set's floor
+    # syllables as a bag: repetition wins; both are results, though as a bag 2 falls under the set's floor
+    engine.params = replace(engine.params, pair_weight=0.0, boundary=False)
     assert [h.article_id for h in engine.search(Query(text, mode="lexical")).hits][:2] == [1, 2]
 
 
@@ -209,11 +208,13 @@ def test_a_short_hybrid_query_is_fused_with_the_short_query_weights_and_explains
     from service.search import rank
 
     short, long = parse_query("phòng chống thiên tai 2021"), parse_query("hội nghị tổng kết công tác quân sự năm 2021")
-    assert rank.fusion_for(short, "hybrid") == rank.Fusion(rank.SHORT_WEIGHTS, rank.SHORT_PAIR_WEIGHT)
-    assert rank.fusion_for(long, "hybrid") == rank.Fusion(rank.WEIGHTS, rank.PAIR_WEIGHT)
-    assert rank.fusion_for(short, "lexical") == rank.Fusion(rank.WEIGHTS, rank.PAIR_WEIGHT)
+    shipped = rank.DEFAULT
+    fused_short = shipped.for_query(short, "hybrid")
+    assert (fused_short.weights, fused_short.pair_weight) == (shipped.short_weights, shipped.short_pair_weight)
+    assert fused_short.weights != shipped.weights and fused_short.lexical_depth == shipped.lexical_depth
+    assert shipped.for_query(long, "hybrid") is shipped and shipped.for_query(short, "lexical") is shipped
     hit = engine.search(Query(text="phòng chống thiên tai 2021", explain=True)).hits[0]
     weights = {share.name: share.weight for share in hit.explanation.lists}
-    assert weights["dense"] == rank.SHORT_WEIGHTS["dense"] and weights["article"] == rank.SHORT_WEIGHTS["article"]
+    assert weights["dense"] == shipped.short_weights["dense"] and weights["article"] == shipped.short_weights["article"]
     if hit.explanation.word_order_share is not None:
-        assert hit.explanation.word_order_bonus == pytest.approx(rank.SHORT_PAIR_WEIGHT * hit.explanation.word_order_share)
+        assert hit.explanation.word_order_bonus == pytest.approx(shipped.short_pair_weight * hit.explanation.word_order_share)

@@ -2,8 +2,9 @@
 
     query.py         what a search asks and what its text means
     candidates.py    every candidate list (tantivy: exact and folded passages, whole articles; FAISS)
-    rank.py          the tuned constants, fusion, the word-order stage, the period and place boosts, where
-                     the result set ends (the boundary), the order: importable without any index library
+    rank.py          RankingParams (every tuned number), the plan of a search, fusion, the word-order
+                     stage, the period and place boosts, where the result set ends (the boundary), the
+                     order: importable without any index library
     snippets.py      highlighted snippets and the article page's paragraphs
     index_holder.py  the published index version a worker serves
     engine.py        SearchEngine: the facade the Flask views call

@@ -86,8 +86,10 @@ WARM_QUERY = "tin tức mới nhất"  # any words: what matters is that every s
 class SearchEngine:
     """One per app: the embedder and the index holder."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None,
+                 params: rank.RankingParams = rank.DEFAULT) -> None:
         self.settings = settings
+        self.params = params  # every tuned number of the ranking (a benchmark runs with others)
         self.embedder = embedder or get_embedder(settings)
         self.index = IndexHolder(settings, self.embedder.model_id, self.embedder.dimension)
         self._backgrounds: dict[str, np.ndarray] = {}
@@ -117,21 +119,20 @@ class SearchEngine:
                 lambda typed: diacritics.truecase(typed, words.casing))
 
     @staticmethod
-    def _lexical_lists(parsed: ParsedQuery, mode: str, filters: Filters, index: reader.ServedVersion,
-                       fusion: rank.Fusion) -> tuple[list[rank.CandidateList], rank.CandidateList]:
+    def _lexical_lists(parsed: ParsedQuery, plan: rank.Plan, filters: Filters,
+                       index: reader.ServedVersion) -> tuple[list[rank.CandidateList], rank.CandidateList]:
         """([exact passages, folded passages], whole articles), from the served version, without
         the words too common to be worth a posting list."""
-        lexical = index.lexical
-        keep = rank.HYBRID_MATCH_WORDS if mode == "hybrid" else None
-        matching = parsed.without(candidates.common_words(lexical, parsed, rank.COMMON_FRACTION, keep))
+        lexical, params = index.lexical, plan.params
+        matching = parsed.without(candidates.common_words(lexical, parsed, params.common_fraction, plan.match_words))
         words, exact_words = matching.words_to_match(), matching.words_to_match(exact=True)
-        exact = lexical.passages(exact_words, filters, rank.LEXICAL_DEPTH, exact=True)
-        exact_weight, folded_weight = rank.lexical_weights(bool(exact), fusion.weights)
+        exact = lexical.passages(exact_words, filters, params.lexical_depth, exact=True)
+        exact_weight, folded_weight = rank.lexical_weights(bool(exact), params.weights)
         # A list without weight would only add articles at score 0: not worth a search.
-        folded = lexical.passages(words, filters, rank.LEXICAL_DEPTH) if folded_weight else []
-        articles = lexical.articles(words, filters, rank.LEXICAL_DEPTH)
+        folded = lexical.passages(words, filters, params.lexical_depth) if folded_weight else []
+        articles = lexical.articles(words, filters, params.lexical_depth)
         return ([rank.CandidateList("exact", exact_weight, exact), rank.CandidateList("folded", folded_weight, folded)],
-                rank.CandidateList("article", fusion.weights["article"], articles))
+                rank.CandidateList("article", params.weights["article"], articles))
 
     @staticmethod
     def _pair_shares(parsed: ParsedQuery, article_ids: list[int], index: reader.ServedVersion,
@@ -153,38 +154,37 @@ class SearchEngine:
         dates, shares = {}, {}
         explain: rank.Explanations | None = {} if query.explain else None
         # Nothing is searched before a version is published: its indexes are the searchable archive.
-        uses_words = query.mode in ("hybrid", "lexical") and index is not None
-        uses_vector = query.mode in ("hybrid", "semantic") and index is not None
-        pending = self.embedder.query_future(parsed.semantic_text) if uses_vector else None
+        plan = rank.plan(parsed, query.mode, filters.active, index is not None, self.params)
+        params = plan.params
+        pending = self.embedder.query_future(parsed.semantic_text) if plan.vector else None
         lists: list[rank.CandidateList] = []
-        fusion = rank.fusion_for(parsed, query.mode)
-        articles = rank.CandidateList("article", fusion.weights["article"], [])
-        if uses_words:
-            lists, articles = self._lexical_lists(parsed, query.mode, filters, index, fusion)
+        articles = rank.CandidateList("article", params.weights["article"], [])
+        if plan.words:
+            lists, articles = self._lexical_lists(parsed, plan, filters, index)
             if pending is not None and not pending.done():  # what needs no vector, while it is computed
                 leaders = rank.fuse(lists)
                 dates.update(index.lexical.dates(leaders))
-                self._pair_shares(parsed, rank.best(leaders, rank.PAIR_DEPTH), index, shares)
+                self._pair_shares(parsed, rank.best(leaders, params.pair_depth), index, shares)
         if pending is not None:
-            depth = rank.DENSE_DEPTH_FILTERED if filters.active else rank.DENSE_DEPTH
-            lists.append(rank.CandidateList("dense", fusion.weights["dense"], candidates.dense_candidates(
-                index, pending.result(), filters, depth)))
-        if uses_words:
+            lists.append(rank.CandidateList("dense", params.weights["dense"], candidates.dense_candidates(
+                index, pending.result(), filters, plan.dense_depth)))
+        if plan.words:
             lists.append(articles)
         fused = rank.fuse(lists, explain)
-        if query.mode != "semantic" and parsed.word_pairs:
-            top = rank.best(fused, rank.PAIR_DEPTH)
+        if plan.word_order:
+            top = rank.best(fused, params.pair_depth)
             self._pair_shares(parsed, top, index, shares)
-            rank.reward_word_pairs(fused, top, shares, explain, fusion.pair_weight)
+            rank.reward_word_pairs(fused, top, shares, explain, params.pair_weight)
         if index is not None:
             dates.update(index.lexical.dates([aid for aid in fused if aid not in dates]))
         if parsed.date_intent:
-            rank.boost_period(fused, dates, parsed.date_intent, explain)
+            rank.boost_period(fused, dates, parsed.date_intent, params.date_intent_boost, explain)
         if parsed.places and index is not None:
-            rank.boost_places(fused, index.lexical.about(fused, set(places.same_place(parsed.places))), explain)
+            rank.boost_places(fused, index.lexical.about(fused, set(places.same_place(parsed.places))),
+                              params.place_boost, explain)
         found, unread = len(fused), False
-        if rank.BOUNDARY and index is not None:
-            evidence, unread = self._evidence(parsed, fused, lists, index, pending)
+        if plan.boundary:
+            evidence, unread = self._evidence(parsed, fused, lists, index, pending, params)
             fused = {aid: value for aid, value in fused.items() if evidence[aid].admitted_by}
             if explain is not None:
                 for aid, note in evidence.items():
@@ -196,47 +196,47 @@ class SearchEngine:
         # depth and its last (weakest) article is still a result, or when the last of a topic's articles
         # whose runs were read still was: the boundary lies beyond the depth.
         more = unread or len(fused) > rank.MAX_RESULTS or any(
-            c.name != "dense" and c.candidates and len(c.candidates) >= rank.LEXICAL_DEPTH
+            c.name != "dense" and c.candidates and len(c.candidates) >= params.lexical_depth
             and c.candidates[-1].article_id in fused
             for c in lists)
         return rank.Ranking(parsed, rank.ordered(fused, dates, query.sort), fused, dates, index, explain,
                             found, more)
 
     def _evidence(self, parsed: ParsedQuery, fused: rank.Fused, lists: list[rank.CandidateList],
-                  index: reader.ServedVersion, pending) -> tuple[dict[int, rank.Evidence], bool]:
+                  index: reader.ServedVersion, pending,
+                  params: rank.RankingParams) -> tuple[dict[int, rank.Evidence], bool]:
         """Each candidate's evidence for the boundary: the query's words (or pairs) and quoted phrases
         it holds, read from the version's article index (one query), where a topic's words stand in
         a row in the articles holding them so (their words, read where that query found them), and
         how far its best passage stands out in meaning from the version's background passages."""
         terms = parsed.terms or tuple(w for p in parsed.phrases for w in p.split())
         lexical, ids = index.lexical, list(fused)
-        pairs = list(pairwise(terms)) if len(terms) <= rank.PHRASE_QUERY_TERMS else []
-        phrases = [tuple(p.split()) for p in parsed.phrases] if rank.quotes_required(parsed) else []
+        pairs = list(pairwise(terms)) if len(terms) <= params.phrase_query_terms else []
+        phrases = [tuple(p.split()) for p in parsed.phrases] if rank.quotes_required(parsed, params) else []
         z: dict[int, float] = {}
         dense = next((c.candidates for c in lists if c.name == "dense"), None)
         if dense and pending is not None:
-            mean, deviation = self._background(index, pending.result())
+            mean, deviation = self._background(index, pending.result(), params.background_passages)
             for _, aid, score in reversed(dense):  # best first: each article keeps its best passage
                 z[aid] = (score - mean) / deviation
         holdings = lexical.held(ids, [[(t,) for t in terms], pairs, phrases])
         words, pairs_held = (holdings.of(0), len(terms)), (holdings.of(1), len(pairs))
-        whole = rank.in_row(fused, words, pairs_held)
-        runs = {aid: rank.runs_in(text, terms)
-                for aid, text in lexical.word_texts_at(holdings, whole[:rank.ABOUT_DEPTH]).items()}
-        evidence = rank.admit(fused, words, pairs_held, (holdings.of(2), len(phrases)), z, runs)
+        whole, depth = rank.in_row(fused, words, pairs_held, params), params.about_depth
+        runs = {aid: rank.runs_in(text, terms) for aid, text in lexical.word_texts_at(holdings, whole[:depth]).items()}
+        evidence = rank.admit(fused, words, pairs_held, (holdings.of(2), len(phrases)), z, runs, params)
         # beyond the articles read, more may be about the topic when the last one read still was
-        return evidence, len(whole) > rank.ABOUT_DEPTH and evidence[whole[rank.ABOUT_DEPTH - 1]].admitted_by is not None
+        return evidence, len(whole) > depth and evidence[whole[depth - 1]].admitted_by is not None
 
-    def _background(self, index: reader.ServedVersion, vector: np.ndarray) -> tuple[float, float]:
+    def _background(self, index: reader.ServedVersion, vector: np.ndarray, size: int) -> tuple[float, float]:
         """(mean, standard deviation) of the query's similarity to the version's background passages:
         a fixed sample, drawn once per version, that stands for text unrelated to any one query."""
-        sample = self._backgrounds.get(index.version)
+        sample = self._backgrounds.get((index.version, size))
         if sample is None:
             held = index.ids()
-            chosen = np.random.default_rng(0).choice(held, min(rank.BACKGROUND_PASSAGES, len(held)), replace=False)
+            chosen = np.random.default_rng(0).choice(held, min(size, len(held)), replace=False)
             found = [v for v in (index.reconstruct(int(pid)) for pid in chosen) if v is not None]
             sample = np.stack(found) if found else np.zeros((1, len(vector)), np.float32)
-            self._backgrounds = {index.version: sample}  # the served version's alone
+            self._backgrounds = {(index.version, size): sample}  # the served version's alone
         scores = sample @ vector
         return float(scores.mean()), float(scores.std()) or 1.0
 

@@ -1,9 +1,12 @@
-"""How candidates become a ranking: every tuned constant, fusion, the word-order stage, the period
-boost and the final order. Pure functions over candidate lists; the reasons are in docs/ranking.md."""
+"""How candidates become a ranking: every tuned number (RankingParams), the plan of a search,
+fusion, the word-order stage, the period and place boosts, where the result set ends, and the final
+order. Pure functions over candidate lists; the reasons are in docs/ranking.md."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from math import log1p
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 from indexer.dates import DateIntent
@@ -13,80 +16,112 @@ from service.search.query import ParsedQuery
 if TYPE_CHECKING:  # the read side's type only: ranking imports no index library
     from indexer.version.reader import ServedVersion
 
-# Fusion weights of the min-max normalised scores, tuned on eval-dev (bench/quality.py): exact
-# (diacritics kept) passage matches, folded passage matches (standing in when there is no exact
-# word to match), folded whole-article BM25, and dense similarity.
-WEIGHTS = {"exact": 0.15, "lexical": 0.0, "article": 0.2, "dense": 0.65}
-DENSE_DEPTH = 300          # passages taken from FAISS before fusion
-DENSE_DEPTH_FILTERED = 2000  # deeper when filters will discard many of them
-LEXICAL_DEPTH = 400        # passages (and articles) taken from each lexical list (tuned on eval-dev)
-COMMON_FRACTION = 0.2      # words in more passages than this share are left out of lexical matching
-# In hybrid search the lexical lists catch rare exact words (names, places, numbers) and dense
-# similarity does the rest, so only the rarest words are matched (fewer posting lists to read).
-HYBRID_MATCH_WORDS = 6
-DATE_INTENT_BOOST = 1.25   # articles inside a period named in the query
-PLACE_BOOST = 1.15         # articles about a place named in the query, under its old or new name (eval-dev)
-# Second stage, lexical and hybrid: the fused top PAIR_DEPTH articles gain PAIR_WEIGHT times the
-# share of the query's adjacent word pairs that their text holds in the same order (tuned on eval-dev).
-PAIR_WEIGHT = 1.0
-PAIR_DEPTH = 20
-# A short query (SHORT_QUERY_WORDS words or fewer besides a period, as people type them:
-# "phòng chống thiên tai 2021") leans on the lexical lists: the few words a person remembers are
-# rare ones BM25 pins down, and the model reads so few words loosely. The weights were chosen by
-# 5-fold cross-validation, grouped by article, on eval-dev-short; at five words a full headline of
-# eval-dev lost a place, at four none did (bench/README.md, "Short queries").
-SHORT_QUERY_WORDS = 4
-SHORT_WEIGHTS = {"exact": 0.35, "lexical": 0.0, "article": 0.4, "dense": 0.3}
-SHORT_PAIR_WEIGHT = 0.5
-MAX_RESULTS = 1000
-# Where the result set ends (docs/ranking.md, "Where the result set ends"): an article is a result
-# only with evidence that it is about the query. Chosen on eval-dev-topics (sets) together with
-# eval-dev and eval-dev-short (known items), bench/result_sets.py and bench/quality.py.
-# Words: a query of up to PHRASE_QUERY_TERMS words names a topic. An article holding its words as
-# the query has them (each pair of neighbours in a row) is a result when it is ABOUT the topic:
-# ABOUT_WEIGHTS weigh how often the words stand there in a row, how long the article is, how many
-# words come before their first run (a title that opens with them: none) and the article's score
-# over the best result's, and the sum must reach ABOUT_FLOOR (a logistic regression fitted on
-# eval-dev-topics' hybrid candidates: leave-one-topic-out F1 0.574 at recall 0.829, see
-# docs/ranking.md). An article holding the words apart must score APART_FLOOR of the best ("bão lũ"
-# is two words, "tai nạn" one); a longer query describes, and an article must hold COVER_SHARE of
-# its words and score at least COVER_FLOOR of the best.
-PHRASE_QUERY_TERMS = 3
-ABOUT_WEIGHTS = {"intercept": 3.19, "runs": 1.2, "length": -0.84, "before": -0.49, "relative": 1.57}
-ABOUT_FLOOR = -2.0
-ABOUT_DEPTH = 200  # the best articles holding a topic's words in a row whose runs are read (18 µs each)
-APART_FLOOR = 0.6
-COVER_SHARE = 0.5
-COVER_FLOOR = 0.2
-# Meaning: an article whose best passage is nearer the query than MEANING_Z standard deviations
-# above the query's similarity to BACKGROUND_PASSAGES passages drawn from the version (what the
-# query scores against unrelated text), whatever its words. A meaningless query's best passages
-# stand 3.1–4.5 deviations out on eval-dev-topics; a headline's own article mostly 5 and more.
-MEANING_Z = 4.6
-BACKGROUND_PASSAGES = 1024
-# Quoted phrases are required of every result in a query of up to QUOTED_QUERY_WORDS words with at
-# most QUOTED_OUTSIDE_WORDS outside its quotes (quotes_required).
-QUOTED_QUERY_WORDS = 8
-QUOTED_OUTSIDE_WORDS = 4
-BOUNDARY = 1  # 0: no boundary, every candidate is a result (for side-by-side measurement)
 
-Fused = dict[int, tuple[float, int]]  # article id → (score, the passage to show)
-Dates = dict[int, tuple[int | None, str | None]]  # article id → (published, seconds since 1970; published_day)
+@dataclass(frozen=True)
+class RankingParams:
+    """Every tuned number of the ranking. A search is ranked with one (the engine holds it:
+    `SearchEngine(settings, params=...)`); a benchmark runs with one changed by
+    `dataclasses.replace` (`bench.quality --set name=value`). Why each value is what it is:
+    docs/ranking.md; each was tuned on the dev set named beside it (bench/quality.py,
+    bench/result_sets.py)."""
+
+    # Fusion weights of the min-max normalised scores, keyed by the candidate lists' names
+    # (eval-dev): exact (diacritics kept) passage matches, folded passage matches (standing in
+    # when there is no exact word to match: lexical_weights), folded whole-article BM25, dense.
+    weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(
+        {"exact": 0.15, "folded": 0.0, "article": 0.2, "dense": 0.65}))
+    # Second stage, lexical and hybrid: the fused top pair_depth articles gain pair_weight times the
+    # share of the query's adjacent word pairs that their text holds in the same order (eval-dev).
+    pair_weight: float = 1.0
+    pair_depth: int = 20
+    # A short query (short_query_words words or fewer besides a period, as people type them:
+    # "phòng chống thiên tai 2021") leans on the lexical lists in hybrid search: the few words a
+    # person remembers are rare ones BM25 pins down, and the model reads so few words loosely. Its
+    # weights were chosen by 5-fold cross-validation, grouped by article, on eval-dev-short; at five
+    # words a full headline of eval-dev lost a place, at four none did (bench/README.md).
+    short_query_words: int = 4
+    short_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(
+        {"exact": 0.35, "folded": 0.0, "article": 0.4, "dense": 0.3}))
+    short_pair_weight: float = 0.5
+    dense_depth: int = 300            # passages taken from FAISS before fusion
+    dense_depth_filtered: int = 2000  # deeper when filters will discard many of them
+    lexical_depth: int = 400          # passages (and articles) taken from each lexical list (eval-dev)
+    common_fraction: float = 0.2      # words in more passages than this share are not matched
+    # In hybrid search the lexical lists catch rare exact words (names, places, numbers) and dense
+    # similarity does the rest, so only the rarest words are matched (fewer posting lists to read).
+    hybrid_match_words: int = 6
+    date_intent_boost: float = 1.25   # articles inside a period named in the query
+    place_boost: float = 1.15         # articles about a place named in the query, under its old or new name
+    # Where the result set ends (docs/ranking.md, "Where the result set ends"): an article is a
+    # result only with evidence that it is about the query. Chosen on eval-dev-topics (sets)
+    # together with eval-dev and eval-dev-short (known items). A query of up to
+    # phrase_query_terms words names a topic: an article holding its words as the query has them
+    # (each pair of neighbours in a row) is a result when it is about the topic: about_weights
+    # weigh how often the words stand there in a row, how long the article is, how many words
+    # come before their first run and its score over the best, and the sum must reach about_floor
+    # (a logistic regression fitted on eval-dev-topics' hybrid candidates: leave-one-topic-out F1
+    # 0.574 at recall 0.829). An article holding the words apart must score apart_floor of the
+    # best ("bão lũ" is two words, "tai nạn" one); a longer query describes, and an article must
+    # hold cover_share of its words and score at least cover_floor of the best.
+    phrase_query_terms: int = 3
+    about_weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(
+        {"intercept": 3.19, "runs": 1.2, "length": -0.84, "before": -0.49, "relative": 1.57}))
+    about_floor: float = -2.0
+    about_depth: int = 200  # the best articles holding a topic's words in a row whose runs are read (18 µs each)
+    apart_floor: float = 0.6
+    cover_share: float = 0.5
+    cover_floor: float = 0.2
+    # Meaning: an article whose best passage is nearer the query than meaning_z standard deviations
+    # above the query's similarity to background_passages passages drawn from the version (what
+    # the query scores against unrelated text), whatever its words. A meaningless query's best
+    # passages stand 3.1–4.5 deviations out on eval-dev-topics; a headline's own article mostly 5+.
+    meaning_z: float = 4.6
+    background_passages: int = 1024
+    # Quoted phrases are required of every result in a query of up to quoted_query_words words with
+    # at most quoted_outside_words outside its quotes (quotes_required).
+    quoted_query_words: int = 8
+    quoted_outside_words: int = 4
+    boundary: bool = True  # False: no boundary, every candidate is a result (side-by-side measurement)
+
+    def for_query(self, parsed: ParsedQuery, mode: str) -> RankingParams:
+        """The short-query instance for a short query in hybrid search (its weights and word-order
+        weight), else this one."""
+        if mode == "hybrid" and len(parsed.terms) <= self.short_query_words:
+            return replace(self, weights=self.short_weights, pair_weight=self.short_pair_weight)
+        return self
+
+
+DEFAULT = RankingParams()
+# Not a tuned number but the API's contract (paging, the CSV export, OpenAPI): a result set is
+# capped here, and the API then says total_relation "gte".
+MAX_RESULTS = 1000
 
 
 @dataclass(frozen=True)
-class Fusion:
-    """The list weights and word-order weight a query is ranked with."""
+class Plan:
+    """What one search reads, decided before anything is read: the lists, their depths, the stages."""
 
-    weights: dict[str, float]
-    pair_weight: float
+    params: RankingParams       # for this query: the short-query instance where it applies
+    words: bool                 # the lexical lists (exact and folded passages, whole articles)
+    vector: bool                # the dense list
+    dense_depth: int
+    match_words: int | None     # only the rarest this many words are matched (None: every one)
+    word_order: bool            # the word-order stage
+    boundary: bool              # the result set ends where the evidence does
 
 
-def fusion_for(parsed: ParsedQuery, mode: str) -> Fusion:
-    """Short queries in hybrid search weigh the lists their own way (SHORT_WEIGHTS); the rest by WEIGHTS."""
-    if mode == "hybrid" and len(parsed.terms) <= SHORT_QUERY_WORDS:
-        return Fusion(SHORT_WEIGHTS, SHORT_PAIR_WEIGHT)
-    return Fusion(WEIGHTS, PAIR_WEIGHT)
+def plan(parsed: ParsedQuery, mode: str, filtered: bool, served: bool, params: RankingParams = DEFAULT) -> Plan:
+    """The plan of a search in `mode` for a parsed query (`filtered`: filters will discard
+    candidates; `served`: a version is published, without one nothing is read)."""
+    return Plan(params.for_query(parsed, mode), served and mode in ("hybrid", "lexical"),
+                served and mode in ("hybrid", "semantic"),
+                params.dense_depth_filtered if filtered else params.dense_depth,
+                params.hybrid_match_words if mode == "hybrid" else None,
+                mode != "semantic" and bool(parsed.word_pairs), params.boundary and served)
+
+
+Fused = dict[int, tuple[float, int]]  # article id → (score, the passage to show)
+Dates = dict[int, tuple[int | None, str | None]]  # article id → (published, seconds since 1970; published_day)
 
 
 class CandidateList(NamedTuple):
@@ -124,7 +159,8 @@ class Evidence:
     z: float | None = None     # its best passage's similarity in background standard deviations
     relative: float = 0.0      # its score over the best result's
     runs: Runs | None = None   # where the words stand in a row (a topic's articles holding them so)
-    about: float | None = None  # how much it is about the topic (aboutness), against ABOUT_FLOOR
+    about: float | None = None  # how much it is about the topic (aboutness), against about_floor
+    about_floor: float = DEFAULT.about_floor  # the floor it was held to (the search's RankingParams)
     admitted_by: str | None = None
 
 
@@ -145,8 +181,8 @@ def runs_in(words_text: str, words: tuple[str, ...]) -> Runs:
     return Runs(words_text.count(run), words_text.count(" ", 0, at) if at >= 0 else None, words_text.count(" "))
 
 
-def aboutness(runs: Runs, relative: float, weights: dict[str, float] = ABOUT_WEIGHTS) -> float:
-    """ABOUT_WEIGHTS' sum: the more often the words stand in a row, the earlier and the shorter the
+def aboutness(runs: Runs, relative: float, weights: Mapping[str, float] = DEFAULT.about_weights) -> float:
+    """The about_weights' sum: the more often the words stand in a row, the earlier and the shorter the
     article, and the nearer its score to the best, the more it is about them."""
     before = runs.length if runs.before is None else runs.before
     return (weights["intercept"] + weights["runs"] * log1p(runs.count) + weights["length"] * log1p(runs.length)
@@ -184,10 +220,10 @@ class Ranking:
     more: bool = False      # more articles than these may match (a list or the set was at its depth)
 
 
-def lexical_weights(exact_found: bool, weights: dict[str, float] = WEIGHTS) -> tuple[float, float]:
+def lexical_weights(exact_found: bool, weights: Mapping[str, float] = DEFAULT.weights) -> tuple[float, float]:
     """(exact, folded) list weights: an empty exact list lends its weight to the folded one."""
     exact = weights["exact"] if exact_found else 0.0
-    return exact, weights["lexical"] + weights["exact"] - exact
+    return exact, weights["folded"] + weights["exact"] - exact
 
 
 def fuse(lists: list[CandidateList], explain: Explanations | None = None) -> Fused:
@@ -230,8 +266,8 @@ def pair_share(text: str, pairs: list[str]) -> float:
 
 
 def reward_word_pairs(fused: Fused, top: list[int], shares: dict[int, float],
-                      explain: Explanations | None = None, weight: float = PAIR_WEIGHT) -> None:
-    """Second stage: the top articles gain `weight` (PAIR_WEIGHT) × their word-pair share.
+                      explain: Explanations | None = None, weight: float = DEFAULT.pair_weight) -> None:
+    """Second stage: the top articles gain `weight` (pair_weight) × their word-pair share.
 
     Both first-stage lexical lists score syllables as a bag, so "thành phố Philippines" and an
     article that merely has "phố" and "thành" score alike; this is the phrase evidence they miss.
@@ -244,75 +280,81 @@ def reward_word_pairs(fused: Fused, top: list[int], shares: dict[int, float],
             note.word_order_share, note.word_order_bonus = shares[aid], weight * shares[aid]
 
 
-def boost_period(fused: Fused, dates: Dates, intent: DateIntent, explain: Explanations | None = None) -> None:
-    """Articles published inside a period the query names ("2021", "tháng 3/2021") gain DATE_INTENT_BOOST×."""
+def boost_period(fused: Fused, dates: Dates, intent: DateIntent, factor: float,
+                 explain: Explanations | None = None) -> None:
+    """Articles published inside a period the query names ("2021", "tháng 3/2021") gain `factor`×
+    (date_intent_boost)."""
     first, last = intent.start.isoformat(), intent.end.isoformat()
     for aid, (score, pid) in fused.items():
         day = dates[aid][1]
         if day and first <= day <= last:
-            fused[aid] = (score * DATE_INTENT_BOOST, pid)
+            fused[aid] = (score * factor, pid)
             if explain is not None:
-                explain.setdefault(aid, Explanation()).period_factor = DATE_INTENT_BOOST
+                explain.setdefault(aid, Explanation()).period_factor = factor
 
 
-def boost_places(fused: Fused, about: set[int], explain: Explanations | None = None) -> None:
+def boost_places(fused: Fused, about: set[int], factor: float, explain: Explanations | None = None) -> None:
     """Articles about a place the query names ("thiên tai Nghệ An", under any of its names, old
-    and new: `about` holds them) gain PLACE_BOOST×."""
+    and new: `about` holds them) gain `factor`× (place_boost)."""
     for aid, (score, pid) in fused.items():
         if aid in about:
-            fused[aid] = (score * PLACE_BOOST, pid)
+            fused[aid] = (score * factor, pid)
             if explain is not None:
-                explain.setdefault(aid, Explanation()).place_factor = PLACE_BOOST
+                explain.setdefault(aid, Explanation()).place_factor = factor
 
 
-def quotes_required(parsed: ParsedQuery) -> bool:
-    """Quoted phrases are required of every result in a query of up to QUOTED_QUERY_WORDS words with
-    at most QUOTED_OUTSIDE_WORDS outside its quotes (a phrase and a few more words). Elsewhere, in a
+def quotes_required(parsed: ParsedQuery, params: RankingParams = DEFAULT) -> bool:
+    """Quoted phrases are required of every result in a query of up to quoted_query_words words with
+    at most quoted_outside_words outside its quotes (a phrase and a few more words). Elsewhere, in a
     pasted headline or lead, quotes are the text's punctuation, not an operator (Toyota nâng cấp
     "mạnh" cho Prius C 2017; a lead that quotes a speech)."""
     words = len(parsed.terms) + sum(len(phrase.split()) for phrase in parsed.phrases)
-    return bool(parsed.phrases) and len(parsed.terms) <= QUOTED_OUTSIDE_WORDS and words <= QUOTED_QUERY_WORDS
+    return (bool(parsed.phrases) and len(parsed.terms) <= params.quoted_outside_words
+            and words <= params.quoted_query_words)
 
 
-def in_row(fused: Fused, words: tuple[dict[int, int], int], pairs: tuple[dict[int, int], int]) -> list[int]:
-    """The articles that hold every word of a topic (a query of up to PHRASE_QUERY_TERMS words) with
-    each pair of neighbours in a row, best first: the boundary reads the runs of the first ABOUT_DEPTH."""
+def in_row(fused: Fused, words: tuple[dict[int, int], int], pairs: tuple[dict[int, int], int],
+           params: RankingParams = DEFAULT) -> list[int]:
+    """The articles that hold every word of a topic (a query of up to phrase_query_terms words) with
+    each pair of neighbours in a row, best first: the boundary reads the runs of the first about_depth."""
     (held_words, asked), (held_pairs, pair_count) = words, pairs
-    if asked > PHRASE_QUERY_TERMS:
+    if asked > params.phrase_query_terms:
         return []
     found = [aid for aid, held in held_words.items() if held == asked and held_pairs.get(aid, 0) == pair_count]
     return sorted(found, key=lambda aid: (-fused[aid][0], aid))
 
 
 def admit(fused: Fused, words: tuple[dict[int, int], int], pairs: tuple[dict[int, int], int],
-          phrases: tuple[dict[int, int], int], z: dict[int, float], runs: dict[int, Runs]) -> dict[int, Evidence]:
+          phrases: tuple[dict[int, int], int], z: dict[int, float], runs: dict[int, Runs],
+          params: RankingParams = DEFAULT) -> dict[int, Evidence]:
     """Each candidate's evidence, `admitted_by` set for the results. `words`, `pairs` and `phrases`
     are (how many each article holds, of how many): the query's words, its neighbouring word pairs,
     its required quoted phrases; `runs` those of a topic's words in the articles holding them in a
-    row (in_row). A result holds every required phrase, and the query's words as ABOUT_*,
-    APART_FLOOR and COVER_* ask (the best of a topic's articles holding them in a row always), or
-    stands out in meaning by MEANING_Z."""
+    row (in_row). A result holds every required phrase, and the query's words as about_*,
+    apart_floor and cover_* ask (the best of a topic's articles holding them in a row always), or
+    stands out in meaning by meaning_z."""
     top = max((score for score, _ in fused.values()), default=0.0)
     (held_words, asked), (held_pairs, pair_count), (held_phrases, phrase_count) = words, pairs, phrases
-    short = asked <= PHRASE_QUERY_TERMS
+    short = asked <= params.phrase_query_terms
     # the best article holding a topic's words in a row is a result however little it is about them:
     # a set that leaves out its own first match misleads (a known item, found first, not "found")
     first = max(runs, key=lambda aid: (fused[aid][0], -aid), default=None)
     out = {}
     for aid, (score, _) in fused.items():
         note = Evidence(held_words.get(aid, 0), asked, held_pairs.get(aid, 0) == pair_count,
-                        held_phrases.get(aid, 0) == phrase_count, z.get(aid), score / top if top > 0 else 0.0)
+                        held_phrases.get(aid, 0) == phrase_count, z.get(aid), score / top if top > 0 else 0.0,
+                        about_floor=params.about_floor)
         if short and note.held == asked and note.in_row:
             note.runs = runs.get(aid)
-            note.about = aboutness(note.runs, note.relative) if note.runs else None
-            holds = note.about is not None and (note.about >= ABOUT_FLOOR or aid == first)
+            note.about = aboutness(note.runs, note.relative, params.about_weights) if note.runs else None
+            holds = note.about is not None and (note.about >= params.about_floor or aid == first)
         elif short:
-            holds = note.held == asked and note.relative >= APART_FLOOR
+            holds = note.held == asked and note.relative >= params.apart_floor
         else:
-            holds = note.held >= COVER_SHARE * asked and note.relative >= COVER_FLOOR
+            holds = note.held >= params.cover_share * asked and note.relative >= params.cover_floor
         if note.phrases and asked and holds:
             note.admitted_by = "words"
-        elif note.phrases and note.z is not None and note.z >= MEANING_Z:
+        elif note.phrases and note.z is not None and note.z >= params.meaning_z:
             note.admitted_by = "meaning"
         out[aid] = note
     return out
