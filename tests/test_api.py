@@ -183,7 +183,7 @@ def test_a_version_of_an_earlier_layout_is_a_clear_503_until_rebuilt(make_archiv
     import json
     import sqlite3
 
-    from indexer import store
+    from indexer import migrations
     from indexer.pipeline import build_index
     from indexer.version import layout
     from service import create_app
@@ -191,7 +191,7 @@ def test_a_version_of_an_earlier_layout_is_a_clear_503_until_rebuilt(make_archiv
     engine = make_archive([("Bầu cử", "Cử tri đi bầu cử đại biểu Quốc hội. " * 5)])
     settings = engine.settings
     with sqlite3.connect(settings.db_path) as raw:  # an archive the previous release wrote
-        raw.execute(f"PRAGMA user_version = {len(store.MIGRATIONS) - 1}")
+        raw.execute(f"PRAGMA user_version = {len(migrations.MIGRATIONS) - 1}")
     assert create_app(settings, fake_embedder).test_client().get("/api/search?q=bầu cử").status_code == 200
     path = layout.versions_dir(settings.index_root) / layout.current_version(settings.index_root) / layout.MANIFEST_FILE
     manifest = json.loads(path.read_text())

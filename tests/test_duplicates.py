@@ -3,7 +3,7 @@ collapsed in results with their copies listed."""
 import pytest
 
 from fixtures.texts import OTHER, STORY
-from indexer import duplicates, models, store
+from indexer import duplicates, migrations, models, store
 
 
 def groups_of(conn, article_ids):
@@ -71,7 +71,7 @@ def test_an_archive_from_before_groups_is_grouped_by_its_migration(conn):
     conn.execute("DELETE FROM article_groups")
     conn.execute("DELETE FROM duplicate_pairs")
     conn.execute("DELETE FROM article_bands")
-    store.MIGRATION_STEPS["find_near_duplicates"](conn)
+    migrations.STEPS["find_near_duplicates"](conn)
     assert groups_of(conn, [first, second]) == {first: first, second: first}
 
 

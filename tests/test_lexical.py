@@ -1,5 +1,5 @@
 """The lexical index of a version: patched exactly as built, its statistics its own."""
-from indexer import models, store
+from indexer import migrations, models, store
 from indexer.config import load_settings
 from indexer.pipeline import build_index
 from indexer.version import layout, lexical, lexical_writer
@@ -115,7 +115,7 @@ def test_the_vocabulary_follows_every_store_and_delete(tmp_path):
 
     kept = vocabulary()
     with conn:
-        store.MIGRATION_STEPS["recount_vocabulary_with_capitals"](conn)
+        migrations.STEPS["recount_vocabulary_with_capitals"](conn)
     assert vocabulary() == kept and ("bao", "bão", 2, 0) in kept[0]  # (folded, form, count, capitalised)
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import feedparser
 import pytest
 
-from indexer import models, places, store
+from indexer import migrations, models, places, store
 from indexer.version import layout
 from service.search import rank
 
@@ -216,7 +216,7 @@ def test_the_source_province_resolves_and_a_migration_finds_places_of_an_older_a
                                                   "n/tinhlangson"}}
     other, _ = store.upsert_article(conn, dated("https://u.example.vn/2", "Họp ở tỉnh Nghệ An", "Nội dung.", "2021-01-01"))
     conn.execute("DELETE FROM article_places")
-    store.MIGRATION_STEPS["recognise_places"](conn)
+    migrations.STEPS["recognise_places"](conn)
     assert places_of(conn, [aid, other]) == {other: {"n/tinhnghean"}}  # no source province: not guessed
 
 

@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from indexer import models, store
+from indexer import migrations, models, store
 from indexer.models import WordQuery
 
 
@@ -22,10 +22,30 @@ def article(**kw):
 
 
 def test_schema_is_versioned_and_wal(conn, tmp_path):
-    assert store.schema_version(conn) == len(store.MIGRATIONS)
+    assert store.schema_version(conn) == len(migrations.MIGRATIONS)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     again = store.connect(tmp_path / "a.sqlite3")  # migrating twice is a no-op
-    assert store.schema_version(again) == len(store.MIGRATIONS)
+    assert store.schema_version(again) == len(migrations.MIGRATIONS)
+
+
+def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """Every table and index (type, name, its SQL with whitespace collapsed), in name order."""
+    return [(kind, name, " ".join(sql.split())) for kind, name, sql in conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")]
+
+
+def test_schema_sql_is_what_the_migrations_make_of_an_empty_archive(tmp_path):
+    new = store.connect(tmp_path / "new.sqlite3")  # created from schema.sql
+    stepped = sqlite3.connect(tmp_path / "stepped.sqlite3")
+    assert migrations.upgrade(stepped) == store.schema_version(new) == len(migrations.MIGRATIONS)
+    assert _schema(new) == _schema(stepped) and len(_schema(new)) > 20
+    assert not any("fts5" in sql.lower() for _, _, sql in _schema(new))  # the FTS5 tables are history
+    # a step the schema lacks is caught: the archive a new step would make differs from schema.sql
+    extra = sqlite3.connect(tmp_path / "extra.sqlite3")
+    migrations.upgrade(extra, [*migrations.MIGRATIONS, "CREATE TABLE notes (id INTEGER PRIMARY KEY);"])
+    assert _schema(extra) != _schema(new)
+    with pytest.raises(RuntimeError, match="newer than this code"):
+        migrations.upgrade(extra)
 
 
 def test_upsert_new_unchanged_updated(conn):
@@ -137,23 +157,22 @@ def test_passage_words_are_stored_as_words_only(conn):
     assert " thiet hai lon \n huyen tong ket " in texts[1] and " bao thiet hai " in texts[2]
 
 
-def test_an_fts5_archive_migrates_its_words_to_plain_columns(tmp_path, monkeypatch):
+def test_an_fts5_archive_migrates_its_words_to_plain_columns(tmp_path):
     current = store.connect(tmp_path / "current.sqlite3")
     store.upsert_article(current, article())
     words = [tuple(r) for r in current.execute("SELECT * FROM passage_words ORDER BY id")]
-    with monkeypatch.context() as patch:  # the archive the previous schema made: words in FTS5
-        patch.setattr(store, "MIGRATIONS", store.MIGRATIONS[:store.MIGRATIONS.index("recount_vocabulary") - 1])
-        old = store.connect(tmp_path / "old.sqlite3")
-        old.execute("ATTACH ? AS cur", (str(tmp_path / "current.sqlite3"),))
-        with old:
-            old.execute("INSERT INTO articles SELECT * FROM cur.articles")
-            old.execute("INSERT INTO passages SELECT * FROM cur.passages")
-            for pid, folded_title, folded_text, exact_title, exact_text in words:
-                old.execute("INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)", (pid, folded_title, folded_text))
-                old.execute("INSERT INTO passages_exact (rowid, title, text) VALUES (?, ?, ?)", (pid, exact_title, exact_text))
-        old.close()
+    old = sqlite3.connect(tmp_path / "old.sqlite3")  # the archive the previous schema made: words in FTS5
+    migrations.upgrade(old, migrations.MIGRATIONS[:migrations.MIGRATIONS.index("recount_vocabulary") - 1])
+    old.execute("ATTACH ? AS cur", (str(tmp_path / "current.sqlite3"),))
+    with old:
+        old.execute("INSERT INTO articles SELECT * FROM cur.articles")
+        old.execute("INSERT INTO passages SELECT * FROM cur.passages")
+        for pid, folded_title, folded_text, exact_title, exact_text in words:
+            old.execute("INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)", (pid, folded_title, folded_text))
+            old.execute("INSERT INTO passages_exact (rowid, title, text) VALUES (?, ?, ?)", (pid, exact_title, exact_text))
+    old.close()
     migrated = store.connect(tmp_path / "old.sqlite3")
-    assert store.schema_version(migrated) == len(store.MIGRATIONS)
+    assert store.schema_version(migrated) == len(migrations.MIGRATIONS)
     assert [tuple(r) for r in migrated.execute("SELECT * FROM passage_words ORDER BY id")] == words
     tables = {r[0] for r in migrated.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert not {"passages_fts", "passages_exact", "articles_fts"} & tables

@@ -83,7 +83,7 @@ def test_importing_again_stores_nothing_and_a_changed_record_is_updated(tmp_path
     assert transfer.import_files(conn, [path], transfer.Options(MAP)).counts == {"updated": 2}
     vocabulary = "SELECT * FROM vocab_unigrams UNION ALL SELECT * FROM vocab_bigrams ORDER BY 1, 2"
     counted = [tuple(r) for r in conn.execute(vocabulary)]
-    store._recount_vocabulary(conn)
+    store.recount_vocabulary(conn)
     assert counted == [tuple(r) for r in conn.execute(vocabulary)]
 
 
