@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import numpy as np
 from datasketch import MinHash
@@ -138,19 +139,26 @@ class Groups:
         return cls(of, members)
 
 
-COPY_FIELDS = ("id", "url", "source", "title", "published_at", "category")
+class Dated(Protocol):
+    """A row copies() can order: an article as a version lists it (ServedVersion.summaries)."""
+
+    @property
+    def published_at(self) -> str | None: ...
 
 
-def copies(fields_of: Callable[[list[int]], dict[int, dict]], article_ids: Iterable[int],
-           groups: Groups) -> dict[int, list[dict]]:
+Row = TypeVar("Row", bound=Dated)
+
+
+def copies(rows_of: Callable[[list[int]], dict[int, Row]], article_ids: Iterable[int],
+           groups: Groups) -> dict[int, list[Row]]:
     """Each article's copies in `groups` (a version's): the other members of its group that the
-    version serves (`fields_of` reads them), oldest first, listing fields only."""
+    version serves (`rows_of` reads them: ServedVersion.summaries), oldest first."""
     grouped = [aid for aid in article_ids if aid in groups.of]
     ids = sorted({member for aid in grouped for member in groups.members[groups.of[aid]]})
     if not ids:
         return {}
-    found = fields_of(ids)
-    rows = {aid: found[aid] for aid in sorted(found, key=lambda a: (found[a]["published_at"] is None,
-                                                                  found[a]["published_at"] or "", a))}
-    return {aid: [{key: rows[other][key] for key in COPY_FIELDS} for other in rows
-                  if other != aid and groups.of.get(other) == groups.of[aid]] for aid in grouped}
+    found = rows_of(ids)
+    rows = {aid: found[aid] for aid in sorted(found, key=lambda a: (found[a].published_at is None,
+                                                                  found[a].published_at or "", a))}
+    return {aid: [rows[other] for other in rows if other != aid and groups.of.get(other) == groups.of[aid]]
+            for aid in grouped}

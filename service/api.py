@@ -5,6 +5,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from indexer import places
 from indexer.suggest import SEARCHED_AS_TEXT, Suggestion
+from indexer.version.reader import SUMMARY_FIELDS
 from service import engine
 from service.params import MAX_QUERY_CHARS, BadRequest, check_text, parse_search_args, whole_number
 from service.search import Evidence, Explanation, SearchResult
@@ -12,9 +13,11 @@ from service.search import Evidence, Explanation, SearchResult
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-def article_json(row) -> dict:
-    return {key: row[key] for key in ("id", "url", "source", "source_title", "title", "summary", "body", "author",
-                                      "published_at", "category")}
+ARTICLE_TEXT = ("summary", "body", "author")  # what an article adds to its summary
+
+
+def article_json(row: dict) -> dict:
+    return {key: row[key] for key in (*SUMMARY_FIELDS, *ARTICLE_TEXT)}
 
 
 def search_json(result: SearchResult) -> dict:
@@ -41,9 +44,8 @@ def search_json(result: SearchResult) -> dict:
         "query_places": [{"key": key, "label": places.label(key)} for key in result.parsed.places],
         "facets": {"years": result.years, "places": result.places},
         "results": [{
-            "id": h.article_id, "url": h.url, "title": h.title, "published_at": h.published_at,
-            "source": h.source, "source_title": h.source_title, "category": h.category, "score": h.score,
-            "passage_id": h.passage_id, "snippet": h.snippet, "copies": h.copies,
+            **h.json(), "score": h.score, "passage_id": h.passage_id, "snippet": h.snippet,
+            "copies": [copy.json() for copy in h.copies],
             **({"explain": explanation_json(h.explanation)} if h.explanation else {}),
         } for h in result.hits],
     }
@@ -86,7 +88,8 @@ def article(article_id: int):
     row = engine().article(article_id)
     if row is None:
         abort(404, description=f"no article with id {article_id}")
-    return jsonify({**article_json(row), "copies": engine().copies(article_id), "places": engine().places(article_id)})
+    return jsonify({**article_json(row), "copies": [copy.json() for copy in engine().copies(article_id)],
+                    "places": engine().places(article_id)})
 
 
 @bp.get("/articles/<int:article_id>/similar")
@@ -95,9 +98,7 @@ def similar(article_id: int):
     if engine().article(article_id) is None:
         abort(404, description=f"no article with id {article_id}")
     return jsonify({"id": article_id, "results": [
-        {**{key: row[key] for key in ("id", "url", "title", "published_at", "source", "source_title", "category")},
-         "score": score}
-        for row, score in engine().similar(article_id, limit)]})
+        {**row.json(), "score": score} for row, score in engine().similar(article_id, limit)]})
 
 
 @bp.get("/articles/<raw>")

@@ -13,6 +13,7 @@ from xml.etree import ElementTree as ET
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from indexer.version.reader import SUMMARY_FIELDS
 from service import engine
 from service.params import link_args, parse_search_args
 from service.search import MAX_RESULTS, Hit, SearchResult
@@ -20,8 +21,9 @@ from service.search import MAX_RESULTS, Hit, SearchResult
 bp = Blueprint("exports", __name__)
 
 FEED_ENTRIES = 50
-CSV_COLUMNS = ("id", "title", "published_at", "source", "source_title", "category", "url", "article_page", "score",
-               "snippet", "copies")  # the URLs of the same story published elsewhere, space-separated
+# The result's summary, then what the search found ("copies": the URLs of the same story published
+# elsewhere, space-separated).
+CSV_COLUMNS = (*SUMMARY_FIELDS, "article_page", "score", "snippet", "copies")
 ATOM = "http://www.w3.org/2005/Atom"
 _MARK = re.compile(r"</?mark>")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -52,7 +54,7 @@ def xml_text(value: str) -> str:
 
 
 def _article_page(hit: Hit, query_text: str) -> str:
-    return public_link("pages.article_page", article_id=hit.article_id, q=query_text, p=hit.passage_id)
+    return public_link("pages.article_page", article_id=hit.id, q=query_text, p=hit.passage_id)
 
 
 def atom_feed(result: SearchResult, feed_url: str, page_url: str) -> bytes:
@@ -108,9 +110,8 @@ def search_csv():
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for hit in result.hits:
-        row = (hit.article_id, hit.title, hit.published_at, hit.source, hit.source_title, hit.category, hit.url,
-               _article_page(hit, query.text), hit.score, snippet_text(hit.snippet),
-               " ".join(copy["url"] for copy in hit.copies))
+        row = (*hit.json().values(), _article_page(hit, query.text), hit.score, snippet_text(hit.snippet),
+               " ".join(copy.url for copy in hit.copies))
         writer.writerow([spreadsheet_safe(value) for value in row])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # the BOM lets Excel read UTF-8
                     headers={"Content-Disposition": 'attachment; filename="tim-kiem.csv"'})

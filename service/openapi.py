@@ -2,21 +2,19 @@
 implementation to it."""
 from __future__ import annotations
 
+from dataclasses import fields
+
+from indexer.version.reader import ArticleSummary
 from service.params import MAX_PER_PAGE, MAX_QUERY_CHARS
 from service.search import MAX_RESULTS, MODES, SORTS
 
 NULLABLE_STRING = {"type": "string", "nullable": True}
-SOURCE_TITLE = {"type": "string", "description": "the portal's own name (sources.toml's title, else its pages' "
-                "og:site_name, else the key)"}
+_TYPES = {"int": {"type": "integer"}, "str": {"type": "string"}, "str | None": NULLABLE_STRING}
+# Made from the row every list of articles is (indexer/version/reader.py): its fields, their types and docs.
 ARTICLE_SUMMARY = {
     "type": "object",
-    "required": ["id", "url", "title", "published_at", "source", "source_title", "category"],
-    "properties": {
-        "id": {"type": "integer"}, "url": {"type": "string"}, "title": {"type": "string"},
-        "published_at": {**NULLABLE_STRING, "description": "ISO 8601 with offset"},
-        "source": {"type": "string", "description": "the source's key (filter with source=key)"},
-        "source_title": SOURCE_TITLE, "category": {"type": "string"},
-    },
+    "required": [f.name for f in fields(ArticleSummary)],
+    "properties": {f.name: {**_TYPES[str(f.type)], "description": f.metadata["doc"]} for f in fields(ArticleSummary)},
 }
 ERROR = {
     "type": "object", "required": ["error"],
@@ -147,23 +145,20 @@ def document() -> dict:
             "results": {"type": "array", "items": hit},
         },
     }
-    article = {"type": "object",
-               "required": ["id", "url", "source", "source_title", "title", "summary", "body", "author",
-                            "published_at", "category", "copies", "places"],
-               "properties": {"id": {"type": "integer"}, "url": {"type": "string"}, "source": {"type": "string"},
-                              "source_title": SOURCE_TITLE,
-                              "title": {"type": "string"}, "summary": {"type": "string"}, "body": {"type": "string"},
-                              "author": {"type": "string"}, "published_at": NULLABLE_STRING,
-                              "category": {"type": "string"}, "copies": copies,
-                              "places": {"type": "array", "items": place,
-                                         "description": "the places the article is about, broadest first"}}}
+    article = {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {
+        "type": "object", "required": ["summary", "body", "author", "copies", "places"],
+        "properties": {"summary": {"type": "string"}, "body": {"type": "string"}, "author": {"type": "string"},
+                       "copies": copies,
+                       "places": {"type": "array", "items": place,
+                                  "description": "the places the article is about, broadest first"}}}]}
     similar = {"type": "object", "required": ["id", "results"], "properties": {
         "id": {"type": "integer"},
         "results": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/ArticleSummary"}, {
             "type": "object", "required": ["score"], "properties": {"score": {"type": "number"}}}]}}}}
     sources = {"type": "object", "required": ["sources"], "properties": {"sources": {"type": "array", "items": {
         "type": "object", "required": ["source", "title", "articles", "first", "last"],
-        "properties": {"source": {"type": "string"}, "title": SOURCE_TITLE, "articles": {"type": "integer"},
+        "properties": {"source": {"type": "string"}, "title": ARTICLE_SUMMARY["properties"]["source_title"],
+                       "articles": {"type": "integer"},
                        "first": NULLABLE_STRING, "last": NULLABLE_STRING}}}}}
     suggestions = {"type": "object", "required": ["query", "suggestions"], "properties": {
         "query": {"type": "string"},

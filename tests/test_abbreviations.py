@@ -27,8 +27,8 @@ def test_query_gets_alternatives_and_a_spelled_out_semantic_text():
 def test_abbreviation_finds_articles_that_spell_it_out(app):
     engine = app.extensions["engine"]
     # The demo's seed article writes "QS-QP" once; others spell out "quân sự quốc phòng" (or neither).
-    spelled = {h.article_id for h in engine.search(Query('"quân sự quốc phòng"', mode="lexical", per_page=50)).hits}
-    via_abbr = {h.article_id for h in engine.search(Query("QS-QP", mode="lexical", per_page=50)).hits}
+    spelled = {h.id for h in engine.search(Query('"quân sự quốc phòng"', mode="lexical", per_page=50)).hits}
+    via_abbr = {h.id for h in engine.search(Query("QS-QP", mode="lexical", per_page=50)).hits}
     assert spelled and spelled <= via_abbr
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from fixtures.texts import OTHER, STORY
 from indexer import duplicates, migrations, models, store
+from indexer.version.reader import ArticleSummary
 
 
 def groups_of(conn, article_ids):
@@ -39,13 +40,14 @@ def test_copies_are_grouped_when_stored_and_regrouped_by_updates_and_deletes(con
     third, _ = store.upsert_article(conn, article("https://bao.example.vn/1", "baotinh.vn", "Tin, ảnh: PV. " + STORY,
                                                  published_at="2021-12-25T08:00:00+07:00"))
     assert groups_of(conn, [first, other, second, third]) == {first: first, second: first, third: first}
-    def fields_of(ids):
-        return {r["id"]: r for r in conn.execute(f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
+    def summaries(ids):
+        return {r["id"]: ArticleSummary.of(dict(r), {}) for r in conn.execute(
+            f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
 
-    listed = duplicates.copies(fields_of, [second],
+    listed = duplicates.copies(summaries, [second],
                                duplicates.Groups.from_snapshot(duplicates.snapshot(conn)))[second]
-    assert [c["id"] for c in listed] == [first, third]  # oldest first, itself left out
-    assert set(listed[0]) == set(duplicates.COPY_FIELDS) and listed[0]["source"] == "minhson.gov.vn"
+    assert [c.id for c in listed] == [first, third]  # oldest first, itself left out
+    assert listed[0].source == listed[0].source_title == "minhson.gov.vn"
     store.delete_article(conn, first)  # the group is renamed after its smallest remaining id
     assert groups_of(conn, [second, third]) == {second: second, third: second}
     store.upsert_article(conn, article("https://bao.example.vn/1", "baotinh.vn", OTHER + " Cập nhật."))  # now a copy of the other story
@@ -83,13 +85,13 @@ def test_results_show_one_copy_with_the_others_listed_unless_asked_for_all(make_
                            article("https://bao.example.vn/9", "baotinh.vn", OTHER, "Thu hoạch lúa")])
     for mode in ("hybrid", "lexical", "semantic"):
         collapsed = engine.search(Query("hội nghị tổng kết quân sự 2021", mode=mode))
-        shown = [h.article_id for h in collapsed.hits]
+        shown = [h.id for h in collapsed.hits]
         assert len({1, 2} & set(shown)) == 1, mode
-        best = next(h for h in collapsed.hits if h.article_id in (1, 2))
-        assert [c["id"] for c in best.copies] == [({1, 2} - {best.article_id}).pop()]
+        best = next(h for h in collapsed.hits if h.id in (1, 2))
+        assert [c.id for c in best.copies] == [({1, 2} - {best.id}).pop()]
         every = engine.search(Query("hội nghị tổng kết quân sự 2021", mode=mode, collapse=False))
-        assert {1, 2} <= {h.article_id for h in every.hits} and every.total == collapsed.total + 1
-    assert engine.copies(3) == [] and [c["source"] for c in engine.copies(2)] == ["minhson.gov.vn"]
+        assert {1, 2} <= {h.id for h in every.hits} and every.total == collapsed.total + 1
+    assert engine.copies(3) == [] and [c.source for c in engine.copies(2)] == ["minhson.gov.vn"]
 
 
 def test_the_api_and_pages_collapse_and_list_copies(make_archive, fake_embedder):
@@ -121,12 +123,12 @@ def test_a_copy_stored_but_not_yet_published_is_not_listed(make_archive):
     conn = store.connect(engine.settings.db_path)
     store.upsert_article(conn, article("https://tinh.example.vn/1", "tinh.gov.vn", STORY, "Tổng kết quân sự"))
     assert groups_of(conn, [1, 3]) == {1: 1, 3: 1}  # grouped at once in the archive
-    hit = next(h for h in engine.search(Query("tổng kết quân sự 2021")).hits if h.article_id == 1)
+    hit = next(h for h in engine.search(Query("tổng kết quân sự 2021")).hits if h.id == 1)
     assert hit.copies == [] and engine.copies(1) == []  # but the served version does not hold it yet
     from indexer.pipeline import build_index
 
     build_index(engine.settings, embedder=engine.embedder)
-    assert [c["url"] for c in engine.copies(1)] == ["https://tinh.example.vn/1"]
+    assert [c.url for c in engine.copies(1)] == ["https://tinh.example.vn/1"]
 
 
 def test_many_copies_of_one_text_are_compared_a_bounded_number_of_times(conn, monkeypatch):
@@ -156,8 +158,8 @@ def test_the_served_version_collapses_the_copies_it_was_built_with(make_archive)
     assert groups_of(conn, [1, 2]) == {}  # not near enough to each other
     store.upsert_article(conn, article("b", "b.vn", STORY, "Tổng kết công tác quân sự"))  # near to both
     assert groups_of(conn, [1, 2, 4]) == {1: 1, 2: 1, 4: 1}
-    shown = {h.article_id for h in engine.search(Query("tổng kết quân sự 2021")).hits}
+    shown = {h.id for h in engine.search(Query("tổng kết quân sự 2021")).hits}
     assert {1, 2} <= shown and engine.copies(1) == []
     build_index(engine.settings, embedder=engine.embedder)
-    shown = {h.article_id for h in engine.search(Query("tổng kết quân sự 2021")).hits}
-    assert len(shown & {1, 2, 4}) == 1 and {c["id"] for c in engine.copies(1)} == {2, 4}
+    shown = {h.id for h in engine.search(Query("tổng kết quân sự 2021")).hits}
+    assert len(shown & {1, 2, 4}) == 1 and {c.id for c in engine.copies(1)} == {2, 4}

@@ -15,8 +15,8 @@ def test_explain_never_changes_the_ranking_and_adds_up(engine, mode):
         for extra in ({}, {"sort": "date"}, {"filters": Filters(date_from="2021-01-01")}, {"per_page": 30}):
             plain = engine.search(Query(text, mode=mode, **extra))
             explained = engine.search(Query(text, mode=mode, explain=True, **extra))
-            assert [(h.article_id, h.score, h.passage_id) for h in explained.hits] == \
-                [(h.article_id, h.score, h.passage_id) for h in plain.hits], (text, extra)
+            assert [(h.id, h.score, h.passage_id) for h in explained.hits] == \
+                [(h.id, h.score, h.passage_id) for h in plain.hits], (text, extra)
             assert explained.total == plain.total
             for hit in explained.hits:
                 why = hit.explanation
@@ -43,7 +43,7 @@ def test_a_place_and_a_period_in_the_query_add_up_too(make_archive, mode):
         story(3, "Lũ quét ở huyện Bắc Mê, tỉnh Hà Giang", "2019-05-02", "Mưa lớn kéo dài gây sạt lở đường."),
         story(4, "Hội nghị tổng kết", "2020-12-20", "Tổng kết công tác dân vận năm 2020.")])
     hits = engine.search(Query("lũ quét Hà Giang 2020", mode=mode, explain=True, per_page=10)).hits
-    factors = {h.article_id: (h.explanation.place_factor, h.explanation.period_factor) for h in hits}
+    factors = {h.id: (h.explanation.place_factor, h.explanation.period_factor) for h in hits}
     shipped = rank.DEFAULT
     assert factors[1] == (shipped.place_boost, shipped.date_intent_boost) and factors[3][0] == shipped.place_boost
     assert factors.get(2, (1.0, shipped.date_intent_boost)) == (1.0, shipped.date_intent_boost)

@@ -15,7 +15,7 @@ QUERIES = ["bão lũ", "bao lu huyen", "phòng chống thiên tai", "\"quân s�
 
 
 def answers(engine):
-    return {(q, mode): [(h.article_id, h.score) for h in engine.search(Query(q, mode=mode, per_page=20)).hits]
+    return {(q, mode): [(h.id, h.score) for h in engine.search(Query(q, mode=mode, per_page=20)).hits]
             for q in QUERIES for mode in ("lexical", "hybrid")}
 
 

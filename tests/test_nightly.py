@@ -51,7 +51,7 @@ def served(app):
     served version's statistics are its own, so stored but unpublished articles change none of it."""
     engine = app.extensions["engine"]
     result = engine.search(Query(PROBE, per_page=50))
-    return engine.health()["index_version"], [(h.article_id, h.score) for h in result.hits], result.total
+    return engine.health()["index_version"], [(h.id, h.score) for h in result.hits], result.total
 
 
 def integrity(data_dir: Path) -> str:

@@ -142,7 +142,7 @@ def test_the_place_filter_admits_a_place_under_all_its_names_in_every_mode(make_
     engine.params = replace(engine.params, boundary=False)  # what the filter admits, whichever the boundary keeps
     def found(mode, *keys):
         result = engine.search(Query("lũ quét", mode=mode, filters=models.Filters(places=keys), per_page=50))
-        return {h.article_id for h in result.hits}
+        return {h.id for h in result.hits}
 
     for mode in ("hybrid", "lexical", "semantic"):
         assert found(mode, "n/tinhtuyenquang") == {1, 2, 3}, mode  # new province ← Hà Giang and old Tuyên Quang
@@ -159,13 +159,13 @@ def test_a_place_in_the_query_boosts_its_articles_and_explains_it(make_archive):
         plain = engine.search(Query("lũ quét", mode=mode, explain=True, per_page=50))
         assert all(h.explanation.place_factor == 1 for h in plain.hits)
         named = engine.search(Query("lũ quét Hà Giang", mode=mode, explain=True, per_page=50))
-        boosted = {h.article_id for h in named.hits if h.explanation.place_factor == rank.DEFAULT.place_boost}
+        boosted = {h.id for h in named.hits if h.explanation.place_factor == rank.DEFAULT.place_boost}
         assert boosted == {1, 2}, mode
         assert named.parsed.places == ("o/tinhhagiang",)
         today = engine.search(Query("lu quet da nang", mode=mode, explain=True, per_page=50))
-        assert {h.article_id for h in today.hits if h.explanation.place_factor > 1} == {5}, mode
+        assert {h.id for h in today.hits if h.explanation.place_factor > 1} == {5}, mode
         without = engine.search(Query("lũ quét Hà Giang", mode=mode, per_page=50))
-        assert [h.article_id for h in without.hits] == [h.article_id for h in named.hits]  # explain changes nothing
+        assert [h.id for h in without.hits] == [h.id for h in named.hits]  # explain changes nothing
 
 
 def test_the_api_and_pages_show_filter_and_explain_places(make_archive, fake_embedder):
@@ -244,7 +244,7 @@ def test_versions_carry_places_patched_or_built_before_them(make_archive, fake_e
     report = build_index(settings, embedder=fake_embedder)
     assert report.method.startswith("patched")
     hits = engine.search(Query("lũ quét", filters=models.Filters(places=("n/thanhphodanang",)), mode="lexical"))
-    assert [h.article_id for h in hits.hits] == [3]
+    assert [h.id for h in hits.hits] == [3]
     # A version whose places another gazetteer recognised is rebuilt whole.
     manifest_path = layout.versions_dir(settings.index_root) / report.version / "manifest.json"
     manifest = json.loads(manifest_path.read_text())

@@ -49,7 +49,7 @@ def answers(engine: SearchEngine) -> list:
     for text in ("phòng chống thiên tai 2021", "nong thon moi", "giao nhận quân", "vắc xin"):
         for mode in ("hybrid", "lexical", "semantic"):
             result = engine.search(Query(text, mode=mode, explain=True))
-            out.append((result.index_version, result.total, [(h.article_id, h.score, h.snippet, h.title, h.url)
+            out.append((result.index_version, result.total, [(h.id, h.score, h.snippet, h.title, h.url)
                                                              for h in result.hits]))
     return out
 
@@ -80,7 +80,7 @@ def test_a_pull_after_a_small_update_copies_only_the_new_files(primary, tmp_path
     assert len(manifest["segments"]) == 2 and len(manifest["vocabulary"]["files"]) == 2
     assert replicate.pull(str(primary.index_root), replica.index_root).status == "up to date"
     mine = SearchEngine(replica, embedder=fake_embedder)
-    assert mine.search(Query("hội nghị tổng kết")).hits[0].article_id == 5
+    assert mine.search(Query("hội nghị tổng kết")).hits[0].id == 5
     assert answers(mine) == answers(SearchEngine(primary, embedder=fake_embedder))
 
 

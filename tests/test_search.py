@@ -35,7 +35,7 @@ def test_every_mode_finds_the_topic(engine, mode):
 
 def test_name_typed_without_diacritics_finds_the_person(engine):
     hit = top(engine, "dang van quang", n=1, mode="lexical")[0]
-    assert "Đặng Văn Quang" in engine.article(hit.article_id)["body"]
+    assert "Đặng Văn Quang" in engine.article(hit.id)["body"]
     assert "<mark>Đặng Văn Quang</mark>" in hit.snippet  # the name the query reads, marked whole
 
 
@@ -44,7 +44,7 @@ def test_old_tone_placement_query_matches(engine):
     first, the same one, with the name marked as written."""
     for mode in ("lexical", "hybrid"):
         firsts = [top(engine, typed, n=1, mode=mode)[0] for typed in ("xã Sơn Thuỷ", "xã Sơn Thủy")]
-        assert firsts[0].article_id == firsts[1].article_id and "Sơn Thuỷ" in firsts[0].title
+        assert firsts[0].id == firsts[1].id and "Sơn Thuỷ" in firsts[0].title
         assert "Sơn Thuỷ</mark>" in firsts[0].snippet or "Thuỷ</mark>" in firsts[0].snippet, firsts[0].snippet
 
 
@@ -60,7 +60,7 @@ def test_filters_sort_and_pagination(engine):
     assert dates == sorted(dates, reverse=True)
     page1 = engine.search(Query(text=text, per_page=5)).hits
     page2 = engine.search(Query(text=text, per_page=5, page=2)).hits
-    assert not {h.article_id for h in page1} & {h.article_id for h in page2}
+    assert not {h.id for h in page1} & {h.id for h in page2}
     assert sum(everything.years.values()) == everything.total
 
 
@@ -68,8 +68,8 @@ def test_quoted_phrase_must_match_as_phrase(engine):
     hits = engine.search(Query(text='"tìm kiếm cứu nạn"', mode="lexical", per_page=50)).hits
     assert hits
     for h in hits:
-        assert "tìm kiếm cứu nạn" in engine.article(h.article_id)["body"].lower() + \
-            engine.article(h.article_id)["summary"].lower()
+        assert "tìm kiếm cứu nạn" in engine.article(h.id)["body"].lower() + \
+            engine.article(h.id)["summary"].lower()
 
 
 def test_parse_query():
@@ -143,7 +143,7 @@ def test_words_in_many_passages_are_left_out_of_lexical_matching(make_archive):
     assert parsed.without(({"huyen"}, {"huyện"})).words_to_match(exact=True) == WordQuery((), (("bão",), ("lũ",)))
     assert common_words(engine, engine.parse("huyện")) == (set(), set())  # nothing left: keep it
     ranked = engine.search(Query("huyện bão lũ", mode="lexical")).hits
-    assert [h.article_id for h in ranked][:1] == [4]
+    assert [h.id for h in ranked][:1] == [4]
 
 
 def test_hybrid_matches_only_the_rarest_words(make_archive):
@@ -165,11 +165,11 @@ FILLER = [("", "Xã Sơn Thủy đón nhận bằng công nhận nông thôn m�
 @pytest.mark.parametrize("text", ["thành phố Hà Nội", "thanh pho ha noi"])
 def test_words_in_the_query_s_order_outrank_the_same_syllables_scattered(make_archive, text):
     engine = make_archive([SCATTERED, IN_ORDER, *FILLER])
-    ranked = [h.article_id for h in engine.search(Query(text, mode="lexical")).hits]
+    ranked = [h.id for h in engine.search(Query(text, mode="lexical")).hits]
     assert ranked[:2] == [2, 1]
     # syllables as a bag: repetition wins; both are results, though as a bag 2 falls under the set's floor
     engine.params = replace(engine.params, pair_weight=0.0, boundary=False)
-    assert [h.article_id for h in engine.search(Query(text, mode="lexical")).hits][:2] == [1, 2]
+    assert [h.id for h in engine.search(Query(text, mode="lexical")).hits][:2] == [1, 2]
 
 
 def test_word_pairs_never_span_a_title_and_the_body(make_archive):
@@ -201,7 +201,7 @@ def test_hybrid_fuses_words_and_vectors_without_the_model(make_archive):
                            ("Học bổng", "Trao học bổng cho học sinh nghèo.")])
     for mode in ("hybrid", "semantic", "lexical"):
         result = engine.search(Query("bầu cử đại biểu", mode=mode))
-        assert result.hits[0].article_id == 2 and result.index_version, mode
+        assert result.hits[0].id == 2 and result.index_version, mode
 
 
 def test_a_short_hybrid_query_is_fused_with_the_short_query_weights_and_explains_them(engine):

@@ -115,7 +115,7 @@ def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fa
     assert gone[0] not in loaded.ids() and loaded.reconstruct(gone[0]) is None
     assert gone[0] not in [pid for pid, _ in loaded.search(vector, 40)] and len(loaded.search(vector, 40)) == 39
     engine = SearchEngine(settings, embedder=fake_embedder)
-    assert 3 not in [h.article_id for h in engine.search(Query("Tin số 3 bài số 3", mode="semantic")).hits]
+    assert 3 not in [h.id for h in engine.search(Query("Tin số 3 bài số 3", mode="semantic")).hits]
     for article_id in range(4, 4 + int(REMOVED_SHARE_MAX * 40)):  # past the share: written again
         store.delete_article(conn, article_id)
     compacted = build_index(settings, embedder=fake_embedder)

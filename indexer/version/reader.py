@@ -3,7 +3,7 @@ indexes, vocabulary and completions (`ServedVersion`), refused whole when any fi
 its manifest. All the service opens; nothing here writes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 
@@ -22,6 +22,35 @@ from indexer.version.layout import (
     removed_ids,
     versions_dir,
 )
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    """An article as every list shows it: a search's results, their copies, similar articles, the
+    CSV export. The API's ArticleSummary schema is made from these fields and their `doc`."""
+
+    # In the CSV export's column order (archivists' spreadsheets keep it).
+    id: int = field(metadata={"doc": "the article's id in the served version"})
+    title: str = field(metadata={"doc": "its headline"})
+    published_at: str | None = field(metadata={"doc": "ISO 8601 with offset (null: undated)"})
+    source: str = field(metadata={"doc": "the source's key (filter with source=key)"})
+    source_title: str = field(metadata={"doc": "the portal's own name (sources.toml's title, else its pages' "
+                                               "og:site_name, else the key)"})
+    category: str = field(metadata={"doc": "the portal's section, when the page names one"})
+    url: str = field(metadata={"doc": "where it was published"})
+
+    @classmethod
+    def of(cls, row: dict, titles: dict[str, str]) -> ArticleSummary:
+        """From an article's stored fields (LexicalIndex.article_fields), with its source's own name."""
+        return cls(row["id"], row["title"], row["published_at"], row["source"],
+                   titles.get(row["source"], row["source"]), row["category"], row["url"])
+
+    def json(self) -> dict:
+        """The summary's fields (of a Hit too: only these)."""
+        return {name: getattr(self, name) for name in SUMMARY_FIELDS}
+
+
+SUMMARY_FIELDS = tuple(f.name for f in fields(ArticleSummary))
 
 
 def apply_search_params(index: faiss.Index, params: str) -> list[str]:
@@ -62,6 +91,17 @@ class ServedVersion:
             self._selectors = (faiss.IDSelectorBatch(self.removed),)
             self._selectors += (faiss.IDSelectorNot(self._selectors[0]),)
             self._params = faiss.SearchParameters(sel=self._selectors[1])
+
+    @cached_property
+    def source_titles(self) -> dict[str, str]:
+        """{source key: its own name} as the version recorded them when it was built (one built
+        before names has keys alone)."""
+        return {s["source"]: s.get("title", s["source"]) for s in self.manifest.get("sources", [])}
+
+    def summaries(self, article_ids: list[int]) -> dict[int, ArticleSummary]:
+        """The articles of these ids that the version holds, as lists show them."""
+        titles = self.source_titles
+        return {aid: ArticleSummary.of(row, titles) for aid, row in self.lexical.article_fields(article_ids).items()}
 
     @cached_property
     def suggestions(self) -> suggest.Suggestions:

@@ -25,6 +25,7 @@ from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
 from indexer.version import layout, reader
+from indexer.version.reader import SUMMARY_FIELDS, ArticleSummary
 from service.search import candidates, rank
 from service.search.index_holder import IndexHolder
 from service.search.query import ParsedQuery, Query, WordRestorer, parse_query
@@ -33,20 +34,15 @@ from service.search.snippets import highlight
 PLACE_FACET_SIZE = 12  # places listed beside the results
 
 
-@dataclass
-class Hit:
-    article_id: int
-    url: str
-    title: str
-    published_at: str | None
-    source: str
-    source_title: str  # the portal's own name (sources.toml's title or its og:site_name), else `source`
-    category: str
+@dataclass(frozen=True)
+class Hit(ArticleSummary):
+    """A result: the article as lists show it, and what the search found in it."""
+
     score: float
     passage_id: int
     snippet: str  # HTML: escaped text with <mark> around matched words
     explanation: rank.Explanation | None = None  # with Query.explain: why it scored what it did
-    copies: list[dict] = field(default_factory=list)  # the same story published elsewhere (id, url, source, …)
+    copies: list[ArticleSummary] = field(default_factory=list)  # the same story published elsewhere, oldest first
 
 
 @dataclass
@@ -67,17 +63,6 @@ class SearchResult:
 def _groups(index: reader.ServedVersion | None) -> duplicates.Groups:
     """The near-duplicate groups a served version was built with (none without a version)."""
     return index.groups if index is not None else duplicates.Groups()
-
-
-def _source_titles(index: reader.ServedVersion) -> dict[str, str]:
-    """{source key: its own name} as a version recorded them when it was built (one built before
-    names has keys alone)."""
-    return {s["source"]: s.get("title", s["source"]) for s in index.manifest.get("sources", [])}
-
-
-def _titled(rows: list[dict], titles: dict[str, str]) -> list[dict]:
-    """Article rows with their source's own name beside its key."""
-    return [{**row, "source_title": titles.get(row["source"], row["source"])} for row in rows]
 
 
 WARM_QUERY = "tin tức mới nhất"  # any words: what matters is that every stage runs once
@@ -260,18 +245,15 @@ class SearchEngine:
         if index is None:  # nothing published: nothing found
             return SearchResult(query, ranking.parsed, 0, round((time.perf_counter() - started) * 1000, 2), [],
                                 {}, None)
-        articles = index.lexical.article_fields(page_ids)
+        articles = index.summaries(page_ids)
         passages = index.lexical.passage_fields([fused[aid][1] for aid in page_ids])
-        titles = _source_titles(index)
-        copies = {aid: _titled(rows, titles) for aid, rows in
-                  duplicates.copies(index.lexical.article_fields, page_ids, groups).items()}
+        copies = duplicates.copies(index.summaries, page_ids, groups)
         marks = ranking.parsed.marks
         hits = []
         for aid in page_ids:
-            a, (score, pid) = articles[aid], fused[aid]
-            hits.append(Hit(aid, a["url"], a["title"], a["published_at"], a["source"],
-                            titles.get(a["source"], a["source"]), a["category"],
-                            round(score, 6), pid, highlight(passages[pid]["text"], marks),
+            score, pid = fused[aid]
+            hits.append(Hit(*(getattr(articles[aid], name) for name in SUMMARY_FIELDS), round(score, 6), pid,
+                            highlight(passages[pid]["text"], marks),
                             ranking.explanations[aid] if ranking.explanations is not None else None,
                             copies.get(aid, [])))
         years = dict(sorted(Counter(ranking.dates[aid][1][:4] for aid in order if ranking.dates[aid][1]).items()))
@@ -288,7 +270,7 @@ class SearchEngine:
         version does not hold it); raises IndexUnavailable when no version can be served."""
         index = self.index.get()
         row = index.lexical.article_fields([article_id]).get(article_id) if index else None
-        return _titled([row], _source_titles(index))[0] if row else None
+        return {**row, "source_title": index.source_titles.get(row["source"], row["source"])} if row else None
 
     def places(self, article_id: int) -> list[dict]:
         """The places an article is about, broadest first."""
@@ -296,20 +278,19 @@ class SearchEngine:
         keys = sorted(article["places"] if article else (), key=lambda k: (k.count("/"), places.label(k)))
         return [{"key": key, "label": places.label(key)} for key in keys if places.known(key)]
 
-    def copies(self, article_id: int) -> list[dict]:
+    def copies(self, article_id: int) -> list[ArticleSummary]:
         """The same story published elsewhere: the other articles of its near-duplicate group, as
         the served version records them."""
         index = self._served_or_none()
         if index is None:
             return []
-        return _titled(duplicates.copies(index.lexical.article_fields, [article_id], index.groups)
-                       .get(article_id, []), _source_titles(index))
+        return duplicates.copies(index.summaries, [article_id], index.groups).get(article_id, [])
 
     def passage(self, passage_id: int) -> dict | None:
         index = self.index.get()
         return index.lexical.passage_fields([passage_id]).get(passage_id) if index else None
 
-    def similar(self, article_id: int, limit: int = 5) -> list[tuple[dict, float]]:
+    def similar(self, article_id: int, limit: int = 5) -> list[tuple[ArticleSummary, float]]:
         """Articles nearest to this one: the mean of its passage vectors against every passage."""
         index = self.index.get()
         if index is None:
@@ -328,8 +309,8 @@ class SearchEngine:
             if aid is not None and aid != article_id and aid not in ranked:
                 ranked[aid] = score
         top = list(ranked.items())[:limit]
-        articles, titles = index.lexical.article_fields([aid for aid, _ in top]), _source_titles(index)
-        return [(_titled([articles[aid]], titles)[0], round(score, 4)) for aid, score in top if aid in articles]
+        articles = index.summaries([aid for aid, _ in top])
+        return [(articles[aid], round(score, 4)) for aid, score in top if aid in articles]
 
     def sources(self) -> list[dict]:
         """The served version's sources, counted when it was built."""
@@ -340,7 +321,7 @@ class SearchEngine:
     def source_title(self, source: str) -> str:
         """A source's own name as the served version knows it, else its key."""
         index = self._served_or_none()
-        return _source_titles(index).get(source, source) if index is not None else source
+        return index.source_titles.get(source, source) if index is not None else source
 
     def served_version(self) -> str | None:
         """The name of the version served now (None when none can be): what every answer depends on."""
