@@ -34,7 +34,7 @@ from pathlib import Path
 
 from bench import save_result
 from bench.indexing import read_corpus
-from indexer import places
+from indexer import place_mentions, places
 from indexer import text as vtext
 
 LABELS = Path(__file__).resolve().parent / "places-labels.jsonl"
@@ -43,7 +43,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def sentences(item: dict) -> tuple[str, list[vtext.Span]]:
     """An article's text as recognition sees it, and its sentences."""
-    text, _ = places.article_text(vtext.clean(item["title"]), vtext.clean(item["sapo"]), vtext.clean(item["body"]))
+    text, _ = place_mentions.article_text(*(vtext.clean(item[name]) for name in ("title", "sapo", "body")))
     return text, vtext.sentence_spans(text)
 
 
@@ -56,7 +56,7 @@ def found_in(text: str, span: vtext.Span) -> list[dict]:
     g = places.gazetteer()
     return [{"text": text[m.start:m.end], "level": m.level,
              "province": g.units[g.province_of(m.unit)].name, "unit": m.unit}
-            for m in places.recognise(text) if span.start <= m.start and m.end <= span.end]
+            for m in place_mentions.recognise(text) if span.start <= m.start and m.end <= span.end]
 
 
 def _place_like(sentence: str, names: set[str]) -> bool:
@@ -151,7 +151,7 @@ def timing(items: list[dict], count: int) -> dict:
         conn.close()
     started = time.perf_counter()
     for item in chosen:
-        places.article_places(vtext.clean(item["title"]), vtext.clean(item["sapo"]), vtext.clean(item["body"]))
+        place_mentions.article_places(vtext.clean(item["title"]), vtext.clean(item["sapo"]), vtext.clean(item["body"]))
     recognising = time.perf_counter() - started
     return {"articles": len(chosen), "store_seconds": round(storing, 2), "recognise_seconds": round(recognising, 2),
             "recognise_share_of_storing": round(recognising / storing, 3)}

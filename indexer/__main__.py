@@ -1,12 +1,6 @@
 """Command line: ``python -m indexer COMMAND`` (``--help`` lists them: model, ingest, import, export,
 crawl, probe, build, update, nightly, delete, stats, pull, backup, restore, serve-ingest, keys).
-
-Exit codes: 0 success; 2 bad input or configuration (message on stderr); 3 a whole source failed
-to crawl (the others were still crawled and stored, the index still built); 4 another job (build,
-update, delete, pull, nightly) holds the data dir's lock; 5 the index build failed (nothing was
-published; the served index is unchanged); 6 a pull was refused (unreachable, cut off, corrupt or
-unsigned; the served index is unchanged).
-"""
+What each exits with is ExitCode's (indexer/exits.py), the README's list."""
 from __future__ import annotations
 
 import argparse
@@ -236,7 +230,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
     """Fetch one page and print what a crawl would discover on it and extract from it."""
     from indexer.crawl import Fetcher, load_sources
     from indexer.crawl.probe import probe, report, site_source
-    from indexer.extract import Selectors
 
     settings = load_settings()
     if args.source:
@@ -246,15 +239,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         source = sources[args.source]
     else:
         source = site_source(args.url)
-    overrides = dict(pair.split("=", 1) for pair in args.selector)
-    unknown = set(overrides) - {"title", "date", "body", "lead", "author", "category"}
-    if unknown:
-        raise ValueError(f"unknown selector(s) {', '.join(sorted(unknown))}: use title, date, body, lead, author, "
-                         "category (and --remove)")
-    if overrides or args.remove:
-        fields = {**vars(source.selectors), **overrides}
-        fields["remove"] = [*source.selectors.remove, *args.remove]
-        source.selectors = Selectors(**fields)
+    source.selectors = source.selectors.overridden(dict(pair.split("=", 1) for pair in args.selector), args.remove)
     fetcher = Fetcher(delay=0)
     try:
         result = probe(args.url, source, fetcher, settings.timezone)

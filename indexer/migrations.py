@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from indexer import duplicates, places, store
+from indexer import duplicates, place_mentions, store
 from indexer import text as vtext
 
 # Each entry upgrades the schema by one version (PRAGMA user_version): SQL, or the name of a
@@ -238,7 +238,7 @@ def _recognise_places(conn: sqlite3.Connection) -> None:
     """Find the places of every stored article (without its source's province: none was known)."""
     for aid, title, summary, body, day in conn.execute(
             "SELECT id, title, summary, body, published_day FROM articles ORDER BY id").fetchall():
-        store.store_places(conn, aid, places.article_places(title, summary, body, day))
+        store.store_places(conn, aid, place_mentions.article_places(title, summary, body, day))
 
 
 STEPS = {"populate_passages_exact": _populate_passages_exact,

@@ -1,6 +1,6 @@
-"""Places: province, district and commune names recognised in articles and queries, across the
-administrative reorganisation of 1 July 2025 (districts abolished, 63 provinces merged into 34,
-about 10,000 communes into 3,300).
+"""Places: the province, district and commune units of Vietnam across the administrative
+reorganisation of 1 July 2025 (districts abolished, 63 provinces merged into 34, about 10,000
+communes into 3,300), and the places a query names. place_mentions.py finds them in articles.
 
 The gazetteer is the data of the `vietnamadminunits` package (MIT): the units before the
 reorganisation, the units after it, and which old units each new one was formed from. Only its
@@ -10,26 +10,15 @@ A unit's key names its era and its place in the hierarchy: ``o/<province>/<distr
 before the reorganisation, ``n/<province>/<commune>`` after it. A province that the reform left
 as it was (Nghệ An) is one unit, ``n/tinhnghean``, in both eras; a merged one has two, the old
 area and the new (``o/tinhtuyenquang`` and ``n/tinhtuyenquang``, which also holds Hà Giang).
-
-Recognition favours precision: a district or commune needs its word in front ("huyện Anh Sơn",
-"xã Minh Sơn", "UBND phường 3"); a province may stand alone, but only as a whole run of
-capitalised words ("Nghệ An", not "Nguyễn Thái Bình" nor "Thái Bình Dương"). A name that more
-than one unit bears is resolved by its context (the unit named right after it, "xã X, huyện Y";
-the article's other places; the province of the source) and is not guessed when that leaves
-more than one.
-
-Pure functions over the loaded gazetteer; the archive stores what `article_places` returns.
 """
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
 from importlib.util import find_spec
-from itertools import pairwise
 from pathlib import Path
 
 from indexer import text as vtext
@@ -40,13 +29,11 @@ VERSION = "1:vietnamadminunits-1.0.4"
 REFORM_DAY = "2025-07-01"  # the first day the new units existed
 PROVINCE, DISTRICT, COMMUNE = "province", "district", "commune"
 LEVELS = (PROVINCE, DISTRICT, COMMUNE)
-# An article is about a place it names in its title or lead, or at least this often in all.
-ABOUT_MENTIONS = 2
 MAX_NAME_WORDS = 5
 
 # The word (or words) in front of a name, and the kinds of unit it announces ("thành phố" is a
 # province-level city or a district-level one; the party committees are named the same way).
-_PREFIXES: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {
+PREFIXES: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {
     ("tỉnh",): ((PROVINCE, "Tỉnh"),),
     ("tỉnh", "ủy"): ((PROVINCE, "Tỉnh"),),
     ("thành", "phố"): ((PROVINCE, "Thành phố"), (DISTRICT, "Thành phố")),
@@ -69,30 +56,15 @@ _PREFIXES: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {
     ("h", "."): ((DISTRICT, "Huyện"),),
     ("p", "."): ((COMMUNE, "Phường"),),
 }
-_KINDS = {level: tuple(dict.fromkeys(kind for kinds in _PREFIXES.values() for lv, kind in kinds if lv == level))
-          for level in LEVELS}
-_PREFIX_WORDS = max(len(p) for p in _PREFIXES)
-_PREFIX_WORD_SET = {w for p in _PREFIXES for w in p}
-_PREFIX_FIRST_WORDS = {p[0] for p in _PREFIXES}  # most words begin none: one set lookup
+PREFIX_WORDS = max(len(p) for p in PREFIXES)
 # Other spellings of province names, beside the dataset's short names.
 _ALIASES = {"thừa thiên huế": "Huế", "tp hcm": "Hồ Chí Minh", "tphcm": "Hồ Chí Minh", "sài gòn": "Hồ Chí Minh",
             "đăk lăk": "Đắk Lắk", "đắk lăk": "Đắk Lắk", "đăk nông": "Đắk Nông", "kontum": "Kon Tum"}
 # Province names that must have their word in front: alone they are a person ("Hồ Chí Minh") or,
 # in a query typed in lower case, a common word ("hòa bình": peace; "hải dương": ocean).
-_NEEDS_PREFIX = {"hồ chí minh"}
-_NEEDS_PREFIX_IN_QUERY = _NEEDS_PREFIX | {"hòa bình", "thái bình", "hải dương", "bình định", "vĩnh phúc"}
+NEEDS_PREFIX = {"hồ chí minh"}
+_NEEDS_PREFIX_IN_QUERY = NEEDS_PREFIX | {"hòa bình", "thái bình", "hải dương", "bình định", "vĩnh phúc"}
 _NEEDS_PREFIX_IN_QUERY |= {vtext.fold(name) for name in _NEEDS_PREFIX_IN_QUERY}  # typed without diacritics too
-# A run of capitalised words after a place can go on into a person's name ("UBND tỉnh Nghệ An
-# Nguyễn Đức Trung"): the name ends where a family name begins.
-_FAMILY_NAMES = frozenset(vtext.words(
-    "nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô dương lý đinh trịnh lưu mai đào cao "
-    "lương tạ hà đoàn văn thái lâm quách triệu chu tô kiều vương mạc thân lò lộc nông ma hứa"))
-# Words a sentence often begins with, capitalised only for that: "Tại Thái Bình, …" names Thái Bình.
-_SENTENCE_OPENERS = frozenset(vtext.words(
-    "tại ở về theo trong cùng sáng chiều tối trưa đêm ngày hôm sau từ đến tới với cho các những nhiều "
-    "toàn còn riêng năm tháng khi nếu để do vì đối như tuy nhưng và hiện trước qua ngoài giữa tỉnh"))
-_TOKEN = re.compile(r"\w+|[^\w\s]|\n")  # a line break ends a run of names
-_CHAIN_GAP = {",", "-", "(", ")", "–"}
 _ERA_NOTE = {"old": " (trước 7/2025)", "new": " (từ 7/2025)"}
 
 
@@ -117,7 +89,7 @@ class Gazetteer:
     def add(self, unit: Unit, names: Iterable[str] = ()) -> None:
         self.units[unit.key] = unit
         for name in {unit.name, *names}:
-            words = _name_words(name)
+            words = name_words(name)
             self.by_name[(unit.level, " ".join(words))].append(unit.key)
             folded = (unit.level, " ".join(vtext.fold_word(w) for w in words))
             if unit.key not in self.by_folded[folded]:
@@ -182,7 +154,7 @@ class Gazetteer:
         return ", ".join(parts) + _ERA_NOTE[unit.era]
 
 
-def _name_words(name: str) -> list[str]:
+def name_words(name: str) -> list[str]:
     """A name as the words it is compared by: canonical lower case, hyphens and dots dropped."""
     return [vtext.canonical_word(w) for w in vtext.words(name)]
 
@@ -274,68 +246,7 @@ def gazetteer() -> Gazetteer:
     return g
 
 
-# --- recognition in running text -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Mention:
-    """A place named in a text: where, as what, and the unit it was resolved to."""
-
-    start: int
-    end: int
-    level: str
-    unit: str
-
-
-@dataclass
-class _Candidate:
-    start: int        # character offsets
-    end: int
-    first: int        # token positions
-    last: int
-    level: str
-    units: list[str]
-    parent: int | None = None  # the candidate named right after it ("xã X, huyện Y"), a level up
-    needs_parent: bool = False  # a bare district name: a place only when its province follows it
-
-
-def _is_name_word(token: str, digits: bool) -> bool:
-    """A capitalised word (not an all-capitals abbreviation such as UBND), or a number after a
-    prefix ("phường 3")."""
-    if digits and token.isdigit():
-        return True
-    return token[:1].isupper() and not (len(token) > 1 and token.isupper()) and token.isalpha()
-
-
-def _run_end(tokens: list[tuple[str, int, int]], begin: int, digits: bool) -> int:
-    """The end (exclusive) of the run of name words from `begin`; a hyphen joins two of them."""
-    end = begin
-    while end < len(tokens):
-        word = tokens[end][0]
-        joins = word == "-" and end > begin and end + 1 < len(tokens) and _is_name_word(tokens[end + 1][0], False)
-        if not (_is_name_word(word, digits) or joins):
-            break
-        end += 1
-    return end
-
-
-def _match_name(tokens: list[tuple[str, int, int]], begin: int, end: int, kinds: tuple[tuple[str, str], ...],
-                g: Gazetteer, whole: bool) -> tuple[int, str, list[str]] | None:
-    """(end, level, units): the longest name of one of these kinds at `begin`, which ends the run
-    or is followed by a family name (unless `whole`: then only the whole run counts)."""
-    words = [vtext.canonical_word(t[0]) for t in tokens[begin:end] if t[0] != "-"]
-    positions = [i for i in range(begin, end) if tokens[i][0] != "-"]
-    for size in range(min(len(words), MAX_NAME_WORDS), 0, -1):
-        if size < len(words) and (whole or words[size] not in _FAMILY_NAMES):
-            continue
-        name = " ".join(words[:size])
-        for level, kind in kinds:
-            units = _of_kind(g.by_name.get((level, name), ()), level, kind, g)
-            if units:
-                return positions[size - 1] + 1, level, units
-    return None
-
-
-def _of_kind(units: Iterable[str], level: str, kind: str, g: Gazetteer) -> list[str]:
+def of_kind(units: Iterable[str], level: str, kind: str, g: Gazetteer) -> list[str]:
     """The units of the kind a prefix announces; "tỉnh", or no prefix, admits either kind of province.
     A district of another kind stands in when none is of this one: districts changed kind over the
     years the archive covers (huyện Kim Bảng became a thị xã in 2024) and kept their names."""
@@ -344,202 +255,20 @@ def _of_kind(units: Iterable[str], level: str, kind: str, g: Gazetteer) -> list[
     return same if same or level != DISTRICT else units
 
 
-def _prefix_at(words: list[str], i: int) -> tuple[int, tuple[tuple[str, str], ...]] | None:
-    if words[i] not in _PREFIX_FIRST_WORDS:
-        return None
-    for size in range(_PREFIX_WORDS, 0, -1):
-        found = _PREFIXES.get(tuple(words[i:i + size]))
-        if found:
-            return size, found
-    return None
-
-
-def _candidates(text: str, g: Gazetteer) -> list[_Candidate]:
-    """Every place-like name in a text, with the units that bear it (not yet resolved)."""
-    tokens = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    lower = [vtext.canonical_word(t[0]) for t in tokens]
-    out: list[_Candidate] = []
-    i = 0
-    while i < len(tokens):
-        prefix = _prefix_at(lower, i)
-        hcm = _hcm(lower, i) if lower[i] in ("tp", "tphcm") else 0
-        if hcm:
-            units = list(g.by_name[(PROVINCE, "hồ chí minh")])
-            out.append(_Candidate(tokens[i][1], tokens[i + hcm - 1][2], i, i + hcm - 1, PROVINCE, units))
-            i += hcm
-            continue
-        if prefix:
-            size, kinds = prefix
-            begin = i + size + (1 if i + size < len(tokens) and tokens[i + size][0] == "." else 0)
-            end = _run_end(tokens, begin, digits=True)
-            found = _match_name(tokens, begin, end, kinds, g, whole=False) if end > begin else None
-            if found:
-                stop, level, units = found
-                out.append(_Candidate(tokens[begin][1], tokens[stop - 1][2], begin, stop - 1, level, units))
-                i = _list_continues(tokens, lower, stop, level, g, out)
-                continue
-            i += size
-            continue
-        if _is_name_word(tokens[i][0], False):
-            end = _run_end(tokens, i, digits=False)
-            if lower[i] in _SENTENCE_OPENERS and (i == 0 or lower[i - 1] in ".!?:;\"“\n") and end - i > 1:
-                i += 1  # the sentence's first word, capitalised as such: the run after it may be a name
-                continue
-            out.extend(_bare(tokens, lower, i, end, g))
-            i = end
-            continue
-        i += 1
-    for n, (here, after) in enumerate(pairwise(out)):
-        gap = lower[here.last + 1:after.first]
-        if LEVELS.index(after.level) < LEVELS.index(here.level) and gap and all(
-                t in _CHAIN_GAP or t in _PREFIX_WORD_SET for t in gap):
-            here.parent = n + 1
-    return out
-
-
-def _bare(tokens: list[tuple[str, int, int]], lower: list[str], begin: int, end: int,
-          g: Gazetteer) -> list[_Candidate]:
-    """A run of capitalised words with no prefix: a province if the whole run names one (or each
-    part of "Đắk Lắk - Đắk Nông" does); a district if its province follows ("Hoài Đức, Hà Nội")."""
-    parts, start = [], begin
-    for i in range(begin, end + 1):
-        if i == end or tokens[i][0] == "-":
-            parts.append((start, i))
-            start = i + 1
-
-    def province(first: int, last: int) -> _Candidate | None:
-        match = _match_name(tokens, first, last, ((PROVINCE, "Tỉnh"),), g, whole=True)
-        if match and " ".join(w for w in lower[first:last] if w != "-") not in _NEEDS_PREFIX:
-            return _Candidate(tokens[first][1], tokens[last - 1][2], first, last - 1, PROVINCE, match[2])
-        return None
-
-    whole = province(begin, end)
-    if whole:
-        return [whole]
-    found = [c for c in (province(first, last) for first, last in parts) if c] if len(parts) > 1 else []
-    if found:
-        return found
-    district = _match_name(tokens, begin, end, tuple((DISTRICT, k) for k in _KINDS[DISTRICT]), g, whole=True)
-    if district and lower[end:end + 1] == [","]:
-        return [_Candidate(tokens[begin][1], tokens[end - 1][2], begin, end - 1, DISTRICT, district[2],
-                           needs_parent=True)]
-    return []
-
-
-def _hcm(lower: list[str], i: int) -> int:
-    """How many tokens spell Ho Chi Minh City from here: "TP.HCM", "TP HCM", "TPHCM"."""
-    if lower[i] == "tphcm":
-        return 1
-    if lower[i + 1:i + 2] == ["hcm"]:
-        return 2
-    if lower[i + 1:i + 3] == [".", "hcm"]:
-        return 3
-    return 0
-
-
-def _list_continues(tokens: list[tuple[str, int, int]], lower: list[str], i: int, level: str,
-                    g: Gazetteer, out: list[_Candidate]) -> int:
-    """"các xã Minh Sơn, Hòa Sơn và Tân Sơn": more names of the same level after a comma or "và"
-    (of any kind: "các quận Hoàn Kiếm, Ba Đình, Gia Lâm" lists a huyện with the quận)."""
-    kinds = tuple((level, kind) for kind in _KINDS[level])
-    while i < len(tokens) and lower[i] in (",", "và"):
-        begin = i + 1 + (1 if lower[i] == "," and lower[i + 1:i + 2] == ["và"] else 0)
-        end = _run_end(tokens, begin, digits=True)
-        found = _match_name(tokens, begin, end, kinds, g, whole=True) if end > begin else None
-        name = " ".join(w for w in lower[begin:end] if w != "-")
-        if not found or any(_name_words(g.units[up].name) == name.split()
-                            for unit in out[-1].units for up in g.ancestors(unit)[1:]):
-            break  # "xã Cẩm Quan, Cẩm Xuyên": the district Cẩm Quan lies in, not another commune
-        stop, level, units = found
-        out.append(_Candidate(tokens[begin][1], tokens[stop - 1][2], begin, stop - 1, level, units))
-        i = stop
-    return i
-
-
-def _era(published_day: str | None) -> str:
-    return "new" if published_day and published_day >= REFORM_DAY else "old"
-
-
-def _pick(units: list[str], g: Gazetteer, era: str) -> list[str]:
-    """Of a province name's units, the one of the article's era ("Tuyên Quang" in 2024 is the
-    old province, in 2026 the new one)."""
-    if len(units) < 2:
-        return units
-    return [u for u in units if g.units[u].era in (era, "both")] or units
-
-
-def _resolve(candidates: list[_Candidate], g: Gazetteer, era: str, home: set[str]) -> list[str | None]:
-    """Each candidate's unit, or None where its context leaves more than one."""
-    resolved: list[str | None] = [None] * len(candidates)
-    for level in LEVELS:
-        provinces = {g.province_of(u) for u in resolved if u}
-        districts = {a for u in resolved if u for a in g.ancestors(u) if g.units[a].level == DISTRICT}
-        for n, cand in enumerate(candidates):
-            if cand.level != level:
-                continue
-            units = _pick(cand.units, g, era) if level == PROVINCE else cand.units
-            if cand.parent is not None and (parent := resolved[cand.parent]):
-                within = g.area(parent) if g.units[parent].level == PROVINCE else {parent}
-                units = [u for u in units if g.lies_in(u, within)]
-            elif cand.needs_parent:
-                continue
-            for context in (districts, provinces, home):
-                if len(units) < 2:
-                    break
-                units = [u for u in units if g.lies_in(u, context)] or units
-            if len(units) > 1 and level == COMMUNE:
-                units = [u for u in units if g.units[u].era == era] or units
-            if len(units) == 1:
-                resolved[n] = units[0]
-    return resolved
-
-
-def recognise(text: str, published_day: str | None = None, home_province: str | None = None) -> list[Mention]:
-    """The places a text names, resolved to units; a name its context cannot resolve is left out."""
-    g = gazetteer()
-    candidates = _candidates(text, g)
-    resolved = _resolve(candidates, g, _era(published_day), _home(home_province, g))
-    return [Mention(c.start, c.end, c.level, unit) for c, unit in zip(candidates, resolved) if unit]
-
-
-def _home(province: str | None, g: Gazetteer) -> set[str]:
+def province_area(province: str | None, g: Gazetteer) -> set[str]:
     """The area of a source's province (a configured name such as "Nghệ An")."""
     if not province:
         return set()
-    units = g.by_name.get((PROVINCE, " ".join(_name_words(province))), [])
+    units = g.by_name.get((PROVINCE, " ".join(name_words(province))), [])
     return {key for unit in units for key in g.area(unit)}
 
 
 def is_province(name: str) -> bool:
     """Whether a configured name ("Nghệ An", "Thừa Thiên Huế") is a province's, of either era."""
-    return bool(_home(name, gazetteer()))
-
-
-def article_text(title: str, summary: str, body: str) -> tuple[str, int]:
-    """(the text places are recognised in, the length of its head: title and lead)."""
-    head = f"{title}\n\n{summary}"
-    return f"{head}\n\n{body}", len(head)
-
-
-def article_places(title: str, summary: str, body: str, published_day: str | None = None,
-                   home_province: str | None = None) -> dict[str, int]:
-    """The places an article is about, with how often each (or a place inside it) is named:
-    those in its title or lead, and those named at least ABOUT_MENTIONS times. Each counts its
-    ancestors too, so an article about a commune is also about its district and province."""
-    text, head = article_text(title, summary, body)
-    counts: Counter[str] = Counter()
-    in_head: set[str] = set()
-    g = gazetteer()
-    for mention in recognise(text, published_day, home_province):
-        for key in g.ancestors(mention.unit):
-            counts[key] += 1
-            if mention.end <= head:
-                in_head.add(key)
-    return {key: n for key, n in counts.items() if key in in_head or n >= ABOUT_MENTIONS}
+    return bool(province_area(name, gazetteer()))
 
 
 # --- queries ----------------------------------------------------------------------------------
-
 def query_places(normalized: str) -> tuple[str, ...]:
     """The places a query names ("thiên tai Nghệ An 2021", "huyen anh son"), typed with
     diacritics or without: each as one unit key, or none where the name is ambiguous. A bare
@@ -553,7 +282,7 @@ def query_places(normalized: str) -> tuple[str, ...]:
     i = 0
     while i < len(words):
         step, match = 1, None
-        for size in range(_PREFIX_WORDS, 0, -1):
+        for size in range(PREFIX_WORDS, 0, -1):
             kinds = prefixes.get(tuple(words[i:i + size]))
             if kinds:
                 match = _query_name(words, i + size, kinds, table, g)
@@ -582,7 +311,7 @@ def query_places(normalized: str) -> tuple[str, ...]:
 
 # The prefixes as a query spells them: with diacritics (True) or folded (False).
 _QUERY_PREFIXES = {typed: {tuple(vtext.canonical_word(w) if typed else vtext.fold(w) for w in p): kinds
-                           for p, kinds in _PREFIXES.items()} for typed in (True, False)}
+                           for p, kinds in PREFIXES.items()} for typed in (True, False)}
 
 
 def _query_name(words: list[str], begin: int, kinds: tuple[tuple[str, str], ...],
@@ -593,7 +322,7 @@ def _query_name(words: list[str], begin: int, kinds: tuple[tuple[str, str], ...]
         if bare and (size < 2 or name in _NEEDS_PREFIX_IN_QUERY):
             continue
         for level, kind in kinds:
-            units = _of_kind(table.get((level, name), ()), level, kind, g)
+            units = of_kind(table.get((level, name), ()), level, kind, g)
             if units:
                 return size, level, units
     return None

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from indexer import duplicates, places
+from indexer import duplicates, place_mentions
 from indexer import text as vtext
 from indexer.diacritics import Ngrams, count_ngrams
 from indexer.files import readable_sqlite
@@ -217,7 +217,7 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
                 values).lastrowid
         _insert_passages(conn, article_id, article, chunk_words, chunk_overlap, vocabulary)
         duplicates.index_article(conn, article_id, article.summary, article.body)
-        store_places(conn, article_id, places.article_places(
+        store_places(conn, article_id, place_mentions.article_places(
             article.title, article.summary, article.body, values["published_day"], home_province))
         if stored is None:
             _write_vocabulary(conn, vocabulary)

@@ -66,6 +66,13 @@ def test_per_source_selectors_override_generic_rules():
     a = extract_article(html, "http://x.example/1", "x", Selectors(title="#tieude", date=".ngay", body="#bai"))
     assert a.title == "Tiêu đề thật" and a.published_at == "2021-01-25T08:00:00+07:00"
     assert a.body.startswith("Đoạn một")
+    # tried on the command line (probe --selector, --remove): some replaced, more taken out, a typo named
+    own = Selectors(title="#tieude", remove=[".quangcao"])
+    assert own.overridden({"date": ".ngay"}, [".menu"]) == Selectors(title="#tieude", date=".ngay",
+                                                                     remove=[".quangcao", ".menu"])
+    assert own.overridden({}, []) == own and own.remove == [".quangcao"]  # the source's own are not changed
+    with pytest.raises(ValueError, match=r"unknown selector.*colour: use title, date, body, lead, author, category"):
+        own.overridden({"colour": ".x"}, [])
 
 
 def test_page_without_body_is_an_error_not_an_empty_article():

@@ -9,7 +9,7 @@ from dataclasses import replace
 import feedparser
 import pytest
 
-from indexer import migrations, models, places, store
+from indexer import migrations, models, place_mentions, places, store
 from indexer.version import layout
 from service.search import rank
 
@@ -20,7 +20,7 @@ def conn(tmp_path):
 
 
 def units(text, day=None, home=None):
-    return [m.unit for m in places.recognise(text, day, home)]
+    return [m.unit for m in place_mentions.recognise(text, day, home)]
 
 
 def test_a_prefixed_name_is_resolved_by_the_unit_named_after_it():
@@ -96,7 +96,7 @@ def test_old_and_new_names_of_the_same_area_are_one_place_both_ways():
 
 
 def test_an_article_is_about_the_places_of_its_head_and_those_named_twice():
-    about = places.article_places("Hội nghị ở huyện Đô Lương", "", "UBND tỉnh Hà Tĩnh và tỉnh Lạng Sơn "
+    about = place_mentions.article_places("Hội nghị ở huyện Đô Lương", "", "UBND tỉnh Hà Tĩnh và tỉnh Lạng Sơn "
                                   "gửi thư. Tỉnh Lạng Sơn cảm ơn.", "2021-01-01")
     assert about == {"o/tinhnghean/huyendoluong": 1, "n/tinhnghean": 1, "n/tinhlangson": 2}
 

@@ -63,21 +63,21 @@ def test_a_batch_commits_its_stores_once_and_undoes_only_the_one_that_failed(con
     other = store.connect(tmp_path / "a.sqlite3")  # what a reader sees while the batch is open
     counted = lambda c: [c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: E731
                          for t in ("articles", "passages", "vocab_unigrams", "article_bands")]
-    real = store.places.article_places
+    real = store.place_mentions.article_places
 
     def failing(title, *rest, **kw):
         if "hỏng" in title:
             raise RuntimeError("the places of a broken record")
         return real(title, *rest, **kw)
 
-    monkeypatch.setattr(store.places, "article_places", failing)
+    monkeypatch.setattr(store.place_mentions, "article_places", failing)
     with pytest.raises(RuntimeError), store.batch(conn) as stored:
         store.upsert_article(conn, article(), stored=stored)
         assert counted(other)[0] == 0  # nothing committed inside the batch
         store.upsert_article(conn, article(url="https://x.example/a2", title="Bài hỏng", body="Một bài khác hẳn. " * 9),
                              stored=stored)
     assert not conn.in_transaction
-    monkeypatch.setattr(store.places, "article_places", real)
+    monkeypatch.setattr(store.place_mentions, "article_places", real)
     kept = counted(other)
     assert kept[0] == 1 and store.upsert_article(conn, article()) == (1, "unchanged")
     # the failed article left nothing behind: neither its row, passages, words nor signature, and
