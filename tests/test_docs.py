@@ -1,31 +1,48 @@
 """The README is held to the code: every setting, every subcommand and every exit code the code
 has is in it, and it stays a page a user reads (at most 150 lines)."""
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from indexer import __main__ as cli
+from indexer.config import Settings
 from indexer.exits import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def documented_settings() -> tuple[set[str], set[str]]:
-    """(names the README gives, prefixes it gives as NAME_*): `NEWSSEARCH_CHUNK_WORDS` /
-    `_CHUNK_OVERLAP` names NEWSSEARCH_CHUNK_OVERLAP too."""
-    names = set(re.findall(r"`(NEWSSEARCH_[A-Z0-9_]+)`", README))
-    for first, second in re.findall(r"`(NEWSSEARCH_[A-Z0-9_]+)` / `(_[A-Z0-9_]+)`", README):
-        names.add("NEWSSEARCH_" + first.split("_")[1] + second)
-    return names, set(re.findall(r"`(NEWSSEARCH_[A-Z0-9_]+_)\*`", README))
+SETTINGS_DOCS = README + (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")  # the Ray settings' table
 
 
-def test_every_setting_is_documented():
-    read = set(re.findall(r'"(NEWSSEARCH_[A-Z0-9_]+)"', (ROOT / "indexer" / "config.py").read_text()))
-    names, prefixes = documented_settings()
-    assert len(read) > 20
-    assert {n for n in read if n not in names and not n.startswith(tuple(prefixes))} == set()
+def documented_defaults() -> dict[str, str]:
+    """{variable: the default its table row gives} from the README's table and docs/operations.md's:
+    `NAME` / `_OTHER` rows give two, `*(empty…)*` and a `<derived>` path are the empty default."""
+    out = {}
+    for names, default in re.findall(r"^\| (`NEWSSEARCH_[^|]+) \| ([^|]+) \|", SETTINGS_DOCS, re.M):
+        found = re.findall(r"`(_?[A-Z0-9_]+\*?)`", names)
+        values = [v.strip() for v in default.split(" / ")] if len(found) > 1 else [default.strip()]
+        for name, value in zip(found, values, strict=True):
+            full = name if name.startswith("NEWSSEARCH") else "NEWSSEARCH_" + found[0].split("_")[1] + name
+            literal = re.match(r"`([^`]*)`", value)
+            out[full] = "" if value.startswith("*(") or (literal and literal.group(1).startswith("<")) \
+                else literal.group(1).removeprefix("./") if literal else value
+    return out
+
+
+def test_every_setting_is_documented_with_its_default():
+    settings = {f.metadata["env"]: f.metadata for f in fields(Settings)}
+    assert len(settings) > 20 and all(meta["help"] for meta in settings.values())
+    documented = documented_defaults()
+    prefixes = tuple(name.removesuffix("*") for name in documented if name.endswith("*"))
+    in_readme = {name for name in settings if name in documented or name.startswith(prefixes)}
+    assert set(settings) - in_readme == set()  # a setting the README does not name
+    wrong = {name: (meta["default"], documented[name]) for name, meta in settings.items()
+             if name in documented and documented[name] != meta["default"]}
+    assert wrong == {}  # a README default that is not the code's
+    assert set(documented) - set(settings) - {p + "*" for p in prefixes} == set()  # one the code does not read
 
 
 def test_every_subcommand_is_in_everyday_use(capsys):
