@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fixtures import site as fx
 from indexer import store
-from indexer.crawl import Crawler, Fetcher, load_sources
+from indexer.crawl import ArchiveSink, Crawler, Fetcher, load_sources
 
 
 def crawl_once(site: fx.FixtureSite, workdir: Path) -> tuple[object, dict, float, int]:
@@ -26,7 +26,7 @@ def crawl_once(site: fx.FixtureSite, workdir: Path) -> tuple[object, dict, float
     no_delay = fx.SOURCES_TOML.replace('name = "wp"', 'name = "wp"\ndelay_seconds = 0')
     sources_file.write_text(no_delay.format(base=site.base))
     conn = store.connect(workdir / "archive.sqlite3")
-    crawler = Crawler(conn, Fetcher(timeout=1.0, retries=3, backoff=0.01, delay=0))
+    crawler = Crawler(ArchiveSink(conn), Fetcher(timeout=1.0, retries=3, backoff=0.01, delay=0))
     started = time.perf_counter()
     reports = {s.name: crawler.crawl(s) for s in load_sources(sources_file)}
     elapsed = time.perf_counter() - started

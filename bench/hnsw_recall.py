@@ -29,8 +29,8 @@ DEPTH = 300   # what the service asks FAISS for (service/search/rank.py DENSE_DE
 
 def open_served(index_root: Path, search_params: str = "") -> reader.ServedVersion:
     name = layout.current_version(index_root)
-    manifest = layout.read_manifest(layout.versions_dir(index_root) / name)
-    return reader.load_version(index_root, name, manifest["model"], manifest["dimension"], check_hash=False,
+    manifest = layout.load_manifest(layout.versions_dir(index_root) / name)
+    return reader.load_version(index_root, name, manifest.model, manifest.dimension, check_hash=False,
                                 search_params=search_params)
 
 
@@ -63,7 +63,7 @@ def run(data_dir: Path, ef_values: list[int], count: int, rounds: int) -> list[d
     loaded = open_served(data_dir / "index")
     inner = unmapped(loaded)
     if not isinstance(inner, faiss.IndexHNSW):
-        raise SystemExit(f"the served version is {loaded.manifest['index_factory']}, not HNSW")
+        raise SystemExit(f"the served version is {loaded.manifest.index_factory}, not HNSW")
     stored = stored_vectors(inner)
     exact = faiss.IndexFlatIP(stored.shape[1])
     exact.add(stored)

@@ -150,7 +150,7 @@ def hnsw_recall(settings: Settings, rng: np.random.Generator, count: int = 60) -
     embedded from text is about equally near to every synthetic vector (they carry no text's
     meaning), which would measure tie-breaking."""
     loaded = hnsw_recall_bench.open_served(settings.index_root, settings.index_search_params)
-    if loaded.manifest["index_factory"] == "Flat":
+    if loaded.manifest.index_factory == "Flat":
         return None
     inner = hnsw_recall_bench.unmapped(loaded)
     stored = hnsw_recall_bench.stored_vectors(inner)
@@ -282,10 +282,10 @@ def run(corpus: Path | None, sizes: list[int], real_cap: int, n_queries: int, ve
             started = time.perf_counter()
             report, lexical_s = build(settings, full=True)
             version = layout.versions_dir(settings.index_root) / report.version
-            manifest = layout.read_manifest(version)
+            manifest = layout.load_manifest(version)
             served = time_queries(settings, queries)
             row = {"size": size, "passages": report.passages, "articles": store.count_rows(conn)["articles"],
-                   "copied": copied, "factory": manifest["index_factory"],
+                   "copied": copied, "factory": manifest.index_factory,
                    "build_s": round(time.perf_counter() - started, 1), "lexical_build_s": round(lexical_s, 1),
                    "lexical_mb": round(folder_bytes(version / lexical.LEXICAL_DIR) / 2 ** 20, 1),
                    "faiss_mb": round(sum(f.stat().st_size for f in layout.segment_files(version)) / 2 ** 20, 1),

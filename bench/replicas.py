@@ -85,14 +85,14 @@ def pull_bytes(corpus: Path, base: int, steps: list[int]) -> dict:
             pipeline.ingest_files(primary, [pages], source="baomoi.example")
             built = pipeline.build_index(primary, embedder=embedder)
             report = replicate.pull(str(primary.index_root), replica, keep=3)
-            manifest = layout.read_manifest(layout.versions_dir(replica) / report.version)
-            size = sum(meta["bytes"] for meta in manifest["files"].values())
+            manifest = layout.load_manifest(layout.versions_dir(replica) / report.version)
+            size = sum(meta["bytes"] for meta in manifest.files.values())
             rows.append({"articles_added": added, "articles": start, "method": built.method,
                          "version_bytes": size, "bytes_copied": report.bytes_copied,
                          "copied_share": round(report.bytes_copied / size, 4), "copied_by_part": report.copied,
                          "replica_disk_bytes_all_kept_versions": disk_bytes(replica),
                          "kept_versions": len(list(layout.versions_dir(replica).iterdir())),
-                         "vocabulary": manifest["vocabulary"]})
+                         "vocabulary": manifest.vocabulary})
             print(json.dumps(rows[-1]), flush=True)
     return {"embedder": f"hashed words, dimension {embedder.dimension} (bytes do not depend on vector values)",
             "rows": rows}

@@ -294,26 +294,25 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     settings = load_settings()
-    version = layout.current_version(settings.index_root)
-    manifest = layout.read_manifest(layout.versions_dir(settings.index_root) / version) if version else {}
+    version, found = layout.current_manifest(settings.index_root)
+    served = found if isinstance(found, layout.Manifest) else None  # else the service would not serve it either
+    index = f"index {version or 'none'}" + (f" ({served.summary()})" if served else f": {found}" if found else "")
     if not settings.db_path.exists():
         if not version:
             print(f"no archive at {settings.db_path}")
             return ExitCode.NOTHING_FOUND
-        print(f"no archive (a replica): index {version} ({manifest.get('count', 0)} passages, "
-              f"{manifest.get('lexical', {}).get('articles', 0)} articles, {manifest.get('index_factory', '-')})")
+        print(f"no archive (a replica): {index}")
         return ExitCode.OK
     conn = store.connect(settings.db_path, readonly=True)
     counts = store.count_rows(conn)
     sources = store.list_sources(conn)
     conn.close()
-    info = {**counts, "index_version": version, "indexed_passages": manifest.get("count"),
-            "model": manifest.get("model"), "index_factory": manifest.get("index_factory"), "sources": sources}
+    info = {**counts, "index_version": version, "indexed_passages": served and served.count,
+            "model": served and served.model, "index_factory": served and served.index_factory, "sources": sources}
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
     else:
-        print(f"articles {counts['articles']}, passages {counts['passages']}, index {version or 'none'} "
-              f"({manifest.get('count', 0)} vectors, {manifest.get('index_factory', '-')})")
+        print(f"articles {counts['articles']}, passages {counts['passages']}, {index}")
         for s in sources:
             print(f"  {s['source']}: {s['articles']} articles, {s['first']} … {s['last']}")
     return ExitCode.OK

@@ -58,7 +58,7 @@ def _copy_version(index_root: Path, target_root: Path) -> str | None:
             shutil.copytree(layout.versions_dir(index_root) / name, copy)
         except (FileNotFoundError, shutil.Error):
             continue
-        layout.check_files(copy, layout.read_manifest(copy))
+        layout.check_files(copy, layout.load_manifest(copy).files)
         (target_root / layout.CURRENT_FILE).write_text(name + "\n")
         return name
     raise BackupError("the served version changed three times during the copy: try again")
@@ -110,11 +110,11 @@ def restore(settings: Settings, source: Path, force: bool = False) -> dict:
         name = info.get("index_version")
         if name:
             saved = layout.versions_dir(source / "index") / name
-            layout.check_files(saved, layout.read_manifest(saved))
+            layout.check_files(saved, layout.load_manifest(saved).files)
             placed = layout.versions_dir(settings.index_root) / name
             if not placed.exists():
                 shutil.copytree(saved, placed)
                 fsync_tree(placed)
-            layout.check_files(placed, layout.read_manifest(placed))
+            layout.check_files(placed, layout.load_manifest(placed).files)
             writer.publish(settings.index_root, placed)
     return info

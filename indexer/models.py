@@ -19,6 +19,10 @@ def batches(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
         yield ids[start:start + size]
 
 
+class ForeignArticle(ValueError):
+    """A page claims the address of an article another source stored: refused, never stored."""
+
+
 def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 

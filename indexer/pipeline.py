@@ -80,7 +80,7 @@ def ingest_files(settings: Settings, paths: Iterable[Path], source: str | None =
                 article.source = source or source_from_url(article.url)
                 _, status = store.upsert_article(conn, article, settings.chunk_words, settings.chunk_overlap,
                                                  province)
-            except (ExtractionError, DecodeError, store.ForeignArticle) as exc:
+            except (ExtractionError, DecodeError, models.ForeignArticle) as exc:
                 report.counts["failed"] += 1
                 report.failures.append((str(path), str(exc)))
                 continue
@@ -130,37 +130,26 @@ def verify_version(index: reader.ServedVersion, expected_count: int, model: str,
     """Refuse to publish an index that does not hold exactly the archive's passages."""
     if index.count != expected_count:
         raise layout.IndexUnavailable(f"new index serves {index.count} passages, archive has {expected_count}")
-    if index.manifest.get("model") != model:
+    if index.manifest.model != model:
         raise layout.IndexUnavailable("new index manifest names another model")
     if sample is not None and not index.search(sample, 1):
         raise layout.IndexUnavailable("new index returned nothing for a sample query")
 
 
-def _current_manifest(settings: Settings) -> tuple[str | None, dict | None]:
-    """The published version's name and manifest (None when there is none or it is unreadable)."""
-    name = layout.current_version(settings.index_root)
-    if not name:
-        return None, None
-    try:
-        return name, layout.read_manifest(layout.versions_dir(settings.index_root) / name)
-    except layout.IndexUnavailable:
-        return name, None
-
-
-def _index_to_patch(settings: Settings, name: str | None, manifest: dict | None, model: str, dimension: int,
-                    factory: str, full: bool) -> tuple[reader.ServedVersion | None, str]:
+def _index_to_patch(settings: Settings, name: str | None, manifest: layout.Manifest | Exception | None, model: str,
+                    dimension: int, factory: str, full: bool) -> tuple[reader.ServedVersion | None, str]:
     """The published version to patch, or None and why the build must be full."""
-    if full or not name:
+    if full or manifest is None:
         return None, "full (--full)" if full else "full (no previous version)"
-    if manifest is None:
-        return None, "full (previous version unusable: unreadable manifest)"
-    if manifest.get("layout") != layout.LAYOUT:
+    if isinstance(manifest, layout.EarlierLayout):
         return None, "full (previous version of an earlier layout)"
-    if manifest.get("model") != model:
-        return None, f"full (model changed from {manifest.get('model')!r})"
-    if manifest.get("index_factory") != factory:
+    if isinstance(manifest, Exception):
+        return None, "full (previous version unusable: unreadable manifest)"
+    if manifest.model != model:
+        return None, f"full (model changed from {manifest.model!r})"
+    if manifest.index_factory != factory:
         return None, f"full (index type changed to {factory})"
-    if (manifest.get("lexical") or {}).get("places") not in (None, places.VERSION):
+    if manifest.lexical.get("places") not in (None, places.VERSION):
         return None, f"full (places recognised anew: {places.VERSION})"
     try:
         return reader.load_version(settings.index_root, name, model, dimension), f"patched {name}"
@@ -181,16 +170,17 @@ def _what_to_add(previous: reader.ServedVersion | None, rows: list, all_ids: np.
     return [r for r in rows if r["id"] not in held_set], gone, np.union1d(previous.removed, gone)
 
 
-def _write_verified(settings: Settings, segments: writer.Segments, manifest: dict, dimension: int, expected: int,
+def _write_verified(settings: Settings, segments: writer.Segments, facts: dict, model: str, dimension: int,
+                    expected: int,
                     new_vector: np.ndarray | None, first_id: int | None,
-                    write_rest: Callable[[Path], dict]) -> tuple[Path, dict]:
+                    write_rest: Callable[[Path], dict]) -> tuple[Path, layout.Manifest]:
     """Write a version and read it back: it must hold exactly `expected` vectors and as many
     lexical passages, name the model, and answer a sample query (a vector just added, or the
     first one it holds)."""
-    version_dir = writer.write_version(settings.index_root, segments, manifest, write_rest, settings.replication_key)
-    loaded = reader.load_version(settings.index_root, version_dir.name, manifest["model"], dimension)
+    version_dir = writer.write_version(settings.index_root, segments, facts, write_rest, settings.replication_key)
+    loaded = reader.load_version(settings.index_root, version_dir.name, model, dimension)
     sample = new_vector if new_vector is not None else (loaded.reconstruct(first_id) if first_id is not None else None)
-    verify_version(loaded, expected, manifest["model"], sample)
+    verify_version(loaded, expected, model, sample)
     return version_dir, loaded.manifest
 
 
@@ -210,7 +200,7 @@ def _rest_writer(conn, previous: reader.ServedVersion | None, added: list[int], 
         else:
             written = {"lexical": lexical_writer.build(staging, conn, max_passage_id, previous.directory, added,
                                                        removed, checkpoint=kill_point),
-                       "vocabulary": vocabulary.write(staging, conn, previous.manifest, previous.directory)}
+                       "vocabulary": vocabulary.write(staging, conn, previous.manifest.vocabulary, previous.directory)}
         return {**written, "suggestions": suggest.write(staging, conn, sources)}
 
     return write
@@ -265,9 +255,9 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
             loaded.append(get_embedder(settings))
         return loaded[0]
 
-    name, manifest = _current_manifest(settings)
-    if manifest is not None and manifest.get("model") == model:
-        dimension = manifest["dimension"]
+    name, manifest = layout.current_manifest(settings.index_root)
+    if isinstance(manifest, layout.Manifest) and manifest.model == model:
+        dimension = manifest.dimension
     else:  # no earlier version of this model says it: load the model to ask
         dimension = load_embedder().dimension
     conn = store.connect(settings.db_path)
@@ -298,11 +288,11 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
             loaded[0].release_passage_model()
         new_ids = np.array([r["id"] for r in rows_to_add], dtype=np.int64)
         segments, skipped = writer.plan_segments(previous, matrix, new_ids, factory, skipped)
-        manifest = {"model": model, "dimension": dimension, "index_factory": factory,
-                    "schema_version": store.schema_version(conn), "built_by": method,
-                    "max_passage_id": max_passage_id, "sources": sources, "removed_ids": skipped.tolist(),
-                    "groups": groups}
-        version_dir, written = _write_verified(settings, segments, manifest, dimension, len(rows),
+        facts = {"model": model, "dimension": dimension, "index_factory": factory,
+                 "schema_version": store.schema_version(conn), "built_by": method,
+                 "max_passage_id": max_passage_id, "sources": sources, "removed_ids": skipped.tolist(),
+                 "groups": groups}
+        version_dir, written = _write_verified(settings, segments, facts, model, dimension, len(rows),
                                                matrix[0] if len(matrix) else None,
                                                int(all_ids[0]) if len(all_ids) else None, write_rest)
         checkpoint("before-publish")
@@ -312,6 +302,6 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
         cache.close()
         conn.close()
     return BuildReport(version_dir.name, len(rows), embedded, len(rows) - embedded, len(gone),
-                       time.perf_counter() - started, embed_seconds, pruned, method, written["lexical"],
+                       time.perf_counter() - started, embed_seconds, pruned, method, written.lexical,
                        f"Ray at {settings.ray_address}" if settings.ray_address else "this process",
                        result.duplicates, ran, peak_rss_mb())

@@ -102,7 +102,7 @@ class _Source:
             raise PullRefused(f"cannot copy {relative} from {self.location}: {exc}") from exc
 
 
-def _checked_manifest(name: str, raw: bytes, signature: bytes | None, key: str) -> dict:
+def _checked_manifest(name: str, raw: bytes, signature: bytes | None, key: str) -> layout.Manifest:
     """The manifest a primary published, refused unless its signature verifies (when this replica
     has a key) and its shape is sound (layout.manifest_problem)."""
     if key and (signature is None or not layout.signed_by(raw, signature, key)):
@@ -112,13 +112,13 @@ def _checked_manifest(name: str, raw: bytes, signature: bytes | None, key: str) 
         manifest = json.loads(raw)
     except ValueError as exc:
         raise PullRefused(f"{name}: unreadable manifest: {exc}") from exc
-    problem = layout.manifest_problem(manifest)
-    if problem:
-        raise PullRefused(f"{name}: bad manifest: it {problem}")
-    if manifest.get("layout") != layout.LAYOUT:
+    try:
+        return layout.Manifest.of(manifest, name)
+    except layout.EarlierLayout:
         raise PullRefused(f"{name} was built before versions held everything the service reads: "
-                          f"run `python -m indexer build` once on the primary")
-    return manifest
+                          f"run `python -m indexer build` once on the primary") from None
+    except layout.IndexUnavailable as exc:  # its shape (layout.manifest_problem)
+        raise PullRefused(f"{exc}: refused, the served version is unchanged") from None
 
 
 def _local_files(index_root: Path) -> dict[str, Path]:
@@ -129,10 +129,10 @@ def _local_files(index_root: Path) -> dict[str, Path]:
         if version.name.startswith(".") or not version.is_dir():
             continue
         try:
-            manifest = layout.read_manifest(version)
+            manifest = layout.load_manifest(version)
         except layout.IndexUnavailable:
             continue
-        for relative, meta in manifest.get("files", {}).items():
+        for relative, meta in manifest.files.items():
             path = version / relative
             if path.is_file() and path.stat().st_size == meta["bytes"]:
                 found.setdefault(meta["sha256"], path)
@@ -152,13 +152,13 @@ def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0, ke
     if layout.current_version(index_root) == name:
         return PullReport(name, "up to date")
     if target.is_dir():  # pulled earlier but not published (or rolled back from): check it again
-        _verify(target, layout.read_manifest(target))
+        _verify(target, layout.load_manifest(target))
         writer.publish(index_root, target)
         return PullReport(name, "published")
     raw = origin.read(f"versions/{name}/{layout.MANIFEST_FILE}")
     signature = origin.read_optional(f"versions/{name}/{layout.SIGNATURE_FILE}") if key else None
     manifest = _checked_manifest(name, raw, signature, key)
-    files = manifest["files"]
+    files = manifest.files
     report = PullReport(name, "pulled")
     local = _local_files(index_root)
     layout.versions_dir(index_root).mkdir(parents=True, exist_ok=True)
@@ -189,9 +189,9 @@ def pull(source: str, index_root: Path, keep: int = 3, timeout: float = 30.0, ke
     return report
 
 
-def _verify(folder: Path, manifest: dict) -> None:
+def _verify(folder: Path, manifest: layout.Manifest) -> None:
     """Every file the manifest lists, with its size and checksum."""
     try:
-        layout.check_files(folder, manifest, check_hash=True)
+        layout.check_files(folder, manifest.files, check_hash=True)
     except layout.IndexUnavailable as exc:
         raise PullRefused(f"{exc}: refused, the served version is unchanged") from exc

@@ -18,7 +18,7 @@ from indexer import duplicates, place_mentions
 from indexer import text as vtext
 from indexer.diacritics import Ngrams, count_ngrams
 from indexer.files import readable_sqlite
-from indexer.models import Article, is_web_url, now_iso, sha256_text
+from indexer.models import Article, ForeignArticle, is_web_url, now_iso, sha256_text
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")  # a new archive's schema (migrations.py: older ones)
 
@@ -127,10 +127,6 @@ def store_places(conn: sqlite3.Connection, article_id: int, found: dict[str, int
 
 def _published_day(published_at: str | None) -> str | None:
     return published_at[:10] if published_at else None
-
-
-class ForeignArticle(ValueError):
-    """A page claims the address of an article another source stored."""
 
 
 @contextmanager

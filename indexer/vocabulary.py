@@ -46,14 +46,13 @@ def _rows(conn: sqlite3.Connection, table: str) -> int:
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def write(version_dir: Path, archive: sqlite3.Connection, previous: dict | None = None,
+def write(version_dir: Path, archive: sqlite3.Connection, entry: dict | None = None,
           previous_dir: Path | None = None) -> dict:
     """Write a version's vocabulary from the archive's counts; returns its manifest entry. With
-    the previous version's manifest and directory, its files are linked and a delta is added,
-    unless a new base is due."""
+    the previous version's entry (Manifest.vocabulary) and directory, its files are linked and a
+    delta is added, unless a new base is due."""
     folder = Path(version_dir) / VOCABULARY_DIR
     folder.mkdir()
-    entry = (previous or {}).get("vocabulary")
     name = uuid.uuid4().hex[:12]  # unique: a file name never means two contents
     if entry and previous_dir is not None and len(entry["files"]) < MAX_FILES:
         for file in entry["files"]:

@@ -5,7 +5,7 @@ import pytest
 
 from fixtures.site import SOURCES_TOML, expected_articles
 from indexer import store
-from indexer.crawl import Crawler, Fetcher, SourcesError, load_sources, normalize_url
+from indexer.crawl import ArchiveSink, Crawler, Fetcher, SourcesError, load_sources, normalize_url
 
 
 @pytest.fixture()
@@ -27,7 +27,7 @@ class Clock:
 
 def crawl_all(db, sources, clock=None):
     conn = store.connect(db)
-    crawler = Crawler(conn, Fetcher(timeout=1.0, retries=3, backoff=0.01, sleep=clock or Clock()))
+    crawler = Crawler(ArchiveSink(conn), Fetcher(timeout=1.0, retries=3, backoff=0.01, sleep=clock or Clock()))
     reports = {s.name: crawler.crawl(s) for s in sources}
     return conn, reports
 

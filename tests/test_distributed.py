@@ -89,8 +89,8 @@ def served_vectors(data_dir: Path) -> dict[int, np.ndarray]:
     """The published version's vectors by passage id."""
     root = data_dir / "index"
     name = layout.current_version(root)
-    manifest = layout.read_manifest(layout.versions_dir(root) / name)
-    loaded = reader.load_version(root, name, manifest["model"], manifest["dimension"])
+    manifest = layout.load_manifest(layout.versions_dir(root) / name)
+    loaded = reader.load_version(root, name, manifest.model, manifest.dimension)
     return {int(i): loaded.reconstruct(int(i)) for i in loaded.ids()}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from fixtures.hostile import FORGED_CANONICALS, HOSTILE_PAGES, HostileSite, OtherHost
 from indexer import models, store
-from indexer.crawl import Crawler, Fetcher, load_sources
+from indexer.crawl import ArchiveSink, Crawler, Fetcher, load_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +35,7 @@ def crawl(site: HostileSite, tmp_path: Path, **toml):
     path.write_text(site.source_toml(**toml))
     conn = store.connect(tmp_path / "a.sqlite3")
     fetcher = Fetcher(timeout=1.0, deadline=2.0, retries=2, backoff=0.01, max_bytes=1_000_000, delay=0)
-    return conn, Crawler(conn, fetcher).crawl(load_sources(path)[0])
+    return conn, Crawler(ArchiveSink(conn), fetcher).crawl(load_sources(path)[0])
 
 
 def test_every_fault_is_recorded_with_its_reason_and_the_crawl_ends(hostile, other, tmp_path):
@@ -74,7 +74,7 @@ def test_a_page_never_replaces_another_sources_article(hostile, other, tmp_path)
     assert (row["source"], row["title"]) == ("victim", "Bài thật của nguồn khác")
     # and the store itself refuses, whatever the caller: only the article's own source replaces it
     forged = models.Article(url=victim.url, source="hostile", title="Giả mạo", body="Nội dung giả mạo. " * 10)
-    with pytest.raises(store.ForeignArticle, match="victim"):
+    with pytest.raises(models.ForeignArticle, match="victim"):
         store.upsert_article(conn, forged)
     urls = [r[0] for r in conn.execute("SELECT url FROM articles")]
     assert all(models.is_web_url(u) for u in urls) and hostile.base + "/bai/lien-ket-javascript.html" in urls
@@ -120,7 +120,7 @@ def test_a_bomb_sitemap_fails_its_source_alone_and_the_next_source_is_crawled(ho
     path = tmp_path / "s.toml"
     path.write_text(hostile.source_toml(max_pages=2, bomb_sitemap=True) + "\n" + cms_only)
     conn = store.connect(tmp_path / "a.sqlite3")
-    crawler = Crawler(conn, Fetcher(timeout=1.0, deadline=2.0, retries=1, delay=0))
+    crawler = Crawler(ArchiveSink(conn), Fetcher(timeout=1.0, deadline=2.0, retries=1, delay=0))
     hostile_source, cms = load_sources(path)
     first = crawler.crawl(hostile_source)
     second = crawler.crawl(cms)
@@ -148,7 +148,7 @@ def test_any_failure_of_one_source_ends_that_source_with_its_reason(hostile, sit
     cms_only = SOURCES_TOML.format(base=site.base).split('[[source]]\nname = "wp"')[0]
     path.write_text(hostile.source_toml(max_pages=2) + "\n" + cms_only)
     conn = store.connect(tmp_path / "a.sqlite3")
-    crawler = Crawler(conn, Fetcher(timeout=1.0, deadline=2.0, retries=1, delay=0))
+    crawler = Crawler(ArchiveSink(conn), Fetcher(timeout=1.0, deadline=2.0, retries=1, delay=0))
     first, second = (crawler.crawl(source) for source in load_sources(path))
     assert first.source_failed == "crawl stopped: MemoryError: cannot allocate"
     assert "SOURCE FAILED" in first.summary() and second.source_failed is None

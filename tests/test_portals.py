@@ -4,7 +4,7 @@ import pytest
 from fixtures.portals import LAYOUTS, PortalSite
 from fixtures.portals import crawl_portal as crawl
 from indexer import store
-from indexer.crawl import Crawler, Fetcher, load_sources
+from indexer.crawl import ArchiveSink, Crawler, Fetcher, load_sources
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_max_pages_bounds_listing_pages_and_sitemaps_together(portals, tmp_path)
     path = tmp_path / "modern.toml"
     path.write_text(portals.source_toml("modern") + "max_pages = 4\n")
     conn = store.connect(tmp_path / "archive.sqlite3")
-    report = Crawler(conn, Fetcher(timeout=2.0, retries=1, backoff=0.01, delay=0)).crawl(load_sources(path)[0])
+    report = Crawler(ArchiveSink(conn), Fetcher(timeout=2.0, retries=1, backoff=0.01, delay=0)).crawl(load_sources(path)[0])
     assert report.listings_visited + report.feeds_read == 4 and report.listings_left == 1
 
 

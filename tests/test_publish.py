@@ -19,9 +19,9 @@ def test_every_thread_of_a_worker_that_is_still_loading_its_first_version_waits_
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(reader, "load_version", slow_load)
-    manifest = layout.read_manifest(layout.versions_dir(demo_settings.index_root)
+    manifest = layout.load_manifest(layout.versions_dir(demo_settings.index_root)
                                      / layout.current_version(demo_settings.index_root))
-    holder = IndexHolder(demo_settings, manifest["model"], manifest["dimension"])
+    holder = IndexHolder(demo_settings, manifest.model, manifest.dimension)
     got: list = []
     first = threading.Thread(target=lambda: got.append(holder.get()))
     first.start()
@@ -32,7 +32,7 @@ def test_every_thread_of_a_worker_that_is_still_loading_its_first_version_waits_
     for thread in [first, *others]:
         thread.join()
     assert len(got) == 8 and all(index is not None for index in got)
-    assert {index.version for index in got} == {manifest["version"]}
+    assert {index.version for index in got} == {manifest.version}
 
 
 def test_a_published_version_that_cannot_be_served_is_a_503_never_an_empty_answer(demo_settings, tmp_path):

@@ -190,7 +190,7 @@ def test_vocabulary_deltas_sum_to_the_archive_counts_and_a_new_base_follows(tmp_
             for folded, form, count, capitalised in conn.execute(f"SELECT folded, form, count, capitalised FROM {table}"):
                 assert words.forms(table, folded)[form] == count
                 assert words.casing(table, form) == (count, capitalised)
-        previous, previous_dir = {"vocabulary": entry}, folder
+        previous, previous_dir = entry, folder
         file_counts.append(len(entry["files"]))
     assert file_counts[:2] == [1, 2] and max(file_counts) <= vocabulary.MAX_FILES
     assert 1 in file_counts[2:]  # deltas that outgrow the base: a new base

@@ -22,7 +22,7 @@ def test_publish_and_load_current(tmp_path):
     vecs, ids = unit_vectors(50), np.arange(100, 150)
     version = publish(tmp_path, vecs, ids)
     loaded = load_current(tmp_path, "m", 8)
-    assert loaded.version == version.name and loaded.manifest["count"] == 50
+    assert loaded.version == version.name and loaded.manifest.count == 50
     assert loaded.search(vecs[7], 1)[0][0] == 107  # ID-mapped
     assert np.allclose(loaded.reconstruct(107), vecs[7])
 
@@ -111,7 +111,7 @@ def test_an_index_that_cannot_remove_vectors_skips_removed_passages(tmp_path, fa
     assert patched.method.startswith("patched") and patched.removed == len(gone)
     loaded = load_current(settings.index_root, fake_embedder.model_id, 64)
     assert loaded.removed.tolist() == gone and loaded.held == 40 and loaded.count == 39
-    assert loaded.manifest["count"] == loaded.lexical.passage_count == 39
+    assert loaded.manifest.count == loaded.lexical.passage_count == 39
     assert gone[0] not in loaded.ids() and loaded.reconstruct(gone[0]) is None
     assert gone[0] not in [pid for pid, _ in loaded.search(vector, 40)] and len(loaded.search(vector, 40)) == 39
     engine = SearchEngine(settings, embedder=fake_embedder)

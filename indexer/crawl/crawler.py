@@ -7,7 +7,6 @@ months without an article, so a newsroom sees at once when something is being mi
 """
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,9 +14,11 @@ from dataclasses import dataclass, field
 from indexer import models, store
 from indexer.crawl.discover import Listing, absolute, feed_pages, page_links
 from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, NotHTML, Response, RobotsDisallowed
+from indexer.crawl.sink import ArchiveSink, Sink
 from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import Decoded, DecodeError
 from indexer.extract import ExtractionError, NotAnArticle
+from indexer.models import ForeignArticle
 from indexer.page import html_to_article, page_text
 from indexer.template import SiteTemplate, learn
 
@@ -128,19 +129,13 @@ def _replaced_reason(bad_bytes: int) -> str | None:
 
 
 class Crawler:
-    def __init__(self, conn: sqlite3.Connection, fetcher: Fetcher, chunk_words: int = 180, chunk_overlap: int = 30,
-                 default_tz: str = "Asia/Ho_Chi_Minh", progress: bool = False):
-        self.conn, self.fetcher = conn, fetcher
-        self.site_pages: set[str] = set()  # article-like links every listing page of this source shows
-        self.chunk_words, self.chunk_overlap, self.default_tz, self.progress = \
-            chunk_words, chunk_overlap, default_tz, progress
+    """Fetches a source's pages (`fetcher`) and hands what becomes of each to `sink` (the archive:
+    sink.ArchiveSink), as a scrapy spider yields items to its pipelines."""
 
-    def _record(self, url: str, source: str, status: str, reason: str | None = None,
-                response: Response | None = None, content_hash: str | None = None,
-                article_url: str | None = None) -> None:
-        headers = response.headers if response else {}
-        store.record_crawl_page(self.conn, url, source, status, reason, headers.get("etag"),
-                                headers.get("last-modified"), content_hash, article_url)
+    def __init__(self, sink: Sink, fetcher: Fetcher, default_tz: str = "Asia/Ho_Chi_Minh", progress: bool = False):
+        self.sink, self.fetcher = sink, fetcher
+        self.site_pages: set[str] = set()  # article-like links every listing page of this source shows
+        self.default_tz, self.progress = default_tz, progress
 
     def _fail(self, report: CrawlReport, url: str, source: str, problem: Exception, reason: str | None = None) -> None:
         """Record a page that was not stored: its reason (`reason`, else the problem's message), and
@@ -148,18 +143,18 @@ class Crawler:
         reason = reason or str(problem)
         if isinstance(problem, RobotsDisallowed):
             report.counts["skipped_robots"] += 1
-            self._record(url, source, "robots", reason)
+            self.sink.record(url, source, "robots", reason)
         else:
             report.counts["failed"] += 1
             report.refusals[type(problem).__name__] += 1
             report.failures.append((url, reason))
-            self._record(url, source, "failed", reason)
+            self.sink.record(url, source, "failed", reason)
 
     def _skip(self, report: CrawlReport, url: str, source: str, reason: str, response: Response) -> None:
         """Record a page that is no article (a listing, a page of the site's own) and why."""
         report.counts["not_articles"] += 1
         report.skipped.append((url, reason))
-        self._record(url, source, "skipped", reason, response=response, content_hash=response.digest)
+        self.sink.record(url, source, "skipped", reason, response=response, content_hash=response.digest)
 
     # --- discovery --------------------------------------------------------------------
     def discover(self, source: Source, report: CrawlReport, max_pages: int) -> list[str]:
@@ -239,7 +234,7 @@ class Crawler:
             return None
         report.listings_visited += 1
         report.replaced(decoded.replaced)
-        self._record(listing.key, source.name, "listing", _replaced_reason(decoded.replaced), response=response)
+        self.sink.record(listing.key, source.name, "listing", _replaced_reason(decoded.replaced), response=response)
         return decoded.text
 
     def _read_feed(self, url: str, source: Source, report: CrawlReport,
@@ -263,7 +258,7 @@ class Crawler:
     def fetch_page(self, url: str, source: Source, report: CrawlReport) -> tuple[Response, Decoded] | None:
         """The article page and its text when it is new or changed; None when it is current (a 304,
         the same bytes as stored) or failed (undecodable bytes too), either recorded."""
-        state = store.crawl_page(self.conn, url)
+        state = self.sink.last_seen(url)
         validators = {"etag": state["etag"], "last_modified": state["last_modified"]} if state else None
         try:
             response = self.fetcher.get(url, validators=validators)
@@ -273,7 +268,7 @@ class Crawler:
         report.counts["fetched"] += 1
         if response.status == 304:
             report.counts["not_modified"] += 1
-            self._record(url, source.name, "not_modified", response=response)
+            self.sink.record(url, source.name, "not_modified", response=response)
             return None
         if response.content_type not in HTML_TYPES:
             self._fail(report, url, source.name, NotHTML(f"not HTML ({response.content_type or 'no content type'})"))
@@ -281,7 +276,7 @@ class Crawler:
         if state and state["content_hash"] == response.digest:
             if state["status"] in ("stored", "unchanged"):
                 report.counts["unchanged"] += 1
-                self._record(url, source.name, "unchanged", response=response)
+                self.sink.record(url, source.name, "unchanged", response=response)
                 return None
             if state["status"] == "skipped":  # the same page that was no article last time
                 report.counts["not_articles"] += 1
@@ -314,14 +309,13 @@ class Crawler:
         canonical = normalize_url(article.url)
         article.url = canonical if source.same_site(canonical) else normalize_url(response.url)
         try:
-            _, status = store.upsert_article(self.conn, article, self.chunk_words, self.chunk_overlap,
-                                             source.province)
-        except store.ForeignArticle as exc:
+            status = self.sink.store(article, source.province)
+        except ForeignArticle as exc:
             self._fail(report, url, source.name, exc, f"refused: {exc}")
             return
         report.counts[status] += 1
         report.replaced(decoded.replaced)
-        self._record(url, source.name, "stored" if status != "unchanged" else "unchanged",
+        self.sink.record(url, source.name, "stored" if status != "unchanged" else "unchanged",
                      _replaced_reason(decoded.replaced), response=response, content_hash=response.digest,
                      article_url=article.url)
 
@@ -337,11 +331,10 @@ class Crawler:
         the one saved before; the report says which."""
         template = learn(texts)
         if template is not None:
-            store.save_source_template(self.conn, source.name, template.as_dict())
+            self.sink.save_template(source.name, template)
             report.template_learned = True
         else:
-            saved = store.source_template(self.conn, source.name)
-            template = SiteTemplate.from_dict(saved) if saved else None
+            template = self.sink.template(source.name)
         if template is not None:
             report.template_pages, report.template_blocks = template.pages, len(template.boilerplate)
         return template
@@ -387,7 +380,7 @@ class Crawler:
         report = CrawlReport(source.name)
         started = models.now_iso()
         self.fetcher.delay, self.fetcher.scope = source.delay_seconds, source.in_scope
-        store.set_source_title(self.conn, source.name, source.title, configured=True)
+        self.sink.begin(source.name, source.title)
         try:
             urls = self.discover(source, report, max_pages or source.max_pages)
             self.crawl_articles(urls, source, report)
@@ -395,8 +388,7 @@ class Crawler:
             report.source_failed = f"crawl stopped: {type(exc).__name__}: {exc}"
         finally:
             self.fetcher.scope = None
-        report.cover(store.source_months(self.conn, source.name), store.source_days(self.conn, source.name))
-        store.record_crawl_run(self.conn, source.name, started, report.as_dict())
+        self.sink.finish(source.name, started, report)
         return report
 
 
@@ -407,8 +399,8 @@ def crawl_sources(settings, sources: list[Source], progress: bool = False, max_p
     crawl `crawl`, `update` and the nightly job all run."""
     conn = store.connect(settings.db_path)
     try:
-        crawler = Crawler(conn, Fetcher(), settings.chunk_words, settings.chunk_overlap, settings.timezone,
-                          progress=progress)
+        crawler = Crawler(ArchiveSink(conn, settings.chunk_words, settings.chunk_overlap), Fetcher(),
+                          settings.timezone, progress=progress)
         reports = []
         for source in sources:
             reports.append(crawler.crawl(source, max_pages=max_pages))

@@ -15,7 +15,7 @@ lexical segments and vocabulary files, and writes only what is new (a segment of
 passages; removed passages are listed in the manifest and skipped), so three kept versions cost
 little more than one, and a replica pulls only the new files (indexer/replicate.py).
 
-- `layout`: the names, the manifest's checks and signature, CURRENT (both sides);
+- `layout`: the names, the Manifest (manifest.json, typed), its checks and signature, CURRENT (both sides);
 - `reader`: a published version loaded read-only (`ServedVersion`), all the service opens;
 - `lexical`: a version's tantivy indexes read (`LexicalIndex`) and their schema;
 - `writer` and `lexical_writer`: a new version written from the archive and published, pruned.

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import re
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +24,83 @@ LAYOUT = 2
 
 class IndexUnavailable(RuntimeError):
     """An index that must not be served: missing, corrupt, or built with another model."""
+
+
+class EarlierLayout(IndexUnavailable):
+    """A version an earlier release wrote, of another LAYOUT: never served, never patched."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A version's manifest.json, as the service, the pull and the next build read it: what the
+    version holds, what built it, and every other file's size and checksum. Written last, by
+    writer.write_version; read_manifest gives the JSON as stored."""
+
+    layout: int                       # LAYOUT: what the version's files are
+    version: str                      # its name (the time it was built)
+    created_at: str
+    model: str                        # the embedding model of its vectors, and their dimension
+    dimension: int
+    index_factory: str                # the FAISS index type of its segments
+    count: int                        # passages it serves
+    segments: list[dict]              # FAISS segments, oldest first: {"name", "vectors"}
+    files: dict[str, dict]            # every file but this one: {"bytes", "sha256"}
+    lexical: dict                     # the tantivy indexes: passages, articles, how they were built
+    vocabulary: dict = field(default_factory=dict)   # its files (vocabulary.py)
+    suggestions: dict = field(default_factory=dict)  # its completions file (suggest.py)
+    removed_ids: list[int] = field(default_factory=list)  # passages its segments hold but no longer serve
+    groups: dict = field(default_factory=dict)       # near-duplicate groups, as built
+    sources: list[dict] = field(default_factory=list)  # each source: key, title, articles, first, last
+    schema_version: int = 0           # of the archive it was built from
+    built_by: str = ""                # full or patched, and why
+    max_passage_id: int = 0           # the newest passage it holds
+
+    @classmethod
+    def of(cls, data: object, name: str) -> Manifest:
+        """The manifest of version `name` from its JSON; IndexUnavailable when its shape is wrong or
+        it is of an earlier layout (keys this release does not know are left out)."""
+        problem = manifest_problem(data)
+        if problem:
+            raise IndexUnavailable(f"index {name}: its manifest {problem}")
+        if data.get("layout") != LAYOUT:
+            raise EarlierLayout(f"index {name} was built before versions held everything the service reads: "
+                                   f"run `python -m indexer build` once to upgrade it")
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{key: value for key, value in data.items() if key in known})
+        except TypeError as exc:  # a key every version has is missing
+            raise IndexUnavailable(f"index {name}: its manifest lacks {exc}") from exc
+
+    def json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def summary(self) -> str:
+        return f"{self.count} passages, {self.lexical.get('articles', 0)} articles, {self.index_factory}"
+
+    @property
+    def removed(self) -> np.ndarray:
+        """Passages the version's FAISS segments still hold but no longer serve: segments are never
+        written again, so a removed passage stays in its segment, skipped by searches, until a
+        merge or a full build drops it."""
+        return np.array(self.removed_ids, dtype=np.int64)
+
+
+def load_manifest(version_dir: Path) -> Manifest:
+    """The manifest of the version in `version_dir`, checked (Manifest.of)."""
+    return Manifest.of(read_manifest(version_dir), Path(version_dir).name)
+
+
+def current_manifest(index_root: Path) -> tuple[str | None, Manifest | IndexUnavailable | None]:
+    """The published version's name and manifest, or why this release cannot read it (an
+    IndexUnavailable; EarlierLayout for a version of an earlier release); (None, None) when
+    nothing is published."""
+    name = current_version(index_root)
+    if not name:
+        return None, None
+    try:
+        return name, load_manifest(versions_dir(index_root) / name)
+    except IndexUnavailable as exc:
+        return name, exc
 
 
 def versions_dir(index_root: Path) -> Path:
@@ -49,14 +127,7 @@ def read_manifest(version_dir: Path) -> dict:
 
 def segment_files(version_dir: Path) -> list[Path]:
     """A version's FAISS segment files, oldest first."""
-    return [Path(version_dir) / SEGMENTS_DIR / s["name"] for s in read_manifest(version_dir)["segments"]]
-
-
-def removed_ids(manifest: dict) -> np.ndarray:
-    """Passages a version's FAISS segments still hold but no longer serve: segments are never
-    written again, so a removed passage stays in its segment, skipped by searches, until a merge
-    or a full build drops it."""
-    return np.array(manifest.get("removed_ids", []), dtype=np.int64)
+    return [Path(version_dir) / SEGMENTS_DIR / s["name"] for s in load_manifest(version_dir).segments]
 
 
 def sign(manifest_bytes: bytes, key: str) -> str:
@@ -99,14 +170,14 @@ def manifest_problem(manifest: object) -> str | None:
     return None
 
 
-def check_files(version_dir: Path, manifest: dict, check_hash: bool = True,
+def check_files(version_dir: Path, files: dict[str, dict], check_hash: bool = True,
                 verified: frozenset = frozenset()) -> frozenset:
-    """Refuse a version whose files are not exactly those its manifest lists (sizes always,
+    """Refuse a version whose files are not exactly those its manifest lists (`files`; sizes always,
     checksums with `check_hash`): a truncated copy, a corrupt pull, a file gone. Returns the files
     (device, inode, size, mtime) now known good; those in `verified` (hard links a version loaded before shares,
     never written again) are not read again, so a switch reads only what the nightly wrote."""
     name, good = Path(version_dir).name, set()
-    for relative, expected in manifest.get("files", {}).items():
+    for relative, expected in files.items():
         path = Path(version_dir) / relative
         try:
             stat = path.stat()

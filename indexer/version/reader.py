@@ -13,13 +13,11 @@ import numpy as np
 from indexer import duplicates, suggest, vocabulary
 from indexer.version import lexical
 from indexer.version.layout import (
-    LAYOUT,
     SEGMENTS_DIR,
     IndexUnavailable,
+    Manifest,
     check_files,
-    manifest_problem,
-    read_manifest,
-    removed_ids,
+    load_manifest,
     versions_dir,
 )
 
@@ -76,7 +74,7 @@ class ServedVersion:
     """A version's FAISS segments (searched together, as one index) and its lexical indexes."""
 
     version: str
-    manifest: dict
+    manifest: Manifest
     segments: list[faiss.Index]
     lexical: lexical.LexicalIndex
     vocabulary: vocabulary.Vocabulary
@@ -84,8 +82,8 @@ class ServedVersion:
     verified: frozenset = frozenset()  # its files (device, inode, size, mtime), checked against the manifest
 
     def __post_init__(self) -> None:
-        self.removed = removed_ids(self.manifest)
-        self.groups = duplicates.Groups.from_snapshot(self.manifest.get("groups", {}))  # as built
+        self.removed = self.manifest.removed
+        self.groups = duplicates.Groups.from_snapshot(self.manifest.groups)  # as built
         self._params = None
         if len(self.removed):  # the selectors must live as long as the parameters that point at them
             self._selectors = (faiss.IDSelectorBatch(self.removed),)
@@ -96,7 +94,7 @@ class ServedVersion:
     def source_titles(self) -> dict[str, str]:
         """{source key: its own name} as the version recorded them when it was built (one built
         before names has keys alone)."""
-        return {s["source"]: s.get("title", s["source"]) for s in self.manifest.get("sources", [])}
+        return {s["source"]: s.get("title", s["source"]) for s in self.manifest.sources}
 
     def summaries(self, article_ids: list[int]) -> dict[int, ArticleSummary]:
         """The articles of these ids that the version holds, as lists show them."""
@@ -162,32 +160,26 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
     files are not those its manifest lists (files in `verified`, from a version loaded before,
     are not hashed again)."""
     version_dir = versions_dir(index_root) / name
-    manifest = read_manifest(version_dir)
-    problem = manifest_problem(manifest)
-    if problem:
-        raise IndexUnavailable(f"index {name}: its manifest {problem}")
-    if manifest.get("layout") != LAYOUT:
-        raise IndexUnavailable(f"index {name} was built before versions held everything the service reads: "
-                               f"run `python -m indexer build` once to upgrade it")
-    if manifest.get("model") != expected_model:
+    manifest = load_manifest(version_dir)
+    if manifest.model != expected_model:
         raise IndexUnavailable(
-            f"index {name} was built with model {manifest.get('model')!r}, but the configured model is "
+            f"index {name} was built with model {manifest.model!r}, but the configured model is "
             f"{expected_model!r}: rebuild it with `python -m indexer build --full` or set NEWSSEARCH_MODEL")
-    if manifest.get("dimension") != expected_dimension:
-        raise IndexUnavailable(f"index {name} has dimension {manifest.get('dimension')}, "
+    if manifest.dimension != expected_dimension:
+        raise IndexUnavailable(f"index {name} has dimension {manifest.dimension}, "
                                f"the model gives {expected_dimension}: rebuild the index")
-    good = check_files(version_dir, manifest, check_hash, verified)
+    good = check_files(version_dir, manifest.files, check_hash, verified)
     segments = []
-    for segment in manifest["segments"]:
+    for segment in manifest.segments:
         try:
             index = faiss.read_index(str(version_dir / SEGMENTS_DIR / segment["name"]), faiss.IO_FLAG_READ_ONLY)
         except RuntimeError as exc:
             raise IndexUnavailable(f"index {name}: cannot read {segment['name']}: {exc}") from exc
         apply_search_params(index, search_params)
         segments.append(index)
-    held, removed = sum(int(s.ntotal) for s in segments), len(removed_ids(manifest))
-    if manifest.get("count") != held - removed:
-        raise IndexUnavailable(f"index {name}: {held} vectors, manifest says {manifest.get('count')} "
+    held, removed = sum(int(s.ntotal) for s in segments), len(manifest.removed_ids)
+    if manifest.count != held - removed:
+        raise IndexUnavailable(f"index {name}: {held} vectors, manifest says {manifest.count} "
                                f"and {removed} removed")
     try:
         words = vocabulary.Vocabulary.open(version_dir)
@@ -196,15 +188,15 @@ def load_version(index_root: Path, name: str, expected_model: str, expected_dime
     return ServedVersion(name, manifest, segments, _load_lexical(version_dir, manifest), words, version_dir, good)
 
 
-def _load_lexical(version_dir: Path, manifest: dict) -> lexical.LexicalIndex:
+def _load_lexical(version_dir: Path, manifest: Manifest) -> lexical.LexicalIndex:
     """The version's lexical indexes, refused unless they hold the passages FAISS holds."""
-    name, counts = version_dir.name, manifest.get("lexical")
+    name, counts = version_dir.name, manifest.lexical
     try:
         found = lexical.LexicalIndex.open(version_dir)
     except lexical.LexicalUnavailable as exc:
         raise IndexUnavailable(f"index {name}: {exc}") from exc
-    if (found.passage_count, found.article_count) != (manifest.get("count"), counts.get("articles")):
+    if (found.passage_count, found.article_count) != (manifest.count, counts.get("articles")):
         raise IndexUnavailable(
             f"index {name}: lexical index holds {found.passage_count} passages and {found.article_count} "
-            f"articles, the manifest says {manifest.get('count')} and {counts.get('articles')}")
+            f"articles, the manifest says {manifest.count} and {counts.get('articles')}")
     return found

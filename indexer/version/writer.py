@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,9 +23,9 @@ from indexer.version.layout import (
     SEGMENTS_DIR,
     SIGNATURE_FILE,
     IndexUnavailable,
+    Manifest,
     current_version,
-    read_manifest,
-    removed_ids,
+    load_manifest,
     sign,
     version_name,
     versions_dir,
@@ -64,10 +64,11 @@ def make_index(vectors: np.ndarray, ids: np.ndarray, factory: str) -> faiss.Inde
     return index
 
 
-def file_list(version_dir: Path, previous: dict | None = None, previous_dir: Path | None = None) -> dict[str, dict]:
+def file_list(version_dir: Path, previous: Manifest | None = None, previous_dir: Path | None = None
+              ) -> dict[str, dict]:
     """{relative path: {"bytes", "sha256"}} of every file of a version but its manifest. A file
     that is the previous version's own (a hard link) keeps the checksum its manifest gives."""
-    known = (previous or {}).get("files", {})
+    known = previous.files if previous is not None else {}
     out = {}
     for folder, _, names in os.walk(version_dir):
         for name in names:
@@ -83,10 +84,10 @@ def file_list(version_dir: Path, previous: dict | None = None, previous_dir: Pat
     return dict(sorted(out.items()))
 
 
-def write_manifest(folder: Path, manifest: dict, key: str = "") -> None:
+def write_manifest(folder: Path, manifest: Manifest, key: str = "") -> None:
     """The manifest, and with a replication `key` its signature (SIGNATURE_FILE), which replicas
     holding the same key check before they copy anything."""
-    data = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+    data = json.dumps(manifest.json(), indent=2, ensure_ascii=False).encode()
     _write_synced(folder / MANIFEST_FILE, data)
     if key:
         _write_synced(folder / SIGNATURE_FILE, sign(data, key).encode())
@@ -117,7 +118,7 @@ def plan_segments(previous: ServedVersion | None, matrix: np.ndarray, ids: np.nd
     REMOVED_SHARE_MAX, and past MAX_SEGMENTS the smaller half."""
     if previous is None:
         return Segments([], [make_index(matrix, ids, factory)]), removed
-    kept = list(zip(previous.manifest["segments"], previous.segments))
+    kept = list(zip(previous.manifest.segments, previous.segments))
     held = [id_map(index) for index in previous.segments]
     rewrite = {i for i, ids_held in enumerate(held)
                if np.isin(ids_held, removed).sum() > REMOVED_SHARE_MAX * len(ids_held)}
@@ -145,11 +146,12 @@ def plan_segments(previous: ServedVersion | None, matrix: np.ndarray, ids: np.nd
             np.intersect1d(removed, still_held))
 
 
-def write_version(index_root: Path, segments: Segments, manifest: dict,
+def write_version(index_root: Path, segments: Segments, facts: dict,
                   write_rest: Callable[[Path], dict], key: str = "") -> Path:
     """Write a complete version directory (fsynced), not yet published: the FAISS segments, then
-    what `write_rest` adds (the lexical indexes and the vocabulary; it returns manifest entries),
-    then the manifest with every file's checksum (signed with the replication `key`, if any)."""
+    what `write_rest` adds (the lexical indexes and the vocabulary; it returns their manifest
+    entries), then the manifest (`facts`: what the build knows of the version, Manifest fields) with
+    every file's checksum, signed with the replication `key`, if any."""
     root = versions_dir(index_root)
     root.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
@@ -167,18 +169,12 @@ def write_version(index_root: Path, segments: Segments, manifest: dict,
             faiss.write_index(index, str(staging / SEGMENTS_DIR / segment["name"]))
             listed.append(segment)
         extra = write_rest(staging)
-        previous = read_manifest(segments.previous_dir) if segments.previous_dir is not None else None
+        previous = load_manifest(segments.previous_dir) if segments.previous_dir is not None else None
         held = sum(s["vectors"] for s in listed)
-        manifest = {
-            **manifest,
-            **extra,
-            "layout": LAYOUT,
-            "version": name,
-            "created_at": created.replace(microsecond=0).isoformat(),
-            "count": held - len(removed_ids(manifest)),
-            "segments": listed,
-            "files": file_list(staging, previous, segments.previous_dir),
-        }
+        manifest = Manifest(**facts, **extra, layout=LAYOUT, version=name,
+                            created_at=created.replace(microsecond=0).isoformat(), count=held, segments=listed,
+                            files=file_list(staging, previous, segments.previous_dir))
+        manifest = replace(manifest, count=held - len(manifest.removed_ids))  # the passages it serves
         write_manifest(staging, manifest, key)
         fsync_tree(staging)
         final = root / name

@@ -315,7 +315,7 @@ class SearchEngine:
     def sources(self) -> list[dict]:
         """The served version's sources, counted when it was built."""
         index = self._served_or_none()
-        sources = index.manifest.get("sources", []) if index is not None else []
+        sources = index.manifest.sources if index is not None else []
         return [{"title": s["source"], **s} for s in sources]  # a version built before titles: the key
 
     def source_title(self, source: str) -> str:
@@ -353,7 +353,7 @@ class SearchEngine:
         index = self._served_or_none()
         info = {"status": "ok", "model": self.embedder.model_id,
                 "index_version": index.version if index else None,
-                "index_built_at": index.manifest.get("created_at") if index else None}
+                "index_built_at": index.manifest.created_at if index else None}
         if index is not None:
             info.update(articles=index.lexical.article_count, passages=index.count)
         if self.index.error:
