@@ -222,3 +222,26 @@ def test_every_field_of_every_fixture_article(site, sources, tmp_path):
              for title, fields in truth.items() for name, value in fields.items()
              if title not in stored or stored[title][name] != value]
     assert len(truth) == 9 and wrong == []
+
+
+def test_a_template_that_leaves_most_of_its_sample_no_article_is_dropped(tmp_path):
+    """Stories that repeat one another's text (one notice republished under new titles) make every
+    paragraph look like the site's own: the template learned from them leaves each page no body.
+    It is dropped: every page is extracted alone, once, and nothing is saved for the next crawl."""
+    from fixtures.site import CMS_ARTICLES, FixtureSite
+    from indexer.crawl.crawler import SAMPLE_PAGES
+
+    site = FixtureSite(hang_seconds=2.5, extra_cms=12)
+    server = site.serve()
+    try:
+        path = tmp_path / "sources.toml"
+        path.write_text(SOURCES_TOML.format(base=site.base))
+        conn, reports = crawl_all(tmp_path / "a.sqlite3", [s for s in load_sources(path) if s.name == "cms"])
+    finally:
+        server.shutdown()
+    report = reports["cms"]
+    assert report.template_learned and report.template_dropped and "DROPPED" in report.completeness()
+    assert 2 * report.counts["template_misfits"] > SAMPLE_PAGES >= report.counts["template_misfits"]  # the sample only
+    assert store.source_template(conn, "cms") is None
+    copies = [r for r in articles_by_title(conn).values() if r["title"].startswith("Bài số ")]
+    assert len(copies) == 12 and {r["body"] for r in copies} == {"\n\n".join(CMS_ARTICLES["le-giao-nhan-quan-2021"]["paras"])}

@@ -50,6 +50,7 @@ class CrawlReport:
     template_learned: bool = False    # this crawl learned the site's template (else used the saved one)
     template_pages: int = 0           # pages the template in use was learned from
     template_blocks: int = 0          # blocks it holds as the site's own (never a body's)
+    template_dropped: bool = False    # it left most of the pages it was tried on no article: not used
 
     def replaced(self, bad_bytes: int) -> None:
         """Count a page read with this many bad bytes replaced (none: nothing to count)."""
@@ -85,8 +86,11 @@ class CrawlReport:
             how = "learned now" if self.template_learned else "as learned before"
             misfits = counts["template_misfits"]
             lines.append(f"  site template ({how}, from {self.template_pages} pages): {self.template_blocks} "
-                         "repeated blocks kept out of every body" +
-                         (f"; {misfits} pages it left no article, extracted alone" if misfits else ""))
+                         "repeated blocks" + (
+                             f"; DROPPED: it left {misfits} of the pages it was tried on no article (their stories "
+                             "share their text), every page extracted alone" if self.template_dropped else
+                             " kept out of every body" +
+                             (f"; {misfits} pages it left no article, extracted alone" if misfits else "")))
         if counts["pages_with_bad_bytes"]:
             lines.append(f"  read with bad bytes replaced: {counts['pages_with_bad_bytes']} pages, "
                          f"{counts['bad_bytes_replaced']} bytes in all")
@@ -327,11 +331,10 @@ class Crawler:
             self.store_page(url, *fetched, source, report, template)
 
     def _learn(self, source: Source, texts: list[str], report: CrawlReport) -> SiteTemplate | None:
-        """The source's template from these pages' texts when they are enough (then saved), else
-        the one saved before; the report says which."""
+        """The source's template from these pages' texts when they are enough (saved once it fits
+        them: _store_waiting), else the one saved before; the report says which."""
         template = learn(texts)
         if template is not None:
-            self.sink.save_template(source.name, template)
             report.template_learned = True
         else:
             template = self.sink.template(source.name)
@@ -364,13 +367,21 @@ class Crawler:
 
     def _store_waiting(self, waiting: list[tuple[str, Response, Decoded]], source: Source,
                        report: CrawlReport) -> SiteTemplate | None:
-        """Learn the template from the pages waiting, then store them with it; the template."""
+        """Learn the template from the pages waiting, then store them with it; the template for the
+        pages after them (saved, when learned now), or None when it left most of these no article:
+        a site whose stories repeat their own text would only have every page extracted twice."""
         template = self._learn(source, [decoded.text for _, _, decoded in waiting], report)
+        misfits = report.counts["template_misfits"]
         for url, response, decoded in waiting:
             try:
                 self.store_page(url, response, decoded, source, report, template)
             except Exception as exc:
                 self._unexpected(report, url, source, exc)
+        if template is not None and 2 * (report.counts["template_misfits"] - misfits) > len(waiting):
+            report.template_dropped = True
+            return None
+        if template is not None and report.template_learned:
+            self.sink.save_template(source.name, template)
         return template
 
     def _unexpected(self, report: CrawlReport, url: str, source: Source, exc: Exception) -> None:
