@@ -77,7 +77,8 @@ def candidate_features(engine, query: dict, doc_of: dict[int, str]) -> dict:
     fusion = {"lists": [[name, found] for name in LISTS
                         if (found := [(doc, raw) for list_name, doc, raw in shares if list_name == name])],
               "shares": {doc_of[aid]: rank.pair_share(every.get(aid, ""), pairs) for aid in notes} if pairs else {},
-              "factors": {doc_of[aid]: n.period_factor * n.place_factor for aid, n in notes.items()},
+              "factors": {doc_of[aid]: (n.period_factor, n.place_factor) for aid, n in notes.items()},
+              "ids": {doc_of[aid]: aid for aid in notes},
               "admitted": sorted(doc_of[aid] for aid in ranking.fused), "order": [doc_of[a] for a in ranking.order]}
     top = ranking.order[:TOP]
     terms = [vtext.fold(w) for w in vtext.words(ranking.parsed.normalized)]
@@ -202,8 +203,8 @@ def _refused(cand: dict, params) -> list[str]:
     from service.search import rank
 
     fusion = cand["fusion"]
-    docs = sorted(fusion["factors"])
-    number = {doc: i for i, doc in enumerate(docs)}
+    number = fusion["ids"]  # the engine's article ids: ties are broken by them, as the engine does
+    docs = {aid: doc for doc, aid in number.items()}
     lists = dict(fusion["lists"])
     exact, folded = rank.lexical_weights(bool(lists.get("exact")), params.weights)
     weights = {"exact": exact, "folded": folded, "dense": params.weights["dense"], "article": params.weights["article"]}
@@ -213,7 +214,9 @@ def _refused(cand: dict, params) -> list[str]:
     if fusion["shares"]:
         top = rank.best(fused, params.pair_depth)
         rank.reward_word_pairs(fused, top, {i: fusion["shares"][docs[i]] for i in top}, weight=params.pair_weight)
-    fused = {i: (score * fusion["factors"][docs[i]], pid) for i, (score, pid) in fused.items()}
+    for i, (score, pid) in fused.items():  # the period's factor, then the place's, as the engine applies them
+        period, place = fusion["factors"][docs[i]]
+        fused[i] = (score * period * place, pid)
     admitted = {number[doc] for doc in fusion["admitted"]}
     return [docs[i] for i in rank.best({i: v for i, v in fused.items() if i in admitted}, rank.MAX_RESULTS)]
 

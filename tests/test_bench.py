@@ -92,3 +92,26 @@ def test_hnsw_recall_benchmark_measures_a_served_hnsw_version(tmp_path):
     publish(tmp_path / "flat" / "index", unit_vectors(50, d=16), np.arange(50))
     with pytest.raises(SystemExit, match="not HNSW"):
         hnsw_recall.run(tmp_path / "flat", [8], count=5, rounds=1)
+
+
+def test_the_short_query_bench_fuses_again_exactly_as_the_engine_does(engine):
+    """bench.short_queries re-scores with other weights through rank.fuse: with the shipped ones it
+    must give the engine's own order, or its figures would measure a different ranking."""
+    from dataclasses import replace
+
+    from bench.short_queries import _refused, candidate_features
+    from service.search import rank
+
+    class Same(dict):  # the demo's documents are its articles
+        def __missing__(self, aid):
+            return str(aid)
+
+    compared = 0
+    for text in ("phòng chống thiên tai 2021", "nông thôn mới", "hội nghị tổng kết công tác quân sự năm 2021", "bau cu"):
+        features = candidate_features(engine, {"text": text, "kind": "short", "relevant": ["1"]}, Same())
+        assert len(features["fusion"]["order"]) > 1
+        shipped = rank.DEFAULT.for_query(engine.parse(text), "hybrid")
+        assert _refused(features, shipped) == features["fusion"]["order"], text
+        other = _refused(features, replace(shipped, weights={**shipped.weights, "dense": 0.0, "article": 1.0}))
+        compared += other != features["fusion"]["order"]
+    assert compared  # other weights do change the order: the comparison can fail
