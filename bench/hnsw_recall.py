@@ -24,7 +24,7 @@ from bench.scale import synthesize
 from indexer.version import layout, reader
 
 NOISE = 0.02  # per dimension, as the synthetic passage vectors of bench.query_scale and bench.scale
-DEPTH = 300   # what the service asks FAISS for (service/search/rank.py DENSE_DEPTH)
+DEPTH = 300   # what the service asks FAISS for (rank.RankingParams.dense_depth)
 
 
 def open_served(index_root: Path, search_params: str = "") -> reader.ServedVersion:

@@ -139,7 +139,7 @@ def test_evidence_rules_on_made_up_candidates():
     none = ({}, 0)
     # a two-word query: 1 and 3 hold the words in a row, 1 in its title and three times in a short
     # article, 3 once, late, in a long one and at a quarter of the best; 5 holds them apart at 0.65
-    # of the best (over APART_FLOOR), 2 apart at 0.5 (under it); 4 holds nothing but stands out in
+    # of the best (over apart_floor), 2 apart at 0.5 (under it); 4 holds nothing but stands out in
     # meaning
     words, pairs = ({1: 2, 2: 2, 3: 2, 5: 2}, 2), ({1: 1, 3: 1}, 1)
     assert rank.in_row(fused, words, pairs) == [1, 3]  # best first
@@ -157,7 +157,7 @@ def test_evidence_rules_on_made_up_candidates():
     notes = rank.admit(fused, ({1: 2, 2: 2}, 2), ({1: 1, 2: 1}, 1), ({1: 1}, 1), {2: 9.0},
                        {1: rank.Runs(3, 0, 200), 2: rank.Runs(3, 0, 200)})
     assert (notes[1].admitted_by, notes[2].admitted_by, notes[2].phrases) == ("words", None, False)
-    # a longer query: half its words and COVER_FLOOR of the best score are enough
+    # a longer query: half its words and cover_floor of the best score are enough
     notes = rank.admit(fused, ({1: 6, 2: 3, 3: 2, 4: 6}, 6), none, none, {}, {})
     assert {aid: n.admitted_by for aid, n in notes.items()} == {1: "words", 2: "words", 3: None, 4: None, 5: None}
 

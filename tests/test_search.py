@@ -137,7 +137,7 @@ UNRELATED = ["Nông dân thu hoạch lúa.", "Học sinh ôn thi.", "Chợ Tết
 def test_words_in_many_passages_are_left_out_of_lexical_matching(make_archive):
     bodies = ["Huyện tổ chức hội nghị tổng kết.", "Huyện ra quân làm đường giao thông.",
               "Huyện phát động phong trào thi đua.", "Bão số 9 gây lũ lớn ở huyện ven biển.", *UNRELATED]
-    engine = make_archive([("", b) for b in bodies])  # huyện: in 4 of 10 passages, over COMMON_FRACTION
+    engine = make_archive([("", b) for b in bodies])  # huyện: in 4 of 10 passages, over common_fraction
     parsed = engine.parse("huyện bão lũ")
     assert common_words(engine, parsed) == ({"huyen"}, {"huyện"})
     assert parsed.without(({"huyen"}, {"huyện"})).words_to_match(exact=True) == WordQuery((), (("bão",), ("lũ",)))
