@@ -77,7 +77,7 @@ class SearchEngine:
         self.params = params  # every tuned number of the ranking (a benchmark runs with others)
         self.embedder = embedder or get_embedder(settings)
         self.index = IndexHolder(settings, self.embedder.model_id, self.embedder.dimension)
-        self._backgrounds: dict[str, np.ndarray] = {}
+        self._backgrounds: dict[tuple[str, int], np.ndarray] = {}  # (version, sample size) → the sample
 
     # --- the query path -------------------------------------------------------------------
     def parse(self, text: str, index: reader.ServedVersion | None = None, as_typed: bool = False) -> ParsedQuery:
