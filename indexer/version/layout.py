@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -72,7 +72,7 @@ class Manifest:
             raise IndexUnavailable(f"index {name}: its manifest lacks {exc}") from exc
 
     def json(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return asdict(self)
 
     def summary(self) -> str:
         return f"{self.count} passages, {self.lexical.get('articles', 0)} articles, {self.index_factory}"

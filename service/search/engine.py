@@ -25,7 +25,7 @@ from indexer.config import Settings
 from indexer.embed import Embedder, get_embedder
 from indexer.models import Filters
 from indexer.version import layout, reader
-from indexer.version.reader import SUMMARY_FIELDS, ArticleSummary
+from indexer.version.reader import ArticleSummary
 from service.search import candidates, rank
 from service.search.index_holder import IndexHolder
 from service.search.query import ParsedQuery, Query, WordRestorer, parse_query
@@ -252,10 +252,10 @@ class SearchEngine:
         hits = []
         for aid in page_ids:
             score, pid = fused[aid]
-            hits.append(Hit(*(getattr(articles[aid], name) for name in SUMMARY_FIELDS), round(score, 6), pid,
-                            highlight(passages[pid]["text"], marks),
-                            ranking.explanations[aid] if ranking.explanations is not None else None,
-                            copies.get(aid, [])))
+            hits.append(Hit(**articles[aid].json(), score=round(score, 6), passage_id=pid,
+                            snippet=highlight(passages[pid]["text"], marks),
+                            explanation=ranking.explanations[aid] if ranking.explanations is not None else None,
+                            copies=copies.get(aid, [])))
         years = dict(sorted(Counter(ranking.dates[aid][1][:4] for aid in order if ranking.dates[aid][1]).items()))
         facet = [{"key": key, "label": places.label(key), "count": n}
                   for key, n in index.lexical.place_counts(order, PLACE_FACET_SIZE) if places.known(key)]
