@@ -14,6 +14,9 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from functools import lru_cache
+from itertools import compress, pairwise
+from operator import and_
 from typing import NamedTuple
 
 from indexer.text import fold, fold_word
@@ -40,27 +43,33 @@ class Ngrams(NamedTuple):
     capitalised_bigrams: Counter
 
 
-def _capitalised(word: str) -> bool:
-    """Written as a name ("Nghệ"), not in capitals throughout ("UBND")."""
-    return word[:1].isupper() and not (len(word) > 1 and word.isupper())
+@lru_cache(maxsize=200_000)
+def _syllable(written: str) -> tuple[tuple[str, str], bool]:
+    """((folded, lower case), capitalised) of one written syllable: capitalised is written as a
+    name ("Nghệ"), not in capitals throughout ("UBND"). Cached: an archive repeats its syllables."""
+    lower = written.lower()
+    return (fold_word(lower), lower), written[:1].isupper() and not (len(written) > 1 and written.isupper())
+
+
+def _spelt(pairs: Counter) -> Counter:
+    """Pairs of syllable keys as the archive keys a pair: ("folded folded", "form form")."""
+    return Counter({(f"{a[0]} {b[0]}", f"{a[1]} {b[1]}"): n for (a, b), n in pairs.items()})
 
 
 def count_ngrams(texts: Iterable[str]) -> Ngrams:
-    counts = Ngrams(Counter(), Counter(), Counter(), Counter())
+    unigrams, capitalised_unigrams, bigrams, capitalised_bigrams = [], [], [], []
     for text in texts:
         for run in WORD_RUN.findall(text):
-            written = run.split()
-            syllables = [w.lower() for w in written]
-            folded = [fold_word(s) for s in syllables]
-            counts.unigrams.update(zip(folded, syllables))
-            counts.capitalised_unigrams.update(
-                (folded[i], syllables[i]) for i in range(1, len(written)) if _capitalised(written[i]))
-            for i in range(len(syllables) - 1):
-                key = (f"{folded[i]} {folded[i + 1]}", f"{syllables[i]} {syllables[i + 1]}")
-                counts.bigrams[key] += 1
-                if _capitalised(written[i]) and _capitalised(written[i + 1]):
-                    counts.capitalised_bigrams[key] += 1
-    return counts
+            keys, capitalised = zip(*map(_syllable, run.split()), strict=True)
+            unigrams += keys
+            capitalised_unigrams += compress(keys[1:], capitalised[1:])  # a run's first word: a sentence's, maybe
+            if len(keys) > 1:
+                pairs = list(pairwise(keys))
+                bigrams += pairs
+                capitalised_bigrams += compress(pairs, map(and_, capitalised, capitalised[1:]))
+    # A pair is counted as its two keys, and spelt out once per distinct pair (syllables hold no space).
+    return Ngrams(Counter(unigrams), _spelt(Counter(bigrams)), Counter(capitalised_unigrams),
+                  _spelt(Counter(capitalised_bigrams)))
 
 
 UnigramLookup = Callable[[str], dict[str, int]]  # folded syllable -> {form: count}

@@ -41,6 +41,7 @@ _KINDS = {level: tuple(dict.fromkeys(kind for kinds in PREFIXES.values() for lv,
           for level in LEVELS}
 _PREFIX_WORD_SET = {w for p in PREFIXES for w in p}
 _PREFIX_FIRST_WORDS = {p[0] for p in PREFIXES}  # most words begin none: one set lookup
+_OPENERS = _PREFIX_FIRST_WORDS | {"tp", "tphcm"}  # the words a prefix or Ho Chi Minh City begins with
 # A run of capitalised words after a place can go on into a person's name ("UBND tỉnh Nghệ An
 # Nguyễn Đức Trung"): the name ends where a family name begins.
 _FAMILY_NAMES = frozenset(vtext.words(
@@ -96,18 +97,22 @@ def _run_end(tokens: list[tuple[str, int, int]], begin: int, digits: bool) -> in
     return end
 
 
-def _match_name(tokens: list[tuple[str, int, int]], begin: int, end: int, kinds: tuple[tuple[str, str], ...],
+def _match_name(lower: list[str], begin: int, end: int, kinds: tuple[tuple[str, str], ...],
                 g: Gazetteer, whole: bool) -> tuple[int, str, list[str]] | None:
-    """(end, level, units): the longest name of one of these kinds at `begin`, which ends the run
-    or is followed by a family name (unless `whole`: then only the whole run counts)."""
-    words = [vtext.canonical_word(t[0]) for t in tokens[begin:end] if t[0] != "-"]
-    positions = [i for i in range(begin, end) if tokens[i][0] != "-"]
+    """(end, level, units): the longest name of one of these kinds at `begin` (`lower`: the
+    canonical words), which ends the run or is followed by a family name (unless `whole`: then
+    only the whole run counts)."""
+    positions = [i for i in range(begin, end) if lower[i] != "-"]
+    if whole and len(positions) > MAX_NAME_WORDS:
+        return None
+    words = [lower[i] for i in positions]
     for size in range(min(len(words), MAX_NAME_WORDS), 0, -1):
         if size < len(words) and (whole or words[size] not in _FAMILY_NAMES):
             continue
         name = " ".join(words[:size])
         for level, kind in kinds:
-            units = of_kind(g.by_name.get((level, name), ()), level, kind, g)
+            bearers = g.by_name.get((level, name))
+            units = of_kind(bearers, level, kind, g) if bearers else None
             if units:
                 return positions[size - 1] + 1, level, units
     return None
@@ -126,10 +131,14 @@ def _prefix_at(words: list[str], i: int) -> tuple[int, tuple[tuple[str, str], ..
 def _candidates(text: str, g: Gazetteer) -> list[_Candidate]:
     """Every place-like name in a text, with the units that bear it (not yet resolved)."""
     tokens = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    lower = [vtext.canonical_word(t[0]) for t in tokens]
+    lower = list(map(vtext.canonical_word, (t[0] for t in tokens)))
     out: list[_Candidate] = []
     i = 0
-    while i < len(tokens):
+    # Only a prefix, "TP" or a capitalised word can begin a name: the other tokens are passed over.
+    for mark in [n for n, (token, word) in enumerate(zip(tokens, lower)) if word in _OPENERS or token[0][:1].isupper()]:
+        if mark < i:
+            continue
+        i = mark
         prefix = _prefix_at(lower, i)
         hcm = _hcm(lower, i) if lower[i] in ("tp", "tphcm") else 0
         if hcm:
@@ -141,7 +150,7 @@ def _candidates(text: str, g: Gazetteer) -> list[_Candidate]:
             size, kinds = prefix
             begin = i + size + (1 if i + size < len(tokens) and tokens[i + size][0] == "." else 0)
             end = _run_end(tokens, begin, digits=True)
-            found = _match_name(tokens, begin, end, kinds, g, whole=False) if end > begin else None
+            found = _match_name(lower, begin, end, kinds, g, whole=False) if end > begin else None
             if found:
                 stop, level, units = found
                 out.append(_Candidate(tokens[begin][1], tokens[stop - 1][2], begin, stop - 1, level, units))
@@ -170,6 +179,8 @@ def _bare(tokens: list[tuple[str, int, int]], lower: list[str], begin: int, end:
           g: Gazetteer) -> list[_Candidate]:
     """A run of capitalised words with no prefix: a province if the whole run names one (or each
     part of "Đắk Lắk - Đắk Nông" does); a district if its province follows ("Hoài Đức, Hà Nội")."""
+    if "-" not in lower[begin:end] and " ".join(lower[begin:end]) not in g.names:
+        return []  # most runs of capitals (people, bodies) name no unit: what follows would find none
     parts, start = [], begin
     for i in range(begin, end + 1):
         if i == end or tokens[i][0] == "-":
@@ -177,7 +188,7 @@ def _bare(tokens: list[tuple[str, int, int]], lower: list[str], begin: int, end:
             start = i + 1
 
     def province(first: int, last: int) -> _Candidate | None:
-        match = _match_name(tokens, first, last, ((PROVINCE, "Tỉnh"),), g, whole=True)
+        match = _match_name(lower, first, last, ((PROVINCE, "Tỉnh"),), g, whole=True)
         if match and " ".join(w for w in lower[first:last] if w != "-") not in NEEDS_PREFIX:
             return _Candidate(tokens[first][1], tokens[last - 1][2], first, last - 1, PROVINCE, match[2])
         return None
@@ -188,7 +199,7 @@ def _bare(tokens: list[tuple[str, int, int]], lower: list[str], begin: int, end:
     found = [c for c in (province(first, last) for first, last in parts) if c] if len(parts) > 1 else []
     if found:
         return found
-    district = _match_name(tokens, begin, end, tuple((DISTRICT, k) for k in _KINDS[DISTRICT]), g, whole=True)
+    district = _match_name(lower, begin, end, tuple((DISTRICT, k) for k in _KINDS[DISTRICT]), g, whole=True)
     if district and lower[end:end + 1] == [","]:
         return [_Candidate(tokens[begin][1], tokens[end - 1][2], begin, end - 1, DISTRICT, district[2],
                            needs_parent=True)]
@@ -214,7 +225,7 @@ def _list_continues(tokens: list[tuple[str, int, int]], lower: list[str], i: int
     while i < len(tokens) and lower[i] in (",", "và"):
         begin = i + 1 + (1 if lower[i] == "," and lower[i + 1:i + 2] == ["và"] else 0)
         end = _run_end(tokens, begin, digits=True)
-        found = _match_name(tokens, begin, end, kinds, g, whole=True) if end > begin else None
+        found = _match_name(lower, begin, end, kinds, g, whole=True) if end > begin else None
         name = " ".join(w for w in lower[begin:end] if w != "-")
         if not found or any(name_words(g.units[up].name) == name.split()
                             for unit in out[-1].units for up in g.ancestors(unit)[1:]):

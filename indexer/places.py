@@ -85,12 +85,14 @@ class Gazetteer:
     by_folded: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     formed_from: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # new unit → old units
     became: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))       # old unit → new units
+    names: set[str] = field(default_factory=set)  # every name any unit bears, as by_name spells it
 
     def add(self, unit: Unit, names: Iterable[str] = ()) -> None:
         self.units[unit.key] = unit
         for name in {unit.name, *names}:
             words = name_words(name)
             self.by_name[(unit.level, " ".join(words))].append(unit.key)
+            self.names.add(" ".join(words))
             folded = (unit.level, " ".join(vtext.fold_word(w) for w in words))
             if unit.key not in self.by_folded[folded]:
                 self.by_folded[folded].append(unit.key)

@@ -18,8 +18,6 @@ TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 # the first plane), which no text may hold and XML refuses.
 _CONTROL = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2060\ufeff"
                       "\ufdd0-\ufdef\ufffe\uffff]")
-_SPACES = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r"\s*\n\s*(?:\n\s*)*")
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Rimes whose tone mark moves between the old (hoà, thuỷ) and new (hòa, thủy) placement.
 _MOVABLE_RIME = re.compile(r"(oa|oe|uy)$")
@@ -44,6 +42,23 @@ def _place_tone(word: str) -> str:
     return unicodedata.normalize("NFC", placed)
 
 
+def _vowel(base: str) -> str:
+    """Every letter that is `base` (or its capital) once a tone mark is taken off it: a class for a regex."""
+    found = []
+    for point in (*range(0x41, 0x250), *range(0x1E00, 0x1F00)):
+        letter = chr(point)
+        decomposed = unicodedata.normalize("NFD", letter)
+        if letter.isalpha() and unicodedata.normalize(
+                "NFC", "".join(c for c in decomposed if c not in TONE_MARKS)).lower() == base:
+            found.append(letter)
+    return "".join(found)
+
+
+# Where a word _place_tone can change ends: in a movable rime, tone marks aside. normalize() calls
+# it for these words only, a few in a hundred.
+_MOVABLE_END = re.compile(rf"(?:[{_vowel('o')}][{_vowel('a')}{_vowel('e')}]|[{_vowel('u')}][{_vowel('y')}])(?!\w)")
+
+
 def is_noncharacter(char: str) -> bool:
     """One of Unicode's 66 noncharacters (U+FDD0–FDEF and the last two code points of each plane)."""
     point = ord(char)
@@ -57,9 +72,20 @@ def clean(text: str) -> str:
     """
     text = unicodedata.normalize("NFC", text or "")
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _SPACES.sub(" ", text)
-    text = _BLANK_LINES.sub(lambda m: "\n\n" if m.group(0).count("\n") > 1 else "\n", text)
-    return text.strip()
+    # Spaces, tabs and the like in a run are one space; a run of blank space holding line breaks is
+    # one line break or, with two or more, one blank line (split() and re's \s agree on what is blank).
+    out: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        words = line.split()
+        if not words:
+            blank = True
+            continue
+        if out:
+            out.append("\n\n" if blank else "\n")
+        out.append(" ".join(words))
+        blank = False
+    return "".join(out)
 
 
 def normalize(text: str) -> str:
@@ -68,7 +94,19 @@ def normalize(text: str) -> str:
     Used identically for passages at index time and for queries, so ``hoà`` meets ``hòa``.
     Lengths do not change (the mark moves between precomposed letters), so offsets stay valid.
     """
-    return _WORD.sub(lambda m: _place_tone(m.group(0)), clean(text))
+    text = clean(text)
+    out: list[str] = []
+    done = 0
+    for match in _MOVABLE_END.finditer(text):
+        start = match.start()
+        while start and (text[start - 1].isalnum() or text[start - 1] == "_"):  # re's \w, back to the word's start
+            start -= 1
+        word = text[start:match.end()]
+        placed = _place_tone(word)
+        if placed != word:
+            out += (text[done:start], placed)
+            done = match.end()
+    return "".join(out) + text[done:] if out else text
 
 
 class _Folded(dict):
