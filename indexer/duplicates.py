@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -35,12 +35,15 @@ def shingles(summary: str, body: str) -> set[str]:
     return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
 
 
-def jaccard(first: set[str], second: set[str]) -> float:
+def jaccard(first: Set[str], second: Set[str]) -> float:
     return len(first & second) / len(first | second) if first and second else 0.0
 
 
-def band_keys(found: set[str]) -> list[tuple[int, int]]:
-    """(band, key) of the shingle set's MinHash: sets that share a key are candidates."""
+def band_keys(found: Set[str]) -> list[tuple[int, int]]:
+    """(band, key) of the shingle set's MinHash: sets that share a key are candidates (a set of
+    fewer than MIN_SHINGLES is never grouped: it has none)."""
+    if len(found) < MIN_SHINGLES:
+        return []
     signature = MinHash(num_perm=BANDS * ROWS, seed=1)
     signature.update_batch([s.encode() for s in sorted(found)])
     values = np.asarray(signature.hashvalues, dtype=np.uint64)
@@ -55,16 +58,15 @@ def _texts(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, se
     return {aid: shingles(summary, body) for aid, summary, body in rows}
 
 
-def index_article(conn: sqlite3.Connection, article_id: int, summary: str, body: str) -> None:
-    """Find a stored or updated article's near-duplicates and regroup what it touches; runs
-    inside the caller's transaction."""
+def index_article(conn: sqlite3.Connection, article_id: int, found: Set[str], keys: list[tuple[int, int]]) -> None:
+    """Find a stored or updated article's near-duplicates (`found`: its shingles, `keys`: their
+    band_keys, none for a text too short) and regroup what it touches; runs inside the caller's
+    transaction."""
     before = neighbours(conn, [article_id])
     conn.execute("DELETE FROM article_bands WHERE article_id = ?", (article_id,))
     conn.execute("DELETE FROM duplicate_pairs WHERE article_id = ? OR other_id = ?", (article_id, article_id))
-    found = shingles(summary, body)
     copies: list[tuple[int, float]] = []
-    if len(found) >= MIN_SHINGLES:
-        keys = band_keys(found)
+    if keys:
         candidates = {aid for (aid,) in conn.execute(  # CROSS JOIN: the bands' primary key for each key
             f"""SELECT b.article_id FROM (VALUES {','.join(['(?, ?)'] * len(keys))}) v
                 CROSS JOIN article_bands b ON b.band = v.column1 AND b.key = v.column2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from indexer import duplicates, place_mentions, store
+from indexer import duplicates, place_mentions, prepare, store
 from indexer import text as vtext
 
 # Each entry upgrades the schema by one version (PRAGMA user_version): SQL, or the name of a
@@ -210,7 +210,7 @@ def _folded_words_in_passages_fts(conn: sqlite3.Connection) -> None:
 
 def _populate_passages_exact(conn: sqlite3.Connection) -> None:
     conn.executemany("INSERT INTO passages_exact (rowid, title, text) VALUES (?, ?, ?)",
-                     ((pid, store.exact_text(title), store.exact_text(text))
+                     ((pid, prepare.exact_text(title), prepare.exact_text(text))
                       for pid, title, text in _passages_with_titles(conn)))
 
 
@@ -231,7 +231,8 @@ def _add_vocabulary_text_counts(conn: sqlite3.Connection) -> None:
 def _find_near_duplicates(conn: sqlite3.Connection) -> None:
     """Group the stored articles, as if each had been stored since groups existed."""
     for aid, summary, body in conn.execute("SELECT id, summary, body FROM articles ORDER BY id").fetchall():
-        duplicates.index_article(conn, aid, summary, body)
+        found = duplicates.shingles(summary, body)
+        duplicates.index_article(conn, aid, found, duplicates.band_keys(found))
 
 
 def _recognise_places(conn: sqlite3.Connection) -> None:

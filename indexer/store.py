@@ -8,24 +8,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from indexer import duplicates, place_mentions
-from indexer import text as vtext
-from indexer.diacritics import Ngrams, count_ngrams
+from indexer import duplicates, prepare
+from indexer.diacritics import Ngrams
 from indexer.files import readable_sqlite
-from indexer.models import Article, ForeignArticle, is_web_url, now_iso, sha256_text
+from indexer.models import Article, ForeignArticle, now_iso
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")  # a new archive's schema (migrations.py: older ones)
-
-def passage_embedding_text(title: str, passage: str) -> str:
-    """What gets embedded for a passage, normalised: the title gives every passage its topic."""
-    return vtext.normalize(f"{title}\n{passage}" if title else passage)
-
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the pragmas every caller needs; read-only for the service. A file that
@@ -68,32 +61,6 @@ def migrate(conn: sqlite3.Connection) -> int:
     return migrations.upgrade(conn)
 
 
-def exact_text(text: str) -> str:
-    """The exact-match form: canonical lower-case words, diacritics kept."""
-    return " ".join(vtext.canonical_word(w) for w in vtext.words(text))
-
-
-def _vocabulary_of(texts: Iterable[str], sign: int = +1) -> Ngrams:
-    """These texts' syllable and syllable-pair counts, each times `sign` (+1 stored, -1 removed):
-    the vocabulary follows every stored and removed passage and title, so no build has to recount
-    the archive."""
-    found = count_ngrams(vtext.normalize(t) for t in texts)
-    if sign < 0:
-        for counts in found:
-            for key in counts:
-                counts[key] = -counts[key]
-    return found
-
-
-def _no_counts() -> Ngrams:
-    return Ngrams(Counter(), Counter(), Counter(), Counter())
-
-
-def _add_counts(total: Ngrams, found: Ngrams) -> None:
-    for counts, more in zip(total, found, strict=True):
-        counts.update(more)
-
-
 def _write_vocabulary(conn: sqlite3.Connection, found: Ngrams, capitals: bool = True) -> None:
     """Add these signed counts to the vocabulary; a form whose count falls to nothing is removed."""
     # Migration steps from before the capitalised column existed count without it.
@@ -116,17 +83,13 @@ def recount_vocabulary(conn: sqlite3.Connection, capitals: bool = True) -> None:
     conn.execute("DELETE FROM vocab_unigrams")
     conn.execute("DELETE FROM vocab_bigrams")
     texts = conn.execute("SELECT text FROM passages UNION ALL SELECT title FROM articles")
-    _write_vocabulary(conn, _vocabulary_of(r[0] for r in texts), capitals)
+    _write_vocabulary(conn, prepare.vocabulary_of(r[0] for r in texts), capitals)
 
 
 def store_places(conn: sqlite3.Connection, article_id: int, found: dict[str, int]) -> None:
     conn.execute("DELETE FROM article_places WHERE article_id = ?", (article_id,))
     conn.executemany("INSERT INTO article_places (article_id, place, mentions) VALUES (?, ?, ?)",
                      [(article_id, place, n) for place, n in found.items()])
-
-
-def _published_day(published_at: str | None) -> str | None:
-    return published_at[:10] if published_at else None
 
 
 @contextmanager
@@ -152,10 +115,10 @@ class Batch:
     summed and written once, at its end, where each store wrote its own hundreds of rows."""
 
     def __init__(self) -> None:
-        self.vocabulary = _no_counts()
+        self.vocabulary = prepare.no_counts()
 
     def add(self, found: Ngrams) -> None:
-        _add_counts(self.vocabulary, found)
+        prepare.add_counts(self.vocabulary, found)
 
 
 @contextmanager
@@ -177,23 +140,38 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
     """Store an article, its passages, near-duplicates and places in one transaction (in a batch
     `stored`, a savepoint of its transaction); the source's `home_province` resolves place names
     many units share. Returns (id, new|updated|unchanged)."""
-    article = article.cleaned()
-    if not article.body:
-        raise ValueError(f"{article.url}: empty body")
-    if not is_web_url(article.url):
-        raise ValueError(f"{article.url!r}: an article's address must be an http(s) URL")
-    digest = article.content_hash()
+    article = prepare.cleaned(article)
+    row = _stored_row(conn, article)
+    if row and row["content_hash"] == article.content_hash():
+        return row["id"], "unchanged"
+    return _write(conn, prepare.prepare(article, chunk_words, chunk_overlap, home_province), row, stored)
+
+
+def store_prepared(conn: sqlite3.Connection, prepared: prepare.Prepared,
+                   stored: Batch | None = None) -> tuple[int, str]:
+    """upsert_article for an article already prepared (prepare.prepare, in a worker process)."""
+    row = _stored_row(conn, prepared.article)
+    if row and row["content_hash"] == prepared.digest:
+        return row["id"], "unchanged"
+    return _write(conn, prepared, row, stored)
+
+
+def _stored_row(conn: sqlite3.Connection, article: Article) -> sqlite3.Row | None:
+    """The article's row as stored (None for a new one); ForeignArticle when another source owns
+    its address. The portal's own name, where the page gives one, is kept."""
     row = conn.execute("SELECT id, source, content_hash FROM articles WHERE url = ?", (article.url,)).fetchone()
     if row and row["source"] != article.source:
         raise ForeignArticle(f"{article.url} is an article of source {row['source']!r}: only it may replace it")
     if article.site_name:
         set_source_title(conn, article.source, article.site_name, configured=False)
-    if row and row["content_hash"] == digest:
-        return row["id"], "unchanged"
-    now = now_iso()
-    values = asdict(article)
-    values.update(content_hash=digest, updated_at=now, published_day=_published_day(article.published_at))
-    vocabulary = _no_counts()
+    return row
+
+
+def _write(conn: sqlite3.Connection, prepared: prepare.Prepared, row: sqlite3.Row | None,
+           stored: Batch | None) -> tuple[int, str]:
+    values = asdict(prepared.article)
+    values.update(content_hash=prepared.digest, updated_at=now_iso(), published_day=prepared.published_day)
+    vocabulary = prepare.no_counts()
     with transaction(conn):
         if row:
             article_id, status = row["id"], "updated"
@@ -211,10 +189,10 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
                    VALUES (:url, :source, :title, :summary, :body, :author, :published_at,
                    :published_day, :category, :content_hash, :fetched_at, :updated_at)""",
                 values).lastrowid
-        _insert_passages(conn, article_id, article, chunk_words, chunk_overlap, vocabulary)
-        duplicates.index_article(conn, article_id, article.summary, article.body)
-        store_places(conn, article_id, place_mentions.article_places(
-            article.title, article.summary, article.body, values["published_day"], home_province))
+        _insert_passages(conn, article_id, prepared)
+        prepare.add_counts(vocabulary, prepared.vocabulary)
+        duplicates.index_article(conn, article_id, prepared.shingles, prepared.band_keys)
+        store_places(conn, article_id, prepared.places)
         if stored is None:
             _write_vocabulary(conn, vocabulary)
     if stored is not None:  # counted once the article is stored: a failed one counts nothing
@@ -226,28 +204,23 @@ def _delete_passages(conn: sqlite3.Connection, article_id: int, vocabulary: Ngra
     """Remove an article's passages; their words and title leave the `vocabulary` counts."""
     texts = [r[0] for r in conn.execute("SELECT text FROM passages WHERE article_id = ? UNION ALL "
                                         "SELECT title FROM articles WHERE id = ?", (article_id, article_id))]
-    _add_counts(vocabulary, _vocabulary_of(texts, -1))
+    prepare.add_counts(vocabulary, prepare.vocabulary_of(texts, -1))
     conn.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))  # passage_words cascade
 
 
-def _insert_passages(conn: sqlite3.Connection, article_id: int, article: Article,
-                     chunk_words: int, chunk_overlap: int, vocabulary: Ngrams) -> None:
-    doc = vtext.document_text(article.summary, article.body)
-    folded_title, exact_title = vtext.folded_words(article.title), exact_text(article.title)
-    pieces = vtext.chunk(doc, chunk_words, chunk_overlap)
-    _add_counts(vocabulary, _vocabulary_of([article.title, *(piece.text for piece in pieces)]))
-    for ordinal, piece in enumerate(pieces):
-        digest = sha256_text(passage_embedding_text(article.title, piece.text))
+def _insert_passages(conn: sqlite3.Connection, article_id: int, prepared: prepare.Prepared) -> None:
+    for ordinal, passage in enumerate(prepared.passages):
         passage_id = conn.execute(
             "INSERT INTO passages (article_id, ordinal, start, end, text, content_hash) VALUES (?,?,?,?,?,?)",
-            (article_id, ordinal, piece.start, piece.end, piece.text, digest)).lastrowid
+            (article_id, ordinal, passage.start, passage.end, passage.text, passage.content_hash)).lastrowid
         conn.execute("INSERT INTO passage_words VALUES (?, ?, ?, ?, ?)",
-                     (passage_id, folded_title, vtext.folded_words(piece.text), exact_title, exact_text(piece.text)))
+                     (passage_id, prepared.folded_title, passage.folded_words, prepared.exact_title,
+                      passage.exact_words))
 
 
 def delete_article(conn: sqlite3.Connection, article_id: int) -> None:
     with conn:
-        copies, vocabulary = duplicates.neighbours(conn, [article_id]), _no_counts()
+        copies, vocabulary = duplicates.neighbours(conn, [article_id]), prepare.no_counts()
         _delete_passages(conn, article_id, vocabulary)
         _write_vocabulary(conn, vocabulary)
         conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))  # its bands, pairs, group cascade
@@ -267,7 +240,7 @@ def embedding_text(conn: sqlite3.Connection, passage_id: int) -> str:
                           WHERE p.id = ?""", (passage_id,)).fetchone()
     if row is None:
         raise RuntimeError(f"passage {passage_id} was removed while the index was being built: build again")
-    return passage_embedding_text(row["title"], row["text"])
+    return prepare.passage_embedding_text(row["title"], row["text"])
 
 
 def count_rows(conn: sqlite3.Connection) -> dict[str, int]:

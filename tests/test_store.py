@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from indexer import migrations, models, store
+from indexer import migrations, models, prepare, store
 from indexer.models import WordQuery
 
 
@@ -63,21 +63,21 @@ def test_a_batch_commits_its_stores_once_and_undoes_only_the_one_that_failed(con
     other = store.connect(tmp_path / "a.sqlite3")  # what a reader sees while the batch is open
     counted = lambda c: [c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: E731
                          for t in ("articles", "passages", "vocab_unigrams", "article_bands")]
-    real = store.place_mentions.article_places
+    real = store.store_places
 
-    def failing(title, *rest, **kw):
-        if "hỏng" in title:
+    def failing(db, article_id, found):  # fails once the article's row and passages are written
+        if "hỏng" in db.execute("SELECT title FROM articles WHERE id = ?", (article_id,)).fetchone()[0]:
             raise RuntimeError("the places of a broken record")
-        return real(title, *rest, **kw)
+        return real(db, article_id, found)
 
-    monkeypatch.setattr(store.place_mentions, "article_places", failing)
+    monkeypatch.setattr(store, "store_places", failing)
     with pytest.raises(RuntimeError), store.batch(conn) as stored:
         store.upsert_article(conn, article(), stored=stored)
         assert counted(other)[0] == 0  # nothing committed inside the batch
         store.upsert_article(conn, article(url="https://x.example/a2", title="Bài hỏng", body="Một bài khác hẳn. " * 9),
                              stored=stored)
     assert not conn.in_transaction
-    monkeypatch.setattr(store.place_mentions, "article_places", real)
+    monkeypatch.setattr(store, "store_places", real)
     kept = counted(other)
     assert kept[0] == 1 and store.upsert_article(conn, article()) == (1, "unchanged")
     # the failed article left nothing behind: neither its row, passages, words nor signature, and
@@ -101,8 +101,8 @@ def test_text_is_kept_as_published_and_matched_canonically(conn):
     assert row["title"] == "Xã Sơn Thuỷ"  # NFC, spelling as published
     assert "\u200b" not in row["body"]
     assert row["published_day"] == "2021-03-12"
-    same_text_new_spelling = store.passage_embedding_text("Xã Sơn Thủy", "Thủy lợi.")
-    assert store.passage_embedding_text(row["title"], "Thuỷ lợi.") == same_text_new_spelling
+    same_text_new_spelling = prepare.passage_embedding_text("Xã Sơn Thủy", "Thủy lợi.")
+    assert prepare.passage_embedding_text(row["title"], "Thuỷ lợi.") == same_text_new_spelling
 
 
 def test_passage_offsets_index_document_text(conn):

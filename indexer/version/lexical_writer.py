@@ -1,6 +1,6 @@
 """A version's lexical indexes, written from the archive (lexical.py reads them).
 
-Words are fed already normalised (`text.folded_words`, `store.exact_text`) and split on spaces,
+Words are fed already normalised (`text.folded_words`, `prepare.exact_text`) and split on spaces,
 so the index and the query parser agree on every word by construction. A version's statistics
 (BM25's document frequencies, the common-word counts) are its own: what is stored but not yet
 published changes nothing a served version answers. A nightly patch hard-links the previous
