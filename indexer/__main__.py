@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -87,7 +88,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     conn = store.connect(settings.db_path)
     try:
         report = transfer.import_files(conn, args.files, options, args.skip_invalid, rejects,
-                                       settings.chunk_words, settings.chunk_overlap, progress=True)
+                                       settings.chunk_words, settings.chunk_overlap, progress=True,
+                                       workers=max(args.workers, 0))
     finally:
         conn.close()
     for error in report.errors:
@@ -357,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="store the valid records and write the invalid ones to the reject file (default: "
                         "a file with an invalid record stores nothing)")
     p.add_argument("--rejects", type=Path, help="the reject file (default: FIRST_FILE.rejects.ndjson)")
+    p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), metavar="N",
+                   help="processes that check and prepare records while one stores them (default: one a core; "
+                        "0: all in one process)")
     p.set_defaults(func=cmd_import)
     p = sub.add_parser("export", help="write the archive's articles as NDJSON in the import schema")
     p.add_argument("--source", action="append", default=[], help="only this source; repeatable")

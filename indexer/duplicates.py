@@ -58,10 +58,10 @@ def _texts(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, se
     return {aid: shingles(summary, body) for aid, summary, body in rows}
 
 
-def index_article(conn: sqlite3.Connection, article_id: int, found: Set[str], keys: list[tuple[int, int]]) -> None:
-    """Find a stored or updated article's near-duplicates (`found`: its shingles, `keys`: their
-    band_keys, none for a text too short) and regroup what it touches; runs inside the caller's
-    transaction."""
+def index_article(conn: sqlite3.Connection, article_id: int, summary: str, body: str,
+                  keys: list[tuple[int, int]]) -> None:
+    """Find a stored or updated article's near-duplicates (`keys`: the band_keys of its shingles,
+    none for a text too short) and regroup what it touches; runs inside the caller's transaction."""
     before = neighbours(conn, [article_id])
     conn.execute("DELETE FROM article_bands WHERE article_id = ?", (article_id,))
     conn.execute("DELETE FROM duplicate_pairs WHERE article_id = ? OR other_id = ?", (article_id, article_id))
@@ -72,7 +72,8 @@ def index_article(conn: sqlite3.Connection, article_id: int, found: Set[str], ke
                 CROSS JOIN article_bands b ON b.band = v.column1 AND b.key = v.column2
                 WHERE b.article_id != ? GROUP BY b.article_id ORDER BY count(*) DESC, b.article_id DESC
                 LIMIT ?""", [*(v for k in keys for v in k), article_id, MAX_CANDIDATES])}
-        if candidates:
+        if candidates:  # few articles have any: their shingles are found again here, not carried along
+            found = shingles(summary, body)
             copies = [(aid, score) for aid, other in _texts(conn, candidates).items()
                       if (score := jaccard(found, other)) >= JACCARD_MIN]
         conn.executemany("INSERT INTO article_bands (band, key, article_id) VALUES (?, ?, ?)",

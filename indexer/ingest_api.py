@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 from indexer import store, transfer
 from indexer.config import Settings, load_settings
 from indexer.locks import Locked, data_dir_lock
+from indexer.records import parse_json_object
 
 KEY_PREFIX = "nsk"
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def _ingest(conn, key: Key, text: str, settings: Settings) -> dict:
         raise ApiError(400, "bad_request", "send one JSON object (an article) per line")
     options = transfer.Options(source=key.source, timezone=settings.timezone)
     errors: list[dict] = []
-    articles = list(transfer.checked((("request", n, transfer.parse_json_object(line)) for n, line in lines),
+    articles = list(transfer.checked((("request", n, parse_json_object(line)) for n, line in lines),
                                      options, lambda _, n, __, exc: errors.append(
                                          {"line": n, "field": exc.field, "message": str(exc)})))
     if errors:

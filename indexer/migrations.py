@@ -231,8 +231,7 @@ def _add_vocabulary_text_counts(conn: sqlite3.Connection) -> None:
 def _find_near_duplicates(conn: sqlite3.Connection) -> None:
     """Group the stored articles, as if each had been stored since groups existed."""
     for aid, summary, body in conn.execute("SELECT id, summary, body FROM articles ORDER BY id").fetchall():
-        found = duplicates.shingles(summary, body)
-        duplicates.index_article(conn, aid, found, duplicates.band_keys(found))
+        duplicates.index_article(conn, aid, summary, body, duplicates.band_keys(duplicates.shingles(summary, body)))
 
 
 def _recognise_places(conn: sqlite3.Connection) -> None:

@@ -39,6 +39,22 @@ def vocabulary_of(texts: Iterable[str], sign: int = +1) -> Ngrams:
     return found
 
 
+@dataclass(frozen=True)
+class VocabularyRows:
+    """Signed counts as the vocabulary tables take them: (folded, form, count, capitalised), in key
+    order (each B-tree page is then visited once). A bulk import's workers build them."""
+
+    unigrams: list[tuple[str, str, int, int]]
+    bigrams: list[tuple[str, str, int, int]]
+
+
+def vocabulary_rows(found: Ngrams) -> VocabularyRows:
+    return VocabularyRows(*([(f, w, c, capitalised[(f, w)]) for (f, w), c in sorted(counts.items())
+                             if c or capitalised[(f, w)]]
+                            for counts, capitalised in ((found.unigrams, found.capitalised_unigrams),
+                                                        (found.bigrams, found.capitalised_bigrams))))
+
+
 def no_counts() -> Ngrams:
     return Ngrams(Counter(), Counter(), Counter(), Counter())
 
@@ -81,14 +97,23 @@ class Prepared:
     folded_title: str
     exact_title: str
     passages: list[Passage]
-    vocabulary: Ngrams                 # of the title and the passages
-    shingles: frozenset[str]           # duplicates.shingles
-    band_keys: list[tuple[int, int]]   # duplicates.band_keys; none for a text too short to group
+    band_keys: list[tuple[int, int]]   # duplicates.band_keys of its shingles; none for a text too short
     places: dict[str, int]             # place_mentions.article_places
 
     @property
     def published_day(self) -> str | None:
         return published_day(self.article.published_at)
+
+    @property
+    def texts(self) -> list[str]:
+        """What the vocabulary counts of it: its title and its passages."""
+        return [self.article.title, *(p.text for p in self.passages)]
+
+
+def vocabulary(prepared: Iterable[Prepared], sign: int = +1) -> Ngrams:
+    """The vocabulary counts of these articles, together (one count over all their texts: a bulk
+    import counts a worker's slice of articles at once, not each article apart)."""
+    return vocabulary_of((text for article in prepared for text in article.texts), sign)
 
 
 def prepare(article: Article, chunk_words: int = 180, chunk_overlap: int = 30,
@@ -99,11 +124,10 @@ def prepare(article: Article, chunk_words: int = 180, chunk_overlap: int = 30,
     passages = [Passage(piece.start, piece.end, piece.text,
                         sha256_text(passage_embedding_text(article.title, piece.text)),
                         vtext.folded_words(piece.text), exact_text(piece.text)) for piece in pieces]
-    found = duplicates.shingles(article.summary, article.body)
     return Prepared(
         article=article, digest=article.content_hash(),
         folded_title=vtext.folded_words(article.title), exact_title=exact_text(article.title),
-        passages=passages, vocabulary=vocabulary_of([article.title, *(p.text for p in passages)]),
-        shingles=frozenset(found), band_keys=duplicates.band_keys(found),
+        passages=passages,
+        band_keys=duplicates.band_keys(duplicates.shingles(article.summary, article.body)),
         places=place_mentions.article_places(article.title, article.summary, article.body,
                                              published_day(article.published_at), home_province))

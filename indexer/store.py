@@ -62,18 +62,20 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _write_vocabulary(conn: sqlite3.Connection, found: Ngrams, capitals: bool = True) -> None:
+    write_vocabulary_rows(conn, prepare.vocabulary_rows(found), capitals)
+
+
+def write_vocabulary_rows(conn: sqlite3.Connection, rows: prepare.VocabularyRows, capitals: bool = True) -> None:
     """Add these signed counts to the vocabulary; a form whose count falls to nothing is removed."""
     # Migration steps from before the capitalised column existed count without it.
     width = 4 if capitals else 3
     columns, marks = ", ".join(["folded", "form", "count", "capitalised"][:width]), ", ".join("?" * width)
     also = ", capitalised = capitalised + excluded.capitalised" if capitals else ""
-    for table, counts, capitalised in (("vocab_unigrams", found.unigrams, found.capitalised_unigrams),
-                                       ("vocab_bigrams", found.bigrams, found.capitalised_bigrams)):
+    for table, counts in (("vocab_unigrams", rows.unigrams), ("vocab_bigrams", rows.bigrams)):
         conn.executemany(f"""INSERT INTO {table} ({columns}) VALUES ({marks})
                              ON CONFLICT (folded, form) DO UPDATE SET count = count + excluded.count{also}""",
-                         ((f, w, c, capitalised[(f, w)])[:width] for (f, w), c in counts.items()
-                          if c or capitalised[(f, w)]))
-        fallen = [key for key, c in counts.items() if c < 0]
+                         counts if capitals else (row[:3] for row in counts))
+        fallen = [row[:2] for row in counts if row[2] < 0]
         if fallen:
             conn.executemany(f"DELETE FROM {table} WHERE folded = ? AND form = ? AND count <= 0", fallen)
 
@@ -116,6 +118,7 @@ class Batch:
 
     def __init__(self) -> None:
         self.vocabulary = prepare.no_counts()
+        self.rows: list[prepare.VocabularyRows] = []  # counted elsewhere (a bulk import's workers)
 
     def add(self, found: Ngrams) -> None:
         prepare.add_counts(self.vocabulary, found)
@@ -130,6 +133,8 @@ def batch(conn: sqlite3.Connection) -> Iterator[Batch]:
     try:
         yield stored
     finally:
+        for rows in stored.rows:
+            write_vocabulary_rows(conn, rows)
         _write_vocabulary(conn, stored.vocabulary)
         conn.commit()
 
@@ -147,13 +152,14 @@ def upsert_article(conn: sqlite3.Connection, article: Article, chunk_words: int 
     return _write(conn, prepare.prepare(article, chunk_words, chunk_overlap, home_province), row, stored)
 
 
-def store_prepared(conn: sqlite3.Connection, prepared: prepare.Prepared,
-                   stored: Batch | None = None) -> tuple[int, str]:
-    """upsert_article for an article already prepared (prepare.prepare, in a worker process)."""
+def store_prepared(conn: sqlite3.Connection, prepared: prepare.Prepared, stored: Batch) -> tuple[int, str]:
+    """upsert_article for an article already prepared (prepare.prepare, in a worker process), in a
+    batch that holds its vocabulary counts already: the caller takes them back out of `stored`
+    when this finds it unchanged or fails."""
     row = _stored_row(conn, prepared.article)
     if row and row["content_hash"] == prepared.digest:
         return row["id"], "unchanged"
-    return _write(conn, prepared, row, stored)
+    return _write(conn, prepared, row, stored, counted=True)
 
 
 def _stored_row(conn: sqlite3.Connection, article: Article) -> sqlite3.Row | None:
@@ -168,14 +174,14 @@ def _stored_row(conn: sqlite3.Connection, article: Article) -> sqlite3.Row | Non
 
 
 def _write(conn: sqlite3.Connection, prepared: prepare.Prepared, row: sqlite3.Row | None,
-           stored: Batch | None) -> tuple[int, str]:
+           stored: Batch | None, counted: bool = False) -> tuple[int, str]:
     values = asdict(prepared.article)
     values.update(content_hash=prepared.digest, updated_at=now_iso(), published_day=prepared.published_day)
-    vocabulary = prepare.no_counts()
+    removed = prepare.no_counts()
     with transaction(conn):
         if row:
             article_id, status = row["id"], "updated"
-            _delete_passages(conn, article_id, vocabulary)
+            _delete_passages(conn, article_id, removed)
             conn.execute(
                 """UPDATE articles SET source=:source, title=:title, summary=:summary, body=:body,
                    author=:author, published_at=:published_at, published_day=:published_day,
@@ -190,13 +196,16 @@ def _write(conn: sqlite3.Connection, prepared: prepare.Prepared, row: sqlite3.Ro
                    :published_day, :category, :content_hash, :fetched_at, :updated_at)""",
                 values).lastrowid
         _insert_passages(conn, article_id, prepared)
-        prepare.add_counts(vocabulary, prepared.vocabulary)
-        duplicates.index_article(conn, article_id, prepared.shingles, prepared.band_keys)
+        duplicates.index_article(conn, article_id, prepared.article.summary, prepared.article.body,
+                                 prepared.band_keys)
         store_places(conn, article_id, prepared.places)
+        added = prepare.no_counts() if counted else prepare.vocabulary([prepared])
         if stored is None:
-            _write_vocabulary(conn, vocabulary)
+            prepare.add_counts(added, removed)
+            _write_vocabulary(conn, added)
     if stored is not None:  # counted once the article is stored: a failed one counts nothing
-        stored.add(vocabulary)
+        stored.add(removed)
+        stored.add(added)
     return article_id, status
 
 

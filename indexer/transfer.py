@@ -1,24 +1,27 @@
-"""Articles in and out of the archive as data: `import` reads NDJSON (JSON lines), a JSON array or
-CSV (Excel's "CSV UTF-8" included, gzip-compressed or not); `export` writes NDJSON in the same
+"""Articles in and out of the archive as data: `import` stores the records of NDJSON (JSON lines), JSON
+array or CSV files (records.py reads them); `export` writes NDJSON in the same
 schema, so that importing an export gives the archive back. The schema is defined here, once:
 docs/import.md describes it.
 
 Import checks every record before it stores one: a file with an error stores nothing (unless
 told to skip the invalid records, which then go to a reject file), each error named by file,
 line and field. Records stream: a file of any size is read twice (check, then store) in constant
-memory, but for the set of addresses seen, which finds an address given twice.
+memory, but for the set of addresses seen, which finds an address given twice. Worker processes
+check and prepare slices of records (prepare.py: passages, vocabulary, signature, places) while
+this process stores them, a slice a transaction: what one process storing each record alone
+would store, three times as fast on two cores (bench/README.md, "Import").
 """
 from __future__ import annotations
 
-import csv
-import gzip
 import json
 import re
 import sqlite3
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import IO
@@ -26,29 +29,25 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
-from indexer import places, store
+from indexer import places, prepare, store
 from indexer import text as vtext
 from indexer.dates import parse_datetime
 from indexer.models import Article, is_web_url
+from indexer.records import RecordError, file_records
 
 FIELDS = ("url", "id", "title", "body", "summary", "author", "published_at", "category", "source", "province")
 EXPORTED = ("url", "source", "title", "summary", "body", "author", "published_at", "category")
 MAX_CHARS = {"body": 1_000_000, "summary": 20_000}  # others: MAX_FIELD_CHARS
 MAX_FIELD_CHARS = 2_000
 MAX_ERRORS_SHOWN = 50
-STORE_BATCH = 200  # articles stored in one transaction (a crash loses at most these; importing again redoes them)
+CACHE_KIB = 64 * 1024  # SQLite's page cache while importing (its default, 2 MiB, rereads the growing indexes)
+# Records a worker takes at once, stored in one transaction (a crash loses at most these; importing again redoes
+# them). One slice more than there are workers is in flight: they all work while this process stores.
+WORK_SLICE = 512
 # A body holding these tags is HTML: its paragraphs are what the tags make of it.
 HTML_BODY = re.compile(r"<(p|br|div|span|b|i|u|strong|em|ul|ol|li|h[1-6]|table|tr|td|img|a|figure|blockquote)\b[^>]*>",
                        re.I)
 BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "figure", "figcaption", "table")
-
-
-class RecordError(ValueError):
-    """One record that cannot be stored: the field and why."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}" if field_name else message)
-        self.field = field_name
 
 
 @dataclass
@@ -72,94 +71,6 @@ class ImportReport:
         parts = [f"{self.counts[k]} {k}" for k in ("new", "updated", "unchanged", "invalid") if self.counts[k]]
         stored = "import: " + (", ".join(parts) or "nothing to import")
         return stored + (f"; invalid records written to {self.rejects}" if self.rejects else "")
-
-
-# --- reading ---------------------------------------------------------------------------------
-def _open(path: Path) -> IO[str]:
-    """The file as text: gzip unpacked, a UTF-8 byte order mark dropped, lines as written."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    return opener(path, "rt", encoding="utf-8-sig", newline="")
-
-
-def _format(path: Path) -> str:
-    name = path.name[:-3] if path.suffix == ".gz" else path.name
-    suffix = name.rsplit(".", 1)[-1].lower()
-    if suffix in ("csv", "tsv"):
-        return suffix
-    if suffix == "json":
-        return "json"
-    return "ndjson"  # .ndjson, .jsonl and anything else: one JSON object per line
-
-
-def records(path: Path) -> Iterator[tuple[int, dict | RecordError]]:
-    """(line number, the record or why it cannot be read), in file order."""
-    kind = _format(path)
-    with _open(path) as text:
-        if kind in ("csv", "tsv"):
-            yield from _csv_records(text, "\t" if kind == "tsv" else ",")
-        elif kind == "json":
-            yield from _array_records(text)
-        else:
-            for number, line in enumerate(text, 1):
-                if line.strip():
-                    yield number, parse_json_object(line)
-
-
-def parse_json_object(text: str) -> dict | RecordError:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return RecordError("", f"not JSON ({exc.msg} at column {exc.colno})")
-    return value if isinstance(value, dict) else RecordError("", f"a JSON {type(value).__name__}, not an object")
-
-
-def _csv_records(text: IO[str], delimiter: str) -> Iterator[tuple[int, dict | RecordError]]:
-    reader = csv.reader(text, delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
-        return
-    header = [name.strip() for name in header]
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            yield reader.line_num, RecordError("", f"{len(row)} columns, the header names {len(header)}")
-        else:
-            yield reader.line_num, dict(zip(header, row, strict=True))
-
-
-def _array_records(text: IO[str], chunk: int = 1 << 16) -> Iterator[tuple[int, dict | RecordError]]:
-    """The objects of a JSON array, decoded one at a time as the file is read (not all at once)."""
-    decoder, buffer, line, started = json.JSONDecoder(), "", 1, False
-    while True:
-        more = text.read(chunk)
-        buffer += more
-        while True:
-            stripped = buffer.lstrip(" \t\r\n,")
-            line += buffer[:len(buffer) - len(stripped)].count("\n")
-            buffer = stripped
-            if not started:
-                if not buffer:
-                    break
-                if buffer[0] != "[":
-                    yield line, RecordError("", "a .json file must hold an array of objects")
-                    return
-                buffer, started = buffer[1:], True
-                continue
-            if buffer.startswith("]") or not buffer:
-                break
-            try:
-                value, end = decoder.raw_decode(buffer)
-            except json.JSONDecodeError as exc:
-                if more:  # the object may continue in the next chunk
-                    break
-                yield line, RecordError("", f"not JSON ({exc.msg})")
-                return
-            yield line, value if isinstance(value, dict) else RecordError("", "an array item that is no object")
-            line += buffer[:end].count("\n")
-            buffer = buffer[end:]
-        if not more or buffer.startswith("]"):
-            return
 
 
 # --- checking --------------------------------------------------------------------------------
@@ -221,37 +132,143 @@ def article_from(raw: dict, options: Options) -> tuple[Article, str | None]:
                    category=_text(record, "category")), province or None  # the store cleans it
 
 
-def checked(items: Iterable[tuple[str, int, dict | RecordError]], options: Options,
-            on_error: Callable[[str, int, dict | None, RecordError], None]) -> Iterator[tuple[Article, str | None]]:
-    """Every valid record of (where, line number, record) as an article; each invalid one reported
-    to `on_error` (a record whose address an earlier record gave is invalid too)."""
-    seen: dict[str, str] = {}
+# (where, line, the record, what became of it): why it cannot be stored, or the article and province it
+# stands for, or that article prepared for storing, or (checking only) its address.
+Outcome = tuple[str, int, "dict | RecordError | None",
+                "RecordError | tuple[Article, str | None] | prepare.Prepared | str"]
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What a worker process needs to check and prepare records: set once, when it starts."""
+
+    options: Options
+    archive: str  # the archive's file, read to pass over articles stored unchanged ("" for none)
+    chunk_words: int = 180
+    chunk_overlap: int = 30
+
+
+_work: _Work | None = None
+_archive: sqlite3.Connection | None = None
+
+
+def _start(work: _Work) -> None:
+    """A worker's (or, with no workers, this process's) state for _check and _prepare."""
+    global _work, _archive
+    if _archive is not None:
+        _archive.close()
+    _work = work
+    _archive = store.connect(Path(work.archive), readonly=True) if work.archive else None
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """A worker's share of the records: each one's outcome, and (storing) the vocabulary counts of
+    its prepared articles, counted together."""
+
+    outcomes: list[Outcome]
+    counted: prepare.VocabularyRows | None = None  # its prepared articles', ready to write
+
+
+def outcomes(items: Iterable[tuple[str, int, dict | RecordError]], options: Options) -> list[Outcome]:
+    """(where, line, record, the article and province it stands for or why it cannot be stored)."""
+    out: list[Outcome] = []
     for where, number, record in items:
         try:
             if isinstance(record, RecordError):
                 raise record
-            article, province = article_from(record, options)
-            first = seen.setdefault(article.url, f"{where}, line {number}")
-            if first != f"{where}, line {number}":
-                raise RecordError("url", f"{article.url} is given again (first on {first})")
+            out.append((where, number, record, article_from(record, options)))
         except RecordError as exc:
-            on_error(where, number, record if isinstance(record, dict) else None, exc)
-            continue
-        yield article, province
+            out.append((where, number, record, exc))
+    return out
 
 
-def file_records(paths: Iterable[Path]) -> Iterator[tuple[str, int, dict | RecordError]]:
-    """(file name, line number, record) of every record of the files, in order."""
-    for path in paths:
-        for number, record in records(path):
-            yield path.name, number, record
+def checked(items: Iterable[tuple[str, int, dict | RecordError]], options: Options,
+            on_error: Callable[[str, int, dict | None, RecordError], None]) -> Iterator[tuple[Article, str | None]]:
+    """The articles (and provinces) of the valid records, here and now (the ingest API's few);
+    each invalid record goes to `on_error`."""
+    yield from _Checker(on_error).valid(outcomes(items, options))  # type: ignore[misc]
+
+
+def _check(items: list[tuple[str, int, dict | RecordError]]) -> _Slice:
+    """outcomes(), each valid record's as its address alone: what the checking pass needs of it."""
+    assert _work is not None, "_start first"
+    return _Slice([(where, number, None, result if isinstance(result, RecordError) else result[0].url)
+                   for where, number, _, result in outcomes(items, _work.options)])
+
+
+def _prepare(items: list[tuple[str, int, dict | RecordError]]) -> _Slice:
+    """_check, then each valid record prepared for storing (prepare.prepare), but for an article
+    stored as it is: storing it will find it unchanged."""
+    assert _work is not None, "_start first"
+    out: list[Outcome] = []
+    for where, number, record, result in outcomes(items, _work.options):
+        if not isinstance(result, RecordError):
+            article, province = prepare.cleaned(result[0]), result[1]
+            row = _archive.execute("SELECT content_hash FROM articles WHERE url = ?",
+                                   (article.url,)).fetchone() if _archive else None
+            if not (row and row[0] == article.content_hash()):
+                result = prepare.prepare(article, _work.chunk_words, _work.chunk_overlap, province)
+        out.append((where, number, record, result))
+    return _Slice(out, prepare.vocabulary_rows(prepare.vocabulary(_prepared(out))))
+
+
+def _prepared(outcomes: Iterable[Outcome]) -> list[prepare.Prepared]:
+    return [result for *_, result in outcomes if isinstance(result, prepare.Prepared)]
+
+
+def _slices(items: Iterable[tuple[str, int, dict | RecordError]], step: Callable[[list], _Slice],
+            pool: ProcessPoolExecutor | None, workers: int = 0) -> Iterator[_Slice]:
+    """`step` applied to slices of the items, in file order, by the pool's `workers` (a bounded
+    number of slices in flight, so a file of any size streams) or here. A worker that dies
+    ends the import (BrokenProcessPool) rather than leaving it waiting."""
+    parts = iter(lambda: list(islice(items, WORK_SLICE)), [])
+    if pool is None:
+        yield from map(step, parts)
+        return
+    pending: deque[Future[_Slice]] = deque()
+    for part in parts:
+        pending.append(pool.submit(step, part))
+        if len(pending) > workers:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _url(result: tuple[Article, str | None] | prepare.Prepared | str) -> str:
+    if isinstance(result, str):
+        return result
+    return result.article.url if isinstance(result, prepare.Prepared) else result[0].url
+
+
+class _Checker:
+    """Passes the valid records' results on, in file order; each invalid record goes to `on_error`
+    (a record whose address an earlier record gave is invalid too)."""
+
+    def __init__(self, on_error: Callable[[str, int, dict | None, RecordError], None]) -> None:
+        self.on_error = on_error
+        self.seen: dict[str, str] = {}
+
+    def valid(self, outcomes: Iterable[Outcome]) -> Iterator[tuple[Article, str | None] | prepare.Prepared | str]:
+        for where, number, record, result in outcomes:
+            try:
+                if isinstance(result, RecordError):
+                    raise result
+                first = self.seen.setdefault(_url(result), f"{where}, line {number}")
+                if first != f"{where}, line {number}":
+                    raise RecordError("url", f"{_url(result)} is given again (first on {first})")
+            except RecordError as exc:
+                self.on_error(where, number, record if isinstance(record, dict) else None, exc)
+                continue
+            yield result
 
 
 def import_files(conn: sqlite3.Connection, paths: list[Path], options: Options, skip_invalid: bool = False,
                  rejects: Path | None = None, chunk_words: int = 180, chunk_overlap: int = 30,
-                 progress: bool = False) -> ImportReport:
+                 progress: bool = False, workers: int = 0) -> ImportReport:
     """Check every record of the files; store them unless one is invalid (with `skip_invalid`,
-    store the valid ones and write the invalid ones, with their errors, to `rejects`)."""
+    store the valid ones and write the invalid ones, with their errors, to `rejects`). Records are
+    checked and prepared by `workers` processes (none: here) while this one stores."""
     report = ImportReport()
 
     def note(where: str, number: int, record: dict | None, exc: RecordError) -> None:
@@ -259,31 +276,66 @@ def import_files(conn: sqlite3.Connection, paths: list[Path], options: Options, 
         if len(report.errors) < MAX_ERRORS_SHOWN:
             report.errors.append(f"{where}, line {number:,}: {exc}")
 
-    for _ in checked(file_records(paths), options, note):
-        pass
-    if report.counts["invalid"] and not skip_invalid:
-        return report
+    work = _Work(options, conn.execute("PRAGMA database_list").fetchone()[2], chunk_words, chunk_overlap)
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the vocabulary's and the bands' B-trees, kept in memory
+    with ExitStack() as stack:
+        pool = stack.enter_context(ProcessPoolExecutor(workers, initializer=_start, initargs=(work,))) \
+            if workers > 0 else None
+        if pool is None:
+            _start(work)
+        checker = _Checker(note)
+        for part in _slices(file_records(paths), _check, pool, workers):
+            for _ in checker.valid(part.outcomes):
+                pass
+        if report.counts["invalid"] and not skip_invalid:
+            return report
+        report.rejects = rejects if report.counts["invalid"] and rejects else None
+        rejected = stack.enter_context(open(report.rejects, "w", encoding="utf-8")) if report.rejects else None
+        _store(conn, _slices(file_records(paths), _prepare, pool, workers), _Checker(partial(_reject, rejected)),
+               report, work, progress)
+    return report
+
+
+def _reject(out: IO[str] | None, where: str, number: int, record: dict | None, exc: RecordError) -> None:
+    """What the storing pass does with an invalid record: writes it, with its error, to `out`."""
+    if out:
+        out.write(json.dumps({"file": where, "line": number, "field": exc.field, "error": str(exc), "record": record},
+                             ensure_ascii=False) + "\n")
+
+
+def _store(conn: sqlite3.Connection, slices: Iterator[_Slice], checker: _Checker, report: ImportReport,
+           work: _Work, progress: bool) -> None:
+    """Store the slices' valid records, a transaction each (the commits were a cost)."""
     from tqdm import tqdm
 
-    with ExitStack() as files:
-        rejected = files.enter_context(open(rejects, "w", encoding="utf-8")) \
-            if report.counts["invalid"] and rejects else None
-        report.rejects = rejects if rejected else None
-
-        def reject(where: str, number: int, record: dict | None, exc: RecordError) -> None:
-            if rejected:
-                rejected.write(json.dumps({"file": where, "line": number, "field": exc.field, "error": str(exc),
-                                           "record": record}, ensure_ascii=False) + "\n")
-
-        articles = iter(tqdm(checked(file_records(paths), options, reject), unit="article", desc="import",
-                             disable=not progress))
-        while chunk := list(islice(articles, STORE_BATCH)):  # a transaction each: the commits were a cost
+    with tqdm(unit="record", desc="import", disable=not progress) as bar:
+        for part in slices:
             with store.batch(conn) as stored:
-                for article, province in chunk:
-                    _, status = store.upsert_article(conn, article, chunk_words, chunk_overlap, home_province=province,
-                                                     stored=stored)
-                    report.counts[status] += 1
-    return report
+                _store_slice(conn, part, checker, stored, report, work)
+            bar.update(len(part.outcomes))
+
+
+def _store_slice(conn: sqlite3.Connection, part: _Slice, checker: _Checker, stored: store.Batch,
+                 report: ImportReport, work: _Work) -> None:
+    """Store a slice's valid records in the batch `stored`, which takes the slice's vocabulary
+    counts whole and gives back those of the articles not stored (repeated, unchanged, failed)."""
+    if part.counted:
+        stored.rows.append(part.counted)
+    written: set[int] = set()
+    try:
+        for result in checker.valid(part.outcomes):
+            if isinstance(result, prepare.Prepared):
+                _, status = store.store_prepared(conn, result, stored)
+                if status != "unchanged":
+                    written.add(id(result))
+            else:  # stored as it is, when the worker looked: upsert_article finds whether it still is
+                _, status = store.upsert_article(conn, result[0], work.chunk_words, work.chunk_overlap,
+                                                 home_province=result[1], stored=stored)
+            report.counts[status] += 1
+    finally:
+        unwritten = [p for p in _prepared(part.outcomes) if id(p) not in written]
+        if unwritten:
+            stored.add(prepare.vocabulary(unwritten, -1))
 
 
 # --- writing ---------------------------------------------------------------------------------

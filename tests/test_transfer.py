@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from indexer import store, transfer
+from indexer import store, text, transfer
 from indexer.__main__ import main
 
 RECORDS = [
@@ -180,3 +180,80 @@ def test_export_then_import_gives_the_archive_back(tmp_path, monkeypatch, capsys
     before = store.connect(first / "archive.sqlite3").execute(f"SELECT {columns} FROM articles ORDER BY url")
     after = store.connect(tmp_path / "second" / "archive.sqlite3").execute(f"SELECT {columns} FROM articles ORDER BY url")
     assert [tuple(r) for r in before] == [tuple(r) for r in after]
+
+
+ARCHIVE_TABLES = {"articles": "url, source, title, summary, body, author, published_at, category, content_hash",
+                  "passages": "article_id, ordinal, start, end, text, content_hash",
+                  "passage_words": "*", "vocab_unigrams": "*", "vocab_bigrams": "*", "article_places": "*",
+                  "article_bands": "*", "duplicate_pairs": "*", "article_groups": "*"}
+
+
+def archive_rows(conn):
+    return {table: sorted(tuple(r) for r in conn.execute(f"SELECT {columns} FROM {table}"))
+            for table, columns in ARCHIVE_TABLES.items()}
+
+
+def counted_afresh(conn):
+    """The vocabulary as counting every stored passage and title again gives it."""
+    conn.execute("SAVEPOINT recount")
+    store.recount_vocabulary(conn)
+    rows = archive_rows(conn)
+    conn.execute("ROLLBACK TO recount")
+    conn.execute("RELEASE recount")
+    return rows["vocab_unigrams"], rows["vocab_bigrams"]
+
+
+def varied_records(rng: random.Random, count: int) -> list[str]:
+    words = text.words("Huyện Anh Sơn tỉnh Nghệ An triển khai phòng chống thiên tai năm 2021 xã Minh Hòa bầu cử "
+                       "Quốc hội lũ quét Hà Giang cử tri hồ đập kiểm tra phương án Thủy lợi khoẻ")
+    story = " ".join(rng.choice(words) for _ in range(120))  # republished twice below: a near-duplicate group
+    lines = []
+    for i in range(count):
+        body = story + f" Bài {i}." if i % 9 == 0 else " ".join(rng.choice(words) for _ in range(rng.randint(8, 300)))
+        record = {"url": f"https://tin.example.vn/{i}", "title": " ".join(rng.choices(words, k=6)), "body": body,
+                  "published_at": f"2021-0{1 + i % 9}-1{i % 10}", "province": rng.choice(["Nghệ An", "Hà Giang"])}
+        if i % 13 == 5:
+            record["published_at"] = "31/02/2021"  # invalid
+        if i % 17 == 3:
+            record["url"] = "https://tin.example.vn/1"  # given again
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return lines
+
+
+def test_worker_processes_store_what_one_process_stores(tmp_path, monkeypatch):
+    """Records checked and prepared by worker processes, slices of them stored a transaction each,
+    the vocabulary counted a slice at once by the workers: the archive, the counts and the reject
+    file are what one process storing each record alone gives, through repeated addresses,
+    invalid records, a second import (unchanged), a third (changed records) and a failed one."""
+    monkeypatch.setattr(transfer, "WORK_SLICE", 7)  # many slices, each its own transaction
+    path = tmp_path / "in.ndjson"
+    rng = random.Random(3)
+    path.write_text("\n".join(varied_records(rng, 60)) + "\n", encoding="utf-8")
+    archives = {}
+    for workers in (0, 2):
+        conn = store.connect(tmp_path / f"{workers}.sqlite3")
+        report = transfer.import_files(conn, [path], transfer.Options(), skip_invalid=True,
+                                       rejects=tmp_path / f"{workers}.rejects", workers=workers)
+        archives[workers] = (conn, report.counts, (tmp_path / f"{workers}.rejects").read_text())
+    (one, counts, rejects), (many, counts_many, rejects_many) = archives[0], archives[2]
+    assert counts == counts_many and counts["new"] > 40 and counts["invalid"] > 5 and rejects == rejects_many
+    assert archive_rows(one) == archive_rows(many)
+    assert archive_rows(many)["article_groups"]  # the republished story was grouped
+    assert counted_afresh(many) == (archive_rows(many)["vocab_unigrams"], archive_rows(many)["vocab_bigrams"])
+
+    again = transfer.import_files(many, [path], transfer.Options(), skip_invalid=True, workers=2)
+    assert again.counts == {"unchanged": counts["new"], "invalid": counts["invalid"]}
+    lines = varied_records(random.Random(3), 60)
+    changed = [line.replace("Huyện", "Thị xã") if n % 2 else line for n, line in enumerate(lines)]
+    path.write_text("\n".join(changed) + "\n", encoding="utf-8")
+    third = transfer.import_files(many, [path], transfer.Options(), skip_invalid=True, workers=2)
+    assert third.counts["updated"] > 10
+    assert counted_afresh(many) == (archive_rows(many)["vocab_unigrams"], archive_rows(many)["vocab_bigrams"])
+
+    # an address another source owns stops the import in its slice: what was stored stays, counted
+    failing = store.connect(tmp_path / "failing.sqlite3")
+    store.upsert_article(failing, store.Article(url="https://tin.example.vn/30", source="other", body="Bài khác."))
+    with pytest.raises(store.ForeignArticle):
+        transfer.import_files(failing, [path], transfer.Options(), skip_invalid=True, workers=2)
+    assert 20 < len(stored(failing)) < 40
+    assert counted_afresh(failing) == (archive_rows(failing)["vocab_unigrams"], archive_rows(failing)["vocab_bigrams"])
