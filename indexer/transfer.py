@@ -279,6 +279,8 @@ def import_files(conn: sqlite3.Connection, paths: list[Path], options: Options, 
     work = _Work(options, conn.execute("PRAGMA database_list").fetchone()[2], chunk_words, chunk_overlap)
     conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the vocabulary's and the bands' B-trees, kept in memory
     with ExitStack() as stack:
+        if workers > 0:
+            places.gazetteer()  # loaded before the workers start: they share its memory
         pool = stack.enter_context(ProcessPoolExecutor(workers, initializer=_start, initargs=(work,))) \
             if workers > 0 else None
         if pool is None:
