@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from indexer import store
@@ -90,6 +91,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         report = transfer.import_files(conn, args.files, options, args.skip_invalid, rejects,
                                        settings.chunk_words, settings.chunk_overlap, progress=True,
                                        workers=max(args.workers, 0))
+    except BrokenProcessPool:
+        print("import: a worker process died (killed, or out of memory); what was stored before stays "
+              "stored: import again (it goes on where this stopped), with fewer --workers", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     finally:
         conn.close()
     for error in report.errors:

@@ -4,6 +4,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import random
 
 import pytest
@@ -257,3 +258,32 @@ def test_worker_processes_store_what_one_process_stores(tmp_path, monkeypatch):
         transfer.import_files(failing, [path], transfer.Options(), skip_invalid=True, workers=2)
     assert 20 < len(stored(failing)) < 40
     assert counted_afresh(failing) == (archive_rows(failing)["vocab_unigrams"], archive_rows(failing)["vocab_bigrams"])
+
+
+def test_a_worker_that_dies_stops_the_import_with_a_message_and_keeps_what_was_stored(tmp_path, monkeypatch, capsys):
+    """A worker killed mid-import (here: it exits while preparing record 40) ends the import with
+    exit 2 and a message, never a hang nor a traceback; the slices stored before it stay, and
+    importing again goes on from there."""
+    monkeypatch.setattr(transfer, "WORK_SLICE", 7)
+    path = tmp_path / "in.ndjson"
+    lines = [line for line in varied_records(random.Random(5), 60) if '"31/02/2021"' not in line
+             and '"https://tin.example.vn/1"' not in line[:40]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    real = transfer.prepare.prepare
+
+    def dying(article, *rest):
+        if article.url.endswith("/40"):
+            os._exit(9)  # as the kernel's OOM killer would end it
+        return real(article, *rest)
+
+    monkeypatch.setattr(transfer.prepare, "prepare", dying)  # the workers are forked: they inherit it
+    monkeypatch.setenv("NEWSSEARCH_DATA_DIR", str(tmp_path / "data"))
+    assert main(["import", str(path), "--workers", "2"]) == 2
+    assert "a worker process died" in capsys.readouterr().err
+    conn = store.connect(tmp_path / "data" / "archive.sqlite3")
+    kept = stored(conn)
+    assert kept and "https://tin.example.vn/40" not in kept
+    monkeypatch.setattr(transfer.prepare, "prepare", real)
+    assert main(["import", str(path), "--workers", "2"]) == 0
+    assert len(stored(conn)) == len(lines) > len(kept)
+    assert counted_afresh(conn) == (archive_rows(conn)["vocab_unigrams"], archive_rows(conn)["vocab_bigrams"])
