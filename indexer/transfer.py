@@ -198,8 +198,9 @@ def _check(items: list[tuple[str, int, dict | RecordError]]) -> _Slice:
 
 
 def _prepare(items: list[tuple[str, int, dict | RecordError]]) -> _Slice:
-    """_check, then each valid record prepared for storing (prepare.prepare), but for an article
-    stored as it is: storing it will find it unchanged."""
+    """outcomes(), each valid record's article prepared for storing (prepare.prepare), but for an
+    article the archive holds as it is (storing it will find it unchanged), and the vocabulary rows
+    of all those prepared, counted at once."""
     assert _work is not None, "_start first"
     out: list[Outcome] = []
     for where, number, record, result in outcomes(items, _work.options):
