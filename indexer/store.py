@@ -20,6 +20,7 @@ from indexer.models import Article, ForeignArticle, now_iso
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")  # a new archive's schema (migrations.py: older ones)
 
+
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the pragmas every caller needs; read-only for the service. A file that
     is no readable database is CorruptFile."""
