@@ -14,6 +14,7 @@ would store, three times as fast on two cores (bench/README.md, "Import").
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import sqlite3
 from collections import Counter, deque
@@ -282,8 +283,8 @@ def import_files(conn: sqlite3.Connection, paths: list[Path], options: Options, 
     with ExitStack() as stack:
         if workers > 0:
             places.gazetteer()  # loaded before the workers start: they share its memory
-        pool = stack.enter_context(ProcessPoolExecutor(workers, initializer=_start, initargs=(work,))) \
-            if workers > 0 else None
+        pool = stack.enter_context(ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _start, (work,))) \
+            if workers > 0 else None  # forked, whatever Python's default: the workers start with what is loaded
         if pool is None:
             _start(work)
         checker = _Checker(note)
