@@ -23,7 +23,6 @@ class RecordError(ValueError):
         return RecordError, (self.field, self.message)
 
 
-
 def _open(path: Path) -> IO[str]:
     """The file as text: gzip unpacked, a UTF-8 byte order mark dropped, lines as written."""
     opener = gzip.open if path.suffix == ".gz" else open
