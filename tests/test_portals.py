@@ -1,7 +1,8 @@
 """The crawler on ten portal layouts, given only name, base_url and start_urls (fixtures/portals.py)."""
 import pytest
 
-from fixtures.portals import LAYOUTS, PortalSite
+from fixtures.portal_layouts import LAYOUTS
+from fixtures.portals import PortalSite
 from fixtures.portals import crawl_portal as crawl
 from indexer import store
 from indexer.crawl import ArchiveSink, Crawler, Fetcher, load_sources
