@@ -30,6 +30,7 @@ from scipy import sparse
 from bench import save_result
 from bench.indexing import read_corpus
 from indexer import duplicates, models, store
+from indexer.store import groups
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -40,9 +41,9 @@ def store_corpus(items: list[dict], folder: Path, detect: bool = True) -> tuple[
     stored = {}
     with contextlib.ExitStack() as stack:
         if not detect:
-            original = duplicates.index_article
-            duplicates.index_article = lambda *args: None
-            stack.callback(setattr, duplicates, "index_article", original)
+            original = groups.index_article
+            groups.index_article = lambda *args: None
+            stack.callback(setattr, groups, "index_article", original)
         started = time.perf_counter()
         for item in items:
             article = models.Article(url=f"https://corpus.example.vn/{item['id']}", source="corpus",

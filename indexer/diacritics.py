@@ -6,7 +6,7 @@ e5 understands ``phòng chống thiên tai`` but barely ``phong chong thien tai`
 syllable and syllable pair is written in the archive, and how often capitalised; at query time a
 Viterbi pass picks the most likely accented spelling of the whole query, and the words the
 archive writes as a name get their capitals back. Pure functions here; the counts live in the
-archive (store.py).
+archive (indexer/store/).
 """
 from __future__ import annotations
 

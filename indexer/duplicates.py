@@ -1,15 +1,14 @@
 """Near-duplicate articles: the same story republished by the province's portal, the provincial
 paper and aggregators. Each article's text becomes a set of word shingles; MinHash (datasketch)
-signs it, and locality-sensitive hashing in SQLite (`article_bands`) finds the articles that may
-share most of them. A candidate joins only if the exact Jaccard similarity of the two shingle
-sets reaches JACCARD_MIN (`duplicate_pairs`), and the connected articles form a group
-(`article_groups`), named by its smallest article id. Everything follows each store and delete,
-so a nightly run keeps the groups current without a pass over the archive.
+signs it, and locality-sensitive hashing on its bands finds the articles that may share most of
+them. A candidate joins only if the exact Jaccard similarity of the two shingle sets reaches
+JACCARD_MIN, and the connected articles form a group named by its smallest article id. The
+archive keeps the bands, pairs and groups (store/groups.py); a version records the groups, and
+search collapses each group's copies (`collapse`, `Groups`).
 """
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -52,60 +51,6 @@ def band_keys(found: Set[str]) -> list[tuple[int, int]]:
             for band in range(BANDS)]
 
 
-def _texts(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, set[str]]:
-    ids = list(article_ids)
-    rows = conn.execute(f"SELECT id, summary, body FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)
-    return {aid: shingles(summary, body) for aid, summary, body in rows}
-
-
-def index_article(conn: sqlite3.Connection, article_id: int, summary: str, body: str,
-                  keys: list[tuple[int, int]]) -> None:
-    """Find a stored or updated article's near-duplicates (`keys`: the band_keys of its shingles,
-    none for a text too short) and regroup what it touches; runs inside the caller's transaction."""
-    before = neighbours(conn, [article_id])
-    conn.execute("DELETE FROM article_bands WHERE article_id = ?", (article_id,))
-    conn.execute("DELETE FROM duplicate_pairs WHERE article_id = ? OR other_id = ?", (article_id, article_id))
-    copies: list[tuple[int, float]] = []
-    if keys:
-        candidates = {aid for (aid,) in conn.execute(  # CROSS JOIN: the bands' primary key for each key
-            f"""SELECT b.article_id FROM (VALUES {','.join(['(?, ?)'] * len(keys))}) v
-                CROSS JOIN article_bands b ON b.band = v.column1 AND b.key = v.column2
-                WHERE b.article_id != ? GROUP BY b.article_id ORDER BY count(*) DESC, b.article_id DESC
-                LIMIT ?""", [*(v for k in keys for v in k), article_id, MAX_CANDIDATES])}
-        if candidates:  # few articles have any: their shingles are found again here, not carried along
-            found = shingles(summary, body)
-            copies = [(aid, score) for aid, other in _texts(conn, candidates).items()
-                      if (score := jaccard(found, other)) >= JACCARD_MIN]
-        conn.executemany("INSERT INTO article_bands (band, key, article_id) VALUES (?, ?, ?)",
-                         [(band, key, article_id) for band, key in keys])
-    conn.executemany("INSERT INTO duplicate_pairs (article_id, other_id, jaccard) VALUES (?, ?, ?)",
-                     [pair for aid, score in copies for pair in ((article_id, aid, score), (aid, article_id, score))])
-    regroup(conn, {article_id, *before, *(aid for aid, _ in copies)})
-
-
-def neighbours(conn: sqlite3.Connection, article_ids: Iterable[int]) -> set[int]:
-    ids = list(article_ids)
-    return {other for (other,) in conn.execute(
-        f"SELECT other_id FROM duplicate_pairs WHERE article_id IN ({','.join('?' * len(ids))})", ids)}
-
-
-def regroup(conn: sqlite3.Connection, article_ids: set[int]) -> None:
-    """Recompute the groups of these articles (and of every article connected to them): a group
-    is a connected set of near-duplicate pairs, named by its smallest id; a lone article has none."""
-    pending = set(article_ids)
-    while pending:
-        component, frontier = set(), {pending.pop()}
-        while frontier:
-            component |= frontier
-            frontier = neighbours(conn, frontier) - component
-        pending -= component
-        ids = sorted(component)
-        conn.execute(f"DELETE FROM article_groups WHERE article_id IN ({','.join('?' * len(ids))})", ids)
-        if len(ids) > 1:
-            conn.executemany("INSERT INTO article_groups (article_id, group_id) VALUES (?, ?)",
-                             [(aid, ids[0]) for aid in ids])
-
-
 def collapse(order: list[int], groups: dict[int, int]) -> list[int]:
     """The ranking with each group's copies after its first (best ranked) one left out."""
     seen: set[int] = set()
@@ -117,12 +62,6 @@ def collapse(order: list[int], groups: dict[int, int]) -> list[int]:
             if group is not None:
                 seen.add(group)
     return kept
-
-
-def snapshot(conn: sqlite3.Connection) -> dict[int, int]:
-    """Every grouped article's group: what an index version records when it is built, so that
-    the version it serves collapses the same copies until the next one is published."""
-    return dict(conn.execute("SELECT article_id, group_id FROM article_groups"))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from urllib.parse import quote, urljoin, urlparse
 
 import numpy as np
 
-from indexer import duplicates, models, places, precision, store, suggest, vocabulary
+from indexer import models, places, precision, store, suggest
 from indexer.config import Settings
 from indexer.decode import DecodeError
 from indexer.embed import (
@@ -25,7 +25,7 @@ from indexer.embed import (
 from indexer.extract import ExtractionError
 from indexer.faults import checkpoint
 from indexer.page import page_to_article
-from indexer.version import layout, lexical_writer, reader, writer
+from indexer.version import layout, lexical_writer, reader, vocabulary_writer, writer
 
 HTML_SUFFIXES = {".html", ".htm", ".shtml", ".php", ".aspx", ".asp"}
 
@@ -196,12 +196,14 @@ def _rest_writer(conn, previous: reader.ServedVersion | None, added: list[int], 
     def write(staging: Path) -> dict:
         if previous is None:
             written = {"lexical": lexical_writer.build(staging, conn, max_passage_id, checkpoint=kill_point),
-                       "vocabulary": vocabulary.write(staging, conn)}
+                       "vocabulary": vocabulary_writer.write(staging, conn)}
         else:
             written = {"lexical": lexical_writer.build(staging, conn, max_passage_id, previous.directory, added,
                                                        removed, checkpoint=kill_point),
-                       "vocabulary": vocabulary.write(staging, conn, previous.manifest.vocabulary, previous.directory)}
-        return {**written, "suggestions": suggest.write(staging, conn, sources)}
+                       "vocabulary": vocabulary_writer.write(staging, conn, previous.manifest.vocabulary,
+                                                                      previous.directory)}
+        return {**written,
+                "suggestions": suggest.write(staging, store.titles(conn), store.place_counts(conn), sources)}
 
     return write
 
@@ -268,7 +270,7 @@ def build_index(settings: Settings, progress: bool = False, full: bool = False,
     try:
         with conn:  # one read snapshot of the passages, their sources and their copies' groups
             rows = list(store.iter_passages_for_index(conn))
-            sources, groups = store.list_sources(conn), duplicates.snapshot(conn)
+            sources, groups = store.list_sources(conn), store.group_snapshot(conn)
         all_ids = np.array([r["id"] for r in rows], dtype=np.int64)
         factory = writer.factory_for(settings.index_factory, len(rows))
         previous, method = _index_to_patch(settings, name, manifest, model, dimension, factory, full)

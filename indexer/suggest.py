@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import bisect
 import re
-import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,14 +86,14 @@ def _sentence_start_lowered(run: str) -> str:
     return run[:1].lower() + run[1:]
 
 
-def _entries(conn: sqlite3.Connection, sources: list[dict]) -> list[tuple[str, int, str, str, str]]:
-    """(folded key, articles, kind, ref, text) for everything the archive can complete; `sources`
-    as store.list_sources gives them (the build has them already)."""
-    titles = [row[0] for row in conn.execute("SELECT title FROM articles")]
+def _entries(titles: list[str], place_counts: Iterable[tuple[str, int]],
+             sources: list[dict]) -> list[tuple[str, int, str, str, str]]:
+    """(folded key, articles, kind, ref, text) for everything the archive can complete: from its
+    titles, its (place key, articles) counts, and its sources as store.list_sources gives them."""
     phrases = _headline_phrases(titles)
     out = [(vtext.fold(text), n, "phrase", "", text) for text, n in phrases.most_common(MAX_ENTRIES)]
     g = places.gazetteer()
-    for key, n in conn.execute("SELECT place, count(*) FROM article_places GROUP BY place"):
+    for key, n in place_counts:
         unit = g.units.get(key)
         if unit is not None and not unit.name.isdigit():  # "Phường 3" is no name to type
             out += [(key_, n, "place", key, places.label(key)) for key_ in _name_keys(f"{unit.kind} {unit.name}")]
@@ -118,9 +118,11 @@ def _name_keys(name: str) -> set[str]:
     return {" ".join(vtext.fold_word(w) for w in words[i:]) for i, w in enumerate(words) if i == 0 or w[:1].isupper()}
 
 
-def write(version_dir: Path, conn: sqlite3.Connection, sources: list[dict]) -> dict:
-    """Write the version's completions from the archive; returns its manifest entry."""
-    entries = sorted(_entries(conn, sources), key=lambda e: (e[0], -e[1], e[2], e[4]))
+def write(version_dir: Path, titles: list[str], place_counts: Iterable[tuple[str, int]],
+          sources: list[dict]) -> dict:
+    """Write the version's completions from what the archive holds (see _entries); returns its
+    manifest entry."""
+    entries = sorted(_entries(titles, place_counts, sources), key=lambda e: (e[0], -e[1], e[2], e[4]))
     with open(Path(version_dir) / FILE, "w", encoding="utf-8") as out:
         for key, n, kind, ref, text in entries:
             out.write(f"{key}\t{n}\t{kind}\t{ref}\t{text}\n")

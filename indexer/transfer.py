@@ -144,7 +144,7 @@ class _Work:
     """What a worker process needs to check and prepare records: set once, when it starts."""
 
     options: Options
-    archive: str  # the archive's file, read to pass over articles stored unchanged ("" for none)
+    archive: Path | None  # the archive's file, read to pass over articles stored unchanged
     chunk_words: int = 180
     chunk_overlap: int = 30
 
@@ -159,7 +159,7 @@ def _start(work: _Work) -> None:
     if _archive is not None:
         _archive.close()
     _work = work
-    _archive = store.connect(Path(work.archive), readonly=True) if work.archive else None
+    _archive = store.connect(work.archive, readonly=True) if work.archive else None
 
 
 @dataclass(frozen=True)
@@ -207,9 +207,8 @@ def _prepare(items: list[tuple[str, int, dict | RecordError]]) -> _Slice:
     for where, number, record, result in outcomes(items, _work.options):
         if not isinstance(result, RecordError):
             article, province = prepare.cleaned(result[0]), result[1]
-            row = _archive.execute("SELECT content_hash FROM articles WHERE url = ?",
-                                   (article.url,)).fetchone() if _archive else None
-            if not (row and row[0] == article.content_hash()):
+            stored = store.stored_hash(_archive, article.url) if _archive else None
+            if stored != article.content_hash():
                 result = prepare.prepare(article, _work.chunk_words, _work.chunk_overlap, province)
         out.append((where, number, record, result))
     return _Slice(out, prepare.vocabulary_rows(prepare.vocabulary(_prepared(out))))
@@ -278,8 +277,8 @@ def import_files(conn: sqlite3.Connection, paths: list[Path], options: Options, 
         if len(report.errors) < MAX_ERRORS_SHOWN:
             report.errors.append(f"{where}, line {number:,}: {exc}")
 
-    work = _Work(options, conn.execute("PRAGMA database_list").fetchone()[2], chunk_words, chunk_overlap)
-    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the vocabulary's and the bands' B-trees, kept in memory
+    work = _Work(options, store.database_file(conn), chunk_words, chunk_overlap)
+    store.keep_in_memory(conn, CACHE_KIB)  # the vocabulary's and the bands' B-trees
     with ExitStack() as stack:
         if workers > 0:
             places.gazetteer()  # loaded before the workers start: they share its memory

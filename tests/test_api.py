@@ -183,8 +183,8 @@ def test_a_version_of_an_earlier_layout_is_a_clear_503_until_rebuilt(make_archiv
     import json
     import sqlite3
 
-    from indexer import migrations
     from indexer.pipeline import build_index
+    from indexer.store import migrations
     from indexer.version import layout
     from service import create_app
 

@@ -3,13 +3,14 @@ collapsed in results with their copies listed."""
 import pytest
 
 from fixtures.texts import OTHER, STORY
-from indexer import duplicates, migrations, models, store
+from indexer import duplicates, models, store
+from indexer.store import migrations
 from indexer.version.reader import ArticleSummary
 
 
 def groups_of(conn, article_ids):
     """The archive's group of each of these articles that has copies."""
-    recorded = duplicates.snapshot(conn)
+    recorded = store.group_snapshot(conn)
     return {aid: recorded[aid] for aid in article_ids if aid in recorded}
 
 
@@ -45,7 +46,7 @@ def test_copies_are_grouped_when_stored_and_regrouped_by_updates_and_deletes(con
             f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
 
     listed = duplicates.copies(summaries, [second],
-                               duplicates.Groups.from_snapshot(duplicates.snapshot(conn)))[second]
+                               duplicates.Groups.from_snapshot(store.group_snapshot(conn)))[second]
     assert [c.id for c in listed] == [first, third]  # oldest first, itself left out
     assert listed[0].source == listed[0].source_title == "minhson.gov.vn"
     store.delete_article(conn, first)  # the group is renamed after its smallest remaining id

@@ -1,7 +1,8 @@
 """Ranking is pure: service.search.rank (and the query it ranks) imports in a process where no
-index library can load; and the service, which only reads published versions, never reaches the
-code that writes the archive or a version."""
+index library can load; the service, which only reads published versions, never reaches the
+code that writes the archive or a version; and the archive's SQL is all in one package."""
 import ast
+import re
 import subprocess
 import sys
 import textwrap
@@ -34,8 +35,8 @@ def test_ranking_imports_without_any_index_library():
 # What writes the archive or a version: the read-only service must reach none of it, not even for a
 # type hint (an import under TYPE_CHECKING counts: it is a dependency a reader of the code follows).
 WRITE_PATH = ("indexer.store", "indexer.pipeline", "indexer.crawl", "indexer.nightly", "indexer.__main__",
-              "indexer.version.writer", "indexer.version.lexical_writer", "indexer.transfer", "indexer.backup",
-              "indexer.ingest_api", "indexer.replicate")
+              "indexer.version.writer", "indexer.version.lexical_writer", "indexer.version.vocabulary_writer",
+              "indexer.transfer", "indexer.backup", "indexer.ingest_api", "indexer.replicate")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -91,3 +92,26 @@ def test_the_service_never_reaches_the_write_path():
     reached = _reached([module for module in known if module.startswith("service")], known)
     crossing = [_chain(reached, module) for module in reached if module.startswith(WRITE_PATH)]
     assert not crossing, "the service reaches the write path:\n" + "\n".join(crossing)
+
+
+def _statements(path: Path, pattern: re.Pattern) -> list[str]:
+    """The string literals (f-strings' literal parts included) of a module that match `pattern`."""
+    return [node.value for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and pattern.search(node.value)]
+
+
+def test_every_archive_statement_lives_in_the_store_package():
+    """SQL that names a table of the archive (schema.sql's) is in indexer/store/ and nowhere else in the
+    indexer or the service: one place to read, change and migrate it. A version's vocabulary files
+    have tables named as the archive's vocabulary tables: those two names are left out."""
+    tables = set(re.findall(r"CREATE TABLE (\w+)", (ROOT / "indexer/store/schema.sql").read_text()))
+    archive_only = tables - {"vocab_unigrams", "vocab_bigrams"}
+    sql = re.compile(rf"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+(?:{'|'.join(sorted(archive_only))})\b")
+    inside, outside = {}, {}
+    for name, path in _module_files().items():
+        found = _statements(path, sql)
+        if found:
+            (inside if name.startswith("indexer.store") else outside)[name] = found
+    assert {"indexer.store.articles", "indexer.store.groups", "indexer.store.reads",
+            "indexer.store.sources"} <= set(inside)  # the scan itself finds statements
+    assert not outside, f"archive SQL outside indexer/store/: {outside}"

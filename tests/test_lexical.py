@@ -1,7 +1,8 @@
 """The lexical index of a version: patched exactly as built, its statistics its own."""
-from indexer import migrations, models, store
+from indexer import models, store
 from indexer.config import load_settings
 from indexer.pipeline import build_index
+from indexer.store import migrations
 from indexer.version import layout, lexical, lexical_writer
 from service.search import Query, SearchEngine
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 import feedparser
 import pytest
 
-from indexer import migrations, models, place_mentions, places, store
+from indexer import models, place_mentions, places, store
+from indexer.store import migrations
 from indexer.version import layout
 from service.search import rank
 

@@ -14,7 +14,7 @@ import pytest
 from indexer import models, replicate, store, vocabulary
 from indexer.config import load_settings
 from indexer.pipeline import build_index
-from indexer.version import layout, reader, writer
+from indexer.version import layout, reader, vocabulary_writer, writer
 from service.search import Query, SearchEngine
 
 STORIES = [("Phòng chống thiên tai năm 2021", "Ban chỉ huy quân sự huyện tổng kết công tác phòng chống thiên tai."),
@@ -177,14 +177,14 @@ def test_the_pull_command_exits_6_when_refused_and_names_what_it_copied(primary,
 def test_vocabulary_deltas_sum_to_the_archive_counts_and_a_new_base_follows(tmp_path):
     conn = store.connect(tmp_path / "archive.sqlite3")
     previous, previous_dir, file_counts = None, None, []
-    for round_number in range(vocabulary.MAX_FILES + 1):
+    for round_number in range(vocabulary_writer.MAX_FILES + 1):
         store.upsert_article(conn, models.Article(url=f"https://u.example.vn/{round_number}", source="s", title=f"Tin Hà Nội {round_number}",
                                                   body="Thành phố Hà Nội đón khách." * (round_number + 1)))
         if round_number == 2:
             store.delete_article(conn, 1)
         folder = tmp_path / f"v{round_number}"
         folder.mkdir()
-        entry = vocabulary.write(folder, conn, previous, previous_dir)
+        entry = vocabulary_writer.write(folder, conn, previous, previous_dir)
         words = vocabulary.Vocabulary([folder / vocabulary.VOCABULARY_DIR / name for name in entry["files"]])
         for table in vocabulary.TABLES:
             for folded, form, count, capitalised in conn.execute(f"SELECT folded, form, count, capitalised FROM {table}"):
@@ -192,7 +192,7 @@ def test_vocabulary_deltas_sum_to_the_archive_counts_and_a_new_base_follows(tmp_
                 assert words.casing(table, form) == (count, capitalised)
         previous, previous_dir = entry, folder
         file_counts.append(len(entry["files"]))
-    assert file_counts[:2] == [1, 2] and max(file_counts) <= vocabulary.MAX_FILES
+    assert file_counts[:2] == [1, 2] and max(file_counts) <= vocabulary_writer.MAX_FILES
     assert 1 in file_counts[2:]  # deltas that outgrow the base: a new base
 
 

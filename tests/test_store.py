@@ -2,8 +2,9 @@ import sqlite3
 
 import pytest
 
-from indexer import migrations, models, prepare, store
+from indexer import models, prepare, store
 from indexer.models import WordQuery
+from indexer.store import migrations
 
 
 @pytest.fixture()
@@ -70,14 +71,14 @@ def test_a_batch_commits_its_stores_once_and_undoes_only_the_one_that_failed(con
             raise RuntimeError("the places of a broken record")
         return real(db, article_id, found)
 
-    monkeypatch.setattr(store, "store_places", failing)
+    monkeypatch.setattr(store.articles, "store_places", failing)
     with pytest.raises(RuntimeError), store.batch(conn) as stored:
         store.upsert_article(conn, article(), stored=stored)
         assert counted(other)[0] == 0  # nothing committed inside the batch
         store.upsert_article(conn, article(url="https://x.example/a2", title="Bài hỏng", body="Một bài khác hẳn. " * 9),
                              stored=stored)
     assert not conn.in_transaction
-    monkeypatch.setattr(store, "store_places", real)
+    monkeypatch.setattr(store.articles, "store_places", real)
     kept = counted(other)
     assert kept[0] == 1 and store.upsert_article(conn, article()) == (1, "unchanged")
     # the failed article left nothing behind: neither its row, passages, words nor signature, and

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from indexer import store, text, transfer
+from indexer import models, store, text, transfer
 from indexer.__main__ import main
 
 RECORDS = [
@@ -253,8 +253,8 @@ def test_worker_processes_store_what_one_process_stores(tmp_path, monkeypatch):
 
     # an address another source owns stops the import in its slice: what was stored stays, counted
     failing = store.connect(tmp_path / "failing.sqlite3")
-    store.upsert_article(failing, store.Article(url="https://tin.example.vn/30", source="other", body="Bài khác."))
-    with pytest.raises(store.ForeignArticle):
+    store.upsert_article(failing, models.Article(url="https://tin.example.vn/30", source="other", body="Bài khác."))
+    with pytest.raises(models.ForeignArticle):
         transfer.import_files(failing, [path], transfer.Options(), skip_invalid=True, workers=2)
     assert 20 < len(stored(failing)) < 40
     assert counted_afresh(failing) == (archive_rows(failing)["vocab_unigrams"], archive_rows(failing)["vocab_bigrams"])

@@ -77,9 +77,6 @@ def _seconds(published_at: str | None) -> int | None:
         return None
 
 
-_PLACES_OF = "(SELECT group_concat(place, ' ') FROM article_places WHERE article_id = {})"
-
-
 def weighted_words(title: str, text: str) -> str:
     """A document's words for BM25: the title TITLE_WEIGHT times, then the text."""
     return " ".join([title] * TITLE_WEIGHT + [text])
@@ -87,14 +84,7 @@ def weighted_words(title: str, text: str) -> str:
 
 def _passage_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id: int) -> Iterator[tantivy.Document]:
     """Passage documents from the words the archive stores for them (all published, or these ids)."""
-    where = f"AND p.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
-    rows = conn.execute(
-        f"""SELECT p.id AS pid, p.article_id AS aid, a.published_day, a.published_at, a.source,
-                   {_PLACES_OF.format("a.id")} AS places, p.ordinal, p.start, p."end", p.text,
-                   w.folded_title, w.folded_text, w.exact_title, w.exact_text
-            FROM passages p JOIN articles a ON a.id = p.article_id JOIN passage_words w ON w.id = p.id
-            WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
-    for row in rows:
+    for row in store.passage_rows(conn, ids, max_passage_id):
         yield _document(row, {"words": weighted_words(row["folded_title"], row["folded_text"]),
                               "words_exact": weighted_words(row["exact_title"], row["exact_text"]),
                               "text": row["text"]},
@@ -104,12 +94,7 @@ def _passage_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_i
 def _article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id: int) -> Iterator[tantivy.Document]:
     """Article documents (all, or these ids) for articles with a published passage; the
     passage id is the article's first passage, the one an article match points at."""
-    where = f"AND a.id IN ({','.join('?' * len(ids))})" if ids is not None else ""
-    rows = conn.execute(
-        f"""SELECT p.id AS pid, a.id AS aid, a.published_day, a.source, {_PLACES_OF.format("a.id")} AS places,
-                   {", ".join(f"a.{name}" for name in ARTICLE_FIELDS)}
-            FROM articles a JOIN passages p ON p.article_id = a.id AND p.ordinal = 0
-            WHERE p.id <= ? {where}""", [max_passage_id, *(ids or [])])
+    rows = store.article_rows(conn, ids, max_passage_id, ARTICLE_FIELDS)
     while part := rows.fetchmany(500):
         joined = {exact: store.article_word_texts(conn, [row["aid"] for row in part], exact, max_passage_id)
                   for exact in (False, True)}
@@ -203,9 +188,8 @@ def build(version_dir: Path, conn: sqlite3.Connection, max_passage_id: int, prev
     old, ids, gone = Path(previous) / LEXICAL_DIR, sorted(added or []), sorted(removed or [])
     kept_passages, passage_segments = _segments_holding(old / PASSAGES, PASSAGES, gone)
     kept_articles, article_segments = _segments_holding(old / ARTICLES, ARTICLES, gone)
-    articles = sorted({aid for part in batches(ids) for (aid,) in conn.execute(
-        f"SELECT DISTINCT article_id FROM passages WHERE id IN ({','.join('?' * len(part))})", part)}
-        | set(kept_articles))
+    articles = sorted({aid for part in batches(ids) for aid in store.articles_of_passages(conn, part)}
+                      | set(kept_articles))
     passages = sorted(set(ids) | set(kept_passages))
     _write(root / PASSAGES, PASSAGES, old / PASSAGES, _chunked(_passage_rows, conn, passages, max_passage_id),
            checkpoint, passage_segments)

@@ -1,6 +1,7 @@
 """Writing a version: FAISS segments planned from the previous version's, the files written and
 fsynced under a staging name, the manifest (signed) last, then one atomic switch of CURRENT;
-old versions pruned. The lexical indexes are lexical_writer.py's, the vocabulary vocabulary.py's."""
+old versions pruned. The lexical indexes are lexical_writer.py's, the vocabulary
+vocabulary_writer.py's."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""How an archive written by an earlier release reaches the current schema (store.SCHEMA_FILE,
+"""How an archive written by an earlier release reaches the current schema (connection.SCHEMA_FILE,
 which a new archive gets whole): one step per schema version (PRAGMA user_version), SQL or the
 name of a function that fills what an earlier step created. Append, never edit; a test holds
 schema.sql to what these steps make of an empty database."""
@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from indexer import duplicates, place_mentions, prepare, store
+from indexer import duplicates, place_mentions, prepare
 from indexer import text as vtext
+from indexer.store import articles, groups
+from indexer.store.connection import schema_version
 
 # Each entry upgrades the schema by one version (PRAGMA user_version): SQL, or the name of a
 # function below that fills what a previous step created. Append, never edit.
@@ -231,22 +233,22 @@ def _add_vocabulary_text_counts(conn: sqlite3.Connection) -> None:
 def _find_near_duplicates(conn: sqlite3.Connection) -> None:
     """Group the stored articles, as if each had been stored since groups existed."""
     for aid, summary, body in conn.execute("SELECT id, summary, body FROM articles ORDER BY id").fetchall():
-        duplicates.index_article(conn, aid, summary, body, duplicates.band_keys(duplicates.shingles(summary, body)))
+        groups.index_article(conn, aid, summary, body, duplicates.band_keys(duplicates.shingles(summary, body)))
 
 
 def _recognise_places(conn: sqlite3.Connection) -> None:
     """Find the places of every stored article (without its source's province: none was known)."""
     for aid, title, summary, body, day in conn.execute(
             "SELECT id, title, summary, body, published_day FROM articles ORDER BY id").fetchall():
-        store.store_places(conn, aid, place_mentions.article_places(title, summary, body, day))
+        articles.store_places(conn, aid, place_mentions.article_places(title, summary, body, day))
 
 
 STEPS = {"populate_passages_exact": _populate_passages_exact,
          "populate_articles_fts": _populate_articles_fts,
          "add_vocabulary_text_counts": _add_vocabulary_text_counts,
          "folded_words_in_passages_fts": _folded_words_in_passages_fts,
-         "recount_vocabulary": lambda conn: store.recount_vocabulary(conn, capitals=False),
-         "recount_vocabulary_with_capitals": store.recount_vocabulary,
+         "recount_vocabulary": lambda conn: articles.recount_vocabulary(conn, capitals=False),
+         "recount_vocabulary_with_capitals": articles.recount_vocabulary,
          "find_near_duplicates": _find_near_duplicates,
          "recognise_places": _recognise_places}
 
@@ -254,7 +256,7 @@ STEPS = {"populate_passages_exact": _populate_passages_exact,
 def upgrade(conn: sqlite3.Connection, steps: list[str] = MIGRATIONS) -> int:
     """Apply the steps an archive lacks, each in its own transaction with its version number;
     returns the schema version. An archive newer than these steps is refused."""
-    current = store.schema_version(conn)
+    current = schema_version(conn)
     if current > len(steps):
         raise RuntimeError(f"database schema v{current} is newer than this code (v{len(steps)})")
     for version in range(current, len(steps)):
@@ -266,4 +268,4 @@ def upgrade(conn: sqlite3.Connection, steps: list[str] = MIGRATIONS) -> int:
         else:
             with conn:
                 conn.executescript("BEGIN;" + step + f"PRAGMA user_version = {version + 1};")
-    return store.schema_version(conn)
+    return schema_version(conn)
