@@ -1,7 +1,11 @@
 """Zero-downtime publishing: a search is answered by the old or the new version, never by none."""
+import http.server
 import shutil
 import threading
+import time
 
+from fixtures import loopback
+from fixtures.load import LoadRun, search_client
 from indexer.version import layout, reader
 from service import create_app
 from service.search import IndexHolder
@@ -65,3 +69,30 @@ def test_publish_under_load_with_workers_recycled_answers_every_search_from_the_
     assert run.new_version not in (None, run.old_version)
     assert run.failed == 0, (run.summary(), run.examples)
     assert run.by_version[run.old_version] > 0 and run.by_version[run.new_version] > 0
+
+
+def test_the_load_clients_count_a_response_cut_short_as_a_failure():
+    """What the publish and replica tests assert through: a server that sends its headers and part
+    of a body, then closes, is a failure of its own kind, with when it happened."""
+    class HalfAnswer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b'{"total": ')
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server, base = loopback.serve(HalfAnswer)
+    run, stop, started = LoadRun(), threading.Event(), time.monotonic()
+    client = threading.Thread(target=search_client, args=(base, stop, 0, run, threading.Lock()))
+    client.start()
+    time.sleep(0.5)
+    stop.set()
+    client.join(timeout=30)
+    server.shutdown()
+    assert run.answers > 0 and run.failures == {"cut short": run.answers} and run.failed == run.answers
+    assert len(run.cut_short_at) == run.answers and all(at >= started for at in run.cut_short_at)
+    assert "10 bytes of the body" in run.examples[0]
