@@ -39,6 +39,7 @@ from indexer.models import Article, now_iso
 from indexer.template import SiteTemplate, leaf_blocks
 from indexer.text import clean
 
+_WORD = re.compile(r"\w+")
 COPYRIGHT = re.compile(r"^(?:bản quyền|©|copyright|ghi rõ nguồn)", re.I)
 MIN_BODY_CHARS = 80
 # A link whose text has this many words names a story; a page whose body lies mostly in entries of
@@ -194,6 +195,26 @@ def _split_byline(blocks: list[Block]) -> tuple[str, list[Block]]:
     return "", blocks
 
 
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+def _declared_lead(page: Page, blocks: list[Block]) -> tuple[str, list[Block]]:
+    """The description the page declares (Open Graph, meta, JSON-LD) as the lead, and the body
+    without it: the body's first paragraph where that is the description, else the description
+    where the page shows it to its readers and the body does not hold it. A teaser only the
+    metadata carries, or the first paragraph cut short ("…"), is not the article's text."""
+    declared = clean(meta_content(page.soup, "og:description", "description") or str(page.ld.get("description") or ""))
+    words = _words(declared.rstrip(". …"))
+    if not words:
+        return "", blocks
+    if blocks and _words(blocks[0].text) == words:
+        return blocks[0].text, blocks[1:]
+    if words in _words(" ".join(b.text for b in blocks)) or words not in _words(text_of(page.soup.body or page.soup)):
+        return "", blocks
+    return declared, blocks
+
+
 def _story_links(node: Tag) -> list[Tag]:
     return [a for a in node.find_all("a", href=True) if len(a.get_text(" ", strip=True).split()) >= STORY_LINK_WORDS]
 
@@ -262,8 +283,8 @@ def extract_article(html: str, url: str, source: str, selectors: Selectors | Non
     lead, blocks = _split_lead(blocks, lead)
     byline, blocks = _split_byline(blocks)
     author = author or byline
-    lead = lead or clean(meta_content(page.soup, "og:description", "description")
-                         or str(page.ld.get("description") or ""))
+    if not lead:
+        lead, blocks = _declared_lead(page, blocks)
     body = "\n\n".join(b.text for b in blocks if b.text != lead)
     if not body and page.ld.get("articleBody"):
         body = clean(str(page.ld["articleBody"]))

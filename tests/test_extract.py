@@ -75,6 +75,35 @@ def test_per_source_selectors_override_generic_rules():
         own.overridden({"colour": ".x"}, [])
 
 
+PARAGRAPHS = ["Sáng 12/3, Ủy ban nhân dân huyện tổ chức hội nghị triển khai kế hoạch phòng chống thiên tai năm 2021.",
+              "Hội nghị đã nghe báo cáo tình hình mưa lũ năm trước và bàn các giải pháp ứng phó cho từng xã.",
+              "Các xã ven sông được giao chuẩn bị vật tư, phương tiện và lực lượng tại chỗ trước mùa mưa bão."]
+
+
+def _described(description: str, shown: str = "") -> str:
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    return (f'<html><head><title>Triển khai phòng chống thiên tai</title>'
+            f'<meta property="og:description" content="{description}"></head><body>'
+            f'<h1>Triển khai phòng chống thiên tai</h1>{shown}<div class="detail-content">{body}</div></body></html>')
+
+
+@pytest.mark.parametrize(("description", "shown", "lead", "first"), [
+    # the body's first paragraph: the lead, out of the body
+    (PARAGRAPHS[0], "", PARAGRAPHS[0], PARAGRAPHS[1]),
+    # shown above the body, in no element the lead rules know: the lead
+    ("Huyện chủ động phòng chống thiên tai từ sớm.", "<div><em>Huyện chủ động phòng chống thiên tai từ sớm.</em></div>",
+     "Huyện chủ động phòng chống thiên tai từ sớm.", PARAGRAPHS[0]),
+    # a teaser only the metadata carries: not the article's text
+    ("Đọc ngay: huyện nói gì về mùa mưa bão?", "", "", PARAGRAPHS[0]),
+    # the first paragraph cut short: the body holds it already
+    (PARAGRAPHS[0][:60] + "…", "", "", PARAGRAPHS[0]),
+])
+def test_a_declared_description_is_the_lead_only_where_the_page_shows_it(description, shown, lead, first):
+    a = extract_article(_described(description, shown), "http://x.example/bai-1", "x")
+    assert a.summary == lead and a.body.startswith(first)
+    assert a.body.count(PARAGRAPHS[2]) == 1 and (not lead or lead not in a.body)
+
+
 def test_page_without_body_is_an_error_not_an_empty_article():
     with pytest.raises(ExtractionError, match="body"):
         extract_article("<html><head><title>Danh mục</title></head><body><nav>menu</nav></body></html>",
