@@ -1,6 +1,7 @@
 """Body extraction on real pages with hand-marked article text (a set such as shared/extraction-dev).
 
     python -m bench.extraction DIR [--extractor ours|trafilatura] [--worst 5] [--json FILE]
+    python -m bench.extraction DIR --leave-one-site-out CLUTTERED_CONTAINER=1.2,1.3,1.5,2 [...]
 
 DIR holds `ground-truth.json` ({key: {"url", "articleBody"}}) and `html/<key>.html.gz` (the bytes
 as served). Score per page, as the set's README defines it: word 4-shingles (`\\w+`, case-folded),
@@ -8,19 +9,28 @@ TP = shared shingles, FP = extra predicted, FN = missing, normalised to sum 1; p
 averaged over pages, F1 from the two averages. A rejected page is an empty prediction. `ours` is
 the project's extractor (lead and body joined, as they are indexed); `trafilatura` is the library
 alone with its defaults, for comparison. Pages go through the crawler's own decoding.
+
+`--leave-one-site-out` checks the extractor's tuned constants (`indexer.extract`'s, each with the
+values to try; several make a grid) as a held-out set would: each site's pages are scored with the
+values that do best on the other sites' pages, never with values chosen on that site.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
+import itertools
 import json
 import re
 import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
+import indexer.extract
 from indexer.decode import DecodeError, decode_html
 from indexer.extract import ExtractionError, extract_article
 
@@ -76,11 +86,57 @@ def evaluate(folder: Path, extractor: str = "ours") -> dict:
         seconds += time.perf_counter() - started
         precision, recall = page_scores(predicted, item["articleBody"])
         pages.append({"key": key, "url": item.get("url"), "precision": precision, "recall": recall})
+    return {"extractor": extractor, "pages": len(pages), **scores(pages),
+            "rejected": rejected, "pages_per_second": round(len(pages) / seconds, 1), "per_page": pages}
+
+
+def scores(pages: list[dict]) -> dict[str, float]:
+    """Precision and recall averaged over pages, F1 of the two averages."""
     precision = statistics.fmean(p["precision"] for p in pages)
     recall = statistics.fmean(p["recall"] for p in pages)
-    return {"extractor": extractor, "pages": len(pages), "precision": round(precision, 4),
-            "recall": round(recall, 4), "f1": round(2 * precision * recall / (precision + recall), 4),
-            "rejected": rejected, "pages_per_second": round(len(pages) / seconds, 1), "per_page": pages}
+    return {"precision": round(precision, 4), "recall": round(recall, 4),
+            "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0}
+
+
+@contextlib.contextmanager
+def _constants(values: dict[str, float]) -> Iterator[None]:
+    before = {name: getattr(indexer.extract, name) for name in values}
+    try:
+        for name, value in values.items():
+            setattr(indexer.extract, name, value)
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(indexer.extract, name, value)
+
+
+def leave_one_site_out(folder: Path, grid: dict[str, list[float]]) -> dict:
+    """Our extractor with each site's pages scored at the grid point that does best on every other
+    site's pages (a site: a URL's host), beside the shipped constants."""
+    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    runs = []
+    for point in points:
+        with _constants(point):
+            runs.append(evaluate(folder, "ours")["per_page"])
+    site_of = {page["key"]: urlparse(page["url"] or "").hostname or page["key"] for page in runs[0]}
+    held_out, chosen = [], Counter()
+    shipped = {name: getattr(indexer.extract, name) for name in grid}
+    for site in sorted(set(site_of.values())):
+        best = max(range(len(points)),  # a tie goes to the shipped values
+                   key=lambda i: (scores([p for p in runs[i] if site_of[p["key"]] != site])["f1"],
+                                  points[i] == shipped))
+        pages = [p for p in runs[best] if site_of[p["key"]] == site]
+        held_out += pages
+        chosen[json.dumps(points[best])] += len(pages)
+    return {"sites": len(set(site_of.values())), "pages": len(held_out), "held_out": scores(held_out),
+            "shipped": {**shipped, **scores(evaluate(folder, "ours")["per_page"])}, "chosen": dict(chosen)}
+
+
+def _grid_entry(text: str) -> tuple[str, list[float]]:
+    name, _, values = text.partition("=")
+    if not hasattr(indexer.extract, name) or not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME=V1,V2,... with NAME a constant of indexer.extract")
+    return name, [float(v) for v in values.split(",")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extractor", choices=sorted(EXTRACTORS), action="append")
     parser.add_argument("--worst", type=int, default=5, help="list the N pages with the lowest F1")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--leave-one-site-out", action="append", type=_grid_entry, metavar="NAME=V1,V2,...",
+                        help="score each site with the constants chosen on the other sites; repeatable (a grid)")
     args = parser.parse_args(argv)
+    if args.leave_one_site_out:
+        result = leave_one_site_out(args.folder, dict(args.leave_one_site_out))
+        print(json.dumps(result, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+        return 0
     results = [evaluate(args.folder, name) for name in args.extractor or ["ours"]]
     for result in results:
         print(f"{result['extractor']:<12} pages {result['pages']}  P {result['precision']:.3f}  "

@@ -115,3 +115,33 @@ def test_the_short_query_bench_fuses_again_exactly_as_the_engine_does(engine):
         other = _refused(features, replace(shipped, weights={**shipped.weights, "dense": 0.0, "article": 1.0}))
         compared += other != features["fusion"]["order"]
     assert compared  # other weights do change the order: the comparison can fail
+
+
+def test_leave_one_site_out_scores_each_site_with_constants_chosen_on_the_others(tmp_path):
+    """Three sites whose article container also holds a list of short links: trafilatura finds the
+    article alone, so for each site the other two choose the clutter ratio that lets the container
+    yield to it, and the held-out score is that of the ratio shipped (which does the same)."""
+    import gzip
+    import json
+
+    from bench import extraction
+
+    story = [f"Đoạn {n} của bài viết nói về việc chuẩn bị vật tư, phương tiện và lực lượng tại chỗ, kiểm tra "
+             f"đê điều và các hồ chứa trước mùa mưa bão năm nay ở xã thứ {n}." for n in range(1, 7)]
+    links = "".join(f'<p><a href="/thong-bao-{n}">Thông báo tháng {n}</a></p>' for n in range(1, 25))
+    truth = {}
+    (tmp_path / "html").mkdir()
+    for host in ("a.example.org", "b.example.org", "c.example.org"):
+        html = ("<html><head><title>Hội nghị phòng chống thiên tai</title></head><body><h1>Hội nghị phòng chống "
+                "thiên tai</h1><div class='detail-content'>" + "".join(f"<p>{p}</p>" for p in story) + links
+                + "</div></body></html>")
+        (tmp_path / "html" / f"{host}.html.gz").write_bytes(gzip.compress(html.encode()))
+        truth[host] = {"url": f"https://{host}/bai-1", "articleBody": "\n".join(story)}
+    (tmp_path / "ground-truth.json").write_text(json.dumps(truth, ensure_ascii=False))
+    result = extraction.leave_one_site_out(tmp_path, {"CLUTTERED_CONTAINER": [100.0, 1.3]})
+    assert (result["sites"], result["pages"]) == (3, 3)
+    assert result["chosen"] == {json.dumps({"CLUTTERED_CONTAINER": 1.3}): 3}
+    with extraction._constants({"CLUTTERED_CONTAINER": 100.0}):
+        cluttered = extraction.scores(extraction.evaluate(tmp_path, "ours")["per_page"])
+    assert result["held_out"]["precision"] == 1.0 > cluttered["precision"]
+    assert result["shipped"] == {"CLUTTERED_CONTAINER": 1.3, **result["held_out"]}
