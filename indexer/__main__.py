@@ -115,7 +115,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     """Fetch one page and print what a crawl would discover on it and extract from it."""
-    from indexer.crawl import Fetcher, load_sources
+    from indexer.crawl import ArchiveSink, Fetcher, load_sources
     from indexer.crawl.probe import probe, report, site_source
 
     settings = load_settings()
@@ -127,9 +127,16 @@ def cmd_probe(args: argparse.Namespace) -> int:
     else:
         source = site_source(args.url)
     source.selectors = source.selectors.overridden(dict(pair.split("=", 1) for pair in args.selector), args.remove)
+    template = None
+    if args.source and settings.db_path.exists():  # the template the source's crawls learned
+        conn = store.connect(settings.db_path, readonly=True)
+        try:
+            template = ArchiveSink(conn).template(args.source)
+        finally:
+            conn.close()
     fetcher = Fetcher(delay=0)
     try:
-        result = probe(args.url, source, fetcher, settings.timezone)
+        result = probe(args.url, source, fetcher, settings.timezone, template)
     finally:
         fetcher.close()
     print(report(result))

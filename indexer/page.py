@@ -3,6 +3,7 @@ preview never disagrees with the crawl it previews, and a saved page fails as a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from indexer.decode import Decoded, DecodeError, decode_page
 from indexer.extract import ExtractionError, NotAnArticle, Selectors, extract_article
@@ -19,17 +20,24 @@ def page_text(body: bytes, content_type: str = "") -> Decoded:
     return decode_page(body, content_type)
 
 
+def learned_selectors(selectors: Selectors | None, paths: dict[str, str]) -> Selectors:
+    """The source's selectors, with a learned path for each field they name none for."""
+    selectors = selectors or Selectors()
+    return replace(selectors, **{name: path for name, path in paths.items() if not getattr(selectors, name)})
+
+
 def html_to_article(html: str, url: str, source: str, selectors: Selectors | None = None,
                     tz: str = "Asia/Ho_Chi_Minh", template: SiteTemplate | None = None,
                     misfit: Callable[[str], None] | None = None) -> Article:
-    """The article a decoded page holds, its site's `template` (if any) keeping the site's repeated
-    blocks out; where the template leaves no article the page alone decides, and `misfit` hears
-    why. ExtractionError (with the reason) when the page holds no article or its markup is nested
-    too deeply to parse."""
+    """The article a decoded page holds, read through its site's `template` (if any): the site's
+    repeated blocks kept out, its fields taken where the site's pages hold them. Where the template
+    leaves no article the page alone decides, and `misfit` hears why. ExtractionError (with the
+    reason) when the page holds no article or its markup is nested too deeply to parse."""
     try:
-        if template is not None and template.boilerplate:
+        if template is not None and (template.boilerplate or template.fields):
             try:
-                return extract_article(html, url, source, selectors, tz=tz, template=template)
+                return extract_article(html, url, source, learned_selectors(selectors, template.fields), tz=tz,
+                                       template=template)
             except NotAnArticle:
                 raise
             except ExtractionError as exc:

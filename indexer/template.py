@@ -6,13 +6,21 @@ any story's: it never enters a body, whatever element holds it. A block is compa
 signature (lower case, digits as 0, spaces collapsed), so a visit counter that counts on from
 page to page still repeats. A byline is never template, even when one reporter signs every story.
 
-`learn` reads a sample of a source's article pages; the crawler stores the result per source
-(store.source_template) and passes it to the extractor for every page of that source.
+Where its pages agree, a template also knows which element holds each field: the headline, the
+lead, the byline and the body, as a CSS path (tag and classes, up to three levels) that the
+per-page extractor's own result points to on most of the sample, and that gives the same result
+again when the sample is extracted with it. Every later page of the site is read through those
+paths (a source's configured selectors still win); a page they do not fit is extracted alone.
+
+`learn` reads a sample of a source's article pages, `learn_fields` what the extractor made of
+them; the crawler stores the result per source (store.source_template) and passes it to the
+extractor for every page of that source.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bs4 import BeautifulSoup, Tag
@@ -27,6 +35,11 @@ SKIPPED = ("script", "style", "noscript", "template")
 MIN_PAGES = 3            # a template is learned from at least this many pages
 REPEATED_SHARE = 0.5     # a block on at least this share of them (and on MIN_PAGES) is the template's
 MAX_BLOCKS = 2000        # signatures kept: a template is the site's furniture, never its archive
+AGREEMENT = 0.75         # a field's path is learned where this share of the sample (and MIN_PAGES) agree on it
+PATH_DEPTH = 3           # levels of a learned path: enough to be the site's, few enough to survive a redesign
+# The Article attribute each learnable field fills (Selectors' names).
+FIELDS = {"title": "title", "lead": "summary", "author": "author", "body": "body"}
+_CSS_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 
 
 @dataclass(frozen=True)
@@ -35,13 +48,14 @@ class SiteTemplate:
 
     boilerplate: frozenset[str] = field(default_factory=frozenset)
     pages: int = 0
+    fields: dict[str, str] = field(default_factory=dict)  # Selectors' field name → the CSS path learned
 
     def as_dict(self) -> dict:
-        return {"boilerplate": sorted(self.boilerplate), "pages": self.pages}
+        return {"boilerplate": sorted(self.boilerplate), "pages": self.pages, "fields": self.fields}
 
     @classmethod
     def from_dict(cls, data: dict) -> SiteTemplate:
-        return cls(frozenset(data.get("boilerplate", ())), int(data.get("pages", 0)))
+        return cls(frozenset(data.get("boilerplate", ())), int(data.get("pages", 0)), dict(data.get("fields", {})))
 
     def is_boilerplate(self, text: str) -> bool:
         return signature(text) in self.boilerplate
@@ -81,3 +95,88 @@ def learn(pages: list[str]) -> SiteTemplate | None:
     needed = max(MIN_PAGES, REPEATED_SHARE * len(pages))
     repeated = [sig for sig, count in seen.most_common(MAX_BLOCKS) if count >= needed]
     return SiteTemplate(frozenset(repeated), len(pages))
+
+
+def css_path(node: Tag) -> str:
+    """The element as tag, id and classes, with up to PATH_DEPTH - 1 ancestors ('div.detail > h1');
+    an id or class with a digit (a story's number) or a character CSS would need escaped is left out."""
+    parts = []
+    while node is not None and node.name not in ("body", "html", "[document]") and len(parts) < PATH_DEPTH:
+        ident = node.get("id")
+        names = [f"#{ident}"] if isinstance(ident, str) and _stable(ident) else []
+        names += [f".{c}" for c in node.get("class") or () if _stable(c)]
+        parts.append(node.name + "".join(names))
+        node = node.parent
+    return " > ".join(reversed(parts))
+
+
+def _named(node: Tag) -> bool:
+    """The element or its parent has an id or a class of its own: a lead or a byline is read only
+    through an element the site names, never as "the first bold line" of the page, which a later
+    story may print elsewhere."""
+    return any(_stable(str(value)) for element in (node, node.parent) if element is not None
+               for value in [element.get("id") or "", *(element.get("class") or ())])
+
+
+def _stable(name: str) -> bool:
+    return bool(_CSS_NAME.match(name)) and not any(ch.isdigit() for ch in name)
+
+
+def _holder(soup: BeautifulSoup, name: str, value: str) -> Tag | None:
+    """The element of the page that holds a field's value as the extractor found it: the innermost
+    element whose text is the headline or the lead, or that holds the byline and little besides;
+    for the body, the nearest element around its first and last paragraphs."""
+    root = soup.body or soup
+    if name == "body":
+        paragraphs = {p for p in value.split("\n\n") if p}
+        held = [node for node in leaf_blocks(root) if clean(node.get_text(" ", strip=True)) in paragraphs]
+        if not held:
+            return None
+        around = set(id(parent) for parent in held[-1].parents)
+        return next((node for node in [held[0], *held[0].parents] if id(node) in around or node is held[-1]), None)
+    found = None
+    for node in root.find_all(True):
+        text = clean(node.get_text(" ", strip=True))
+        if text == value if name != "author" else (value in text and len(text) <= len(value) + 40):
+            found = node  # later in document order: nested inside the one before, or after it
+            if found.find(True) is None:
+                break
+    return found
+
+
+def _path(soup: BeautifulSoup, name: str, value: str) -> str:
+    """The path of the field's holder on this page, where it names that element alone ('' else)."""
+    node = _holder(soup, name, value) if value else None
+    if node is None or (name in ("lead", "author") and not _named(node)):
+        return ""
+    path = css_path(node)
+    return path if len(soup.select(path)) == 1 else ""
+
+
+def learn_fields(pages: list[tuple[str, str]], extract: Callable[[str, str, dict[str, str]], object | None]
+                 ) -> dict[str, str]:
+    """The CSS path of each field that the sample pages ((url, html) each) agree on: `extract(url,
+    html, paths)` is the page's article as the extractor makes it with these paths as selectors ({}
+    for its own rules), or None where it finds none. A path is learned where it points at the
+    field's holder on AGREEMENT of the pages, names that one element on each (a lead's or byline's
+    element named by the site: `_named`), and extracting them through all the paths learned gives
+    those fields again."""
+    if len(pages) < MIN_PAGES:
+        return {}
+    needed = max(MIN_PAGES, AGREEMENT * len(pages))
+    found = [(url, html, article) for url, html in pages if (article := extract(url, html, {})) is not None]
+    soups = [BeautifulSoup(html, "html.parser") for _, html, _ in found]
+    candidates = {}
+    for name, attribute in FIELDS.items():
+        paths = Counter(path for soup, (_, _, article) in zip(soups, found)
+                        if (path := _path(soup, name, getattr(article, attribute))))
+        path, count = paths.most_common(1)[0] if paths else ("", 0)
+        if count >= needed and path:
+            candidates[name] = path
+    agreed = Counter()
+    for url, html, article in found:
+        again = extract(url, html, candidates) if candidates else None
+        for name, attribute in FIELDS.items():
+            if name in candidates and again is not None and getattr(again, attribute) == getattr(article, attribute):
+                agreed[name] += 1
+    return {name: path for name, path in candidates.items() if agreed[name] >= needed}

@@ -1,6 +1,8 @@
 """The crawler on four layouts nobody modelled (fixtures/unmodelled.py), given only name, base_url and
 start_urls: it learns each site's template, tells listings from articles by structure, follows
 "load more" buttons and an unnamed /sitemap.xml, and says what it skipped and why."""
+from dataclasses import replace
+
 import pytest
 
 from fixtures.portals import PortalSite, stories_of
@@ -8,10 +10,11 @@ from fixtures.portals import crawl_portal as crawl
 from fixtures.stories import STORIES
 from fixtures.unmodelled import UNMODELLED, UNMODELLED_UNLISTED
 from indexer import store
-from indexer.crawl import Fetcher
+from indexer.crawl import ArchiveSink, Fetcher
 from indexer.crawl.probe import probe, report, site_source
-from indexer.extract import NotAnArticle, extract_article
-from indexer.template import learn
+from indexer.extract import NotAnArticle, Selectors, extract_article
+from indexer.page import html_to_article, learned_selectors
+from indexer.template import learn, learn_fields
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +33,11 @@ def test_every_article_every_field_and_nothing_else(portals, name, tmp_path):
     truth = portals.truth(name)
     assert report.failures == [] and report.template_learned and report.template_pages == report.articles_found
     assert "GAP" not in report.completeness()
+    assert {"title", "body"} <= set(report.template_fields)  # read where the site's pages hold them
+    assert "fields read where the site's pages hold them: title `" in report.completeness()
     _, again = crawl(portals, name, tmp_path)  # a second crawl of the unchanged portal stores nothing
     assert again.counts["new"] == again.counts["updated"] == 0 and again.counts["unchanged"] == len(truth)
+    assert again.template_fields == report.template_fields and not again.template_learned  # as saved
 
 
 def test_pages_that_are_no_articles_are_skipped_with_their_reason(portals, tmp_path):
@@ -73,6 +79,37 @@ def test_a_template_learned_on_some_pages_cleans_others():
     assert learn(pages[:2]) is None  # two pages are too few to tell a site from a story
 
 
+def _signed_page(story, byline: str) -> str:
+    """A portal that signs each story in a paragraph of a class no rule knows."""
+    body = "".join(f"<p>{p}</p>" for p in story.paras)
+    return (f'<html><head><title>{story.title}</title></head><body><div class="khung-bai"><h1>{story.title}</h1>'
+            f'<div class="tom-tat"><b>{story.lead}</b></div><div class="noi-dung">{body}'
+            f'<p class="ky-ten">{byline}</p></div></div></body></html>')
+
+
+def test_fields_learned_where_most_pages_agree_read_a_page_the_rules_misread():
+    """Six pages sign "Tin, ảnh: NAME", which the per-page rules read by its label; the seventh is
+    signed by two reporters and no label, which they cannot tell from a sentence of the story. The
+    site's pages agree on where the byline is, so the template reads it there on the seventh too."""
+    pages = [(f"https://x.example.vn/tin/{s.key}.html", _signed_page(s, f"Tin, ảnh: {s.author}")) for s in STORIES[:6]]
+
+    def extract(url, html, paths):
+        return extract_article(html, url, "x", learned_selectors(None, paths))
+
+    template = learn([html for _, html in pages])
+    paths = learn_fields(pages, extract)
+    assert paths["author"] == "div.khung-bai > div.noi-dung > p.ky-ten" and paths["body"] == "div.khung-bai > div.noi-dung"
+    story, byline = STORIES[6], "Hoàng Lan - Đức Minh"
+    odd = _signed_page(story, byline)
+    alone = html_to_article(odd, "https://x.example.vn/tin/7.html", "x")
+    read = html_to_article(odd, "https://x.example.vn/tin/7.html", "x", template=replace(template, fields=paths))
+    assert alone.author == "" and byline in alone.body
+    assert (read.author, read.summary, read.body) == (byline, story.lead, story.body)
+    # what a source's sources.toml names wins over what was learned
+    assert learned_selectors(Selectors(author=".tac-gia"), paths).author == ".tac-gia"
+    assert learn_fields(pages[:2], extract) == {}  # two pages are too few
+
+
 def test_a_listing_is_told_by_its_structure_not_its_url():
     items = "".join(f'<div class="item"><a href="/index.php?id={k}">Tin số {k} về hoạt động của huyện trong tuần</a>'
                     f"<p>Tóm tắt tin số {k}: huyện triển khai nhiều hoạt động trong tuần qua.</p></div>" for k in range(5))
@@ -93,3 +130,18 @@ def test_probe_shows_an_article_that_has_a_menu_and_related_links(portals):
     assert result.article is not None and result.article.title == story.title
     shown = report(result)
     assert "never stores it as an article" not in shown and "title     " + story.title in shown
+
+
+
+def test_probe_reads_a_page_through_the_template_the_sources_crawls_learned(portals, tmp_path):
+    name = "provincial"
+    conn, crawled = crawl(portals, name, tmp_path)
+    template = ArchiveSink(conn).template(name)
+    assert template is not None and template.fields == crawled.template_fields
+    story = stories_of(list(UNMODELLED).index(name))[0]
+    url = f"{portals.base}/{name}{UNMODELLED[name].article_path(story)}"
+    result = probe(url, site_source(url), Fetcher(timeout=2.0, retries=1, delay=0), template=template)
+    assert (result.article.title, result.article.author, result.article.body) == (story.title, story.author, story.body)
+    shown = report(result)
+    assert f"read through the site's template (learned from {template.pages} pages)" in shown
+    assert f"body `{template.fields['body']}`" in shown

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from indexer import models, store
 from indexer.crawl.discover import Listing, absolute, feed_pages, page_links
@@ -17,10 +17,10 @@ from indexer.crawl.fetch import HTML_TYPES, Fetcher, FetchError, NotHTML, Respon
 from indexer.crawl.sink import ArchiveSink, Sink
 from indexer.crawl.sources import Source, normalize_url
 from indexer.decode import Decoded, DecodeError
-from indexer.extract import ExtractionError, NotAnArticle
-from indexer.models import ForeignArticle
-from indexer.page import html_to_article, page_text
-from indexer.template import SiteTemplate, learn
+from indexer.extract import ExtractionError, NotAnArticle, extract_article
+from indexer.models import Article, ForeignArticle
+from indexer.page import html_to_article, learned_selectors, page_text
+from indexer.template import SiteTemplate, learn, learn_fields
 
 # A page linked from this share of a source's listing pages is in its menu: the site's own page
 # (about, contact) unless it is dated like a story.
@@ -50,6 +50,7 @@ class CrawlReport:
     template_learned: bool = False    # this crawl learned the site's template (else used the saved one)
     template_pages: int = 0           # pages the template in use was learned from
     template_blocks: int = 0          # blocks it holds as the site's own (never a body's)
+    template_fields: dict[str, str] = field(default_factory=dict)  # the fields read through it: their paths
     template_dropped: bool = False    # it left most of the pages it was tried on no article: not used
 
     def replaced(self, bad_bytes: int) -> None:
@@ -91,6 +92,9 @@ class CrawlReport:
                              "share their text), every page extracted alone" if self.template_dropped else
                              " kept out of every body" +
                              (f"; {misfits} pages it left no article, extracted alone" if misfits else "")))
+            if self.template_fields and not self.template_dropped:
+                lines.append("  fields read where the site's pages hold them: "
+                             + ", ".join(f"{name} `{path}`" for name, path in self.template_fields.items()))
         if counts["pages_with_bad_bytes"]:
             lines.append(f"  read with bad bytes replaced: {counts['pages_with_bad_bytes']} pages, "
                          f"{counts['bad_bytes_replaced']} bytes in all")
@@ -111,7 +115,7 @@ class CrawlReport:
                 "feeds_read": self.feeds_read, "only_in_feeds": self.only_in_feeds[:200],
                 "articles_found": self.articles_found, "oldest": self.oldest, "newest": self.newest,
                 "template_learned": self.template_learned, "template_pages": self.template_pages,
-                "template_blocks": self.template_blocks,
+                "template_blocks": self.template_blocks, "template_fields": self.template_fields,
                 "empty_months": self.empty_months}
 
     def cover(self, months: dict[str, int], days: tuple[str | None, str | None]) -> None:
@@ -340,7 +344,17 @@ class Crawler:
             template = self.sink.template(source.name)
         if template is not None:
             report.template_pages, report.template_blocks = template.pages, len(template.boilerplate)
+            report.template_fields = template.fields
         return template
+
+    def _sample(self, source: Source, template: SiteTemplate, url: str, html: str,
+                paths: dict[str, str]) -> Article | None:
+        """A sample page's article through the template's blocks and these paths (learn_fields)."""
+        try:
+            return extract_article(html, url, source.name, learned_selectors(source.selectors, paths),
+                                   tz=source.timezone or self.default_tz, template=template)
+        except ExtractionError:
+            return None
 
     def crawl_articles(self, urls: list[str], source: Source, report: CrawlReport) -> None:
         """Fetch every article page; the first SAMPLE_PAGES that need extracting wait until the
@@ -371,6 +385,12 @@ class Crawler:
         pages after them (saved, when learned now), or None when it left most of these no article:
         a site whose stories repeat their own text would only have every page extracted twice."""
         template = self._learn(source, [decoded.text for _, _, decoded in waiting], report)
+        if template is not None and report.template_learned:
+            learned = learn_fields([(normalize_url(response.url), decoded.text) for _, response, decoded in waiting],
+                                   lambda url, html, paths: self._sample(source, template, url, html, paths))
+            template = replace(template, fields={name: path for name, path in learned.items()
+                                                 if not getattr(source.selectors, name)})  # configured ones win
+            report.template_fields = template.fields
         misfits = report.counts["template_misfits"]
         for url, response, decoded in waiting:
             try:

@@ -17,6 +17,7 @@ from indexer.decode import DecodeError
 from indexer.extract import ExtractionError, NotAnArticle, Selectors
 from indexer.models import Article
 from indexer.page import html_to_article, page_text
+from indexer.template import SiteTemplate
 
 # A page with no article of its own that links to this many is read as a listing; a page with an
 # article is shown as one whatever it links to (a menu, a "Tin khác" list).
@@ -34,6 +35,7 @@ class Probe:
     article: Article | None = None
     not_article: str = ""             # why extraction failed
     listing: str = ""                 # why its structure makes it a listing page
+    template: SiteTemplate | None = None  # the source's, as its last crawl saved it
 
 
 def site_source(url: str, selectors: Selectors | None = None) -> Source:
@@ -43,9 +45,12 @@ def site_source(url: str, selectors: Selectors | None = None) -> Source:
                   selectors=selectors or Selectors())
 
 
-def probe(url: str, source: Source, fetcher: Fetcher, tz: str = "Asia/Ho_Chi_Minh") -> Probe:
+def probe(url: str, source: Source, fetcher: Fetcher, tz: str = "Asia/Ho_Chi_Minh",
+          template: SiteTemplate | None = None) -> Probe:
+    """What a crawl of `source` would find on the page; with the template its crawls learned, read
+    through it as they read the source's pages."""
     url = normalize_url(url)
-    result = Probe(url)
+    result = Probe(url, template=template)
     try:
         response = fetcher.get(url)
         decoded = page_text(response.body, response.headers.get("content-type", ""))
@@ -62,7 +67,7 @@ def probe(url: str, source: Source, fetcher: Fetcher, tz: str = "Asia/Ho_Chi_Min
     result.sitemaps = [u for u in fetcher.robots(url).sitemaps() if source.same_site(u)]
     try:
         result.article = html_to_article(decoded.text, normalize_url(response.url), source.name, source.selectors,
-                                         tz=source.timezone or tz)  # as the crawl would extract it
+                                         tz=source.timezone or tz, template=template)  # as the crawl would
     except NotAnArticle as exc:
         result.listing = str(exc)
     except ExtractionError as exc:
@@ -88,6 +93,11 @@ def report(result: Probe) -> str:
     lines += _listed("feeds it advertises", result.feeds)
     lines += _listed("sitemaps robots.txt names", result.sitemaps)
     lines += ["", "As an article:"]
+    if result.template is not None:
+        learned = ", ".join(f"{name} `{path}`" for name, path in result.template.fields.items()) or "none"
+        lines.append(f"  read through the site's template (learned from {result.template.pages} pages): "
+                     f"{len(result.template.boilerplate)} repeated blocks left out; fields where its pages hold "
+                     f"them: {learned}")
     a = result.article
     if a is None and (result.listing or len(result.articles) >= LISTING_LINKS):
         why = result.listing.removeprefix("a listing page: ") or \
