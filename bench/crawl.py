@@ -34,14 +34,17 @@ def crawl_once(site: fx.FixtureSite, workdir: Path) -> tuple[object, dict, float
     return conn, reports, elapsed, fetched
 
 
-def portal_fields(unmodelled: bool = False) -> tuple[int, int, int, int, list[str]]:
+def portal_fields(kind: str = "modelled") -> tuple[int, int, int, int, list[str]]:
     """(articles found, articles published, fields right, fields checked, what was wrong) over the
-    ten portal layouts, or over the four unmodelled ones (fixtures/unmodelled.py). An article stored
-    that the portal did not publish (a listing, an about page) counts as a field wrong."""
+    ten portal layouts (`modelled`), the four unmodelled ones (fixtures/unmodelled.py) or the three
+    held out (fixtures/heldout.py). An article stored that the portal did not publish (a listing,
+    an about page) counts as a field wrong."""
+    from fixtures.heldout import HELD_OUT
     from fixtures.portals import PortalSite, crawl_portal
     from fixtures.unmodelled import UNMODELLED, UNMODELLED_UNLISTED
 
-    site = PortalSite(layouts=UNMODELLED, unlisted=UNMODELLED_UNLISTED) if unmodelled else PortalSite()
+    site = {"modelled": PortalSite, "unmodelled": lambda: PortalSite(layouts=UNMODELLED, unlisted=UNMODELLED_UNLISTED),
+            "heldout": lambda: PortalSite(layouts=HELD_OUT, unlisted={})}[kind]()
     server = site.serve()
     found = published = right = checked = 0
     wrong: list[str] = []
@@ -93,8 +96,9 @@ def main() -> None:
                   f"(title + 5 fields each)")
             for line in wrong:
                 print("  wrong:", line)
-        for label, unmodelled in (("ten portal layouts", False), ("four unmodelled layouts", True)):
-            found, published, right, checked, wrong = portal_fields(unmodelled)
+        for label, kind in (("ten portal layouts", "modelled"), ("four unmodelled layouts", "unmodelled"),
+                            ("three held-out layouts", "heldout")):
+            found, published, right, checked, wrong = portal_fields(kind)
             print(f"{label}: {found}/{published} articles found, {right}/{checked} fields correct "
                   f"({right / checked:.1%})")
             for line in wrong:
