@@ -136,7 +136,8 @@ def author_of(page: Page, selectors: Selectors) -> str:
     if selectors.author:
         node = page.soup.select_one(selectors.author)
         if node is not None:
-            author = byline_of(text_of(node)) or text_of(node)  # "Tin, ảnh: Minh Anh" names Minh Anh
+            text = text_of(node)
+            author = byline_of(text) or text  # "Tin, ảnh: Minh Anh" names Minh Anh
             node.decompose()
         return author
     for selector in AUTHOR_SELECTORS:

@@ -201,7 +201,7 @@ def _rest_writer(conn, previous: reader.ServedVersion | None, added: list[int], 
             written = {"lexical": lexical_writer.build(staging, conn, max_passage_id, previous.directory, added,
                                                        removed, checkpoint=kill_point),
                        "vocabulary": vocabulary_writer.write(staging, conn, previous.manifest.vocabulary,
-                                                                      previous.directory)}
+                                                             previous.directory)}
         return {**written,
                 "suggestions": suggest.write(staging, store.titles(conn), store.place_counts(conn), sources)}
 

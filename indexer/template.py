@@ -132,14 +132,15 @@ def _holder(soup: BeautifulSoup, name: str, value: str) -> Tag | None:
         held = [node for node in leaf_blocks(root) if clean(node.get_text(" ", strip=True)) in paragraphs]
         if not held:
             return None
-        around = set(id(parent) for parent in held[-1].parents)
+        around = {id(parent) for parent in held[-1].parents}
         return next((node for node in [held[0], *held[0].parents] if id(node) in around or node is held[-1]), None)
     found = None
-    for node in root.find_all(True):
+    for node in root.find_all(True):  # document order: an element before the elements inside it
         text = clean(node.get_text(" ", strip=True))
-        if text == value if name != "author" else (value in text and len(text) <= len(value) + 40):
-            found = node  # later in document order: nested inside the one before, or after it
-            if found.find(True) is None:
+        holds = value in text and len(text) <= len(value) + 40 if name == "author" else text == value
+        if holds:
+            found = node
+            if node.find(True) is None:  # nothing further inside
                 break
     return found
 
@@ -171,7 +172,7 @@ def learn_fields(pages: list[tuple[str, str]], extract: Callable[[str, str, dict
         paths = Counter(path for soup, (_, _, article) in zip(soups, found)
                         if (path := _path(soup, name, getattr(article, attribute))))
         path, count = paths.most_common(1)[0] if paths else ("", 0)
-        if count >= needed and path:
+        if count >= needed:
             candidates[name] = path
     agreed = Counter()
     for url, html, article in found:
