@@ -147,15 +147,21 @@ def test_probe_shows_an_article_that_has_a_menu_and_related_links(portals):
 
 
 
-def test_probe_reads_a_page_through_the_template_the_sources_crawls_learned(portals, tmp_path):
+def test_probe_reads_a_page_through_the_template_the_sources_crawls_learned(portals, tmp_path, monkeypatch, capsys):
+    """`probe URL --source NAME` on the command line, after a crawl of that source saved its template."""
+    from indexer.__main__ import main
+
     name = "provincial"
-    conn, crawled = crawl(portals, name, tmp_path)
-    template = ArchiveSink(conn).template(name)
-    assert template is not None and template.fields == crawled.template_fields
+    monkeypatch.setenv("NEWSSEARCH_DATA_DIR", str(tmp_path))
+    sources = tmp_path / "sources.toml"
+    sources.write_text(portals.source_toml(name))
+    assert main(["crawl", "--sources", str(sources)]) == 0
+    assert "fields read where the site's pages hold them" in capsys.readouterr().out
+    template = ArchiveSink(store.connect(tmp_path / "archive.sqlite3")).template(name)
+    assert template is not None and {"title", "lead", "author", "body"} <= set(template.fields)
     story = stories_of(list(UNMODELLED).index(name))[0]
     url = f"{portals.base}/{name}{UNMODELLED[name].article_path(story)}"
-    result = probe(url, site_source(url), Fetcher(timeout=2.0, retries=1, delay=0), template=template)
-    assert (result.article.title, result.article.author, result.article.body) == (story.title, story.author, story.body)
-    shown = report(result)
+    assert main(["probe", url, "--source", name, "--sources", str(sources)]) == 0
+    shown = capsys.readouterr().out
     assert f"read through the site's template (learned from {template.pages} pages)" in shown
-    assert f"body `{template.fields['body']}`" in shown
+    assert f"body `{template.fields['body']}`" in shown and f"author    {story.author}" in shown
