@@ -37,9 +37,8 @@ from indexer.html_page import (
 )
 from indexer.models import Article, now_iso
 from indexer.template import SiteTemplate, leaf_blocks
-from indexer.text import clean
+from indexer.text import clean, words
 
-_WORD = re.compile(r"\w+")
 COPYRIGHT = re.compile(r"^(?:bản quyền|©|copyright|ghi rõ nguồn)", re.I)
 MIN_BODY_CHARS = 80
 # A link whose text has this many words names a story; a page whose body lies mostly in entries of
@@ -196,7 +195,7 @@ def _split_byline(blocks: list[Block]) -> tuple[str, list[Block]]:
 
 
 def _words(text: str) -> str:
-    return " ".join(_WORD.findall(text.casefold()))
+    return " ".join(words(text.casefold()))
 
 
 def _declared_lead(page: Page, blocks: list[Block]) -> tuple[str, list[Block]]:

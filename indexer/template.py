@@ -61,6 +61,11 @@ class SiteTemplate:
         return signature(text) in self.boilerplate
 
 
+def described(fields: dict[str, str]) -> str:
+    """Fields read through a template, each with its path, as reports show them."""
+    return ", ".join(f"{name} `{path}`" for name, path in fields.items())
+
+
 def signature(text: str) -> str:
     """'Hôm nay: 1.234' and 'Hôm nay: 1.240' alike: lower case, digits as 0, spaces collapsed."""
     return re.sub(r"\d+", "0", clean(text).lower())

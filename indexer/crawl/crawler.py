@@ -20,7 +20,7 @@ from indexer.decode import Decoded, DecodeError
 from indexer.extract import ExtractionError, NotAnArticle, extract_article
 from indexer.models import Article, ForeignArticle
 from indexer.page import html_to_article, learned_selectors, page_text
-from indexer.template import SiteTemplate, learn, learn_fields
+from indexer.template import SiteTemplate, described, learn, learn_fields
 
 # A page linked from this share of a source's listing pages is in its menu: the site's own page
 # (about, contact) unless it is dated like a story.
@@ -94,7 +94,7 @@ class CrawlReport:
                              (f"; {misfits} pages it left no article, extracted alone" if misfits else "")))
             if self.template_fields and not self.template_dropped:
                 lines.append("  fields read where the site's pages hold them: "
-                             + ", ".join(f"{name} `{path}`" for name, path in self.template_fields.items()))
+                             + described(self.template_fields))
         if counts["pages_with_bad_bytes"]:
             lines.append(f"  read with bad bytes replaced: {counts['pages_with_bad_bytes']} pages, "
                          f"{counts['bad_bytes_replaced']} bytes in all")

@@ -17,7 +17,7 @@ from indexer.decode import DecodeError
 from indexer.extract import ExtractionError, NotAnArticle, Selectors
 from indexer.models import Article
 from indexer.page import html_to_article, page_text
-from indexer.template import SiteTemplate
+from indexer.template import SiteTemplate, described
 
 # A page with no article of its own that links to this many is read as a listing; a page with an
 # article is shown as one whatever it links to (a menu, a "Tin khác" list).
@@ -94,7 +94,7 @@ def report(result: Probe) -> str:
     lines += _listed("sitemaps robots.txt names", result.sitemaps)
     lines += ["", "As an article:"]
     if result.template is not None:
-        learned = ", ".join(f"{name} `{path}`" for name, path in result.template.fields.items()) or "none"
+        learned = described(result.template.fields) or "none"
         lines.append(f"  read through the site's template (learned from {result.template.pages} pages): "
                      f"{len(result.template.boilerplate)} repeated blocks left out; fields where its pages hold "
                      f"them: {learned}")

@@ -12,7 +12,7 @@ from indexer import prepare
 from indexer.diacritics import Ngrams
 from indexer.models import Article, ForeignArticle, now_iso
 from indexer.store import groups
-from indexer.store.connection import transaction
+from indexer.store.connection import marks, transaction
 from indexer.store.sources import set_source_title
 
 
@@ -99,16 +99,20 @@ def store_prepared(conn: sqlite3.Connection, prepared: prepare.Prepared, stored:
     return _write(conn, prepared, row, stored, counted=True)
 
 
+def _row_at(conn: sqlite3.Connection, url: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT id, source, content_hash FROM articles WHERE url = ?", (url,)).fetchone()
+
+
 def stored_hash(conn: sqlite3.Connection, url: str) -> str | None:
     """The content hash of the article stored at this address, or None."""
-    row = conn.execute("SELECT content_hash FROM articles WHERE url = ?", (url,)).fetchone()
-    return row[0] if row else None
+    row = _row_at(conn, url)
+    return row["content_hash"] if row else None
 
 
 def _stored_row(conn: sqlite3.Connection, article: Article) -> sqlite3.Row | None:
     """The article's row as stored (None for a new one); ForeignArticle when another source owns
     its address. The portal's own name, where the page gives one, is kept."""
-    row = conn.execute("SELECT id, source, content_hash FROM articles WHERE url = ?", (article.url,)).fetchone()
+    row = _row_at(conn, article.url)
     if row and row["source"] != article.source:
         raise ForeignArticle(f"{article.url} is an article of source {row['source']!r}: only it may replace it")
     if article.site_name:
@@ -140,7 +144,7 @@ def _write(conn: sqlite3.Connection, prepared: prepare.Prepared, row: sqlite3.Ro
                 values).lastrowid
         _insert_passages(conn, article_id, prepared)
         groups.index_article(conn, article_id, prepared.article.summary, prepared.article.body,
-                                 prepared.band_keys)
+                             prepared.band_keys)
         store_places(conn, article_id, prepared.places)
         added = prepare.no_counts() if counted else prepare.vocabulary([prepared])
         if stored is None:
@@ -192,7 +196,7 @@ def _rows_by_id(conn: sqlite3.Connection, table: str, ids: Iterable[int],
     ids = existing_range(ids)
     if not ids:
         return {}
-    rows = conn.execute(f"SELECT {columns} FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids)
+    rows = conn.execute(f"SELECT {columns} FROM {table} WHERE id IN ({marks(ids)})", ids)
     return {r[0]: r for r in rows}  # id comes first in each table
 
 

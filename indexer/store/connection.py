@@ -53,6 +53,11 @@ def migrate(conn: sqlite3.Connection) -> int:
     return migrations.upgrade(conn)
 
 
+def marks(values: list) -> str:
+    """One `?` per value, for `IN (…)`."""
+    return ",".join("?" * len(values))
+
+
 def database_file(conn: sqlite3.Connection) -> Path | None:
     """The file the connection's archive is (None for one in memory)."""
     name = next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")

@@ -9,15 +9,12 @@ import sqlite3
 from collections.abc import Iterable
 
 from indexer import duplicates
-
-
-def _marks(values: list) -> str:
-    return ",".join("?" * len(values))
+from indexer.store.connection import marks
 
 
 def _shingles(conn: sqlite3.Connection, article_ids: Iterable[int]) -> dict[int, set[str]]:
     ids = list(article_ids)
-    rows = conn.execute(f"SELECT id, summary, body FROM articles WHERE id IN ({_marks(ids)})", ids)
+    rows = conn.execute(f"SELECT id, summary, body FROM articles WHERE id IN ({marks(ids)})", ids)
     return {aid: duplicates.shingles(summary, body) for aid, summary, body in rows}
 
 
@@ -49,7 +46,7 @@ def index_article(conn: sqlite3.Connection, article_id: int, summary: str, body:
 def neighbours(conn: sqlite3.Connection, article_ids: Iterable[int]) -> set[int]:
     ids = list(article_ids)
     return {other for (other,) in conn.execute(
-        f"SELECT other_id FROM duplicate_pairs WHERE article_id IN ({_marks(ids)})", ids)}
+        f"SELECT other_id FROM duplicate_pairs WHERE article_id IN ({marks(ids)})", ids)}
 
 
 def regroup(conn: sqlite3.Connection, article_ids: set[int]) -> None:
@@ -63,7 +60,7 @@ def regroup(conn: sqlite3.Connection, article_ids: set[int]) -> None:
             frontier = neighbours(conn, frontier) - component
         pending -= component
         ids = sorted(component)
-        conn.execute(f"DELETE FROM article_groups WHERE article_id IN ({_marks(ids)})", ids)
+        conn.execute(f"DELETE FROM article_groups WHERE article_id IN ({marks(ids)})", ids)
         if len(ids) > 1:
             conn.executemany("INSERT INTO article_groups (article_id, group_id) VALUES (?, ?)",
                              [(aid, ids[0]) for aid in ids])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from indexer import prepare, vocabulary
 from indexer.store.articles import ROWID_RANGE, existing_range
-from indexer.store.connection import database_file
+from indexer.store.connection import database_file, marks
 
 
 def iter_passages_for_index(conn: sqlite3.Connection) -> Iterator[sqlite3.Row]:
@@ -45,7 +45,7 @@ def article_word_texts(conn: sqlite3.Connection, article_ids: Iterable[int], exa
     newest = max_passage_id if max_passage_id is not None else ROWID_RANGE[1]
     rows = conn.execute(f"""SELECT p.article_id, w.{form}_title, w.{form}_text FROM passages p
                             JOIN passage_words w ON w.id = p.id
-                            WHERE p.article_id IN ({','.join('?' * len(ids))}) AND p.id <= ?
+                            WHERE p.article_id IN ({marks(ids)}) AND p.id <= ?
                             ORDER BY p.article_id, p.ordinal""", [*ids, newest])
     parts: dict[int, list[str]] = {}
     for aid, title, text in rows:
@@ -53,11 +53,11 @@ def article_word_texts(conn: sqlite3.Connection, article_ids: Iterable[int], exa
     return {aid: " " + " \n ".join(texts) + " " for aid, texts in parts.items()}
 
 
-_PLACES_OF = "(SELECT group_concat(place, ' ') FROM article_places WHERE article_id = {})"
+_PLACES = "(SELECT group_concat(place, ' ') FROM article_places WHERE article_id = a.id)"
 
 
 def _among(column: str, ids: list[int] | None) -> str:
-    return f"AND {column} IN ({','.join('?' * len(ids))})" if ids is not None else ""
+    return f"AND {column} IN ({marks(ids)})" if ids is not None else ""
 
 
 def passage_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id: int) -> sqlite3.Cursor:
@@ -65,7 +65,7 @@ def passage_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id
     the words passage_words stores for it."""
     return conn.execute(
         f"""SELECT p.id AS pid, p.article_id AS aid, a.published_day, a.published_at, a.source,
-                   {_PLACES_OF.format("a.id")} AS places, p.ordinal, p.start, p."end", p.text,
+                   {_PLACES} AS places, p.ordinal, p.start, p."end", p.text,
                    w.folded_title, w.folded_text, w.exact_title, w.exact_text
             FROM passages p JOIN articles a ON a.id = p.article_id JOIN passage_words w ON w.id = p.id
             WHERE p.id <= ? {_among("p.id", ids)}""", [max_passage_id, *(ids or [])])
@@ -76,7 +76,7 @@ def article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id
     """Each article with a published passage (all, or these ids), with these fields, its day,
     source and places, and its first passage's id (`pid`)."""
     return conn.execute(
-        f"""SELECT p.id AS pid, a.id AS aid, a.published_day, a.source, {_PLACES_OF.format("a.id")} AS places,
+        f"""SELECT p.id AS pid, a.id AS aid, a.published_day, a.source, {_PLACES} AS places,
                    {", ".join(f"a.{name}" for name in fields)}
             FROM articles a JOIN passages p ON p.article_id = a.id AND p.ordinal = 0
             WHERE p.id <= ? {_among("a.id", ids)}""", [max_passage_id, *(ids or [])])
@@ -84,7 +84,7 @@ def article_rows(conn: sqlite3.Connection, ids: list[int] | None, max_passage_id
 
 def articles_of_passages(conn: sqlite3.Connection, passage_ids: list[int]) -> set[int]:
     return {aid for (aid,) in conn.execute(
-        f"SELECT DISTINCT article_id FROM passages WHERE id IN ({','.join('?' * len(passage_ids))})", passage_ids)}
+        f"SELECT DISTINCT article_id FROM passages WHERE id IN ({marks(passage_ids)})", passage_ids)}
 
 
 def titles(conn: sqlite3.Connection) -> list[str]:
